@@ -1,0 +1,471 @@
+"""nnpy's compiled core: the arithmetic of sigmoid networks over typed memoryviews.
+
+Every function here takes arrays the caller (nnpy, in Python) has validated and allocated,
+outputs included, and runs its loops with the GIL released. A network is described by
+    params  one flat array: W_0 (n_1 x n_0, row-major), b_0 (n_1), W_1, b_1, ... W_{L-1}, b_{L-1}
+    sizes   the widths n_0 .. n_L (np.intp)
+    loss    LOSS_MSE, LOSS_BCE or LOSS_SOFTMAX_CE: the output activation and the loss together.
+Samples are rows (X is n_samples x n_0). The entry points re-check every shape they rely on and
+raise ValueError, so that no call, however wrong, reaches a loop compiled without bounds checks.
+"""
+from cython cimport floating
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memset
+
+from activations cimport (sigmoid, sigmoid_inplace, softmax_rows, row_loss, row_output_delta,
+                          nonfinite, MSE, BCE, SOFTMAX_CE)
+from gemm cimport gemm, MR, NR, KC, MC, NC
+from shuffle cimport seed_state, shuffle
+
+cdef enum:
+    OK = 0            # train: ran its budget of epochs or batches
+    DIVERGED = 1      # train: a step would have made a parameter non-finite; it was not applied
+
+LOSS_MSE, LOSS_BCE, LOSS_SOFTMAX_CE = MSE, BCE, SOFTMAX_CE
+STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
+
+
+# ---------------------------------------------------------------------------------------------
+# Network layout
+# ---------------------------------------------------------------------------------------------
+
+# Offsets into the workspace of one batch of `batch` samples (see work_size).
+cdef struct Layout:
+    Py_ssize_t acts       # A_0 .. A_L, each batch x n_l: the input copy and every activation
+    Py_ssize_t delta      # two batch x max(n_l) buffers: the deltas of two adjacent layers
+    Py_ssize_t z_out      # batch x n_L: output pre-activations, for a stable loss
+    Py_ssize_t pack       # packing space of gemm
+    Py_ssize_t total      # elements in all
+
+
+cdef inline Py_ssize_t round_up(Py_ssize_t x, Py_ssize_t to) noexcept nogil:
+    return (x + to - 1) // to * to
+
+
+cdef inline Py_ssize_t min_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
+
+
+cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batch) noexcept nogil:
+    cdef Layout out
+    cdef Py_ssize_t l, widths = 0, widest = batch
+    for l in range(n_layers + 1):
+        widths += sizes[l]
+        widest = sizes[l] if sizes[l] > widest else widest
+    out.acts = 0
+    out.delta = batch * widths
+    out.z_out = out.delta + 2 * batch * widest
+    out.pack = out.z_out + batch * sizes[n_layers]
+    # gemm packs at most a min(m, MC) x min(k, KC) block of A and a min(k, KC) x min(n, NC) of B
+    out.total = out.pack + (round_up(min_(widest, MC), MR) * min_(widest, KC)
+                            + min_(widest, KC) * round_up(min_(widest, NC), NR))
+    return out
+
+
+cdef Py_ssize_t count_params(const Py_ssize_t* sizes, Py_ssize_t n_layers) noexcept nogil:
+    cdef Py_ssize_t l, total = 0
+    for l in range(n_layers):
+        total += sizes[l + 1] * sizes[l] + sizes[l + 1]
+    return total
+
+
+def work_size(const Py_ssize_t[::1] sizes, Py_ssize_t batch):
+    """Elements of workspace that forward, gradients and train need for batches of `batch`."""
+    check_sizes(sizes)
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    return layout(&sizes[0], sizes.shape[0] - 1, batch).total
+
+
+def n_params(const Py_ssize_t[::1] sizes):
+    """Length of the flat parameter array of a network of these widths."""
+    check_sizes(sizes)
+    return count_params(&sizes[0], sizes.shape[0] - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety net: the shapes every entry point relies on (Python validates first, with friendlier
+# messages; these checks make a wrong call from anywhere a ValueError, never a wild read).
+# ---------------------------------------------------------------------------------------------
+
+cdef check_sizes(const Py_ssize_t[::1] sizes):
+    cdef Py_ssize_t l
+    if sizes.shape[0] < 2:
+        raise ValueError("sizes needs at least two widths (inputs and outputs)")
+    for l in range(sizes.shape[0]):
+        if sizes[l] < 1:
+            raise ValueError(f"sizes[{l}] must be at least 1, got {sizes[l]}")
+
+
+cdef check_network(Py_ssize_t n_flat, const Py_ssize_t[::1] sizes, int loss):
+    check_sizes(sizes)
+    if n_flat != count_params(&sizes[0], sizes.shape[0] - 1):
+        raise ValueError(f"params has {n_flat} elements; sizes need "
+                         f"{count_params(&sizes[0], sizes.shape[0] - 1)}")
+    if loss < 0 or loss > 2:
+        raise ValueError(f"unknown loss code {loss}")
+
+
+cdef check_rows(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t want_rows,
+                Py_ssize_t want_cols):
+    if rows != want_rows or cols != want_cols:
+        raise ValueError(f"{name} has shape ({rows}, {cols}); expected ({want_rows}, {want_cols})")
+
+
+cdef check_work(Py_ssize_t have, const Py_ssize_t[::1] sizes, Py_ssize_t batch):
+    cdef Py_ssize_t need = layout(&sizes[0], sizes.shape[0] - 1, batch).total
+    if have < need:
+        raise ValueError(f"work has {have} elements; {need} needed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise and matrix kernels (used by the post's API and tested on their own)
+# ---------------------------------------------------------------------------------------------
+
+def sigmoid_array(const floating[::1] x, floating[::1] out):
+    """out = 1/(1+exp(-x)), elementwise over contiguous arrays; no overflow for any x."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    if out.shape[0] != n:
+        raise ValueError("out must have as many elements as x")
+    with nogil:
+        for i in range(n):
+            out[i] = sigmoid(x[i])
+
+
+def sigmoid_prime_array(const floating[::1] x, floating[::1] out):
+    """out = s*(1-s) with s = sigmoid(x), elementwise over contiguous arrays."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating s
+    if out.shape[0] != n:
+        raise ValueError("out must have as many elements as x")
+    with nogil:
+        for i in range(n):
+            s = sigmoid(x[i])
+            out[i] = s * (1 - s)
+
+
+cdef inline Py_ssize_t elem_stride(Py_ssize_t stride_bytes, Py_ssize_t itemsize, str name) except? -1:
+    if stride_bytes % itemsize:
+        raise ValueError(f"{name} has a stride that is not a whole number of elements")
+    return stride_bytes // itemsize
+
+
+def matmul(double alpha, const floating[:, :] a, const floating[:, :] b, double beta,
+           floating[:, ::1] c, floating[::1] work):
+    """c = alpha * a @ b + beta * c. a and b may be any strided views (a transpose is W.T);
+    work holds matmul_work_size(m, n, k) elements. beta == 0 does not read c."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t size = sizeof(floating)
+    cdef Py_ssize_t rsa = elem_stride(a.strides[0], size, "a"), csa = elem_stride(a.strides[1], size, "a")
+    cdef Py_ssize_t rsb = elem_stride(b.strides[0], size, "b"), csb = elem_stride(b.strides[1], size, "b")
+    if b.shape[0] != k:
+        raise ValueError(f"a is {m} x {k} but b is {b.shape[0]} x {n}")
+    if c.shape[0] != m or c.shape[1] != n:
+        raise ValueError(f"c must be {m} x {n}, got {c.shape[0]} x {c.shape[1]}")
+    if work.shape[0] < matmul_work_size(m, n, k):
+        raise ValueError(f"work has {work.shape[0]} elements; {matmul_work_size(m, n, k)} needed")
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm(m, n, k, <floating>alpha, &a[0, 0] if k else NULL, rsa, csa,
+             &b[0, 0] if k else NULL, rsb, csb, <floating>beta, &c[0, 0], n,
+             &work[0] if work.shape[0] else NULL)
+
+
+def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
+    """Elements of workspace matmul needs for an m x k times k x n product."""
+    return (round_up(min_(m, MC), MR) * min_(k, KC) + min_(k, KC) * round_up(min_(n, NC), NR))
+
+
+def axpy(double alpha, const floating[::1] x, floating[::1] y):
+    """y += alpha * x over contiguous arrays (the SGD update W -= lr * dW)."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating a = <floating>alpha
+    if y.shape[0] != n:
+        raise ValueError("x and y must have the same number of elements")
+    with nogil:
+        for i in range(n):
+            y[i] = y[i] + a * x[i]
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward and backward passes of a whole network over a batch of rows
+# ---------------------------------------------------------------------------------------------
+
+# Forward pass of `count` samples: rows[first + i] of x (or row first + i when rows is NULL).
+# Leaves A_0 .. A_L in the workspace's acts and the output pre-activations in its z_out.
+cdef void forward_rows(const floating* params, const Py_ssize_t* sizes, Py_ssize_t n_layers,
+                       int loss, const floating* x, const Py_ssize_t* rows, Py_ssize_t first,
+                       Py_ssize_t count, floating* work, Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, l, row, n_in, n_out
+    cdef floating* a = work + lay.acts
+    cdef floating* a_next
+    cdef const floating* w = params
+    cdef const floating* b
+    # A_0: a contiguous copy of the batch's inputs
+    n_in = sizes[0]
+    for i in range(count):
+        row = rows[first + i] if rows != NULL else first + i
+        memcpy(a + i * n_in, x + row * n_in, n_in * sizeof(floating))
+    for l in range(n_layers):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        b = w + n_out * n_in
+        a_next = a + count * n_in
+        # Z = A @ W.T + b: start every row at b, then add the product
+        for i in range(count):
+            for j in range(n_out):
+                a_next[i * n_out + j] = b[j]
+        gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
+             a_next, n_out, work + lay.pack)
+        if l == n_layers - 1:
+            memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
+            if loss == SOFTMAX_CE:
+                softmax_rows(a_next, count, n_out)
+            else:
+                sigmoid_inplace(a_next, count * n_out)
+        else:
+            sigmoid_inplace(a_next, count * n_out)
+        a = a_next
+        w = b + n_out
+
+
+# Backprop over `count` samples: adds scale * (sum of their loss gradients) to grads (laid out
+# like params) and returns the sum of their losses. All deltas use the weights as they are.
+cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes,
+                                 Py_ssize_t n_layers, int loss, const floating* x,
+                                 const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
+                                 Py_ssize_t count, floating scale, floating* grads,
+                                 floating* work, Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, t, l, row, n_in, n_out, offset, acts_offset
+    cdef Py_ssize_t n_last = sizes[n_layers], widest = (lay.z_out - lay.delta) // (2 * count)
+    cdef double loss_sum = 0
+    cdef floating* delta = work + lay.delta             # deltas of the layer above
+    cdef floating* delta_below = delta + count * widest  # deltas being computed
+    cdef floating* swap
+    cdef floating* a
+    cdef floating* grad_w
+    cdef floating* grad_b
+    cdef const floating* w
+    forward_rows(params, sizes, n_layers, loss, x, rows, first, count, work, lay)
+
+    # Output deltas (and losses), one sample at a time
+    acts_offset = lay.acts
+    for l in range(n_layers):
+        acts_offset += count * sizes[l]
+    a = work + acts_offset
+    for i in range(count):
+        row = rows[first + i] if rows != NULL else first + i
+        loss_sum += row_loss(loss, a + i * n_last, work + lay.z_out + i * n_last,
+                             y + row * n_last, n_last)
+        row_output_delta(loss, a + i * n_last, y + row * n_last, delta + i * n_last, n_last)
+
+    # Layers from the top: weight gradients, then the deltas passed down
+    offset = count_params(sizes, n_layers)
+    for l in range(n_layers - 1, -1, -1):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        offset -= n_out * n_in + n_out
+        w = params + offset
+        grad_w = grads + offset
+        grad_b = grad_w + n_out * n_in
+        acts_offset -= count * n_in
+        a = work + acts_offset
+        # dW += scale * D.T @ A
+        gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, <floating>1,
+             grad_w, n_in, work + lay.pack)
+        # db += scale * column sums of D
+        for i in range(count):
+            for j in range(n_out):
+                grad_b[j] += scale * delta[i * n_out + j]
+        if l > 0:
+            # D_below = (D @ W) * A * (1 - A): sigmoid'(z) from the stored activation
+            gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
+                 delta_below, n_in, work + lay.pack)
+            for t in range(count * n_in):
+                delta_below[t] = delta_below[t] * a[t] * (1 - a[t])
+            swap = delta
+            delta = delta_below
+            delta_below = swap
+    return loss_sum
+
+
+# One SGD step from the gradients of the mean loss in grads: with momentum,
+#   v = momentum * v - lr * (g + l2 * W);  W += v
+# (without, W -= lr * (g + l2 * W)); l2 applies to weights, not biases. The step is first
+# written into grads and checked: if any parameter would become inf or NaN, nothing changes and
+# 0 is returned; else the step is applied and 1 returned.
+cdef bint sgd_step(floating* params, floating* grads, floating* velocity,
+                   const Py_ssize_t* sizes, Py_ssize_t n_layers, floating lr, floating l2,
+                   floating momentum) noexcept nogil:
+    cdef Py_ssize_t i, l, start = 0, n_weights, n_all
+    cdef unsigned int bad = 0
+    cdef floating decay
+    for l in range(n_layers):
+        n_weights = sizes[l + 1] * sizes[l]
+        n_all = n_weights + sizes[l + 1]
+        for i in range(start, start + n_all):
+            decay = l2 * params[i] if i < start + n_weights else 0
+            if momentum != 0:
+                grads[i] = momentum * velocity[i] - lr * (grads[i] + decay)
+            else:
+                grads[i] = -lr * (grads[i] + decay)
+            bad |= nonfinite(params[i] + grads[i])
+        start += n_all
+    if bad:
+        return 0
+    for i in range(start):
+        params[i] = params[i] + grads[i]
+    if momentum != 0:
+        memcpy(velocity, grads, start * sizeof(floating))
+    return 1
+
+
+def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
+            const floating[:, ::1] X, floating[:, ::1] out, floating[::1] work, Py_ssize_t block):
+    """out = the network's output for every row of X, computed `block` rows at a time
+    (work holds work_size(sizes, block) elements)."""
+    check_network(params.shape[0], sizes, loss)
+    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], first, count, i, t
+    cdef Py_ssize_t n_last = sizes[n_layers]
+    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
+    check_rows("out", out.shape[0], out.shape[1], n, n_last)
+    if block < 1:
+        raise ValueError("block must be at least 1")
+    check_work(work.shape[0], sizes, block)
+    if n == 0:
+        return
+    cdef Layout lay = layout(&sizes[0], n_layers, block)
+    cdef Py_ssize_t acts_last = 0
+    for i in range(n_layers):
+        acts_last += sizes[i]
+    with nogil:
+        for t in range((n + block - 1) // block):
+            first = t * block
+            count = min_(block, n - first)
+            forward_rows(&params[0], &sizes[0], n_layers, loss, &X[0, 0], NULL, first, count,
+                         &work[0], lay)
+            memcpy(&out[first, 0], &work[lay.acts + count * acts_last],
+                   count * n_last * sizeof(floating))
+
+
+def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
+                       const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grads,
+                       floating[::1] work, Py_ssize_t block):
+    """grads = gradient of the mean loss over the rows of X, Y (laid out like params);
+    returns the summed loss (divide by len(X) for the mean). work: work_size(sizes, block)."""
+    check_network(params.shape[0], sizes, loss)
+    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], first, count, t
+    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
+    check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[n_layers])
+    if grads.shape[0] != params.shape[0]:
+        raise ValueError("grads must be as long as params")
+    if n < 1 or block < 1:
+        raise ValueError("X needs at least one row and block must be at least 1")
+    check_work(work.shape[0], sizes, block)
+    cdef Layout lay = layout(&sizes[0], n_layers, block)
+    cdef double total = 0
+    with nogil:
+        memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
+        for t in range((n + block - 1) // block):
+            first = t * block
+            count = min_(block, n - first)
+            lay = layout(&sizes[0], n_layers, count)
+            total += accumulate_gradients(&params[0], &sizes[0], n_layers, loss, &X[0, 0],
+                                          &Y[0, 0], NULL, first, count, <floating>(1.0 / n),
+                                          &grads[0], &work[0], lay)
+    return total
+
+
+def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
+          const Py_ssize_t[::1] sizes, int loss, const floating[:, ::1] X,
+          const floating[:, ::1] Y, Py_ssize_t[::1] order, uint64_t[::1] rng,
+          Py_ssize_t[::1] cursor, double[::1] epoch_loss, Py_ssize_t batch_size, double lr,
+          double l2, double momentum, bint shuffle_rows, Py_ssize_t max_epochs,
+          Py_ssize_t max_batches, floating[::1] work):
+    """Mini-batch SGD over the rows of X, Y, epoch after epoch, all inside this call.
+
+    State kept between calls (so a long run is cut into calls of bounded time):
+      order       the sample order of the current epoch (a permutation of range(len(X)))
+      rng         the shuffling generator's state (4 words; seed_rng sets it)
+      cursor      [epochs completed, position of the next batch in order]
+      epoch_loss  epoch_loss[e] sums the losses of epoch e's samples (each taken in its batch's
+                  forward pass, before that batch's step) and is made the mean at its end
+    Stops after `max_epochs` more epochs end or `max_batches` batches run, whichever is first.
+    grads (as long as params) is scratch; velocity too, used only when momentum != 0.
+    Returns STATUS_OK, or STATUS_DIVERGED when a step would have made a parameter non-finite
+    (or the loss was): that step is not applied and the cursor stays before its batch.
+    """
+    check_network(params.shape[0], sizes, loss)
+    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], i
+    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
+    check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[n_layers])
+    if n < 1:
+        raise ValueError("X needs at least one row")
+    if grads.shape[0] != params.shape[0]:
+        raise ValueError("grads must be as long as params")
+    if momentum != 0 and velocity.shape[0] != params.shape[0]:
+        raise ValueError("velocity must be as long as params when momentum is used")
+    if order.shape[0] != n:
+        raise ValueError("order must have one entry per row of X")
+    for i in range(n):
+        if order[i] < 0 or order[i] >= n:
+            raise ValueError("order must hold row numbers of X")
+    if rng.shape[0] != 4 or cursor.shape[0] != 2:
+        raise ValueError("rng needs 4 words and cursor 2")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if cursor[0] < 0 or cursor[1] < 0 or cursor[1] >= n:
+        raise ValueError("cursor out of range")
+    if max_epochs < 0 or max_batches < 0 or cursor[0] + max_epochs > epoch_loss.shape[0]:
+        raise ValueError("epoch_loss has no room for max_epochs more epochs")
+    check_work(work.shape[0], sizes, batch_size)
+
+    cdef Layout lay
+    cdef Py_ssize_t epochs_done = 0, batches = 0, position, count
+    cdef double batch_loss
+    cdef int status = OK
+    cdef floating* velocity_ptr = &velocity[0] if velocity.shape[0] else NULL
+    with nogil:
+        while epochs_done < max_epochs and batches < max_batches:
+            position = cursor[1]
+            if position == 0 and shuffle_rows:
+                shuffle(&order[0], n, &rng[0])
+            count = min_(batch_size, n - position)
+            lay = layout(&sizes[0], n_layers, count)
+            memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
+            batch_loss = accumulate_gradients(&params[0], &sizes[0], n_layers, loss, &X[0, 0],
+                                              &Y[0, 0], &order[0], position, count,
+                                              <floating>(1.0 / count), &grads[0], &work[0], lay)
+            if batch_loss != batch_loss or batch_loss - batch_loss != 0 or not sgd_step(
+                    &params[0], &grads[0], velocity_ptr, &sizes[0], n_layers, <floating>lr,
+                    <floating>l2, <floating>momentum):
+                # the shuffled order is kept as it is, so a retry resumes the same epoch
+                status = DIVERGED
+                break
+            epoch_loss[cursor[0]] += batch_loss
+            batches += 1
+            position += count
+            if position == n:
+                epoch_loss[cursor[0]] /= n
+                cursor[0] += 1
+                epochs_done += 1
+                position = 0
+            cursor[1] = position
+    return status
+
+
+def seed_rng(uint64_t[::1] rng, uint64_t seed):
+    """Sets the 4-word shuffling state of train from a 64-bit seed."""
+    if rng.shape[0] != 4:
+        raise ValueError("rng needs 4 words")
+    seed_state(&rng[0], seed)
+
+
+def permutation_step(Py_ssize_t[::1] order, uint64_t[::1] rng):
+    """Shuffles order in place exactly as train does at the start of an epoch (for references
+    and tests that replay a shuffled run)."""
+    if rng.shape[0] != 4:
+        raise ValueError("rng needs 4 words")
+    if order.shape[0] > 1:
+        shuffle(&order[0], order.shape[0], &rng[0])
