@@ -1,4 +1,13 @@
-"""nnpy: a small, fast neural-network library: the blog post's API on a compiled Cython core."""
+"""nnpy: a small, fast neural-network library: the blog post's API on a compiled Cython core.
+
+    from nnpy import init_net, forwardPass, backPropogation   # the post's API, unchanged
+    net = nnpy.Network([64, 32, 10]); net.fit(X, Y, epochs=30, lr=3.0, batch_size=10)
+"""
 __version__ = "0.1.0"
 
 from ._dispatch import CPU_LEVEL
+from .post import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropogation
+from .network import Network, History, TrainingDiverged
+
+__all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
+           "Network", "History", "TrainingDiverged", "CPU_LEVEL", "__version__"]

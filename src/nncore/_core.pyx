@@ -177,15 +177,65 @@ def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
     return (round_up(min_(m, MC), MR) * min_(k, KC) + min_(k, KC) * round_up(min_(n, NC), NR))
 
 
-def axpy(double alpha, const floating[::1] x, floating[::1] y):
-    """y += alpha * x over contiguous arrays (the SGD update W -= lr * dW)."""
-    cdef Py_ssize_t i, n = x.shape[0]
+def axpy(double alpha, const floating[:, :] x, floating[:, :] y):
+    """y += alpha * x over 2-D arrays of one shape, any strides (the SGD step W -= lr * dW)."""
+    cdef Py_ssize_t i, j
     cdef floating a = <floating>alpha
-    if y.shape[0] != n:
-        raise ValueError("x and y must have the same number of elements")
+    if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[1]:
+        raise ValueError("x and y must have the same shape")
     with nogil:
-        for i in range(n):
-            y[i] = y[i] + a * x[i]
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                y[i, j] = y[i, j] + a * x[i, j]
+
+
+def sum_squared_difference(const floating[::1] a, const floating[::1] b):
+    """sum((a - b)**2) over contiguous arrays of one length, accumulated in double."""
+    cdef Py_ssize_t i
+    cdef double d, total = 0
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("a and b must have the same number of elements")
+    with nogil:
+        for i in range(a.shape[0]):
+            d = <double>a[i] - <double>b[i]
+            total += d * d
+    return total
+
+
+def layer_forward(const floating[:, :] w, const floating[:, :] b, const floating[:, :] a_prev,
+                  floating[:, ::1] z, floating[:, ::1] a, floating[::1] work):
+    """One sigmoid layer on columns (the post's layout): z = w @ a_prev + b, a = sigmoid(z);
+    b is a column added to every column. work: matmul_work_size(n_out, n_cols, n_in)."""
+    cdef Py_ssize_t n_out = w.shape[0], n_cols = a_prev.shape[1], i, j
+    if b.shape[0] != n_out or b.shape[1] != 1:
+        raise ValueError(f"b must be a ({n_out}, 1) column")
+    if z.shape[0] != n_out or z.shape[1] != n_cols or a.shape[0] != n_out or a.shape[1] != n_cols:
+        raise ValueError(f"z and a must be {n_out} x {n_cols}")
+    with nogil:
+        for i in range(n_out):
+            for j in range(n_cols):
+                z[i, j] = b[i, 0]
+    matmul(1.0, w, a_prev, 1.0, z, work)
+    with nogil:
+        for i in range(n_out):
+            for j in range(n_cols):
+                a[i, j] = sigmoid(z[i, j])
+
+
+def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floating[:, :] z,
+                              floating[:, ::1] delta):
+    """delta = sign * g * sigmoid'(z), elementwise over arrays of one shape (the post's
+    output delta, -error * sigmoid'(Z), and its hidden deltas)."""
+    cdef Py_ssize_t i, j
+    cdef floating s
+    if g.shape[0] != z.shape[0] or g.shape[1] != z.shape[1] or \
+            delta.shape[0] != z.shape[0] or delta.shape[1] != z.shape[1]:
+        raise ValueError("g, z and delta must have the same shape")
+    with nogil:
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                s = sigmoid(z[i, j])
+                delta[i, j] = <floating>sign * g[i, j] * s * (1 - s)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The environment of a benchmark run: thread limits set before numpy loads, the OpenBLAS
+variables that slow a current numpy, and a description of the machine for the results."""
+import os
+import platform
+import subprocess
+import sys
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NNPY_NUM_THREADS")
+# Set on some machines for old OpenBLAS builds; they make a current numpy's BLAS pick a slower
+# kernel, so they are removed for the whole run (and the removal recorded).
+SLOW_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def set_thread_env(threads, env=None):
+    """Limits every thread pool we know of to `threads` (must run before numpy is imported:
+    OpenBLAS and OpenMP read these once, when they load)."""
+    env = os.environ if env is None else env
+    for name in THREAD_VARS:
+        env[name] = str(threads)
+    return env
+
+
+def drop_slow_openblas_vars(env=None):
+    """Removes OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; returns what was removed."""
+    env = os.environ if env is None else env
+    return {name: env.pop(name) for name in SLOW_OPENBLAS_VARS if name in env}
+
+
+def _run(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_model():
+    for line in _run(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def describe():
+    """Machine, OS, compiler and load: what a reader needs to place the absolute numbers."""
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "cpu_model": cpu_model(),
+        "nproc": (_run(["nproc"]).strip() or str(os.cpu_count())),
+        "cpus_usable": affinity,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cc": (_run(["cc", "--version"]).splitlines() or ["none"])[0],
+        "loadavg_at_start": load,
+    }
+
+
+def versions():
+    """Versions of the packages compared, where installed (imported lazily: no torch here)."""
+    from importlib import metadata
+    out = {}
+    for dist in ("numpy", "nnpy", "torch", "scikit-learn", "threadpoolctl", "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out

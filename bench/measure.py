@@ -1,0 +1,63 @@
+"""Timing and memory helpers used inside the workers.
+
+A measured function does its own set-up (a fresh network, fresh parameters) and returns the
+seconds of the part that counts, timed with perf_counter around that part only.
+"""
+import gc
+import time
+
+
+def repeat(run, repeats, warmup=None):
+    """Calls warmup() once (untimed: imports, caches, lazy allocations), then run() `repeats`
+    times; returns (list of seconds, info of the last run). run() returns (seconds, info)."""
+    if warmup is not None:
+        warmup()
+    times, info = [], {}
+    for _ in range(repeats):
+        gc.collect()  # so that one repeat does not pay for the garbage of the one before
+        seconds, info = run()
+        times.append(seconds)
+    return times, info
+
+
+def timer():
+    """perf_counter; a name so that the call sites read as what they do."""
+    return time.perf_counter()
+
+
+def _status_kb(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def peak_memory(fn):
+    """Runs fn() twice: once under tracemalloc (peak bytes of Python and numpy allocations made
+    during the call) and once watching the resident set (peak RSS above the RSS at the call's
+    start, by resetting the kernel's high-water mark; Linux only). Returns MB, None if unknown.
+    tracemalloc does not see memory a compiled core or torch allocates itself: hence both."""
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    gc.collect()
+    rss_delta = None
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        before = _status_kb("VmRSS")
+        fn()
+        peak = _status_kb("VmHWM")
+        if before is not None and peak is not None:
+            rss_delta = (peak - before) / 1024
+    except OSError:
+        pass
+    return {"peak_traced_MB": round(traced / 2**20, 2),
+            "peak_rss_above_start_MB": None if rss_delta is None else round(rss_delta, 2)}

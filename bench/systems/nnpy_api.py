@@ -1,0 +1,100 @@
+"""`nnpy`: the library's own API (nnpy.Network, its compiled training loop and predict).
+
+W1 trains with fit(epochs=2500, batch_size=1, shuffle=True): 10,000 per-sample steps, but in
+shuffled epochs of the 4 samples, not draws with replacement as the post's loop does."""
+import numpy as np
+
+from bench import measure, workloads
+from bench.systems import Skip, need, need_attr, result
+
+
+def network_class():
+    nnpy = need("nnpy")
+    return need_attr(nnpy, "Network", "nnpy")
+
+
+def _last_loss(history):
+    loss = getattr(history, "loss", None)
+    return float(loss[-1]) if loss else None
+
+
+def w1(Network, steps):
+    X, y = workloads.xor_data()
+    X = X.astype(np.float64)
+    y = y.astype(np.float64)
+    net = Network(workloads.W1_SIZES, init="uniform01", seed=0)
+    start = measure.timer()
+    history = net.fit(X, y, epochs=steps // 4, lr=workloads.W1_LR, batch_size=1, loss="mse",
+                      shuffle=True)
+    seconds = measure.timer() - start
+    return seconds, {"final_epoch_loss": _last_loss(history)}
+
+
+def w2(Network, data, epochs=workloads.W2_EPOCHS):
+    net = Network(workloads.W2_SIZES, init="normal", seed=workloads.W2_SEED)
+    start = measure.timer()
+    history = net.fit(data["X_train"], data["Y_train"], epochs=epochs, lr=workloads.W2_LR,
+                      batch_size=workloads.W2_BATCH, loss="mse")
+    seconds = measure.timer() - start
+    accuracy = float((net.predict(data["X_test"]).argmax(1) == data["y_test"]).mean())
+    return seconds, {"accuracy": accuracy, "final_epoch_loss": _last_loss(history)}
+
+
+def w3(Network, X, Y, dtype, rows=None):
+    net = Network(workloads.W3_SIZES, dtype=dtype, seed=workloads.W3_SEED)
+    X, Y = (X, Y) if rows is None else (X[:rows], Y[:rows])
+    start = measure.timer()
+    history = net.fit(X, Y, epochs=1, lr=workloads.W3_LR, batch_size=workloads.W3_BATCH,
+                      loss="mse")
+    seconds = measure.timer() - start
+    return seconds, {"final_epoch_loss": _last_loss(history)}
+
+
+def w4(Network, data, calls, repeats):
+    net = Network(workloads.W4_SIZES, init="normal", seed=0)
+    X = np.ascontiguousarray(data["X"])
+    x = X[0].copy()
+    predict = net.predict
+    if predict(x).shape != (10,):
+        raise RuntimeError(f"predict(x) of shape (64,) gave shape {predict(x).shape}")
+
+    def one():
+        start = measure.timer()
+        for _ in range(calls):
+            predict(x)
+        return measure.timer() - start, {}
+
+    def batch():
+        start = measure.timer()
+        predict(X)
+        return measure.timer() - start, {}
+
+    t_one, _ = measure.repeat(one, repeats, warmup=lambda: [predict(x) for _ in range(1000)])
+    t_batch, _ = measure.repeat(batch, max(repeats, 20), warmup=batch)
+    return {"W4-one": result(t_one, calls), "W4-batch": result(t_batch, len(X))}
+
+
+def run(system, workload, params, ctx):
+    Network = network_class()
+    reps = ctx["repeats"]
+    case = ctx["case"]
+    if workload == "W1":
+        steps = params["steps"]
+        times, info = measure.repeat(lambda: w1(Network, steps), reps,
+                                     warmup=lambda: w1(Network, 1000))
+        return {case: result(times, steps, **info)}
+    if workload == "W2":
+        data = workloads.load_digits_npz(ctx["data"])
+        times, info = measure.repeat(lambda: w2(Network, data), reps,
+                                     warmup=lambda: w2(Network, data, epochs=1))
+        return {case: result(times, workloads.W2_EPOCHS, **info)}
+    if workload == "W3":
+        dtype = np.dtype(params["dtype"])
+        X, Y = workloads.w3_data(dtype)
+        times, info = measure.repeat(lambda: w3(Network, X, Y, dtype), reps,
+                                     warmup=lambda: w3(Network, X, Y, dtype, rows=1024))
+        memory = measure.peak_memory(lambda: w3(Network, X, Y, dtype)) if ctx["memory"] else {}
+        return {case: result(times, len(X), **info, **memory)}
+    if workload == "W4":
+        return w4(Network, workloads.load_digits_npz(ctx["data"]), ctx["calls"], reps)
+    raise Skip("n/a")

@@ -1,0 +1,138 @@
+"""Input checks shared by every public entry point.
+
+The compiled core runs without bounds checks, so nothing reaches it before these functions
+have turned the input into a C-contiguous finite array of the right dtype and shape, or raised
+a ValueError/TypeError that names the argument and says what was expected.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_dtype(dtype):
+    """np.float32 or np.float64 (any spelling numpy accepts), else TypeError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    return resolved
+
+
+def as_array(value, name, dtype=np.float64):
+    """`value` as a numpy array of `dtype`: numbers, bools and ints are converted; complex,
+    object, string and ragged data raise TypeError/ValueError naming `name`."""
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except ValueError as err:  # ragged nested sequences
+            raise ValueError(f"{name} must be a rectangular array of numbers: {err}") from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real numbers, got complex ({array.dtype})")
+    if kind not in "biuf":
+        if kind == "O" and array.size and all(isinstance(v, numbers.Real) for v in array.flat):
+            array = array.astype(np.float64)
+        else:
+            raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_finite(array, name):
+    """ValueError if `array` holds NaN or infinity, saying which and where."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array.ravel()))[0]
+        what = "NaN" if np.isnan(array.ravel()[bad]) else "infinity"
+        where = np.unravel_index(bad, array.shape) if array.ndim else ()
+        raise ValueError(f"{name} contains {what} (first at index {tuple(int(i) for i in where)}); "
+                         f"inputs must be finite")
+
+
+def as_matrix(value, name, dtype=np.float64, n_cols=None, allow_1d=False):
+    """A finite, C-contiguous, non-empty 2-D array of `dtype` with `n_cols` columns when given.
+    With allow_1d, a 1-D input is one sample (a single row); the second value returned says
+    whether that happened."""
+    array = as_array(value, name, dtype)
+    single = False
+    if array.ndim == 1 and allow_1d:
+        array, single = array.reshape(1, -1), True
+    if array.ndim != 2:
+        want = "a 2-D array (n_samples, n_features) or one 1-D sample" if allow_1d else \
+            "a 2-D array (n_samples, n_features)"
+        raise ValueError(f"{name} must be {want}, got {array.ndim}-D with shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one sample, got shape {array.shape}")
+    if n_cols is not None and array.shape[1] != n_cols:
+        raise ValueError(f"{name} has {array.shape[1]} columns; expected shape "
+                         f"(n_samples, {n_cols})")
+    check_finite(array, name)
+    return array, single
+
+
+def as_targets(value, name, n_rows, n_cols, dtype=np.float64):
+    """Targets for n_rows samples and n_cols outputs: (n_rows, n_cols), or 1-D when n_cols == 1
+    (or when a single sample was given)."""
+    array = as_array(value, name, dtype)
+    if array.ndim == 1 and (n_cols == 1 or n_rows == 1):
+        array = array.reshape(n_rows if n_cols == 1 else 1, -1)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array ({n_rows}, {n_cols}), got {array.ndim}-D "
+                         f"with shape {array.shape}")
+    if array.shape[0] != n_rows:
+        raise ValueError(f"{name} has {array.shape[0]} rows but X has {n_rows}: "
+                         f"len(X) must equal len({name})")
+    if array.shape[1] != n_cols:
+        raise ValueError(f"{name} has {array.shape[1]} columns; expected shape ({n_rows}, {n_cols})")
+    check_finite(array, name)
+    return array
+
+
+def as_int(value, name, minimum):
+    """An int >= minimum (bools and non-integral floats rejected), else TypeError/ValueError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+    if result < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {result}")
+    return result
+
+
+def as_float(value, name, minimum=None, positive=False, below=None):
+    """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    result = float(value)
+    if not np.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result}")
+    if positive and result <= 0:
+        raise ValueError(f"{name} must be > 0, got {result}")
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    if below is not None and result >= below:
+        raise ValueError(f"{name} must be < {below}, got {result}")
+    return result
+
+
+def as_sizes(sizes):
+    """Layer widths: a sequence of at least two integers >= 1, as an np.intp array."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer widths like [64, 32, 10], got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two widths (inputs, outputs), got {list(sizes)}")
+    return np.array([as_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes)], dtype=np.intp)
+
+
+def choice(value, name, options):
+    """`value` if it is one of `options` (strings), else ValueError listing them."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return value

@@ -1,0 +1,177 @@
+"""The blog post's API, unchanged for its users, with the arithmetic in the compiled core.
+
+    from nnpy import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropogation
+
+runs the post's XOR script as it is. The dicts hold ordinary float64 numpy arrays under the
+post's keys (see CONTRACT.md); `backPropogation` keeps the post's order of updates, so its
+numbers are the post's. nnpy.reference has the same functions in plain numpy.
+"""
+import numpy as np
+
+from ._dispatch import core
+from ._validation import as_array, as_float, as_int, check_finite
+
+__all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation"]
+
+
+def _elementwise(kernel, x):
+    array = as_array(x, "x")  # +-inf are fine (0 or 1); NaN gives NaN, as numpy's formula does
+    out = np.empty_like(array)
+    kernel(array.reshape(-1), out.reshape(-1))
+    return out[()] if out.ndim == 0 else out
+
+
+def sigmoid(x):
+    """1/(1+exp(-x)) elementwise, for a scalar or an array of any shape; no overflow warning."""
+    return _elementwise(core.sigmoid_array, x)
+
+
+def sigmoid_prime(x):
+    """sigmoid(x) * (1 - sigmoid(x)) elementwise."""
+    return _elementwise(core.sigmoid_prime_array, x)
+
+
+def cost(y_hat, y):
+    """Mean of the squared differences of y_hat and y (broadcast together), as in the post."""
+    a, b = np.broadcast_arrays(as_array(y_hat, "y_hat"), as_array(y, "y"))
+    if a.size == 0:
+        raise ValueError("cost needs at least one value; y_hat and y are empty")
+    a, b = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+    return core.sum_squared_difference(a, b) / a.size
+
+
+def init_net(inputSize, layers, outputSize, rng=None):
+    """A dict network as the post's: `layers` sigmoid layers, all `inputSize` wide but the last
+    (`outputSize`); weights and biases uniform in [0, 1), drawn W_0, B_0, W_1, B_1, ... from
+    numpy's global generator (so np.random.seed gives the post's weights), or from `rng`
+    (a numpy Generator or seed) when given."""
+    inputSize = as_int(inputSize, "inputSize", 1)
+    layers = as_int(layers, "layers", 1)
+    outputSize = as_int(outputSize, "outputSize", 1)
+    if rng is None:
+        draw = np.random.rand
+    else:
+        generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        draw = lambda *shape: generator.random(shape)  # noqa: E731
+    params = {"metadata": {"inputSize": inputSize, "outputSize": outputSize, "n_layers": layers}}
+    theta = {}
+    for idx in range(layers):
+        n_out = outputSize if idx == layers - 1 else inputSize
+        theta["W_" + str(idx)] = draw(n_out, inputSize)
+        theta["B_" + str(idx)] = np.array([draw(n_out)]).T
+    params["theta"] = theta
+    return params
+
+
+def _network(params):
+    """(n_layers, [W_l], [B_l]) of a post-style params dict, every shape checked."""
+    if not isinstance(params, dict) or "metadata" not in params or "theta" not in params:
+        raise TypeError("params must be the dict made by init_net (keys 'metadata' and 'theta')")
+    meta, theta = params["metadata"], params["theta"]
+    try:
+        n_layers = as_int(meta["n_layers"], "params['metadata']['n_layers']", 1)
+        n_in = as_int(meta["inputSize"], "params['metadata']['inputSize']", 1)
+        n_out = as_int(meta["outputSize"], "params['metadata']['outputSize']", 1)
+    except KeyError as err:
+        raise ValueError(f"params['metadata'] is missing {err}") from None
+    weights, biases = [], []
+    for l in range(n_layers):
+        rows = n_out if l == n_layers - 1 else n_in
+        for key, shape, store in (("W_%d" % l, (rows, n_in), weights), ("B_%d" % l, (rows, 1), biases)):
+            if key not in theta:
+                raise ValueError(f"params['theta'] has no {key!r}")
+            value = theta[key]
+            if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+                raise TypeError(f"params['theta'][{key!r}] must be a float64 numpy array "
+                                f"(it is updated in place), got {type(value).__name__}"
+                                f"{' of ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}")
+            if value.shape != shape:
+                raise ValueError(f"params['theta'][{key!r}] has shape {value.shape}; expected {shape}")
+            store.append(value)
+    return n_layers, weights, biases
+
+
+def _column(value, name, size):
+    array = as_array(value, name)
+    if array.size != size or (array.ndim == 2 and 1 not in array.shape) or array.ndim > 2:
+        raise ValueError(f"{name} must hold {size} values (1-D or a column), got shape {array.shape}")
+    check_finite(array, name)
+    return array.reshape(size, 1)
+
+
+def _work(m, n, k):
+    return np.empty(core.matmul_work_size(m, n, k))
+
+
+def forwardPass(x, y, params):
+    """One sample `x` (inputSize values) with target `y` (outputSize values) through the
+    network; stores A_prev<l>, Z_<l>, A_<l> (columns) and error = y - output in
+    params["forwardPass"] and returns params."""
+    n_layers, weights, biases = _network(params)
+    a = _column(x, "x", weights[0].shape[1])
+    target = _column(y, "y", weights[-1].shape[0])
+    forward = {}
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        forward["A_prev" + str(l)] = a
+        z = np.empty((w.shape[0], 1))
+        a = np.empty((w.shape[0], 1))
+        core.layer_forward(w, b, forward["A_prev" + str(l)], z, a, _work(w.shape[0], 1, w.shape[1]))
+        forward["Z_" + str(l)] = z
+        forward["A_" + str(l)] = a
+    error = target.copy()
+    core.axpy(-1.0, a, error)
+    forward["error"] = error
+    params["forwardPass"] = forward
+    return params
+
+
+def backPropogation(params, lr, update=True, debug=False):
+    """The post's backprop over the last forwardPass: fills params["deltas"]["delta_<l>"] and
+    params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
+    lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
+    layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
+    `debug`. Returns params."""
+    n_layers, weights, biases = _network(params)
+    lr = as_float(lr, "lr")
+    forward = params.get("forwardPass")
+    if not isinstance(forward, dict) or "error" not in forward:
+        raise ValueError("params has no forward pass: call forwardPass(x, y, params) first")
+    for l, w in enumerate(weights):
+        for key, rows in (("A_prev%d" % l, w.shape[1]), ("Z_%d" % l, w.shape[0])):
+            value = forward.get(key)
+            if not isinstance(value, np.ndarray) or value.shape != (rows, 1) or value.dtype != np.float64:
+                raise ValueError(f"params['forwardPass'][{key!r}] must be a float64 ({rows}, 1) "
+                                 f"column: call forwardPass again")
+    error = forward["error"]
+    if not isinstance(error, np.ndarray) or error.shape != (weights[-1].shape[0], 1):
+        raise ValueError("params['forwardPass']['error'] has the wrong shape: call forwardPass again")
+    params["metadata"]["learningRate"] = lr
+    deltas, d_theta = {}, {}
+    delta = None
+    for l in reversed(range(n_layers)):
+        z = forward["Z_" + str(l)]
+        a_prev = forward["A_prev" + str(l)]
+        new_delta = np.empty_like(z)
+        if l == n_layers - 1:
+            core.delta_times_sigmoid_prime(-1.0, error, z, new_delta)
+        else:
+            w_next = weights[l + 1]  # already updated when `update`: the post's order
+            back = np.empty_like(z)
+            core.matmul(1.0, w_next.T, delta, 0.0, back, _work(w_next.shape[1], 1, w_next.shape[0]))
+            core.delta_times_sigmoid_prime(1.0, back, z, new_delta)
+        delta = new_delta
+        dw = np.empty_like(weights[l])
+        core.matmul(1.0, delta, a_prev.T, 0.0, dw, _work(len(delta), len(a_prev), 1))
+        deltas["delta_" + str(l)] = delta
+        d_theta["d_theta_" + str(l)] = dw
+        if update:
+            core.axpy(-lr, dw, weights[l])
+            core.axpy(-lr, delta, biases[l])
+        if debug:
+            if l == n_layers - 1:
+                print(delta, dw)
+            else:
+                print(delta)
+    params["deltas"] = deltas
+    params["d_theta"] = d_theta
+    return params
