@@ -28,8 +28,10 @@ def drop_slow_openblas_vars(env=None):
 
 
 def _run(cmd):
+    # without the thread limits: nproc reports OMP_NUM_THREADS when it is set
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS + ("OMP_THREAD_LIMIT",)}
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20, env=env).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
 

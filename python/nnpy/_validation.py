@@ -16,16 +16,21 @@ def as_dtype(dtype):
     """np.float32 or np.float64 (any spelling numpy accepts), else TypeError."""
     try:
         resolved = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         resolved = None
-    if resolved not in FLOAT_DTYPES:
+    # `is None` first: numpy compares a dtype equal to None (np.dtype(None) is float64), so
+    # `None in FLOAT_DTYPES` would be True and let an unknown dtype through
+    if resolved is None or not any(resolved == d for d in FLOAT_DTYPES):
         raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
     return resolved
 
 
 def as_array(value, name, dtype=np.float64):
-    """`value` as a numpy array of `dtype`: numbers, bools and ints are converted; complex,
-    object, string and ragged data raise TypeError/ValueError naming `name`."""
+    """`value` as a C-contiguous numpy array of `dtype`: numbers, bools and ints are converted
+    (any order or strides); complex, object, string and ragged data raise TypeError/ValueError
+    naming `name`, and so do numbers too large for `dtype` (never a silent infinity, never a
+    RuntimeWarning)."""
+    dtype = np.dtype(dtype)
     if isinstance(value, np.ndarray):
         array = value
     else:
@@ -33,14 +38,35 @@ def as_array(value, name, dtype=np.float64):
             array = np.asarray(value)
         except ValueError as err:  # ragged nested sequences
             raise ValueError(f"{name} must be a rectangular array of numbers: {err}") from None
+        except OverflowError as err:  # a Python int beyond every numpy integer type
+            raise ValueError(f"{name} holds a number too large for {dtype.name}: {err}") \
+                from None
     kind = array.dtype.kind
     if kind == "c":
         raise TypeError(f"{name} must be real numbers, got complex ({array.dtype})")
     if kind not in "biuf":
         if kind == "O" and array.size and all(isinstance(v, numbers.Real) for v in array.flat):
-            array = array.astype(np.float64)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    array = array.astype(np.float64)
+            except (OverflowError, TypeError, ValueError) as err:
+                raise ValueError(f"{name} holds a number that is not a float64: {err}") from None
+            kind = "f"
         else:
             raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    if kind == "f" and array.dtype.itemsize > dtype.itemsize:
+        # a narrowing cast (float64 -> float32, longdouble -> float64): values beyond the
+        # target's range would become infinity, with a RuntimeWarning
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = np.ascontiguousarray(array, dtype=dtype)
+        if not np.isfinite(result).all():
+            lost = np.isfinite(array) & ~np.isfinite(result)
+            if lost.any():
+                index = np.unravel_index(np.flatnonzero(lost)[0], array.shape)
+                raise ValueError(f"{name} holds {float(array[index])!r} (first at index "
+                                 f"{tuple(int(i) for i in index)}), beyond the range of "
+                                 f"{dtype.name} (largest {float(np.finfo(dtype).max):.4g})")
+        return result
     return np.ascontiguousarray(array, dtype=dtype)
 
 
@@ -80,6 +106,9 @@ def as_targets(value, name, n_rows, n_cols, dtype=np.float64):
     (or when a single sample was given)."""
     array = as_array(value, name, dtype)
     if array.ndim == 1 and (n_cols == 1 or n_rows == 1):
+        if n_cols == 1 and len(array) != n_rows:
+            raise ValueError(f"{name} has {len(array)} values but X has {n_rows} rows: "
+                             f"len(X) must equal len({name})")
         array = array.reshape(n_rows if n_cols == 1 else 1, -1)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array ({n_rows}, {n_cols}), got {array.ndim}-D "
@@ -110,7 +139,10 @@ def as_float(value, name, minimum=None, positive=False, below=None):
     """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # a huge int or Fraction
+        raise ValueError(f"{name} must be finite, got {value!r}") from None
     if not np.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     if positive and result <= 0:
@@ -122,13 +154,23 @@ def as_float(value, name, minimum=None, positive=False, below=None):
     return result
 
 
+MAX_PARAMS = 1 << 40  # weights + biases: far beyond memory, far below Py_ssize_t overflow
+
+
 def as_sizes(sizes):
     """Layer widths: a sequence of at least two integers >= 1, as an np.intp array."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or \
+            (isinstance(sizes, np.ndarray) and sizes.ndim != 1):
         raise TypeError(f"sizes must be a sequence of layer widths like [64, 32, 10], got {sizes!r}")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs, outputs), got {list(sizes)}")
-    return np.array([as_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes)], dtype=np.intp)
+    widths = [as_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes)]
+    # the core counts parameters and workspace in Py_ssize_t: refuse sizes that could overflow it
+    n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(widths[:-1], widths[1:]))
+    if n_params > MAX_PARAMS or max(widths) > MAX_PARAMS:
+        raise ValueError(f"sizes {widths} need {n_params} weights and biases; at most "
+                         f"{MAX_PARAMS} are supported")
+    return np.array(widths, dtype=np.intp)
 
 
 def choice(value, name, options):

@@ -16,9 +16,9 @@ __all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backP
 
 def _elementwise(kernel, x):
     array = as_array(x, "x")  # +-inf are fine (0 or 1); NaN gives NaN, as numpy's formula does
-    out = np.empty_like(array)
+    out = np.empty(array.shape)
     kernel(array.reshape(-1), out.reshape(-1))
-    return out[()] if out.ndim == 0 else out
+    return out.reshape(np.shape(x))[()] if np.ndim(x) == 0 else out
 
 
 def sigmoid(x):
@@ -160,7 +160,7 @@ def backPropogation(params, lr, update=True, debug=False):
             core.matmul(1.0, w_next.T, delta, 0.0, back, _work(w_next.shape[1], 1, w_next.shape[0]))
             core.delta_times_sigmoid_prime(1.0, back, z, new_delta)
         delta = new_delta
-        dw = np.empty_like(weights[l])
+        dw = np.empty(weights[l].shape)
         core.matmul(1.0, delta, a_prev.T, 0.0, dw, _work(len(delta), len(a_prev), 1))
         deltas["delta_" + str(l)] = delta
         d_theta["d_theta_" + str(l)] = dw

@@ -17,6 +17,16 @@ from activations cimport (sigmoid, sigmoid_inplace, softmax_rows, row_loss, row_
 from gemm cimport gemm, MR, NR, KC, MC, NC
 from shuffle cimport seed_state, shuffle
 
+cdef extern from *:
+    """
+    #ifndef NNPY_DEBUG_BUILD
+    #define NNPY_DEBUG_BUILD 0
+    #endif
+    """
+    int NNPY_DEBUG_BUILD
+
+DEBUG_BUILD = bool(NNPY_DEBUG_BUILD)  # built with bounds, wraparound and initialisation checks
+
 cdef enum:
     OK = 0            # train: ran its budget of epochs or batches
     DIVERGED = 1      # train: a step would have made a parameter non-finite; it was not applied

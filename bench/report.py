@@ -1,0 +1,302 @@
+"""Turns the raw measurements of a run into figures, ratios, the targets' verdicts, and the
+three output files: results.json, results.md (tables) and results.png (bar chart)."""
+import json
+import os
+import statistics
+
+# Metric shown per case kind: (unit, from (seconds, work), higher is better?)
+METRICS = {
+    "ns/step": (lambda t, w: t / w * 1e9, False),
+    "ns/call": (lambda t, w: t / w * 1e9, False),
+    "ms/epoch": (lambda t, w: t / w * 1e3, False),
+    "samples/s": (lambda t, w: w / t, True),
+}
+
+# The issue's targets. ratio = (seconds per unit of `other`) / (seconds per unit of `mine`),
+# so > 1 means `mine` is faster. kind "min": ratio must be >= bound; "max": the slowdown
+# mine/other must be <= bound; "abs_ns": mine's median ns/call <= bound; "accuracy": mine's
+# accuracy within bound of each other's.
+TARGETS = [
+    ("W1", "nnpy", "c-limit", "max", 2.0, "W1: nnpy fit within 2x of C (compile-time sizes)"),
+    ("W1", "nnpy", "reference", "min", 300.0, "W1: nnpy fit >= 300x faster than reference"),
+    ("W1", "nnpy", "torch", "min", 2000.0, "W1: nnpy fit >= 2000x faster than torch"),
+    ("W1", "nnpy-post", "reference", "min", 10.0, "W1: nnpy-post >= 10x faster than reference"),
+    ("W2", "nnpy", "c-limit", "max", 1.5, "W2: nnpy fit within 1.5x of C"),
+    ("W2", "nnpy", "numpy-vectorised", "min", 3.0, "W2: nnpy >= 3x faster than numpy-vectorised"),
+    ("W2", "nnpy", "torch", "min", 25.0, "W2: nnpy >= 25x faster than torch"),
+    ("W2", "nnpy", ("numpy-vectorised", "torch"), "accuracy", 0.03,
+     "W2: at the same accuracy (within 0.03 of numpy-vectorised and torch)"),
+    ("W3-64-1t", "nnpy", "numpy-vectorised", "min", 0.7,
+     "W3 float64, 1 thread: nnpy >= 0.7x numpy's throughput"),
+    ("W3-32-1t", "nnpy", "numpy-vectorised", "min", 0.7,
+     "W3 float32, 1 thread: nnpy >= 0.7x numpy's throughput"),
+    ("W4-one", "nnpy", None, "abs_ns", 1500.0, "W4: one-sample predict <= 1.5 us"),
+    ("W4-batch", "nnpy", "numpy-vectorised", "min", 1.0,
+     "W4: batch throughput >= numpy's"),
+]
+
+
+def summarise(entry, metric):
+    """Adds median/min seconds and the metric to one system's entry of one case."""
+    times = entry.get("times_s")
+    if entry.get("status") != "ok" or not times:
+        return entry
+    to_metric, _ = METRICS[metric]
+    work = entry["work"]
+    entry["median_s"] = statistics.median(times)
+    entry["min_s"] = min(times)
+    entry["median"] = to_metric(entry["median_s"], work)
+    entry["best"] = to_metric(entry["min_s"], work)
+    entry["unit"] = metric
+    entry["repeats"] = len(times)
+    return entry
+
+
+def per_unit(entry, which="median_s"):
+    return entry[which] / entry["work"]
+
+
+def ok(cases, case, system):
+    entry = cases.get(case, {}).get("systems", {}).get(system)
+    return entry if entry and entry.get("status") == "ok" and "median_s" in entry else None
+
+
+def ratios(cases, mine="nnpy"):
+    """{case: {other: speedup of `mine` over other (median; and from minimums)}}."""
+    out = {}
+    for case, data in cases.items():
+        me = ok(cases, case, mine)
+        if me is None:
+            continue
+        row = {}
+        for other in data["systems"]:
+            you = ok(cases, case, other)
+            if other == mine or you is None:
+                continue
+            row[other] = {"median": per_unit(you) / per_unit(me),
+                          "min": per_unit(you, "min_s") / per_unit(me, "min_s")}
+        out[case] = row
+    return out
+
+
+def evaluate_targets(cases):
+    verdicts = []
+    for case, mine, other, kind, bound, text in TARGETS:
+        me = ok(cases, case, mine)
+        verdict = {"target": text, "case": case, "bound": bound}
+        if me is None:
+            verdict.update(status="n/a", detail=f"{mine} did not run")
+        elif kind == "abs_ns":
+            value = me["median"]
+            verdict.update(value=value, status="met" if value <= bound else "missed",
+                           detail=f"{value:.0f} ns (target <= {bound:.0f} ns)")
+        elif kind == "accuracy":
+            mine_acc = me.get("accuracy")
+            diffs, missing = {}, []
+            for o in other:
+                you = ok(cases, case, o)
+                if you is None or you.get("accuracy") is None or mine_acc is None:
+                    missing.append(o)
+                else:
+                    diffs[o] = mine_acc - you["accuracy"]
+            if not diffs:
+                verdict.update(status="n/a", detail=f"missing {', '.join(missing)}")
+            else:
+                good = all(abs(d) <= bound for d in diffs.values())
+                verdict.update(value=diffs, status="met" if good else "missed",
+                               detail=f"nnpy {mine_acc:.3f}; " + ", ".join(
+                                   f"{o} {mine_acc - d:.3f}" for o, d in diffs.items())
+                               + (f"; missing {', '.join(missing)}" if missing else ""))
+        else:
+            you = ok(cases, case, other)
+            if you is None:
+                verdict.update(status="n/a", detail=f"{other} did not run")
+            elif kind == "min":
+                r = per_unit(you) / per_unit(me)
+                verdict.update(value=r, status="met" if r >= bound else "missed",
+                               detail=f"{r:.3g}x (target >= {bound:g}x)")
+            else:  # max slowdown
+                r = per_unit(me) / per_unit(you)
+                verdict.update(value=r, status="met" if r <= bound else "missed",
+                               detail=f"nnpy takes {r:.3g}x C's time (target <= {bound:g}x)")
+        verdicts.append(verdict)
+    return verdicts
+
+
+def linearity(cases):
+    """ns/step at 100,000 steps over ns/step at 10,000, per system (1.0 = linear)."""
+    out = {}
+    for system in cases.get("W1", {}).get("systems", {}):
+        short, long_ = ok(cases, "W1", system), ok(cases, "W1-100k", system)
+        if short and long_:
+            out[system] = long_["median"] / short["median"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Output files
+# ---------------------------------------------------------------------------------------------
+
+def fmt(value, metric):
+    if value is None:
+        return ""
+    if metric == "samples/s":
+        return f"{value:.3g}"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def cell(entry, metric):
+    if entry is None:
+        return "-"
+    status = entry.get("status")
+    if status == "ok" and "median" in entry:
+        text = fmt(entry["median"], metric)
+        if entry.get("accuracy") is not None:
+            text += f" (acc {entry['accuracy']:.3f})"
+        if entry.get("gflops") is not None:
+            text += f" ({entry['gflops']:.1f} GFLOP/s)"
+        return text
+    reason = entry.get("reason", status or "?")
+    if reason == "n/a":
+        return "n/a"
+    if reason.startswith("not installed"):
+        return "skipped: not installed"
+    return f"{status}: {reason[:60]}"
+
+
+def markdown(results):
+    meta, cases = results["meta"], results["cases"]
+    systems = [s for s in meta["systems"] if any(s in c["systems"] for c in cases.values())]
+    lines = [f"# nnpy benchmark results{' (--quick)' if meta['quick'] else ''}", ""]
+    lines.append(f"{meta['started']}; {meta['machine']['cpu_model']}, nproc "
+                 f"{meta['machine']['nproc']}; Python {meta['machine']['python']}; "
+                 + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+                 + f"; nnpy core {meta.get('nnpy_cpu_level')}. "
+                 f"Run took {meta['duration_s']:.0f} s; load average at start "
+                 f"{meta['machine']['loadavg_at_start']}.")
+    lines.append("")
+    lines.append("Median over repeats (minimum in results.json). 1 thread everywhere unless "
+                 "the row says 2. Lower is better for ns and ms, higher for samples/s.")
+    lines.append("")
+    lines.append("| case | unit | " + " | ".join(systems) + " |")
+    lines.append("|---|---|" + "---|" * len(systems))
+    for case_id, case in cases.items():
+        row = [case_id, case["metric"]]
+        row += [cell(case["systems"].get(s), case["metric"]) for s in systems]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+
+    lines.append("## nnpy against each system (same run)")
+    lines.append("")
+    lines.append("Speed-up of nnpy's fit/predict: the other system's time per unit over nnpy's "
+                 "(medians; > 1 means nnpy is faster).")
+    lines.append("")
+    others = [s for s in systems if s != "nnpy"]
+    lines.append("| case | " + " | ".join(others) + " |")
+    lines.append("|---|" + "---|" * len(others))
+    for case_id, row in results["ratios"].items():
+        lines.append("| " + case_id + " | " + " | ".join(
+            f"{row[o]['median']:.3g}x" if o in row else "-" for o in others) + " |")
+    lines.append("")
+
+    lines.append("## Targets")
+    lines.append("")
+    lines.append("| target | verdict | measured |")
+    lines.append("|---|---|---|")
+    for t in results["targets"]:
+        lines.append(f"| {t['target']} | **{t['status']}** | {t.get('detail', '')} |")
+    lines.append("")
+
+    if results.get("linearity"):
+        lines.append("## W1: is it linear?")
+        lines.append("")
+        lines.append("ns/step at 100,000 steps over ns/step at 10,000 (1.0 = linear).")
+        lines.append("")
+        lines.append("| " + " | ".join(results["linearity"]) + " |")
+        lines.append("|" + "---|" * len(results["linearity"]))
+        lines.append("| " + " | ".join(f"{v:.2f}" for v in results["linearity"].values())
+                     + " |")
+        lines.append("")
+
+    if any("peak_traced_MB" in e for c in cases.values() for e in c["systems"].values()):
+        lines.append("## W3 peak memory during one fit (MB)")
+        lines.append("")
+        lines.append("tracemalloc peak (Python and numpy allocations) / peak resident set above "
+                     "the resident set at the call's start (catches what the compiled core "
+                     "or torch allocate).")
+        lines.append("")
+        lines.append("| case | system | tracemalloc | resident |")
+        lines.append("|---|---|---|---|")
+        for case_id, case in cases.items():
+            for system, e in case["systems"].items():
+                if "peak_traced_MB" in e:
+                    lines.append(f"| {case_id} | {system} | {e['peak_traced_MB']} | "
+                                 f"{e.get('peak_rss_above_start_MB')} |")
+        lines.append("")
+
+    lines.append("## Notes")
+    lines.append("")
+    for note in meta["notes"]:
+        lines.append(f"- {note}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def chart(results, path):
+    """Bar chart, one panel per case, log scale; returns a message when it cannot."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: results.png skipped"
+    cases = results["cases"]
+    panels = [(cid, c) for cid, c in cases.items()
+              if any(e.get("status") == "ok" and "median" in e for e in c["systems"].values())]
+    if not panels:
+        return "nothing measured: results.png skipped"
+    cols = 3
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.3 * rows), squeeze=False)
+    colors = {"nnpy": "#d62728", "nnpy-post": "#ff9896", "reference": "#7f7f7f",
+              "numpy-vectorised": "#1f77b4", "torch": "#ff7f0e", "sklearn": "#2ca02c",
+              "c-limit": "#000000", "c-limit-dyn": "#555555", "c-limit-O2": "#999999"}
+    for ax, (cid, case) in zip(axes.flat, panels):
+        items = [(s, e) for s, e in case["systems"].items()
+                 if e.get("status") == "ok" and "median" in e]
+        names = [s for s, _ in items]
+        values = [e["median"] for _, e in items]
+        y = range(len(items))
+        ax.barh(y, values, color=[colors.get(n, "#8c564b") for n in names])
+        ax.set_yticks(list(y))
+        ax.set_yticklabels(names, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        higher = METRICS[case["metric"]][1]
+        ax.set_title(f"{case['title']}\n{case['metric']}, "
+                     f"{'higher' if higher else 'lower'} is better", fontsize=10)
+        for i, v in enumerate(values):
+            ax.text(v, i, " " + fmt(v, case["metric"]), va="center", fontsize=8)
+        lo, hi = min(values), max(values)
+        ax.set_xlim(lo / 2, hi * 8)  # room for the value labels
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"nnpy benchmarks{' (--quick)' if results['meta']['quick'] else ''}: "
+                 f"median of repeats, log scale, {results['meta']['machine']['cpu_model']}",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def write(results, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1, default=str)
+    text = markdown(results)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(text)
+    message = chart(results, os.path.join(out_dir, "results.png"))
+    return text, message

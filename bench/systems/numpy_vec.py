@@ -1,0 +1,153 @@
+"""`numpy-vectorised`: mini-batch SGD with whole-batch matrix products in numpy (the way
+Nielsen's book does it with matrices): nnpy.reference.sgd / init_params / predict where nnpy
+has them, else the small copy below (the results record which ran)."""
+import numpy as np
+
+from bench import measure, workloads
+from bench.systems import result
+
+
+class _Fallback:
+    """The same algorithm as nnpy.reference.sgd (mean gradient of 0.5*squared error over the
+    batch, standard backprop, one permutation per epoch from rng), for when nnpy.reference is
+    not there: the comparison must not disappear with it."""
+
+    @staticmethod
+    def init_params(sizes, init="xavier", rng=None, dtype=np.float64):
+        rng = np.random.default_rng(rng)
+        weights, biases = [], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            if init == "uniform01":
+                w, b = rng.random((n_out, n_in)), rng.random(n_out)
+            elif init == "normal":
+                w, b = rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
+            else:
+                bound = np.sqrt(2.0 / (n_in + n_out))
+                w = rng.uniform(-bound, bound, (n_out, n_in))
+                b = rng.uniform(-bound, bound, n_out)
+            weights.append(w.astype(dtype))
+            biases.append(b.astype(dtype))
+        return weights, biases
+
+    @staticmethod
+    def predict(weights, biases, X, output="sigmoid"):
+        a = X
+        for w, b in zip(weights, biases):
+            a = 1 / (1 + np.exp(-(a @ w.T + b)))
+        return a
+
+    @staticmethod
+    def sgd(weights, biases, X, Y, *, epochs, lr, batch_size=1, output="sigmoid", loss="mse",
+            rng=None):
+        n, history = len(X), []
+        for _ in range(epochs):
+            order = rng.permutation(n) if rng is not None else np.arange(n)
+            total = 0.0
+            for start in range(0, n, batch_size):
+                rows = order[start:start + batch_size]
+                acts = [X[rows]]
+                for w, b in zip(weights, biases):
+                    acts.append(1 / (1 + np.exp(-(acts[-1] @ w.T + b))))
+                a = acts[-1]
+                total += 0.5 * float(((a - Y[rows]) ** 2).sum())
+                delta = (a - Y[rows]) * a * (1 - a) / len(rows)
+                for l in range(len(weights) - 1, -1, -1):
+                    dw, db = delta.T @ acts[l], delta.sum(0)
+                    if l:
+                        delta = (delta @ weights[l]) * acts[l] * (1 - acts[l])
+                    weights[l] -= lr * dw
+                    biases[l] -= lr * db
+            history.append(total / n)
+        return history
+
+
+def implementation():
+    try:
+        from nnpy import reference
+        if all(hasattr(reference, f) for f in ("sgd", "init_params", "predict")):
+            return reference, "nnpy.reference.sgd"
+    except ImportError:
+        pass
+    return _Fallback, "bench fallback (nnpy.reference.sgd missing)"
+
+
+def run(system, workload, params, ctx):
+    ref, impl = implementation()
+    reps, case = ctx["repeats"], ctx["case"]
+
+    def train(sizes, init, X, Y, epochs, lr, batch, dtype=np.float64, start=None):
+        if start is None:
+            weights, biases = ref.init_params(sizes, init=init, rng=np.random.default_rng(0),
+                                              dtype=dtype)
+        else:
+            weights, biases = [w.copy() for w in start[0]], [b.copy() for b in start[1]]
+        t0 = measure.timer()
+        history = ref.sgd(weights, biases, X, Y, epochs=epochs, lr=lr, batch_size=batch,
+                          output="sigmoid", loss="mse", rng=np.random.default_rng(0))
+        seconds = measure.timer() - t0
+        return seconds, weights, biases, history
+
+    if workload == "W1":
+        X, y = workloads.xor_data()
+        X, y = X.astype(np.float64), y.astype(np.float64)
+        steps = params["steps"]
+
+        def once(n=steps):
+            seconds, _, _, history = train(workloads.W1_SIZES, "uniform01", X, y, n // 4,
+                                           workloads.W1_LR, 1)
+            return seconds, {"final_epoch_loss": float(history[-1])}
+        times, info = measure.repeat(once, reps, warmup=lambda: once(1000))
+        return {case: result(times, steps, impl=impl, **info)}
+
+    if workload == "W2":
+        d = workloads.load_digits_npz(ctx["data"])
+
+        def once(epochs=workloads.W2_EPOCHS):
+            seconds, w, b, history = train(workloads.W2_SIZES, "normal", d["X_train"],
+                                           d["Y_train"], epochs, workloads.W2_LR,
+                                           workloads.W2_BATCH)
+            accuracy = float((ref.predict(w, b, d["X_test"], output="sigmoid").argmax(1)
+                              == d["y_test"]).mean())
+            return seconds, {"accuracy": accuracy, "final_epoch_loss": float(history[-1])}
+        times, info = measure.repeat(once, reps, warmup=lambda: once(1))
+        return {case: result(times, workloads.W2_EPOCHS, impl=impl, **info)}
+
+    if workload == "W3":
+        dtype = np.dtype(params["dtype"])
+        X, Y = workloads.w3_data(dtype)
+
+        def once(rows=None):
+            Xs, Ys = (X, Y) if rows is None else (X[:rows], Y[:rows])
+            seconds, w, _, history = train(workloads.W3_SIZES, "xavier", Xs, Ys, 1,
+                                           workloads.W3_LR, workloads.W3_BATCH, dtype=dtype)
+            return seconds, {"final_epoch_loss": float(history[-1]),
+                             "weights_dtype": str(w[0].dtype)}
+        times, info = measure.repeat(once, reps, warmup=lambda: once(1024))
+        memory = measure.peak_memory(once) if ctx["memory"] else {}
+        return {case: result(times, len(X), impl=impl, **info, **memory)}
+
+    if workload == "W4":
+        d = workloads.load_digits_npz(ctx["data"])
+        weights, biases = ref.init_params(workloads.W4_SIZES, init="normal",
+                                          rng=np.random.default_rng(0))
+        X = np.ascontiguousarray(d["X"])
+        x1 = X[:1].copy()  # one sample as a (1, 64) row: what numpy code passes
+        calls = ctx["calls"]
+        predict = ref.predict
+
+        def one():
+            t0 = measure.timer()
+            for _ in range(calls):
+                predict(weights, biases, x1, output="sigmoid")
+            return measure.timer() - t0, {}
+
+        def batch():
+            t0 = measure.timer()
+            predict(weights, biases, X, output="sigmoid")
+            return measure.timer() - t0, {}
+        t_one, _ = measure.repeat(one, reps, warmup=lambda: [predict(weights, biases, x1)
+                                                             for _ in range(1000)])
+        t_batch, _ = measure.repeat(batch, max(reps, 20), warmup=batch)
+        return {"W4-one": result(t_one, calls, impl=impl),
+                "W4-batch": result(t_batch, len(X), impl=impl)}
+    raise NotImplementedError(workload)

@@ -1,0 +1,108 @@
+"""Runs one workload of one Python system in a fresh process and prints its result as JSON.
+
+Every measurement runs in its own process so that thread limits are set before numpy loads
+(OpenBLAS reads them once), torch's thread pool never meets numpy's, peak memory is the
+system's own, and a crash of a library under test costs one row, not the run.
+
+usage (run.py calls it):
+  python bench/worker.py SYSTEM WORKLOAD CASE --threads N --repeats N --params JSON
+                         [--data DIR] [--calls N] [--memory]
+The last stdout line starting with RESULT_MARK is the JSON result.
+"""
+import argparse
+import json
+import os
+import sys
+
+RESULT_MARK = "@@bench-result@@ "
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("system")
+    parser.add_argument("workload")
+    parser.add_argument("case")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--params", default="{}")
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--memory", action="store_true")
+    args = parser.parse_args(argv)
+
+    # Before anything imports numpy: the thread pools read these when they load.
+    from bench import machine
+    machine.set_thread_env(args.threads)
+    removed = machine.drop_slow_openblas_vars()
+
+    from bench.systems import Skip
+    out = {"system": args.system, "workload": args.workload, "threads": args.threads}
+    if removed:
+        out["removed_env"] = removed
+    ctx = {"threads": args.threads, "repeats": args.repeats, "data": args.data,
+           "calls": args.calls, "memory": args.memory, "case": args.case}
+    try:
+        module = system_module(args.system)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            threadpool_limits = None
+        if threadpool_limits is not None:
+            with threadpool_limits(limits=args.threads):
+                out["cases"] = module.run(args.system, args.workload,
+                                          json.loads(args.params), ctx)
+        else:
+            out["cases"] = module.run(args.system, args.workload, json.loads(args.params), ctx)
+        out["status"] = "ok"
+    except Skip as exc:
+        out["status"] = "skipped"
+        out["reason"] = str(exc)
+    except Exception as exc:  # a failure of the system under test is a result too
+        out["status"] = "error"
+        out["reason"] = f"{type(exc).__name__}: {exc}"
+    out["threadpool_info"] = threadpool_info()
+    out["nnpy_cpu_level"] = nnpy_cpu_level()
+    print(RESULT_MARK + json.dumps(out), flush=True)
+    return 0
+
+
+def system_module(system):
+    from bench.systems import nnpy_api, numpy_vec, post_loop
+    if system in ("nnpy-post", "reference"):
+        return post_loop
+    if system == "nnpy":
+        return nnpy_api
+    if system == "numpy-vectorised":
+        return numpy_vec
+    if system == "torch":
+        from bench.systems import torch_sys
+        return torch_sys
+    if system == "sklearn":
+        from bench.systems import sklearn_sys
+        return sklearn_sys
+    raise ValueError(f"unknown system {system!r}")
+
+
+def threadpool_info():
+    """Which BLAS/OpenMP libraries this process loaded, with their kernel and thread count."""
+    try:
+        from threadpoolctl import threadpool_info as info
+    except ImportError:
+        return None
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads",
+            "threading_layer", "architecture", "filepath")
+    return [{k: lib.get(k) for k in keep if k in lib} for lib in info()]
+
+
+def nnpy_cpu_level():
+    if "nnpy" not in sys.modules:
+        return None
+    return getattr(sys.modules["nnpy"], "CPU_LEVEL", None)
+
+
+if __name__ == "__main__":
+    # Run as a script: make `bench` importable from the repository root, and keep bench/ itself
+    # off the path (its module names must not shadow anything).
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[0] = os.path.dirname(here)
+    sys.exit(main())

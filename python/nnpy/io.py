@@ -1,0 +1,323 @@
+"""Networks in files: nnpy's own .npz format, and Nielsen's network2 JSON.
+
+nnpy's format (`save_network` / `load_network`, also `Network.save` / `Network.load`) is a
+plain .npz (a zip of .npy files, as `np.savez` writes it) holding
+
+    header       a 0-d unicode array: a JSON object
+                 {"format": "nnpy.Network", "version": 1, "sizes": [...],
+                  "dtype": "float64" | "float32", "output": "sigmoid" | "softmax",
+                  "loss": "mse" | "cross_entropy", "init": ..., "nnpy_version": ...}
+    W_0, b_0, W_1, b_1, ...   the weights (n_out, n_in) and biases (n_out,) in that dtype
+
+Reading never unpickles anything (every array is read with allow_pickle=False) and never runs
+code from the file. Every field of the header is checked, and every array against it: the
+exact set of arrays, their dtype, shapes and finiteness. Anything else (a damaged zip, a
+truncated file, an unknown version, a missing or extra array, a wrong shape) raises
+ValueError; a missing file raises FileNotFoundError as open() does.
+
+Nielsen's network2.py format (`to_network2_json` / `from_network2_json`) is the JSON his
+`Network.save` writes: {"sizes": [...], "weights": [W_l as nested lists], "biases": [b_l as
+(n_out, 1) column lists], "cost": "QuadraticCost" | "CrossEntropyCost"}. It holds sigmoid
+networks only; QuadraticCost is nnpy's "mse" (0.5 * squared error, as his) and
+CrossEntropyCost its sigmoid "cross_entropy".
+"""
+import io
+import json
+import numbers
+import os
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+__all__ = ["save_network", "load_network", "to_network2_json", "from_network2_json",
+           "FORMAT", "VERSION"]
+
+FORMAT = "nnpy.Network"
+VERSION = 1
+
+_REQUIRED = ("format", "version", "sizes", "dtype", "output", "loss")
+_OPTIONAL = ("init", "nnpy_version")
+_MAX_HEADER_BYTES = 1 << 20        # a header is a few hundred bytes; refuse to inflate more
+_NPY_HEADER_ALLOWANCE = 1 << 16    # bytes an .npy member may hold beyond its data
+
+_NETWORK2_COSTS = {"QuadraticCost": "mse", "CrossEntropyCost": "cross_entropy"}
+
+
+# ---------------------------------------------------------------------------------------------
+# nnpy's .npz format
+# ---------------------------------------------------------------------------------------------
+
+def save_network(net, path):
+    """Writes `net` (an nnpy.Network) to `path` (a path, written as given: no ".npz" is
+    appended; or a writable binary file object). A path is written to a temporary file in the
+    same directory first and then renamed, so an interrupted save never leaves half a file."""
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"save_network needs an nnpy.Network, got {type(net).__name__}")
+    from . import __version__
+    header = {"format": FORMAT, "version": VERSION, "sizes": list(net.sizes),
+              "dtype": net.dtype.name, "output": net.output, "loss": net.loss_name,
+              "init": net.init, "nnpy_version": __version__}
+    arrays = {"header": np.array(json.dumps(header))}
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        arrays["W_%d" % l] = np.ascontiguousarray(w)
+        arrays["b_%d" % l] = np.ascontiguousarray(b)
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".nnpy-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load_network(path, *, seed=None):
+    """Reads a network written by save_network from `path` (a path or a readable binary file
+    object). `seed` seeds the loaded network's generator (the shuffling of later fits).
+    Raises ValueError if the file is not an intact nnpy network file of a known version, and
+    FileNotFoundError if it does not exist."""
+    if hasattr(path, "read"):
+        return _load(path, "<file object>", seed)
+    name = os.fspath(path)
+    with open(name, "rb") as f:
+        return _load(f, name, seed)
+
+
+def _load(f, name, seed):
+    try:
+        start = f.read(4)
+        f.seek(0)
+    except OSError as err:
+        raise ValueError(f"{name}: cannot read: {err}") from None
+    if start != b"PK\x03\x04":
+        raise ValueError(f"{name} is not an nnpy network file (not an .npz archive)")
+    try:
+        with zipfile.ZipFile(f) as zf:
+            return _load_zip(zf, name, seed)
+    except ValueError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError,
+            UnicodeDecodeError, NotImplementedError, RuntimeError) as err:
+        raise ValueError(f"{name} is damaged or not an nnpy network file: "
+                         f"{type(err).__name__}: {err}") from None
+
+
+def _members(zf, name):
+    """{array name: ZipInfo} of the archive, every member an .npy file, no duplicates."""
+    members = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy") or info.is_dir():
+            raise ValueError(f"{name}: unexpected member {info.filename!r} in the archive")
+        key = info.filename[:-4]
+        if key in members:
+            raise ValueError(f"{name}: the archive holds {key!r} twice")
+        members[key] = info
+    return members
+
+
+def _read_array(zf, info, name, max_bytes):
+    if info.file_size > max_bytes:
+        raise ValueError(f"{name}: {info.filename!r} is {info.file_size} bytes, more than the "
+                         f"{max_bytes} its header allows")
+    with zf.open(info) as member:
+        data = member.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{name}: {info.filename!r} is larger than its header allows")
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def _check_header(header, name):
+    if not isinstance(header, dict):
+        raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
+    missing = [k for k in _REQUIRED if k not in header]
+    if missing:
+        raise ValueError(f"{name}: the header lacks {', '.join(missing)}")
+    unknown = sorted(set(header) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ValueError(f"{name}: the header has unknown fields {', '.join(map(repr, unknown))}")
+    if header["format"] != FORMAT:
+        raise ValueError(f"{name}: not an nnpy network file (format {header['format']!r})")
+    version = header["version"]
+    if not _is_int(version):
+        raise ValueError(f"{name}: the format version must be an integer, got {version!r}")
+    if version != VERSION:
+        raise ValueError(f"{name}: unknown format version {version} (this nnpy reads version "
+                         f"{VERSION}); a newer nnpy may read it")
+    sizes = _check_sizes(header["sizes"], name)
+    from .network import INITS, LOSSES, OUTPUTS
+    if header["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"{name}: dtype must be 'float32' or 'float64', got {header['dtype']!r}")
+    if header["output"] not in OUTPUTS:
+        raise ValueError(f"{name}: unknown output {header['output']!r}")
+    if header["loss"] not in LOSSES:
+        raise ValueError(f"{name}: unknown loss {header['loss']!r}")
+    if header["output"] == "softmax" and header["loss"] != "cross_entropy":
+        raise ValueError(f"{name}: a softmax output needs loss 'cross_entropy', "
+                         f"got {header['loss']!r}")
+    if "init" in header and header["init"] not in INITS:
+        raise ValueError(f"{name}: unknown init {header['init']!r}")
+    if "nnpy_version" in header and not isinstance(header["nnpy_version"], str):
+        raise ValueError(f"{name}: nnpy_version must be a string")
+    return sizes
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_sizes(sizes, name):
+    if not isinstance(sizes, list) or len(sizes) < 2 or \
+            not all(_is_int(s) and s >= 1 for s in sizes):
+        raise ValueError(f"{name}: sizes must be a list of at least two positive integers, "
+                         f"got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def _load_zip(zf, name, seed):
+    members = _members(zf, name)
+    if "header" not in members:
+        raise ValueError(f"{name}: not an nnpy network file (no header array)")
+    raw = _read_array(zf, members["header"], name, _MAX_HEADER_BYTES)
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ValueError(f"{name}: the header must be a single string, got an array of dtype "
+                         f"{raw.dtype} and shape {raw.shape}")
+    try:
+        header = json.loads(str(raw[()]))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
+    sizes = _check_header(header, name)
+    dtype = np.dtype(header["dtype"])
+    n_layers = len(sizes) - 1
+
+    expected = {"header"}
+    shapes = {}
+    for l in range(n_layers):
+        shapes["W_%d" % l] = (sizes[l + 1], sizes[l])
+        shapes["b_%d" % l] = (sizes[l + 1],)
+    expected |= set(shapes)
+    missing = sorted(expected - set(members))
+    extra = sorted(set(members) - expected)
+    if missing:
+        raise ValueError(f"{name}: arrays missing for sizes {sizes}: {', '.join(missing)}")
+    if extra:
+        raise ValueError(f"{name}: unexpected arrays for sizes {sizes}: {', '.join(extra)}")
+
+    arrays = {}
+    for key, shape in shapes.items():
+        limit = int(np.prod(shape)) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
+        array = _read_array(zf, members[key], name, limit)
+        if array.dtype != dtype:
+            raise ValueError(f"{name}: {key} has dtype {array.dtype}; the header says "
+                             f"{dtype.name}")
+        if array.shape != shape:
+            raise ValueError(f"{name}: {key} has shape {array.shape}; sizes {sizes} need "
+                             f"{shape}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name}: {key} holds NaN or infinity")
+        arrays[key] = array
+
+    from .network import Network
+    net = Network(sizes, output=header["output"], loss=header["loss"],
+                  init=header.get("init", "xavier"), dtype=dtype, seed=seed)
+    net.weights = [arrays["W_%d" % l] for l in range(n_layers)]
+    net.biases = [arrays["b_%d" % l] for l in range(n_layers)]
+    return net
+
+
+# ---------------------------------------------------------------------------------------------
+# Nielsen's network2 JSON
+# ---------------------------------------------------------------------------------------------
+
+def to_network2_json(net, path):
+    """Writes `net` in the JSON format of Nielsen's network2.py (`network2.load(path)` reads
+    it). Only sigmoid-output networks fit that format: softmax ones raise ValueError. The
+    values are written as float64 (JSON numbers; float32 networks convert exactly)."""
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"to_network2_json needs an nnpy.Network, got {type(net).__name__}")
+    if net.output != "sigmoid":
+        raise ValueError("network2's format holds sigmoid-output networks; this one has a "
+                         f"{net.output} output")
+    cost = {v: k for k, v in _NETWORK2_COSTS.items()}[net.loss_name]
+    data = {"sizes": list(net.sizes),
+            "weights": [np.asarray(w, np.float64).tolist() for w in net.weights],
+            "biases": [np.asarray(b, np.float64).reshape(-1, 1).tolist() for b in net.biases],
+            "cost": cost}
+    text = json.dumps(data)
+    if hasattr(path, "write"):
+        path.write(text)
+        return
+    with open(os.fspath(path), "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def from_network2_json(path, *, dtype=np.float64, seed=None):
+    """A Network (sigmoid output) from a file written by Nielsen's network2.py `save` (or by
+    to_network2_json). Raises ValueError for anything that is not a well-formed network2 file:
+    unknown cost, sizes that do not match the arrays, ragged or non-finite values."""
+    if hasattr(path, "read"):
+        name, text = "<file object>", path.read()
+    else:
+        name = os.fspath(path)
+        with open(name, "rb") as f:
+            text = f.read()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not a network2 JSON file (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{name} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{name}: a network2 file holds a JSON object, got {type(data).__name__}")
+    missing = [k for k in ("sizes", "weights", "biases", "cost") if k not in data]
+    if missing:
+        raise ValueError(f"{name}: not a network2 file: no {', '.join(missing)}")
+    sizes = _check_sizes(data["sizes"], name)
+    cost = data["cost"]
+    if cost not in _NETWORK2_COSTS:
+        raise ValueError(f"{name}: unknown cost {cost!r}; expected one of "
+                         f"{', '.join(_NETWORK2_COSTS)}")
+    n_layers = len(sizes) - 1
+    weights, biases = data["weights"], data["biases"]
+    if not isinstance(weights, list) or not isinstance(biases, list) or \
+            len(weights) != n_layers or len(biases) != n_layers:
+        raise ValueError(f"{name}: sizes {sizes} need {n_layers} weight and bias arrays")
+    ws, bs = [], []
+    for l in range(n_layers):
+        w = _json_array(weights[l], f"{name}: weights[{l}]", (sizes[l + 1], sizes[l]))
+        b = _json_array(biases[l], f"{name}: biases[{l}]", (sizes[l + 1], 1))
+        ws.append(w)
+        bs.append(b.ravel())
+    from .network import Network
+    net = Network(sizes, output="sigmoid", loss=_NETWORK2_COSTS[cost], init="scaled_normal",
+                  dtype=dtype, seed=seed)
+    net.weights = ws
+    net.biases = bs
+    return net
+
+
+def _json_array(value, what, shape):
+    if not isinstance(value, list) or len(value) != shape[0] or \
+            not all(isinstance(row, list) and len(row) == shape[1] for row in value):
+        raise ValueError(f"{what} must be a {shape[0]} x {shape[1]} nested list")
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+               for row in value for v in row):
+        raise ValueError(f"{what} must hold numbers only")
+    array = np.array(value, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} holds NaN or infinity")
+    return array
