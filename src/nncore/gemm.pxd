@@ -99,10 +99,12 @@ cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
     cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc, jb, pb, ib, jt, it
     cdef floating beta_block
     cdef floating* packed_a = work
-    cdef floating* packed_b = work + MC * KC
+    cdef floating* packed_b
     if m * n * k <= SMALL:
         gemm_small(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc)
         return
+    # packed B follows the largest packed block of A: round_up(min(m, MC), MR) x min(k, KC)
+    packed_b = work + ((m if m < MC else MC) + MR - 1) // MR * MR * (k if k < KC else KC)
     for jb in range((n + NC - 1) // NC):
         jc = jb * NC
         nc = NC if n - jc > NC else n - jc
