@@ -68,13 +68,14 @@ class _ParamList(list):
 
 class _Guard:
     """Concurrent use of one Network: any number of predict/loss/gradients calls at once, or one
-    fit alone. Anything else raises RuntimeError at once instead of reading half-updated
-    weights (the core itself releases the GIL, so separate Networks run in parallel)."""
+    fit alone (its own thread may still read, e.g. in a callback). Anything else raises
+    RuntimeError at once instead of reading half-updated weights (the core releases the GIL,
+    so separate Networks do run in parallel)."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._readers = 0
-        self._training = False
+        self._readers = 0        # predict/loss/gradients calls under way
+        self._trainer = None     # thread id of the fit under way, if any
 
     def read(self):
         return _Use(self, write=False)
@@ -85,27 +86,28 @@ class _Guard:
 
 class _Use:
     def __init__(self, guard, write):
-        self.guard, self.write = guard, write
+        self.guard, self.write, self.counted = guard, write, False
 
     def __enter__(self):
-        g = self.guard
+        g, me = self.guard, threading.get_ident()
         with g._lock:
-            if g._training:
+            if g._trainer is not None and not (g._trainer == me and not self.write):
                 raise RuntimeError("this Network is being trained by fit in another thread; "
-                                   "wait for it, or use a copy (net.copy()) per thread")
+                                   "wait for it, or give each thread its own net.copy()")
             if self.write and g._readers:
                 raise RuntimeError("this Network is in use by another thread; fit needs it alone")
             if self.write:
-                g._training = True
-            else:
+                g._trainer = me
+            elif g._trainer is None:
                 g._readers += 1
+                self.counted = True
 
     def __exit__(self, *exc):
         g = self.guard
         with g._lock:
             if self.write:
-                g._training = False
-            else:
+                g._trainer = None
+            elif self.counted:
                 g._readers -= 1
 
 
