@@ -42,10 +42,12 @@ STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
 # Offsets into the workspace of one batch of `batch` samples (see work_size).
 cdef struct Layout:
     Py_ssize_t acts       # A_0 .. A_L, each batch x n_l: the input copy and every activation
-    Py_ssize_t delta      # two batch x max(n_l) buffers: the deltas of two adjacent layers
+    Py_ssize_t delta      # two batch x widest buffers: the deltas of two adjacent layers
     Py_ssize_t z_out      # batch x n_L: output pre-activations, for a stable loss
     Py_ssize_t pack       # packing space of gemm
     Py_ssize_t total      # elements in all
+    Py_ssize_t widest     # max(batch, n_0 .. n_L): the row length of a delta buffer
+    Py_ssize_t n_params   # length of the flat parameter array
 
 
 cdef inline Py_ssize_t round_up(Py_ssize_t x, Py_ssize_t to) noexcept nogil:
@@ -56,12 +58,21 @@ cdef inline Py_ssize_t min_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
+cdef Py_ssize_t count_params(const Py_ssize_t* sizes, Py_ssize_t n_layers) noexcept nogil:
+    cdef Py_ssize_t l, total = 0
+    for l in range(n_layers):
+        total += sizes[l + 1] * sizes[l] + sizes[l + 1]
+    return total
+
+
 cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batch) noexcept nogil:
     cdef Layout out
     cdef Py_ssize_t l, widths = 0, widest = batch
     for l in range(n_layers + 1):
         widths += sizes[l]
         widest = sizes[l] if sizes[l] > widest else widest
+    out.widest = widest
+    out.n_params = count_params(sizes, n_layers)
     out.acts = 0
     out.delta = batch * widths
     out.z_out = out.delta + 2 * batch * widest
@@ -70,13 +81,6 @@ cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batc
     out.total = out.pack + (round_up(min_(widest, MC), MR) * min_(widest, KC)
                             + min_(widest, KC) * round_up(min_(widest, NC), NR))
     return out
-
-
-cdef Py_ssize_t count_params(const Py_ssize_t* sizes, Py_ssize_t n_layers) noexcept nogil:
-    cdef Py_ssize_t l, total = 0
-    for l in range(n_layers):
-        total += sizes[l + 1] * sizes[l] + sizes[l + 1]
-    return total
 
 
 def work_size(const Py_ssize_t[::1] sizes, Py_ssize_t batch):
@@ -298,10 +302,10 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
                                  Py_ssize_t count, floating scale, floating* grads,
                                  floating* work, Layout lay) noexcept nogil:
     cdef Py_ssize_t i, j, t, l, row, n_in, n_out, offset, acts_offset
-    cdef Py_ssize_t n_last = sizes[n_layers], widest = (lay.z_out - lay.delta) // (2 * count)
+    cdef Py_ssize_t n_last = sizes[n_layers]
     cdef double loss_sum = 0
-    cdef floating* delta = work + lay.delta             # deltas of the layer above
-    cdef floating* delta_below = delta + count * widest  # deltas being computed
+    cdef floating* delta = work + lay.delta                 # deltas of the layer above
+    cdef floating* delta_below = delta + count * lay.widest  # deltas being computed
     cdef floating* swap
     cdef floating* a
     cdef floating* grad_w
@@ -321,7 +325,7 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
         row_output_delta(loss, a + i * n_last, y + row * n_last, delta + i * n_last, n_last)
 
     # Layers from the top: weight gradients, then the deltas passed down
-    offset = count_params(sizes, n_layers)
+    offset = lay.n_params
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]
         n_out = sizes[l + 1]
@@ -350,6 +354,85 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
     return loss_sum
 
 
+# Backprop of one sample (per-sample SGD, the post's way of training): grads = the sample's
+# loss gradient (overwritten, not added to); returns its loss. The arithmetic of
+# accumulate_gradients with count == 1, as plain vector loops: for the small networks trained
+# sample by sample, packing and blocking would cost more than the arithmetic. A_0 is x itself.
+cdef double sample_gradients(const floating* params, const Py_ssize_t* sizes,
+                             Py_ssize_t n_layers, int loss, const floating* x, const floating* y,
+                             floating* grads, floating* work, Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, l, n_in, n_out, offset = 0, acts_offset = lay.acts
+    cdef Py_ssize_t n_last = sizes[n_layers]
+    cdef const floating* a_prev = x
+    cdef const floating* w = params
+    cdef const floating* b
+    cdef floating* a
+    cdef floating* grad_w
+    cdef floating* delta = work + lay.delta
+    cdef floating* delta_below = delta + lay.widest
+    cdef floating* swap
+    cdef floating d
+    cdef double sample_loss
+
+    # Forward: a = sigmoid(W @ a_prev + b), layer by layer (softmax at a softmax output)
+    for l in range(n_layers):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        b = w + n_out * n_in
+        a = work + acts_offset
+        for j in range(n_out):
+            d = b[j]
+            for i in range(n_in):
+                d = d + w[j * n_in + i] * a_prev[i]
+            a[j] = d
+        if l == n_layers - 1:
+            memcpy(work + lay.z_out, a, n_out * sizeof(floating))
+            if loss == SOFTMAX_CE:
+                softmax_rows(a, 1, n_out)
+            else:
+                sigmoid_inplace(a, n_out)
+        else:
+            sigmoid_inplace(a, n_out)
+        a_prev = a
+        acts_offset += n_out
+        w = b + n_out
+
+    # Output delta and loss
+    a = work + acts_offset - n_last
+    sample_loss = row_loss(loss, a, work + lay.z_out, y, n_last)
+    row_output_delta(loss, a, y, delta, n_last)
+
+    # Layers from the top: gradients (delta a_prev^T and delta), then the delta passed down
+    offset = lay.n_params
+    for l in range(n_layers - 1, -1, -1):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        offset -= n_out * n_in + n_out
+        w = params + offset
+        grad_w = grads + offset
+        acts_offset -= n_out
+        a_prev = work + acts_offset - n_in if l > 0 else x
+        for j in range(n_out):
+            d = delta[j]
+            for i in range(n_in):
+                grad_w[j * n_in + i] = d * a_prev[i]
+            grad_w[n_out * n_in + j] = d
+        if l > 0:
+            # delta_below = (W.T @ delta) * a_prev * (1 - a_prev), summed row by row of W
+            for i in range(n_in):
+                delta_below[i] = 0
+            for j in range(n_out):
+                d = delta[j]
+                for i in range(n_in):
+                    delta_below[i] = delta_below[i] + d * w[j * n_in + i]
+            for i in range(n_in):
+                delta_below[i] = delta_below[i] * a_prev[i] * (1 - a_prev[i])
+            swap = delta
+            delta = delta_below
+            delta_below = swap
+    return sample_loss
+
+
 # One SGD step from the gradients of the mean loss in grads: with momentum,
 #   v = momentum * v - lr * (g + l2 * W);  W += v
 # (without, W -= lr * (g + l2 * W)); l2 applies to weights, not biases. The step is first
@@ -358,20 +441,24 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
 cdef bint sgd_step(floating* params, floating* grads, floating* velocity,
                    const Py_ssize_t* sizes, Py_ssize_t n_layers, floating lr, floating l2,
                    floating momentum) noexcept nogil:
-    cdef Py_ssize_t i, l, start = 0, n_weights, n_all
+    cdef Py_ssize_t i, l, start = 0, n_weights
     cdef unsigned int bad = 0
-    cdef floating decay
+    # the step, weights then biases of each layer (l2 on weights only)
     for l in range(n_layers):
         n_weights = sizes[l + 1] * sizes[l]
-        n_all = n_weights + sizes[l + 1]
-        for i in range(start, start + n_all):
-            decay = l2 * params[i] if i < start + n_weights else 0
-            if momentum != 0:
-                grads[i] = momentum * velocity[i] - lr * (grads[i] + decay)
-            else:
-                grads[i] = -lr * (grads[i] + decay)
-            bad |= nonfinite(params[i] + grads[i])
-        start += n_all
+        if l2 != 0:
+            for i in range(start, start + n_weights):
+                grads[i] = grads[i] + l2 * params[i]
+        start += n_weights + sizes[l + 1]
+    if momentum != 0:
+        for i in range(start):
+            grads[i] = momentum * velocity[i] - lr * grads[i]
+    else:
+        for i in range(start):
+            grads[i] = -lr * grads[i]
+    # refuse a step that makes any parameter inf or NaN, before changing anything
+    for i in range(start):
+        bad |= nonfinite(params[i] + grads[i])
     if bad:
         return 0
     for i in range(start):
@@ -430,7 +517,6 @@ def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, 
         for t in range((n + block - 1) // block):
             first = t * block
             count = min_(block, n - first)
-            lay = layout(&sizes[0], n_layers, count)
             total += accumulate_gradients(&params[0], &sizes[0], n_layers, loss, &X[0, 0],
                                           &Y[0, 0], NULL, first, count, <floating>(1.0 / n),
                                           &grads[0], &work[0], lay)
@@ -482,21 +568,27 @@ def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
     check_work(work.shape[0], sizes, batch_size)
 
     cdef Layout lay
-    cdef Py_ssize_t epochs_done = 0, batches = 0, position, count
+    cdef Py_ssize_t epochs_done = 0, batches = 0, position, count, row
     cdef double batch_loss
     cdef int status = OK
     cdef floating* velocity_ptr = &velocity[0] if velocity.shape[0] else NULL
+    lay = layout(&sizes[0], n_layers, batch_size)
     with nogil:
         while epochs_done < max_epochs and batches < max_batches:
             position = cursor[1]
             if position == 0 and shuffle_rows:
                 shuffle(&order[0], n, &rng[0])
             count = min_(batch_size, n - position)
-            lay = layout(&sizes[0], n_layers, count)
-            memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
-            batch_loss = accumulate_gradients(&params[0], &sizes[0], n_layers, loss, &X[0, 0],
-                                              &Y[0, 0], &order[0], position, count,
-                                              <floating>(1.0 / count), &grads[0], &work[0], lay)
+            if count == 1:
+                row = order[position]
+                batch_loss = sample_gradients(&params[0], &sizes[0], n_layers, loss,
+                                              &X[row, 0], &Y[row, 0], &grads[0], &work[0], lay)
+            else:
+                memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
+                batch_loss = accumulate_gradients(&params[0], &sizes[0], n_layers, loss,
+                                                  &X[0, 0], &Y[0, 0], &order[0], position, count,
+                                                  <floating>(1.0 / count), &grads[0], &work[0],
+                                                  lay)
             if batch_loss != batch_loss or batch_loss - batch_loss != 0 or not sgd_step(
                     &params[0], &grads[0], velocity_ptr, &sizes[0], n_layers, <floating>lr,
                     <floating>l2, <floating>momentum):
