@@ -7,9 +7,16 @@ import gc
 import time
 
 
+# Set by the worker from --budget / --min-repeats (--quick): once the timed repeats have used
+# BUDGET_S seconds and MIN_REPEATS are done, stop early. 0 = always run every repeat.
+BUDGET_S = 0.0
+MIN_REPEATS = 1
+
+
 def repeat(run, repeats, warmup=None):
     """Calls warmup() once (untimed: imports, caches, lazy allocations), then run() `repeats`
-    times; returns (list of seconds, info of the last run). run() returns (seconds, info)."""
+    times (fewer under a --quick budget); returns (list of seconds, info of the last run).
+    run() returns (seconds, info)."""
     if warmup is not None:
         warmup()
     times, info = [], {}
@@ -17,6 +24,8 @@ def repeat(run, repeats, warmup=None):
         gc.collect()  # so that one repeat does not pay for the garbage of the one before
         seconds, info = run()
         times.append(seconds)
+        if BUDGET_S and len(times) >= MIN_REPEATS and sum(times) > BUDGET_S:
+            break
     return times, info
 
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+QUICK_BUDGET_S = 5.0  # --quick: a measurement stops repeating after 5 timed s (2 repeats at least)
 if __name__ == "__main__" or "bench" not in sys.modules:
     # Run as a script or loaded by path (the `nnpy bench` CLI): make `bench` importable.
     # bench/ itself comes off the path: its module names must not shadow top-level ones.
@@ -28,13 +29,7 @@ if __name__ == "__main__" or "bench" not in sys.modules:
     if root not in sys.path:
         sys.path.insert(0, root)
 
-from bench import machine  # noqa: E402  (no numpy import before the thread limits)
-
-# This process only prepares data and orchestrates; still keep its pools at one thread.
-machine.set_thread_env(1)
-REMOVED_ENV = machine.drop_slow_openblas_vars()
-
-from bench import report, workloads  # noqa: E402
+from bench import machine, report, workloads  # noqa: E402
 from bench.systems import climit  # noqa: E402
 from bench.worker import RESULT_MARK  # noqa: E402
 
@@ -43,7 +38,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="bench/run.py", description="nnpy's benchmark suite (workloads W1-W4).")
     parser.add_argument("--quick", action="store_true",
-                        help="3 repeats, the slow 100,000-step loops skipped (< 5 minutes)")
+                        help="3 repeats (2 where one takes over 2.5 s), no 2-thread W3 rows, the "
+                             "slow 100,000-step loops skipped (< 5 minutes)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"),
                         help="folder for results.json/.md/.png (default: bench/results)")
     parser.add_argument("--only", default=None,
@@ -89,9 +85,12 @@ def run_worker(system, job, ctx):
            "--params", json.dumps(job["params"]), "--calls", str(ctx["calls"])]
     if ctx["data"]:
         cmd += ["--data", ctx["data"]]
-    if job["workload"] == "W3" and threads == 1:
-        cmd.append("--memory")
-    env = machine.set_thread_env(threads, dict(os.environ))
+    if job["workload"] == "W3" and threads == 1 and (
+            not ctx["quick"] or system in ("nnpy", "numpy-vectorised")):
+        cmd.append("--memory")  # peak memory: nnpy against numpy (and torch in a full run)
+    if ctx["quick"]:
+        cmd += ["--budget", str(QUICK_BUDGET_S), "--min-repeats", "2"]
+    env = machine.set_thread_env(threads, dict(ctx["env"]))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                               timeout=ctx["timeout"])
@@ -107,6 +106,12 @@ def run_worker(system, job, ctx):
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
+    # Every measurement runs in a worker process whose environment is this one's, with one
+    # thread unless a case says otherwise and without the slow OpenBLAS settings. (This
+    # process only prepares data: numpy may already be loaded here when the `nnpy bench`
+    # command calls main, too late for thread limits, so nothing is measured in it.)
+    base_env = machine.set_thread_env(1, dict(os.environ))
+    removed_env = machine.drop_slow_openblas_vars(base_env)
     repeats = args.repeats or (3 if args.quick else 5)
     cases = selected_cases(args)
     only_systems = set(args.systems.split(",")) if args.systems else None
@@ -124,8 +129,9 @@ def main(argv=None):
         "(xorshift) and uses standard backprop.",
         "W2: accuracy on the last 297 rows (by-writer split, a timing workload). "
         "numpy-vectorised, torch and C start from the same N(0,1) weights (seed 0) and visit "
-        "the same epoch orders; nnpy starts from its own seed-0 weights. With N(0,1) starts "
-        "the accuracy depends on the seed (about 0.82-0.92). sklearn's loss is softmax "
+        "the same epoch orders; nnpy starts from the same weights (Network(seed=0) draws them "
+        "as nnpy.reference.init_params does) but shuffles with its own generator. With N(0,1) "
+        "starts the accuracy depends on the seed (about 0.82-0.92 over seeds 0-3). sklearn's loss is softmax "
         f"cross-entropy (learning_rate_init={workloads.SKLEARN_LR}; 3.0 is too large for it) "
         "and it starts from its own Glorot weights.",
         "W3: GFLOP/s counts 6*batch*(784*256+256*10) flops per batch (forward, weight "
@@ -135,14 +141,17 @@ def main(argv=None):
         "W4: one sample from Python: nnpy predict(x) with x of shape (64,); numpy and sklearn "
         "take a (1, 64) row; torch a (64,) tensor under inference_mode. The network is "
         "untrained (forward cost does not depend on the values).",
+        "W3 2t rows: OMP/OPENBLAS/MKL_NUM_THREADS=2 and torch.set_num_threads(2); nnpy's "
+        "core had no threads of its own when this suite was written, so its 2t row shows "
+        "whether that changed. Both cores are shared with other work, so 2t can be slower.",
         "torch uses MSELoss(reduction='sum') * 0.5 / batch (same loss and gradient as nnpy's "
         "mse) and float64 except in W3's float32 rows.",
         "c-limit: -O3 -march=native (allowed for the yardstick only), sizes fixed at compile "
         "time; c-limit-dyn: sizes read at run time (W1); c-limit-O2: plain -O2. The C programs "
         "time their own loops with clock_gettime.",
     ]
-    if REMOVED_ENV:
-        notes.append(f"Removed from the environment for all runs: {REMOVED_ENV} (they slow a "
+    if removed_env:
+        notes.append(f"Removed from the environment for all runs: {removed_env} (they slow a "
                      "current numpy's OpenBLAS).")
     else:
         notes.append("OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE were not set.")
@@ -153,7 +162,7 @@ def main(argv=None):
                                 + list(argv if argv is not None else sys.argv[1:])),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
             "quick": args.quick, "repeats": repeats, "machine": machine.describe(),
-            "versions": machine.versions(), "removed_env": REMOVED_ENV,
+            "versions": machine.versions(), "removed_env": removed_env,
             "systems": list(workloads.ALL_SYSTEMS), "notes": notes,
         },
         "cases": {c.id: {"title": c.title, "metric": c.metric, "params": c.params,
@@ -172,7 +181,8 @@ def main(argv=None):
         results["meta"]["c_build"] = build_log
         say(started, f"data written, C built in {build_log.get('seconds', 0)} s")
 
-        ctx = {"repeats": repeats, "data": data, "calls": 20_000 if args.quick else 50_000,
+        ctx = {"quick": args.quick, "repeats": repeats, "data": data, "env": base_env,
+               "calls": 20_000 if args.quick else 50_000,
                "timeout": 240 if args.quick else 1800}
         tp_info = results["meta"].setdefault("threadpool_info", {})
         for job in jobs_of(cases):
@@ -228,8 +238,9 @@ def record(results, job, system, out, tp_info, started):
                 entry.update(measured)
         else:
             entry["reason"] = out.get("reason", "")
-        if out.get("nnpy_cpu_level"):
-            entry["nnpy_cpu_level"] = out["nnpy_cpu_level"]
+        for key in ("nnpy_cpu_level", "torch_num_threads", "torch_config"):
+            if out.get(key):
+                entry[key] = out[key]
         report.summarise(entry, case.metric)
         results["cases"][case.id]["systems"][system] = entry
         if out.get("threadpool_info") is not None:

@@ -28,6 +28,9 @@ def main(argv=None):
     parser.add_argument("--data", default=None)
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--budget", type=float, default=0.0,
+                        help="stop repeating after this many timed seconds (0: never)")
+    parser.add_argument("--min-repeats", type=int, default=1)
     args = parser.parse_args(argv)
 
     # Before anything imports numpy: the thread pools read these when they load.
@@ -35,7 +38,9 @@ def main(argv=None):
     machine.set_thread_env(args.threads)
     removed = machine.drop_slow_openblas_vars()
 
+    from bench import measure
     from bench.systems import Skip
+    measure.BUDGET_S, measure.MIN_REPEATS = args.budget, args.min_repeats
     out = {"system": args.system, "workload": args.workload, "threads": args.threads}
     if removed:
         out["removed_env"] = removed
@@ -61,6 +66,14 @@ def main(argv=None):
         out["status"] = "error"
         out["reason"] = f"{type(exc).__name__}: {exc}"
     out["threadpool_info"] = threadpool_info()
+    if "torch" in sys.modules:  # torch's own BLAS (MKL/oneDNN) is invisible to threadpoolctl
+        torch = sys.modules["torch"]
+        out["torch_num_threads"] = torch.get_num_threads()
+        import re
+        config = torch.__config__.show()
+        out["torch_config"] = re.findall(r"(?:BLAS_INFO|LAPACK_INFO)=[^,\s]+|CPU capability "
+                                         r"usage: \S+|Intel\(R\) oneAPI Math Kernel Library "
+                                         r"Version [\d.]+", config)
     out["nnpy_cpu_level"] = nnpy_cpu_level()
     print(RESULT_MARK + json.dumps(out), flush=True)
     return 0

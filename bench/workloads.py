@@ -62,7 +62,7 @@ def cases(quick):
     """All cases of a run, in order. W4's two cases come from one worker call (workload W4)."""
     w1_sys = ("nnpy-post", "nnpy", "reference", "numpy-vectorised", "torch") + C_SYSTEMS
     # In --quick the 100,000-step loop runs only where it is cheap (the slow loops take ~10 s)
-    w1_long = ("nnpy-post", "nnpy") + C_SYSTEMS if quick else w1_sys
+    w1_long = ("nnpy",) + C_SYSTEMS if quick else w1_sys
     out = [
         Case("W1", "W1", "W1 xor-seed, 10,000 steps", "ns/step", {"steps": W1_STEPS}, w1_sys),
         Case("W1-100k", "W1", "W1 xor-seed, 100,000 steps", "ns/step",
@@ -70,7 +70,7 @@ def cases(quick):
         Case("W2", "W2", "W2 digits-sgd, 30 epochs", "ms/epoch", {},
              ("nnpy", "numpy-vectorised", "torch", "sklearn", "c-limit", "c-limit-O2")),
     ]
-    for threads in (1, 2):
+    for threads in ((1,) if quick else (1, 2)):  # 2 threads: full runs only
         for dtype in ("float64", "float32"):
             out.append(Case(f"W3-{dtype[-2:]}-{threads}t", "W3",
                             f"W3 wide-batch {dtype}, {threads} thread{'s' * (threads > 1)}",

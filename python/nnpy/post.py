@@ -6,8 +6,11 @@ runs the post's XOR script as it is. The dicts hold ordinary float64 numpy array
 post's keys (see CONTRACT.md); `backPropogation` keeps the post's order of updates, so its
 numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
+import math
+
 import numpy as np
 
+from . import _post
 from ._dispatch import core
 from ._validation import as_array, as_float, as_int, check_finite
 
@@ -107,6 +110,24 @@ def forwardPass(x, y, params):
     """One sample `x` (inputSize values) with target `y` (outputSize values) through the
     network; stores A_prev<l>, Z_<l>, A_<l> (columns) and error = y - output in
     params["forwardPass"] and returns params."""
+    return _post.forward_pass(x, y, params, _forward_pass)
+
+
+def backPropogation(params, lr, update=True, debug=False):
+    """The post's backprop over the last forwardPass: fills params["deltas"]["delta_<l>"] and
+    params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
+    lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
+    layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
+    `debug`. Returns params."""
+    if type(lr) is not float or not math.isfinite(lr):
+        lr = as_float(lr, "lr")
+    return _post.back_propagation(params, lr, bool(update), bool(debug), _back_propagation)
+
+
+# The same two functions in Python over the core's kernels: they take whatever the compiled
+# glue (nnpy._post) finds irregular, convert what can be converted and raise clear errors.
+
+def _forward_pass(x, y, params):
     n_layers, weights, biases = _network(params)
     a = _column(x, "x", weights[0].shape[1])
     target = _column(y, "y", weights[-1].shape[0])
@@ -125,14 +146,8 @@ def forwardPass(x, y, params):
     return params
 
 
-def backPropogation(params, lr, update=True, debug=False):
-    """The post's backprop over the last forwardPass: fills params["deltas"]["delta_<l>"] and
-    params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
-    lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
-    layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
-    `debug`. Returns params."""
+def _back_propagation(params, lr, update, debug):
     n_layers, weights, biases = _network(params)
-    lr = as_float(lr, "lr")
     forward = params.get("forwardPass")
     if not isinstance(forward, dict) or "error" not in forward:
         raise ValueError("params has no forward pass: call forwardPass(x, y, params) first")

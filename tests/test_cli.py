@@ -1,0 +1,192 @@
+"""The `nnpy` command: nnpy.cli.main(argv) -> exit status, `python -m nnpy`, the console
+script."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from nnpy.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def without_times(text):
+    """The output minus the lines that report times (which vary from run to run)."""
+    return "\n".join(line for line in text.splitlines()
+                     if not line.startswith(("Time:", "Speed-up:")))
+
+
+def table(out):
+    """{(x1, x2): output} from the truth table xor prints."""
+    rows = re.findall(r"^ +([01]) +([01]) \| +([01]) +\| ([0-9.]+)", out, re.M)
+    return {(int(a), int(b)): (int(t), float(o)) for a, b, t, o in rows}
+
+
+def test_xor_learns_prints_the_table_and_the_speed_up(capsys, tmp_path):
+    status, out, err = run(capsys, "xor", "--out", str(tmp_path), "--no-plot")
+    assert status == 0, err
+    rows = table(out)
+    assert sorted(rows) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for (x1, x2), (target, output) in rows.items():
+        assert target == (x1 ^ x2)
+        assert abs(output - target) < 0.25  # the default seed learns XOR
+    assert "all four XOR samples" in out
+    assert re.search(r"Speed-up: nnpy is \d+x faster than the post's numpy loop", out)
+    # what the post's three-sample loop did to [1, 1]
+    assert "randrange(0, 3)" in out and "[1, 1] -> 0 is" in out
+    answer = float(re.search(r"answers ([0-9.]+) for \[1, 1\]", out).group(1))
+    assert answer > 0.9
+    assert os.listdir(tmp_path) == []  # --no-plot
+
+
+def test_plain_nnpy_runs_xor_and_writes_the_plots(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys)
+    assert status == 0, err
+    assert len(table(out)) == 4
+    for name in ("xor-loss.png", "xor-surface.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        assert name in out
+
+
+def test_same_seed_same_output_and_seeds_differ(capsys, tmp_path):
+    args = ("xor", "--epochs", "400", "--no-plot", "--out", str(tmp_path))
+    first = run(capsys, *args, "--seed", "7")[1]
+    second = run(capsys, *args, "--seed", "7")[1]
+    other = run(capsys, *args, "--seed", "8")[1]
+    assert without_times(first) == without_times(second)
+    assert table(first) != table(other)
+
+
+def test_options_reach_the_training(capsys, tmp_path):
+    status, out, _ = run(capsys, "xor", "--epochs", "30", "--lr", "0.25", "--hidden", "3",
+                         "--seed", "2", "--no-plot")
+    assert status == 0
+    assert "2-3-1" in out and "30 epochs x 4 = 120 steps" in out and "lr 0.25" in out
+    assert "Not learned" in out  # 30 epochs are far too few
+
+
+def test_top_level_options_run_xor(capsys):
+    status, out, _ = run(capsys, "--epochs", "10", "--no-plot")
+    assert status == 0 and "10 epochs x 4" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["xor", "--epochs", "0"], "--epochs: must be at least 1"),
+    (["xor", "--epochs", "ten"], "--epochs: expected a whole number"),
+    (["xor", "--lr", "-1"], "--lr: must be a finite number > 0"),
+    (["xor", "--lr", "nan"], "--lr: must be a finite number > 0"),
+    (["xor", "--seed", "-3"], "--seed: must be 0 or more"),
+    (["xor", "--hidden", "0"], "--hidden: must be at least 1"),
+    (["xor", "--colour"], "unrecognized arguments: --colour"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["digits", "--epochs"], "expected one argument"),
+])
+def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert message in err
+    assert "usage:" in err
+
+
+def test_out_must_be_a_directory(capsys, tmp_path):
+    (tmp_path / "file").write_text("x")
+    status, _, err = run(capsys, "xor", "--epochs", "5", "--out", str(tmp_path / "file"))
+    assert status == 2 and "not a directory" in err
+
+
+def test_out_directory_is_created(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    status, _, _ = run(capsys, "xor", "--epochs", "20", "--out", str(tmp_path / "a" / "b"))
+    assert status == 0
+    assert (tmp_path / "a" / "b" / "xor-loss.png").exists()
+
+
+def test_help_and_version(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "xor" in out and "digits" in out and "bench" in out
+    status, out, _ = run(capsys, "xor", "--help")
+    assert status == 0 and "--seed" in out and "--no-progress" in out
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out.startswith("nnpy ")
+
+
+def test_bench_calls_the_suite_with_its_arguments(capsys, monkeypatch):
+    calls = []
+    fake = types.ModuleType("nnpy.benchmarks")
+    fake.main = lambda argv: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "nnpy.benchmarks", fake)
+    assert main(["bench", "--quick", "--other", "x"]) == 0
+    assert calls == [["--quick", "--other", "x"]]
+    fake.main = lambda argv: 3
+    assert main(["bench"]) == 3
+
+
+def test_bench_without_the_suite(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "nnpy.benchmarks", None)  # import fails
+    status, _, err = run(capsys, "bench", "--quick")
+    assert status == 2 and "nnpy.benchmarks" in err
+
+
+def test_digits(capsys, tmp_path):
+    pytest.importorskip("sklearn")
+    status, out, err = run(capsys, "digits", "--epochs", "4", "--no-progress", "--out",
+                           str(tmp_path), "--seed", "1")
+    assert status == 0, err
+    accuracy = float(re.search(r"Held-out accuracy: ([0-9.]+)%", out).group(1))
+    assert accuracy > 85
+    assert "1347 to train, 450 held out" in out
+    rows = re.findall(r"^    (\d)  ((?: +(?:\d+|\.))+)$", out, re.M)
+    assert [int(r[0]) for r in rows] == list(range(10))
+    matrix = np.array([[0 if v == "." else int(v) for v in r[1].split()] for r in rows])
+    assert matrix.shape == (10, 10) and matrix.sum() == 450
+    assert np.trace(matrix) == round(accuracy / 100 * 450)
+    assert err == ""  # no progress bar
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "no plot" in out
+    else:
+        assert (tmp_path / "digits-curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_digits_progress_bar(capsys, tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tqdm")
+    status, _, err = run(capsys, "digits", "--epochs", "2", "--no-plot")
+    assert status == 0
+    assert "2/2" in err  # tqdm draws on stderr
+
+
+def test_digits_without_scikit_learn(capsys, monkeypatch):
+    for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, name, None)
+    status, _, err = run(capsys, "digits", "--epochs", "1")
+    assert status == 2
+    assert 'pip install "nnpy[sklearn]"' in err
+
+
+def test_python_dash_m_and_the_console_script(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nnpy", "xor", "--epochs", "50", "--no-plot"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "x1  x2" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "nnpy", "xor", "--lr", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--lr" in done.stderr
+    script = shutil.which("nnpy", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("the nnpy console script is not beside this python")
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("nnpy ")
