@@ -6,8 +6,6 @@ runs the post's XOR script as it is. The dicts hold ordinary float64 numpy array
 post's keys (see CONTRACT.md); `backPropogation` keeps the post's order of updates, so its
 numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
-import math
-
 import numpy as np
 
 from . import _post
@@ -106,26 +104,15 @@ def _work(m, n, k):
     return np.empty(core.matmul_work_size(m, n, k))
 
 
-def forwardPass(x, y, params):
-    """One sample `x` (inputSize values) with target `y` (outputSize values) through the
-    network; stores A_prev<l>, Z_<l>, A_<l> (columns) and error = y - output in
-    params["forwardPass"] and returns params."""
-    return _post.forward_pass(x, y, params, _forward_pass)
-
-
-def backPropogation(params, lr, update=True, debug=False):
-    """The post's backprop over the last forwardPass: fills params["deltas"]["delta_<l>"] and
-    params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
-    lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
-    layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
-    `debug`. Returns params."""
-    if type(lr) is not float or not math.isfinite(lr):
-        lr = as_float(lr, "lr")
-    return _post.back_propagation(params, lr, bool(update), bool(debug), _back_propagation)
+# forwardPass and backPropogation are compiled (nnpy._post): the post calls them once per
+# sample, so the dict walking and checks around the arithmetic must be C too. They hand
+# anything irregular to the Python versions below.
+forwardPass = _post.forwardPass
+backPropogation = _post.backPropogation
 
 
 # The same two functions in Python over the core's kernels: they take whatever the compiled
-# glue (nnpy._post) finds irregular, convert what can be converted and raise clear errors.
+# glue finds irregular, convert what can be converted and raise clear errors.
 
 def _forward_pass(x, y, params):
     n_layers, weights, biases = _network(params)
@@ -190,3 +177,6 @@ def _back_propagation(params, lr, update, debug):
     params["deltas"] = deltas
     params["d_theta"] = d_theta
     return params
+
+
+_post.set_fallbacks(_forward_pass, _back_propagation, lambda lr: as_float(lr, "lr"))

@@ -471,7 +471,8 @@ cdef bint sgd_step(floating* params, floating* grads, floating* velocity,
 def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
             const floating[:, ::1] X, floating[:, ::1] out, floating[::1] work, Py_ssize_t block):
     """out = the network's output for every row of X, computed `block` rows at a time
-    (work holds work_size(sizes, block) elements)."""
+    (work holds work_size(sizes, block) elements). Returns the number of inf/NaN values in X:
+    when it is not 0, nothing was computed (the caller raises)."""
     check_network(params.shape[0], sizes, loss)
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], first, count, i, t
     cdef Py_ssize_t n_last = sizes[n_layers]
@@ -481,11 +482,18 @@ def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
         raise ValueError("block must be at least 1")
     check_work(work.shape[0], sizes, block)
     if n == 0:
-        return
+        return 0
     cdef Layout lay = layout(&sizes[0], n_layers, block)
     cdef Py_ssize_t acts_last = 0
+    cdef Py_ssize_t n_bad = 0
+    cdef const floating* x = &X[0, 0]
     for i in range(n_layers):
         acts_last += sizes[i]
+    with nogil:
+        for i in range(n * sizes[0]):
+            n_bad += nonfinite(x[i])
+    if n_bad:
+        return n_bad
     with nogil:
         for t in range((n + block - 1) // block):
             first = t * block
@@ -494,6 +502,7 @@ def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
                          &work[0], lay)
             memcpy(&out[first, 0], &work[lay.acts + count * acts_last],
                    count * n_last * sizeof(floating))
+    return 0
 
 
 def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,

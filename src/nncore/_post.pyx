@@ -120,8 +120,23 @@ cdef tuple shape_of(object params):
     return n_layers, n_in, n_out
 
 
-def forward_pass(x, y, params, fallback):
-    """The post's forwardPass; fallback(x, y, params) handles anything irregular."""
+# nnpy.post's Python versions, for whatever this module finds irregular (set_fallbacks).
+cdef object forward_fallback = None
+cdef object back_fallback = None
+cdef object check_lr = None
+
+
+def set_fallbacks(forward, back, lr_check):
+    """Registers the Python paths: forward(x, y, params), back(params, lr, update, debug) and
+    lr_check(lr) -> float (raises for a bad lr)."""
+    global forward_fallback, back_fallback, check_lr
+    forward_fallback, back_fallback, check_lr = forward, back, lr_check
+
+
+def forwardPass(x, y, params):
+    """One sample `x` (inputSize values) with target `y` (outputSize values) through the
+    network; stores A_prev<l>, Z_<l>, A_<l> (columns) and error = y - output in
+    params["forwardPass"] and returns params."""
     cdef Py_ssize_t l, i, j, n_layers, n_in, n_out, rows
     cdef Mat w, b
     cdef cnp.ndarray a_prev, z, a, error, target
@@ -155,7 +170,7 @@ def forward_pass(x, y, params, fallback):
             forward[key(A_KEYS, "A_", l)] = a
             a_prev = a
     except _Irregular:
-        return fallback(x, y, params)
+        return forward_fallback(x, y, params)
     # error = y - output
     error = target
     zp = <double*>cnp.PyArray_DATA(error)
@@ -167,9 +182,18 @@ def forward_pass(x, y, params, fallback):
     return params
 
 
-def back_propagation(params, double lr, bint update, bint debug, fallback):
-    """The post's backPropogation; fallback(params, lr, update, debug) handles anything
-    irregular (and the checks of lr, which the caller has done)."""
+def backPropogation(params, lr, update=True, debug=False):
+    """The post's backprop over the last forwardPass: fills params["deltas"]["delta_<l>"] and
+    params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
+    lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
+    layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
+    `debug`. Returns params."""
+    if type(lr) is not float or not isfinite(lr):
+        lr = check_lr(lr)
+    return back_propagation(params, lr, update, debug)
+
+
+cdef back_propagation(params, double lr, bint update, bint debug):
     cdef Py_ssize_t l, i, j, n_layers, n_in, n_out, rows
     cdef Mat ws[MAX_LAYERS]       # W_l
     cdef Mat bs[MAX_LAYERS]       # B_l
@@ -198,7 +222,7 @@ def back_propagation(params, double lr, bint update, bint debug, fallback):
             prevs[l] = as_mat(forward.get(key(PREV_KEYS, "A_prev", l)), n_in, 1)
         err = as_mat(forward.get("error"), n_out, 1)
     except _Irregular:
-        return fallback(params, lr, update, debug)
+        return back_fallback(params, lr, update, debug)
 
     params["metadata"]["learningRate"] = lr
     deltas, d_theta = {}, {}
