@@ -87,18 +87,11 @@ def _run(sizes, n, batch, dtype="float64", momentum=0.0, per_epoch=False, wait=1
     return sent, result
 
 
-FIRST_CALL = pytest.mark.xfail(
-    strict=False,
-    reason="network.py Network.fit starts with max_batches = 16 whatever a batch costs: 16 W3 "
-           "batches of 128 rows took 2 s here (loaded 2-core machine), so a Ctrl-C in the first "
-           "call waits for them. Fix: start with max_batches = 1 (the budget then grows 8x per "
-           "call up to ~50 ms); remove this mark then")
-
 CASES = [
     # (sizes, rows, batch, dtype, momentum, per_epoch)
     ([64, 32, 10], 5000, 10, "float64", 0.0, False),      # W2-like, small batches
-    pytest.param([784, 256, 10], 8192, 128, "float64", 0.9, False, marks=FIRST_CALL),  # W3-like
-    pytest.param([784, 256, 10], 8192, 128, "float32", 0.0, False, marks=FIRST_CALL),
+    ([784, 256, 10], 8192, 128, "float64", 0.9, False),  # W3-like
+    ([784, 256, 10], 8192, 128, "float32", 0.0, False),
     ([64, 32, 10], 60000, 1000, "float64", 0.0, False),   # large batches
     ([64, 32, 10], 20000, 1, "float64", 0.0, True),       # a callback: one epoch per call
 ]

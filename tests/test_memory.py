@@ -123,11 +123,6 @@ def test_post_api_loop():
     check(*growth(step, 3000, warmup=200))
 
 
-@pytest.mark.xfail(strict=True, reason="_core.pyx layout(): `widest` starts at `batch`, and the "
-                   "delta buffers take 2 * batch * widest elements, so fit's workspace grows as "
-                   "batch**2 (batch 10,000 on 64-32-10: 1.5 GiB; batch 100,000: 149 GiB, "
-                   "MemoryError). Fix: size the delta buffers with the widest layer only "
-                   "(2 * batch * max(sizes)); keep batch in the gemm packing bound")
 def test_one_large_batch_has_a_linear_workspace():
     r = np.random.default_rng(3)
     n = 10_000

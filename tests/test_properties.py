@@ -27,9 +27,7 @@ DOCUMENTED = (ValueError, TypeError)
 REAL_DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint8,
                np.uint64, np.bool_, np.dtype(">f8"), np.dtype(">i4")]
 OTHER_DTYPES = [np.complex128, np.dtype("U3"), np.dtype("datetime64[s]")]
-# the post's forwardPass misreads non-native byte order today (xfail in test_validation.py:
-# test_post_api_byte_order); its property test leaves those dtypes out until that is fixed
-POST_DTYPES = [d for d in REAL_DTYPES + OTHER_DTYPES if np.dtype(d).isnative]
+POST_DTYPES = REAL_DTYPES + OTHER_DTYPES
 LAYOUTS = ["C", "F", "T", "strided", "reversed", "readonly"]
 
 

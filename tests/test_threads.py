@@ -285,8 +285,6 @@ def test_two_fits_of_one_network_race():
     X, Y = _digits_like(n=300)
     net = Network([64, 16, 10], seed=0)
     ref = net.copy()
-    # shuffle=False: a refused fit advances the network's generator (see the xfail below), and
-    # this test is about the weights
     kwargs = dict(epochs=2, lr=0.5, batch_size=5, shuffle=False)
     refusals = 0
     for _ in range(8):
@@ -304,10 +302,6 @@ def test_two_fits_of_one_network_race():
         assert np.array_equal(net._flat, ref._flat)
 
 
-@pytest.mark.xfail(strict=True, reason="network.py Network.fit draws the shuffling seed "
-                   "(self._rng.integers) and sets self.loss_name before entering "
-                   "`with self._guard.write()`, so a fit refused with RuntimeError still advances "
-                   "the network's generator and changes its default loss")
 def test_a_refused_fit_changes_nothing():
     X, Y = _digits_like(n=400)
     net = Network([64, 32, 10], seed=0)

@@ -33,8 +33,8 @@ The classes of bad input the robustness tests try (issue 6), and where:
     init / loss / output / dtype   unknown names; dtype int32, float16, longdouble, complex,
                                    structured, big-endian, nonsense strings; softmax + mse
     seed                           negative, float, str
-    post API                       init_net sizes as above; lr as above (lr <= 0: xfail, see
-                                   below); params dicts with missing keys, wrong shapes, wrong
+    post API                       init_net sizes as above; lr as above (lr <= 0 too);
+                                   params dicts with missing keys, wrong shapes, wrong
                                    dtypes, lists, non-dicts; a tampered forward pass
     estimators                     hidden_layer_sizes, learning_rate_init, batch_size, max_iter,
                                    init, dtype, momentum, alpha, validation_fraction, shuffle
@@ -282,9 +282,6 @@ class TestPostAPI:
             backPropogation(params, lr)
         assert _same_theta(params, before)
 
-    @pytest.mark.xfail(strict=True, reason="post.backPropogation checks lr with as_float(lr, 'lr') "
-                                           "and so accepts lr <= 0; issue 6 wants lr <= 0 refused "
-                                           "(fix: as_float(lr, 'lr', positive=True))")
     @pytest.mark.parametrize("lr", [0, 0.0, -0.5])
     def test_back_propagation_refuses_non_positive_lr(self, lr):
         params = forwardPass(np.ones(3), np.ones(2), _post_params())
@@ -670,15 +667,7 @@ class TestAcceptedLayouts:
         assert np.array_equal(Xr, X) and np.array_equal(Yr, Y)
         assert ha.val_loss == hb.val_loss and len(ha.val_loss) == 2
 
-    @pytest.mark.parametrize("exact", [
-        False,
-        pytest.param(True, marks=pytest.mark.xfail(
-            strict=True,
-            reason="post.forwardPass: the compiled fast path (nnpy._post.forward_pass) and the "
-                   "Python fallback (post._forward_pass, core.layer_forward) round differently: "
-                   "x given as a list or an int array gives Z_1 one ulp away from the same x as "
-                   "a float64 array. Fix: let the fallback convert x, y and the dict's arrays, "
-                   "then run the same kernel as the fast path"))])
+    @pytest.mark.parametrize("exact", [False, True])
     def test_post_api(self, tmp_path, exact):
         def same(a, b):
             if exact:
@@ -705,13 +694,6 @@ class TestAcceptedLayouts:
                 for key in p2["theta"]:
                     assert same(p1["theta"][key], p2["theta"][key]), (name, shape, key)
 
-    @pytest.mark.xfail(strict=True, reason="nnpy._post (the compiled fast path of forwardPass "
-                       "and backPropogation) takes a non-native byte order float64 array ('>f8' "
-                       "on x86) as native: x, y or a theta array in big-endian order give garbage "
-                       "(A_prev0 = 3e-319 for x = [1, 2, -2]; Z_0 = 7e135) with no error. Fix: "
-                       "take the fast path only for arrays with dtype.isnative (numpy C API: "
-                       "PyArray_ISNOTSWAPPED), else the fallback (which converts x and y and "
-                       "raises TypeError for a theta array that is not native float64)")
     @pytest.mark.parametrize("which", ["x", "y", "W_0", "B_1"])
     def test_post_api_byte_order(self, which):
         x, y = np.array([1.0, 2.0, -2.0]), np.array([0.0, 1.0])

@@ -134,7 +134,30 @@ def _read_array(zf, info, name, max_bytes):
         data = member.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"{name}: {info.filename!r} is larger than its header allows")
-    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    # Check the .npy header's shape and dtype against the bytes that follow before numpy
+    # allocates what the header declares (a 200-byte member may declare 100 GB).
+    stream = io.BytesIO(data)
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as err:
+        raise ValueError(f"{name}: {info.filename!r} is not a valid .npy array: {err}") from None
+    if dtype.hasobject:
+        raise ValueError(f"{name}: {info.filename!r} holds Python objects; refused (no pickle)")
+    declared = dtype.itemsize
+    for extent in shape:
+        declared *= extent
+    if declared != len(data) - stream.tell():
+        raise ValueError(f"{name}: {info.filename!r} declares shape {shape} of {dtype} "
+                         f"({declared} bytes) but holds {len(data) - stream.tell()}")
+    stream.seek(0)
+    return fmt.read_array(stream, allow_pickle=False)
 
 
 def _check_header(header, name):

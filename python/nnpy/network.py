@@ -326,13 +326,11 @@ class Network:
             Yv = as_targets(validation[1], "validation Y", len(Xv), self._sizes[-1], self.dtype)
         bar = _progress_bar(epochs) if progress else None
 
-        self.loss_name = loss
         n = len(X)
         batch_size = min(batch_size, n)
         history = History()
         order = np.arange(n, dtype=np.intp)
         rng_state = np.empty(4, np.uint64)
-        core.seed_rng(rng_state, int(self._rng.integers(2 ** 63)))
         cursor = np.zeros(2, np.intp)
         epoch_loss = np.zeros(epochs)
         grads = np.empty_like(self._flat)
@@ -340,10 +338,12 @@ class Network:
         work = np.empty(core.work_size(self._sizes, batch_size), self.dtype)
         code = self._loss_code(loss)
         per_epoch = validation is not None or callback is not None or bar is not None
-        max_batches = 16  # grows to about _CALL_SECONDS of work per call after the first calls
+        max_batches = 1  # grows 8x a call, up to about _CALL_SECONDS of work per call
 
         try:
             with self._guard.write():
+                self.loss_name = loss
+                core.seed_rng(rng_state, int(self._rng.integers(2 ** 63)))
                 while cursor[0] < epochs:
                     done, position = int(cursor[0]), int(cursor[1])
                     started = time.perf_counter()

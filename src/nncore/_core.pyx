@@ -46,7 +46,7 @@ cdef struct Layout:
     Py_ssize_t z_out      # batch x n_L: output pre-activations, for a stable loss
     Py_ssize_t pack       # packing space of gemm
     Py_ssize_t total      # elements in all
-    Py_ssize_t widest     # max(batch, n_0 .. n_L): the row length of a delta buffer
+    Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
     Py_ssize_t n_params   # length of the flat parameter array
 
 
@@ -67,10 +67,11 @@ cdef Py_ssize_t count_params(const Py_ssize_t* sizes, Py_ssize_t n_layers) noexc
 
 cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batch) noexcept nogil:
     cdef Layout out
-    cdef Py_ssize_t l, widths = 0, widest = batch
+    cdef Py_ssize_t l, widths = 0, widest = 0, biggest
     for l in range(n_layers + 1):
         widths += sizes[l]
         widest = sizes[l] if sizes[l] > widest else widest
+    biggest = widest if widest > batch else batch  # the largest m, n or k of a product
     out.widest = widest
     out.n_params = count_params(sizes, n_layers)
     out.acts = 0
@@ -78,8 +79,8 @@ cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batc
     out.z_out = out.delta + 2 * batch * widest
     out.pack = out.z_out + batch * sizes[n_layers]
     # gemm packs at most a min(m, MC) x min(k, KC) block of A and a min(k, KC) x min(n, NC) of B
-    out.total = out.pack + (round_up(min_(widest, MC), MR) * min_(widest, KC)
-                            + min_(widest, KC) * round_up(min_(widest, NC), NR))
+    out.total = out.pack + (round_up(min_(biggest, MC), MR) * min_(biggest, KC)
+                            + min_(biggest, KC) * round_up(min_(biggest, NC), NR))
     return out
 
 

@@ -49,7 +49,7 @@ cdef Mat as_mat(object obj, Py_ssize_t rows, Py_ssize_t cols) except *:
         raise _Irregular
     arr = <cnp.ndarray>obj
     if (cnp.PyArray_TYPE(arr) != cnp.NPY_DOUBLE or cnp.PyArray_NDIM(arr) != 2
-            or not cnp.PyArray_ISALIGNED(arr)
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
             or cnp.PyArray_DIM(arr, 0) != rows or cnp.PyArray_DIM(arr, 1) != cols):
         raise _Irregular
     m.data = <double*>cnp.PyArray_DATA(arr)
@@ -78,7 +78,8 @@ cdef cnp.ndarray sample_column(object x, Py_ssize_t n):
         raise _Irregular
     arr = <cnp.ndarray>x
     if (cnp.PyArray_SIZE(arr) != n or cnp.PyArray_NDIM(arr) > 2
-            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)):
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
+            or not cnp.PyArray_ISNOTSWAPPED(arr)):
         raise _Irregular
     if cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIM(arr, 0) != 1 and cnp.PyArray_DIM(arr, 1) != 1:
         raise _Irregular
@@ -137,6 +138,22 @@ def forwardPass(x, y, params):
     """One sample `x` (inputSize values) with target `y` (outputSize values) through the
     network; stores A_prev<l>, Z_<l>, A_<l> (columns) and error = y - output in
     params["forwardPass"] and returns params."""
+    try:
+        return forward_pass(x, y, params)
+    except _Irregular:
+        return forward_fallback(x, y, params)
+
+
+def try_forward(x, y, params):
+    """forwardPass's compiled path alone: params, or None where it does not apply (the
+    fallback calls it once it has converted x and y, so both paths round alike)."""
+    try:
+        return forward_pass(x, y, params)
+    except _Irregular:
+        return None
+
+
+cdef forward_pass(x, y, params):
     cdef Py_ssize_t l, i, j, n_layers, n_in, n_out, rows
     cdef Mat w, b
     cdef cnp.ndarray a_prev, z, a, error, target
@@ -144,33 +161,30 @@ def forwardPass(x, y, params):
     cdef double* ap
     cdef double* prev
     cdef double s
-    try:
-        n_layers, n_in, n_out = shape_of(params)
-        theta = params["theta"]
-        a_prev = sample_column(x, n_in)
-        target = sample_column(y, n_out)
-        forward = {}
-        for l in range(n_layers):
-            rows = n_out if l == n_layers - 1 else n_in
-            w = as_mat(theta.get(key(W_KEYS, "W_", l)), rows, n_in)
-            b = as_mat(theta.get(key(B_KEYS, "B_", l)), rows, 1)
-            z = new_matrix(rows, 1)
-            a = new_matrix(rows, 1)
-            zp = <double*>cnp.PyArray_DATA(z)
-            ap = <double*>cnp.PyArray_DATA(a)
-            prev = <double*>cnp.PyArray_DATA(a_prev)
-            for i in range(rows):
-                s = 0
-                for j in range(n_in):
-                    s = s + w.data[i * w.rs + j * w.cs] * prev[j]
-                zp[i] = s + b.data[i * b.rs]
-                ap[i] = sigmoid(zp[i])
-            forward[key(PREV_KEYS, "A_prev", l)] = a_prev
-            forward[key(Z_KEYS, "Z_", l)] = z
-            forward[key(A_KEYS, "A_", l)] = a
-            a_prev = a
-    except _Irregular:
-        return forward_fallback(x, y, params)
+    n_layers, n_in, n_out = shape_of(params)
+    theta = params["theta"]
+    a_prev = sample_column(x, n_in)
+    target = sample_column(y, n_out)
+    forward = {}
+    for l in range(n_layers):
+        rows = n_out if l == n_layers - 1 else n_in
+        w = as_mat(theta.get(key(W_KEYS, "W_", l)), rows, n_in)
+        b = as_mat(theta.get(key(B_KEYS, "B_", l)), rows, 1)
+        z = new_matrix(rows, 1)
+        a = new_matrix(rows, 1)
+        zp = <double*>cnp.PyArray_DATA(z)
+        ap = <double*>cnp.PyArray_DATA(a)
+        prev = <double*>cnp.PyArray_DATA(a_prev)
+        for i in range(rows):
+            s = 0
+            for j in range(n_in):
+                s = s + w.data[i * w.rs + j * w.cs] * prev[j]
+            zp[i] = s + b.data[i * b.rs]
+            ap[i] = sigmoid(zp[i])
+        forward[key(PREV_KEYS, "A_prev", l)] = a_prev
+        forward[key(Z_KEYS, "Z_", l)] = z
+        forward[key(A_KEYS, "A_", l)] = a
+        a_prev = a
     # error = y - output
     error = target
     zp = <double*>cnp.PyArray_DATA(error)
@@ -188,7 +202,7 @@ def backPropogation(params, lr, update=True, debug=False):
     lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
     layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
     `debug`. Returns params."""
-    if type(lr) is not float or not isfinite(lr):
+    if type(lr) is not float or not isfinite(lr) or lr <= 0:
         lr = check_lr(lr)
     return back_propagation(params, lr, update, debug)
 
