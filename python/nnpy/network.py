@@ -10,6 +10,7 @@ validation set, a callback or a progress bar asks for it.
 """
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,38 +78,43 @@ class _Guard:
         self._readers = 0        # predict/loss/gradients calls under way
         self._trainer = None     # thread id of the fit under way, if any
 
+    def begin_read(self):
+        self._lock.acquire()
+        if self._trainer is not None and self._trainer != threading.get_ident():
+            self._lock.release()
+            raise RuntimeError("this Network is being trained by fit in another thread; "
+                               "wait for it, or give each thread its own net.copy()")
+        self._readers += 1
+        self._lock.release()
+
+    def end_read(self):
+        self._lock.acquire()
+        self._readers -= 1
+        self._lock.release()
+
+    @contextmanager
     def read(self):
-        return _Use(self, write=False)
+        self.begin_read()
+        try:
+            yield
+        finally:
+            self.end_read()
 
+    @contextmanager
     def write(self):
-        return _Use(self, write=True)
-
-
-class _Use:
-    def __init__(self, guard, write):
-        self.guard, self.write, self.counted = guard, write, False
-
-    def __enter__(self):
-        g, me = self.guard, threading.get_ident()
-        with g._lock:
-            if g._trainer is not None and not (g._trainer == me and not self.write):
+        me = threading.get_ident()
+        with self._lock:
+            if self._trainer is not None:
                 raise RuntimeError("this Network is being trained by fit in another thread; "
                                    "wait for it, or give each thread its own net.copy()")
-            if self.write and g._readers:
+            if self._readers:
                 raise RuntimeError("this Network is in use by another thread; fit needs it alone")
-            if self.write:
-                g._trainer = me
-            elif g._trainer is None:
-                g._readers += 1
-                self.counted = True
-
-    def __exit__(self, *exc):
-        g = self.guard
-        with g._lock:
-            if self.write:
-                g._trainer = None
-            elif self.counted:
-                g._readers -= 1
+            self._trainer = me
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._trainer = None
 
 
 class Network:
@@ -210,9 +216,10 @@ class Network:
         return loss
 
     def _loss_code(self, loss):
+        """The core's code for output + loss (loss None: the forward pass alone)."""
         if self.output == "softmax":
             return core.LOSS_SOFTMAX_CE
-        return core.LOSS_MSE if loss == "mse" else core.LOSS_BCE
+        return core.LOSS_BCE if loss == "cross_entropy" else core.LOSS_MSE
 
     def __repr__(self):
         return (f"Network({list(self.sizes)}, output={self.output!r}, loss={self.loss_name!r}, "
@@ -246,13 +253,21 @@ class Network:
     def predict(self, X):
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
         1-D sample gives a 1-D output."""
+        if type(X) is np.ndarray and X.ndim == 1:
+            # one sample: the core's latency path checks X itself and needs no workspace
+            out = np.empty(self._sizes[-1], self.dtype)
+            self._guard.begin_read()
+            try:
+                if core.predict_one(self._flat, self._sizes, self._loss_code(None), X, out):
+                    return out
+            finally:
+                self._guard.end_read()
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         out = np.empty((len(X), self._sizes[-1]), self.dtype)
         block = min(len(X), _PREDICT_BLOCK)
         work = np.empty(core.work_size(self._sizes, block), self.dtype)
         with self._guard.read():
-            core.forward(self._flat, self._sizes, self._loss_code(self.loss_name), X, out,
-                         work, block)
+            core.forward(self._flat, self._sizes, self._loss_code(None), X, out, work, block)
         return out[0] if single else out
 
     def _xy(self, X, Y):

@@ -8,6 +8,7 @@ outputs included, and runs its loops with the GIL released. A network is describ
 Samples are rows (X is n_samples x n_0). The entry points re-check every shape they rely on and
 raise ValueError, so that no call, however wrong, reaches a loop compiled without bounds checks.
 """
+cimport numpy as cnp
 from cython cimport floating
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
@@ -16,6 +17,8 @@ from activations cimport (sigmoid, sigmoid_inplace, softmax_rows, row_loss, row_
                           nonfinite, MSE, BCE, SOFTMAX_CE)
 from gemm cimport gemm, MR, NR, KC, MC, NC
 from shuffle cimport seed_state, shuffle
+
+cnp.import_array()
 
 cdef extern from *:
     """
@@ -355,6 +358,53 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
     return loss_sum
 
 
+# Dot product of n values, in 8 partial sums the compiler keeps in one SIMD register (a
+# single running sum would be a serial chain: without -ffast-math it cannot reorder it).
+cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noexcept nogil:
+    cdef floating part[8]
+    cdef floating total
+    cdef Py_ssize_t i, t, blocks = n // 8 * 8
+    for t in range(8):
+        part[t] = 0
+    for i in range(0, blocks, 8):
+        for t in range(8):
+            part[t] = part[t] + u[i + t] * v[i + t]
+    total = ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))
+    for i in range(blocks, n):
+        total = total + u[i] * v[i]
+    return total
+
+
+# Forward pass of one sample x, without packing (a matrix-vector product per layer): A_1 ..
+# A_L one after another in acts, the output pre-activations in z_out; returns A_L.
+cdef floating* forward_sample(const floating* params, const Py_ssize_t* sizes,
+                              Py_ssize_t n_layers, int loss, const floating* x, floating* acts,
+                              floating* z_out) noexcept nogil:
+    cdef Py_ssize_t j, l, n_in, n_out
+    cdef const floating* a_prev = x
+    cdef const floating* w = params
+    cdef const floating* b
+    cdef floating* a = acts
+    for l in range(n_layers):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        b = w + n_out * n_in
+        for j in range(n_out):
+            a[j] = dot(w + j * n_in, a_prev, n_in) + b[j]
+        if l == n_layers - 1:
+            memcpy(z_out, a, n_out * sizeof(floating))
+            if loss == SOFTMAX_CE:
+                softmax_rows(a, 1, n_out)
+            else:
+                sigmoid_inplace(a, n_out)
+        else:
+            sigmoid_inplace(a, n_out)
+            a_prev = a
+            a = a + n_out
+        w = b + n_out
+    return a
+
+
 # Backprop of one sample (per-sample SGD, the post's way of training): grads = the sample's
 # loss gradient (overwritten, not added to); returns its loss. The arithmetic of
 # accumulate_gradients with count == 1, as plain vector loops: for the small networks trained
@@ -364,9 +414,8 @@ cdef double sample_gradients(const floating* params, const Py_ssize_t* sizes,
                              floating* grads, floating* work, Layout lay) noexcept nogil:
     cdef Py_ssize_t i, j, l, n_in, n_out, offset = 0, acts_offset = lay.acts
     cdef Py_ssize_t n_last = sizes[n_layers]
-    cdef const floating* a_prev = x
-    cdef const floating* w = params
-    cdef const floating* b
+    cdef const floating* a_prev
+    cdef const floating* w
     cdef floating* a
     cdef floating* grad_w
     cdef floating* delta = work + lay.delta
@@ -375,31 +424,11 @@ cdef double sample_gradients(const floating* params, const Py_ssize_t* sizes,
     cdef floating d
     cdef double sample_loss
 
-    # Forward: a = sigmoid(W @ a_prev + b), layer by layer (softmax at a softmax output)
+    a = forward_sample(params, sizes, n_layers, loss, x, work + lay.acts, work + lay.z_out)
     for l in range(n_layers):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
-        b = w + n_out * n_in
-        a = work + acts_offset
-        for j in range(n_out):
-            d = b[j]
-            for i in range(n_in):
-                d = d + w[j * n_in + i] * a_prev[i]
-            a[j] = d
-        if l == n_layers - 1:
-            memcpy(work + lay.z_out, a, n_out * sizeof(floating))
-            if loss == SOFTMAX_CE:
-                softmax_rows(a, 1, n_out)
-            else:
-                sigmoid_inplace(a, n_out)
-        else:
-            sigmoid_inplace(a, n_out)
-        a_prev = a
-        acts_offset += n_out
-        w = b + n_out
+        acts_offset += sizes[l + 1]  # just past A_L
 
     # Output delta and loss
-    a = work + acts_offset - n_last
     sample_loss = row_loss(loss, a, work + lay.z_out, y, n_last)
     row_output_delta(loss, a, y, delta, n_last)
 
@@ -504,6 +533,78 @@ def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
             memcpy(&out[first, 0], &work[lay.acts + count * acts_last],
                    count * n_last * sizeof(floating))
     return 0
+
+
+# Forward pass of one sample into out (n_L values); 0 without computing if x holds inf/NaN.
+# work: sum(n_1 .. n_L) + n_L elements.
+cdef bint forward_one(const floating* params, const Py_ssize_t* sizes, Py_ssize_t n_layers,
+                      int loss, const floating* x, floating* out, floating* work) noexcept nogil:
+    cdef Py_ssize_t i, widths = 0
+    cdef unsigned int bad = 0
+    for i in range(sizes[0]):
+        bad |= nonfinite(x[i])
+    if bad:
+        return 0
+    for i in range(1, n_layers + 1):
+        widths += sizes[i]
+    memcpy(out, forward_sample(params, sizes, n_layers, loss, x, work, work + widths),
+           sizes[n_layers] * sizeof(floating))
+    return 1
+
+
+cdef enum:
+    STACK_WORK = 8192   # elements (as double) of workspace predict_one keeps on its stack
+
+
+# a is a C-contiguous, aligned, native array of numpy type `type_num` with `size` elements
+cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
+    return (cnp.PyArray_TYPE(a) == type_num and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a)
+            and cnp.PyArray_SIZE(a) == size)
+
+
+def predict_one(cnp.ndarray params, cnp.ndarray sizes, int loss, cnp.ndarray x,
+                cnp.ndarray out):
+    """out = the network's output for the one sample x: the latency path of predict(x).
+
+    Takes numpy arrays as they are (no memoryviews to set up) and needs no workspace from the
+    caller. Returns False, computing nothing, where it does not apply: x not a 1-D contiguous
+    array of params' dtype with sizes[0] finite values, out not one of n_L, a network too
+    large for the stack workspace, or anything else irregular. The caller then takes the
+    general path (forward), which says what is wrong."""
+    cdef int kind = cnp.PyArray_TYPE(params)
+    cdef Py_ssize_t n_layers, l
+    cdef const Py_ssize_t* widths
+    cdef double work[STACK_WORK]
+    cdef Py_ssize_t need = 0
+    cdef bint done
+    if kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT:
+        return False
+    if (not cnp.PyArray_ISSIGNED(sizes) or cnp.PyArray_ITEMSIZE(sizes) != sizeof(Py_ssize_t)
+            or not plain(sizes, cnp.PyArray_TYPE(sizes), cnp.PyArray_SIZE(sizes))
+            or cnp.PyArray_SIZE(sizes) < 2):
+        return False
+    widths = <const Py_ssize_t*>cnp.PyArray_DATA(sizes)
+    n_layers = cnp.PyArray_SIZE(sizes) - 1
+    for l in range(n_layers + 1):
+        if widths[l] < 1 or widths[l] > STACK_WORK:
+            return False
+        need += widths[l] if l else 0
+    if (need + widths[n_layers] > STACK_WORK
+            or not plain(params, kind, count_params(widths, n_layers))
+            or cnp.PyArray_NDIM(x) != 1 or not plain(x, kind, widths[0])
+            or not plain(out, kind, widths[n_layers]) or loss < 0 or loss > 2):
+        return False
+    with nogil:
+        if kind == cnp.NPY_DOUBLE:
+            done = forward_one(<const double*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+                               <const double*>cnp.PyArray_DATA(x),
+                               <double*>cnp.PyArray_DATA(out), work)
+        else:
+            done = forward_one(<const float*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+                               <const float*>cnp.PyArray_DATA(x),
+                               <float*>cnp.PyArray_DATA(out), <float*>work)
+    return done
 
 
 def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,

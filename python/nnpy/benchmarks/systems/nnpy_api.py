@@ -4,8 +4,8 @@ W1 trains with fit(epochs=2500, batch_size=1, shuffle=True): 10,000 per-sample s
 shuffled epochs of the 4 samples, not draws with replacement as the post's loop does."""
 import numpy as np
 
-from bench import measure, workloads
-from bench.systems import Skip, need, need_attr, result
+from nnpy.benchmarks import measure, workloads
+from nnpy.benchmarks.systems import Skip, need, need_attr, result
 
 
 def network_class():

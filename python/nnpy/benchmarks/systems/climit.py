@@ -66,7 +66,7 @@ def _run(cmd, timeout):
 def run(system, workload, params, ctx, binaries):
     """Same contract as the Python systems, plus the built binaries. Returns
     {"status": ..., "cases": {...}} like a worker."""
-    from bench import workloads
+    from nnpy.benchmarks import workloads
     w1_bin, digits_bin = VARIANTS[system]
     name = w1_bin if workload == "W1" else digits_bin
     if name is None:

@@ -11,8 +11,8 @@ import random
 
 import numpy as np
 
-from bench import measure, workloads
-from bench.systems import need, result
+from nnpy.benchmarks import measure, workloads
+from nnpy.benchmarks.systems import need, result
 
 
 def setup(threads):

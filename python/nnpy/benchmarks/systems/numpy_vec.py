@@ -3,8 +3,8 @@ Nielsen's book does it with matrices): nnpy.reference.sgd / init_params / predic
 has them, else the small copy below (the results record which ran)."""
 import numpy as np
 
-from bench import measure, workloads
-from bench.systems import result
+from nnpy.benchmarks import measure, workloads
+from nnpy.benchmarks.systems import result
 
 
 class _Fallback:

@@ -5,7 +5,7 @@ Every measurement runs in its own process so that thread limits are set before n
 system's own, and a crash of a library under test costs one row, not the run.
 
 usage (run.py calls it):
-  python bench/worker.py SYSTEM WORKLOAD CASE --threads N --repeats N --params JSON
+  python -m nnpy.benchmarks.worker SYSTEM WORKLOAD CASE --threads N --repeats N --params JSON
                          [--data DIR] [--calls N] [--memory]
 The last stdout line starting with RESULT_MARK is the JSON result.
 """
@@ -34,12 +34,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     # Before anything imports numpy: the thread pools read these when they load.
-    from bench import machine
+    from nnpy.benchmarks import machine
     machine.set_thread_env(args.threads)
     removed = machine.drop_slow_openblas_vars()
 
-    from bench import measure
-    from bench.systems import Skip
+    from nnpy.benchmarks import measure
+    from nnpy.benchmarks.systems import Skip
     measure.BUDGET_S, measure.MIN_REPEATS = args.budget, args.min_repeats
     out = {"system": args.system, "workload": args.workload, "threads": args.threads}
     if removed:
@@ -80,7 +80,7 @@ def main(argv=None):
 
 
 def system_module(system):
-    from bench.systems import nnpy_api, numpy_vec, post_loop
+    from nnpy.benchmarks.systems import nnpy_api, numpy_vec, post_loop
     if system in ("nnpy-post", "reference"):
         return post_loop
     if system == "nnpy":
@@ -88,10 +88,10 @@ def system_module(system):
     if system == "numpy-vectorised":
         return numpy_vec
     if system == "torch":
-        from bench.systems import torch_sys
+        from nnpy.benchmarks.systems import torch_sys
         return torch_sys
     if system == "sklearn":
-        from bench.systems import sklearn_sys
+        from nnpy.benchmarks.systems import sklearn_sys
         return sklearn_sys
     raise ValueError(f"unknown system {system!r}")
 
@@ -114,8 +114,4 @@ def nnpy_cpu_level():
 
 
 if __name__ == "__main__":
-    # Run as a script: make `bench` importable from the repository root, and keep bench/ itself
-    # off the path (its module names must not shadow anything).
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[0] = os.path.dirname(here)
     sys.exit(main())

@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 
-from bench import measure, workloads
-from bench.systems import Skip, need, result
+from nnpy.benchmarks import measure, workloads
+from nnpy.benchmarks.systems import Skip, need, result
 
 
 def classifier(epochs, lr=workloads.SKLEARN_LR):
