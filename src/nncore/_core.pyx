@@ -362,8 +362,12 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
 # single running sum would be a serial chain: without -ffast-math it cannot reorder it).
 cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noexcept nogil:
     cdef floating part[8]
-    cdef floating total
+    cdef floating total = 0
     cdef Py_ssize_t i, t, blocks = n // 8 * 8
+    if n < 8:  # tiny layers (the post's 2-2-1): the partial sums would cost more than they save
+        for i in range(n):
+            total = total + u[i] * v[i]
+        return total
     for t in range(8):
         part[t] = 0
     for i in range(0, blocks, 8):
@@ -377,30 +381,33 @@ cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noe
 
 # Forward pass of one sample x, without packing (a matrix-vector product per layer): A_1 ..
 # A_L one after another in acts, the output pre-activations in z_out; returns A_L.
-cdef floating* forward_sample(const floating* params, const Py_ssize_t* sizes,
-                              Py_ssize_t n_layers, int loss, const floating* x, floating* acts,
-                              floating* z_out) noexcept nogil:
+cdef inline floating* forward_sample(const floating* params, const Py_ssize_t* sizes,
+                                     Py_ssize_t n_layers, int loss, const floating* x,
+                                     floating* acts, floating* z_out) noexcept nogil:
     cdef Py_ssize_t j, l, n_in, n_out
     cdef const floating* a_prev = x
     cdef const floating* w = params
     cdef const floating* b
     cdef floating* a = acts
+    cdef floating z
     for l in range(n_layers):
         n_in = sizes[l]
         n_out = sizes[l + 1]
         b = w + n_out * n_in
-        for j in range(n_out):
-            a[j] = dot(w + j * n_in, a_prev, n_in) + b[j]
-        if l == n_layers - 1:
-            memcpy(z_out, a, n_out * sizeof(floating))
-            if loss == SOFTMAX_CE:
-                softmax_rows(a, 1, n_out)
-            else:
-                sigmoid_inplace(a, n_out)
-        else:
-            sigmoid_inplace(a, n_out)
+        # one output at a time, activation included: no separate pass over the layer, which
+        # for the small layers trained sample by sample costs more than the arithmetic
+        if l < n_layers - 1:
+            for j in range(n_out):
+                a[j] = sigmoid(dot(w + j * n_in, a_prev, n_in) + b[j])
             a_prev = a
             a = a + n_out
+        else:
+            for j in range(n_out):
+                z = dot(w + j * n_in, a_prev, n_in) + b[j]
+                z_out[j] = z
+                a[j] = z if loss == SOFTMAX_CE else sigmoid(z)
+            if loss == SOFTMAX_CE:
+                softmax_rows(a, 1, n_out)
         w = b + n_out
     return a
 
@@ -409,7 +416,7 @@ cdef floating* forward_sample(const floating* params, const Py_ssize_t* sizes,
 # loss gradient (overwritten, not added to); returns its loss. The arithmetic of
 # accumulate_gradients with count == 1, as plain vector loops: for the small networks trained
 # sample by sample, packing and blocking would cost more than the arithmetic. A_0 is x itself.
-cdef double sample_gradients(const floating* params, const Py_ssize_t* sizes,
+cdef inline double sample_gradients(const floating* params, const Py_ssize_t* sizes,
                              Py_ssize_t n_layers, int loss, const floating* x, const floating* y,
                              floating* grads, floating* work, Layout lay) noexcept nogil:
     cdef Py_ssize_t i, j, l, n_in, n_out, offset = 0, acts_offset = lay.acts
@@ -468,27 +475,28 @@ cdef double sample_gradients(const floating* params, const Py_ssize_t* sizes,
 # (without, W -= lr * (g + l2 * W)); l2 applies to weights, not biases. The step is first
 # written into grads and checked: if any parameter would become inf or NaN, nothing changes and
 # 0 is returned; else the step is applied and 1 returned.
-cdef bint sgd_step(floating* params, floating* grads, floating* velocity,
-                   const Py_ssize_t* sizes, Py_ssize_t n_layers, floating lr, floating l2,
-                   floating momentum) noexcept nogil:
+cdef inline bint sgd_step(floating* params, floating* grads, floating* velocity,
+                   const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t n_params,
+                   floating lr, floating l2, floating momentum) noexcept nogil:
     cdef Py_ssize_t i, l, start = 0, n_weights
     cdef unsigned int bad = 0
-    # the step, weights then biases of each layer (l2 on weights only)
-    for l in range(n_layers):
-        n_weights = sizes[l + 1] * sizes[l]
-        if l2 != 0:
+    # the gradient of the penalty, weights only
+    if l2 != 0:
+        for l in range(n_layers):
+            n_weights = sizes[l + 1] * sizes[l]
             for i in range(start, start + n_weights):
                 grads[i] = grads[i] + l2 * params[i]
-        start += n_weights + sizes[l + 1]
+            start += n_weights + sizes[l + 1]
+    start = n_params
+    # the step into grads; refuse it if it would make any parameter inf or NaN
     if momentum != 0:
         for i in range(start):
             grads[i] = momentum * velocity[i] - lr * grads[i]
+            bad |= nonfinite(params[i] + grads[i])
     else:
         for i in range(start):
             grads[i] = -lr * grads[i]
-    # refuse a step that makes any parameter inf or NaN, before changing anything
-    for i in range(start):
-        bad |= nonfinite(params[i] + grads[i])
+            bad |= nonfinite(params[i] + grads[i])
     if bad:
         return 0
     for i in range(start):
@@ -701,8 +709,8 @@ def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
                                                   <floating>(1.0 / count), &grads[0], &work[0],
                                                   lay)
             if batch_loss != batch_loss or batch_loss - batch_loss != 0 or not sgd_step(
-                    &params[0], &grads[0], velocity_ptr, &sizes[0], n_layers, <floating>lr,
-                    <floating>l2, <floating>momentum):
+                    &params[0], &grads[0], velocity_ptr, &sizes[0], n_layers, lay.n_params,
+                    <floating>lr, <floating>l2, <floating>momentum):
                 # the shuffled order is kept as it is, so a retry resumes the same epoch
                 status = DIVERGED
                 break
