@@ -145,6 +145,7 @@ class Network:
             seed = as_int(seed, "seed", 0)
         self._rng = np.random.default_rng(seed)
         self._flat = np.empty(core.n_params(self._sizes), self.dtype)
+        self._n_out = int(self._sizes[-1])
         self._make_views()
         weights, biases = reference.init_params(self.sizes, init, self._rng, self.dtype)
         for l in range(self.n_layers):
@@ -254,14 +255,15 @@ class Network:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
         1-D sample gives a 1-D output."""
         if type(X) is np.ndarray and X.ndim == 1:
-            # one sample: the core's latency path checks X itself and needs no workspace
-            out = np.empty(self._sizes[-1], self.dtype)
-            self._guard.begin_read()
-            try:
-                if core.predict_one(self._flat, self._sizes, self._loss_code(None), X, out):
-                    return out
-            finally:
-                self._guard.end_read()
+            # One sample: the core's latency path checks X and whether a fit is under way in
+            # another thread itself, needs no workspace and keeps the GIL (so no fit can start
+            # while it runs): no lock, no reader count.
+            out = np.empty(self._n_out, self.dtype)
+            done = core.predict_one(self._flat, self._sizes,
+                                    core.LOSS_SOFTMAX_CE if self.output == "softmax" else
+                                    core.LOSS_MSE, X, out, self._guard)
+            if done == 1:
+                return out
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         out = np.empty((len(X), self._sizes[-1]), self.dtype)
         block = min(len(X), _PREDICT_BLOCK)

@@ -11,6 +11,7 @@ raise ValueError, so that no call, however wrong, reaches a loop compiled withou
 cimport numpy as cnp
 from cython cimport floating
 from libc.stdint cimport uint64_t
+from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 
 from activations cimport (sigmoid, sigmoid_inplace, softmax_rows, row_loss, row_output_delta,
@@ -561,7 +562,8 @@ cdef bint forward_one(const floating* params, const Py_ssize_t* sizes, Py_ssize_
 
 
 cdef enum:
-    STACK_WORK = 8192   # elements (as double) of workspace predict_one keeps on its stack
+    STACK_WORK = 8192           # elements (as double) of workspace predict_one keeps on its stack
+    ONE_SAMPLE_PARAMS = 65536   # largest network predict_one takes (about 30 us a sample)
 
 
 # a is a C-contiguous, aligned, native array of numpy type `type_num` with `size` elements
@@ -572,14 +574,19 @@ cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
 
 
 def predict_one(cnp.ndarray params, cnp.ndarray sizes, int loss, cnp.ndarray x,
-                cnp.ndarray out):
+                cnp.ndarray out, guard):
     """out = the network's output for the one sample x: the latency path of predict(x).
 
     Takes numpy arrays as they are (no memoryviews to set up) and needs no workspace from the
-    caller. Returns False, computing nothing, where it does not apply: x not a 1-D contiguous
-    array of params' dtype with sizes[0] finite values, out not one of n_L, a network too
-    large for the stack workspace, or anything else irregular. The caller then takes the
-    general path (forward), which says what is wrong."""
+    caller. It keeps the GIL: for the networks it takes (at most ONE_SAMPLE_PARAMS parameters)
+    one sample costs about a microsecond, less than releasing the GIL would. Holding it also
+    makes the check for a fit under way in another thread (guard._trainer, see nnpy.network)
+    race-free without a lock: no other thread runs between the check and the arithmetic.
+    Returns 1 when out holds the output; -1 when another thread is training the network; 0,
+    computing nothing, where this path does not apply: x not a 1-D contiguous array of
+    params' dtype with sizes[0] finite values, out not one of n_L, a larger network, or
+    anything else irregular. The caller then takes the general path (forward), which says
+    what is wrong."""
     cdef int kind = cnp.PyArray_TYPE(params)
     cdef Py_ssize_t n_layers, l
     cdef const Py_ssize_t* widths
@@ -587,32 +594,35 @@ def predict_one(cnp.ndarray params, cnp.ndarray sizes, int loss, cnp.ndarray x,
     cdef Py_ssize_t need = 0
     cdef bint done
     if kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT:
-        return False
+        return 0
     if (not cnp.PyArray_ISSIGNED(sizes) or cnp.PyArray_ITEMSIZE(sizes) != sizeof(Py_ssize_t)
             or not plain(sizes, cnp.PyArray_TYPE(sizes), cnp.PyArray_SIZE(sizes))
             or cnp.PyArray_SIZE(sizes) < 2):
-        return False
+        return 0
     widths = <const Py_ssize_t*>cnp.PyArray_DATA(sizes)
     n_layers = cnp.PyArray_SIZE(sizes) - 1
     for l in range(n_layers + 1):
         if widths[l] < 1 or widths[l] > STACK_WORK:
-            return False
+            return 0
         need += widths[l] if l else 0
     if (need + widths[n_layers] > STACK_WORK
+            or count_params(widths, n_layers) > ONE_SAMPLE_PARAMS
             or not plain(params, kind, count_params(widths, n_layers))
             or cnp.PyArray_NDIM(x) != 1 or not plain(x, kind, widths[0])
             or not plain(out, kind, widths[n_layers]) or loss < 0 or loss > 2):
-        return False
-    with nogil:
-        if kind == cnp.NPY_DOUBLE:
-            done = forward_one(<const double*>cnp.PyArray_DATA(params), widths, n_layers, loss,
-                               <const double*>cnp.PyArray_DATA(x),
-                               <double*>cnp.PyArray_DATA(out), work)
-        else:
-            done = forward_one(<const float*>cnp.PyArray_DATA(params), widths, n_layers, loss,
-                               <const float*>cnp.PyArray_DATA(x),
-                               <float*>cnp.PyArray_DATA(out), <float*>work)
-    return done
+        return 0
+    trainer = guard._trainer
+    if trainer is not None and trainer != PyThread_get_thread_ident():
+        return -1
+    if kind == cnp.NPY_DOUBLE:
+        done = forward_one(<const double*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+                           <const double*>cnp.PyArray_DATA(x),
+                           <double*>cnp.PyArray_DATA(out), work)
+    else:
+        done = forward_one(<const float*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+                           <const float*>cnp.PyArray_DATA(x),
+                           <float*>cnp.PyArray_DATA(out), <float*>work)
+    return 1 if done else 0
 
 
 def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,

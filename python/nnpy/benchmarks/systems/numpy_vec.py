@@ -1,78 +1,16 @@
 """`numpy-vectorised`: mini-batch SGD with whole-batch matrix products in numpy (the way
-Nielsen's book does it with matrices): nnpy.reference.sgd / init_params / predict where nnpy
-has them, else the small copy below (the results record which ran)."""
+Nielsen's book does it with matrices): nnpy.reference.sgd / init_params / predict."""
 import numpy as np
 
+from nnpy import reference as ref
 from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import result
 
-
-class _Fallback:
-    """The same algorithm as nnpy.reference.sgd (mean gradient of 0.5*squared error over the
-    batch, standard backprop, one permutation per epoch from rng), for when nnpy.reference is
-    not there: the comparison must not disappear with it."""
-
-    @staticmethod
-    def init_params(sizes, init="xavier", rng=None, dtype=np.float64):
-        rng = np.random.default_rng(rng)
-        weights, biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            if init == "uniform01":
-                w, b = rng.random((n_out, n_in)), rng.random(n_out)
-            elif init == "normal":
-                w, b = rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
-            else:
-                bound = np.sqrt(2.0 / (n_in + n_out))
-                w = rng.uniform(-bound, bound, (n_out, n_in))
-                b = rng.uniform(-bound, bound, n_out)
-            weights.append(w.astype(dtype))
-            biases.append(b.astype(dtype))
-        return weights, biases
-
-    @staticmethod
-    def predict(weights, biases, X, output="sigmoid"):
-        a = X
-        for w, b in zip(weights, biases):
-            a = 1 / (1 + np.exp(-(a @ w.T + b)))
-        return a
-
-    @staticmethod
-    def sgd(weights, biases, X, Y, *, epochs, lr, batch_size=1, output="sigmoid", loss="mse",
-            rng=None):
-        n, history = len(X), []
-        for _ in range(epochs):
-            order = rng.permutation(n) if rng is not None else np.arange(n)
-            total = 0.0
-            for start in range(0, n, batch_size):
-                rows = order[start:start + batch_size]
-                acts = [X[rows]]
-                for w, b in zip(weights, biases):
-                    acts.append(1 / (1 + np.exp(-(acts[-1] @ w.T + b))))
-                a = acts[-1]
-                total += 0.5 * float(((a - Y[rows]) ** 2).sum())
-                delta = (a - Y[rows]) * a * (1 - a) / len(rows)
-                for l in range(len(weights) - 1, -1, -1):
-                    dw, db = delta.T @ acts[l], delta.sum(0)
-                    if l:
-                        delta = (delta @ weights[l]) * acts[l] * (1 - acts[l])
-                    weights[l] -= lr * dw
-                    biases[l] -= lr * db
-            history.append(total / n)
-        return history
-
-
-def implementation():
-    try:
-        from nnpy import reference
-        if all(hasattr(reference, f) for f in ("sgd", "init_params", "predict")):
-            return reference, "nnpy.reference.sgd"
-    except ImportError:
-        pass
-    return _Fallback, "bench fallback (nnpy.reference.sgd missing)"
+IMPLEMENTATION = "nnpy.reference.sgd"
 
 
 def run(system, workload, params, ctx):
-    ref, impl = implementation()
+    impl = IMPLEMENTATION
     reps, case = ctx["repeats"], ctx["case"]
 
     def train(sizes, init, X, Y, epochs, lr, batch, dtype=np.float64, start=None):
