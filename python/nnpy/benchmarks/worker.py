@@ -11,7 +11,6 @@ The last stdout line starting with RESULT_MARK is the JSON result.
 """
 import argparse
 import json
-import os
 import sys
 
 RESULT_MARK = "@@bench-result@@ "
