@@ -362,21 +362,18 @@ class Network:
                 self.loss_name = loss
                 core.seed_rng(rng_state, int(self._rng.integers(2 ** 63)))
                 while cursor[0] < epochs:
-                    done, position = int(cursor[0]), int(cursor[1])
+                    done = int(cursor[0])
                     started = time.perf_counter()
-                    status = core.train(self._flat, grads, velocity, self._sizes, code, X, Y,
+                    status, ran = core.train(self._flat, grads, velocity, self._sizes, code, X, Y,
                                         order, rng_state, cursor, epoch_loss, batch_size, lr, l2,
                                         momentum, bool(shuffle), 1 if per_epoch else epochs - done,
                                         max_batches, work)
-                    elapsed = time.perf_counter() - started
-                    ran = ((int(cursor[0]) - done) * -(-n // batch_size)
-                           + -(-int(cursor[1]) // batch_size) - -(-position // batch_size))
-                    max_batches = _next_budget(max_batches, ran, elapsed)
+                    max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
-                            f"training diverged in epoch {done + 1}: a step would have made a "
-                            f"weight infinite or NaN (lr={lr}); the weights before that step "
-                            f"are kept. Try a smaller lr.")
+                            f"training diverged in epoch {int(cursor[0]) + 1}: a step would have "
+                            f"made a weight infinite or NaN (lr={lr}); the weights before that "
+                            f"step are kept. Try a smaller lr.")
                     for epoch in range(done, int(cursor[0])):
                         history.loss.append(float(epoch_loss[epoch]))
                         if validation is not None:

@@ -668,8 +668,9 @@ def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
                   forward pass, before that batch's step) and is made the mean at its end
     Stops after `max_epochs` more epochs end or `max_batches` batches run, whichever is first.
     grads (as long as params) is scratch; velocity too, used only when momentum != 0.
-    Returns STATUS_OK, or STATUS_DIVERGED when a step would have made a parameter non-finite
-    (or the loss was): that step is not applied and the cursor stays before its batch.
+    Returns (status, batches run): status is STATUS_OK, or STATUS_DIVERGED when a step would
+    have made a parameter non-finite (or the loss was): that step is not applied and the
+    cursor stays before its batch.
     """
     check_network(params.shape[0], sizes, loss)
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], i
@@ -733,7 +734,7 @@ def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
                 epochs_done += 1
                 position = 0
             cursor[1] = position
-    return status
+    return status, batches
 
 
 def seed_rng(uint64_t[::1] rng, uint64_t seed):
