@@ -59,7 +59,7 @@ def as_array(value, name, dtype=np.float64):
         # target's range would become infinity, with a RuntimeWarning
         with np.errstate(over="ignore", invalid="ignore"):
             result = np.ascontiguousarray(array, dtype=dtype)
-        if not np.isfinite(result).all():
+        if _has_nonfinite(result):
             lost = np.isfinite(array) & ~np.isfinite(result)
             if lost.any():
                 index = np.unravel_index(np.flatnonzero(lost)[0], array.shape)
@@ -70,9 +70,17 @@ def as_array(value, name, dtype=np.float64):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+def _has_nonfinite(array):
+    if array.dtype in FLOAT_DTYPES and array.flags.c_contiguous:
+        # counted by the core: no temporary as large as the data (np.isfinite makes one)
+        from ._dispatch import core
+        return core.count_nonfinite(array.reshape(-1)) > 0
+    return not np.isfinite(array).all()
+
+
 def check_finite(array, name):
     """ValueError if `array` holds NaN or infinity, saying which and where."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if array.dtype.kind == "f" and _has_nonfinite(array):
         bad = np.flatnonzero(~np.isfinite(array.ravel()))[0]
         what = "NaN" if np.isnan(array.ravel()[bad]) else "infinity"
         where = np.unravel_index(bad, array.shape) if array.ndim else ()

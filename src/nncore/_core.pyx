@@ -163,6 +163,15 @@ def sigmoid_prime_array(const floating[::1] x, floating[::1] out):
             out[i] = s * (1 - s)
 
 
+def count_nonfinite(const floating[::1] x):
+    """Number of inf and NaN values in x, counted without a temporary array."""
+    cdef Py_ssize_t i, bad = 0
+    with nogil:
+        for i in range(x.shape[0]):
+            bad += nonfinite(x[i])
+    return bad
+
+
 cdef inline Py_ssize_t elem_stride(Py_ssize_t stride_bytes, Py_ssize_t itemsize, str name) except? -1:
     if stride_bytes % itemsize:
         raise ValueError(f"{name} has a stride that is not a whole number of elements")
