@@ -31,6 +31,14 @@ def _require_matplotlib():
         raise ImportError(_MISSING) from None
 
 
+def _axes(ax):
+    """`ax`, or the axes of a new figure for one curve plot (matplotlib checked either way)."""
+    if ax is not None:
+        _require_matplotlib()
+        return ax
+    return _figure(figsize=(6.4, 4.2), layout="constrained").add_subplot()
+
+
 def _curves(history):
     """(train loss, validation loss, validation accuracy) lists from a History, a fitted
     NNClassifier/NNRegressor (loss_curve_, validation_loss_curve_), or a plain sequence of
@@ -66,11 +74,7 @@ def plot_loss(history, ax=None, *, log=None, ylabel="loss", title=None, path=Non
     train, val, _ = _curves(history)
     if not train:
         raise ValueError("the history is empty: no epoch was recorded")
-    if ax is None:
-        fig = _figure(figsize=(6.4, 4.2), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        _require_matplotlib()
+    ax = _axes(ax)
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, color="C0", lw=1.6, label="training")
     if val:
@@ -95,11 +99,7 @@ def plot_accuracy(history, ax=None, *, title=None, path=None, val_label="validat
     _, _, acc = _curves(history)
     if not acc:
         raise ValueError("the history has no validation accuracy: fit with validation=(X, Y)")
-    if ax is None:
-        fig = _figure(figsize=(6.4, 4.2), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        _require_matplotlib()
+    ax = _axes(ax)
     epochs = np.arange(1, len(acc) + 1)
     ax.plot(epochs, 100 * np.asarray(acc), color="C2", lw=1.6, marker="o", ms=3)
     ax.set_xlabel("epoch")
