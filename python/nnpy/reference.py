@@ -24,7 +24,7 @@ import numpy as np
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
     "ACTIVATIONS", "DERIVATIVES", "init_params", "forward", "predict", "sample_losses", "loss",
-    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train",
+    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train", "sgd",
 ]
 
 
@@ -218,6 +218,8 @@ def _output_delta(a, Y, output, loss):
 
 def _penalty(weights, alpha, weight_sum):
     """scikit-learn's alpha: 0.5 * alpha * sum(W**2) / sum(w_i) on the loss."""
+    if not alpha:
+        return 0.0
     return 0.5 * alpha * sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights) / weight_sum
 
 
@@ -236,14 +238,23 @@ def gradients(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation
     """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`."""
     acts, z = forward(weights, biases, X, output, activation=activation)
     a = acts[-1]
-    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    batch_loss = float(np.sum(w * sample_losses(a, z, Y, output, loss)) / w.sum())
-    batch_loss += _penalty(weights, alpha, w.sum())
-    # output deltas, each sample's times its weight, over the weights' sum
-    delta = _output_delta(a, Y, output, loss) * (w / w.sum()).astype(a.dtype)[:, None]
+    losses = sample_losses(a, z, Y, output, loss)
+    # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
+    if sample_weight is None:
+        weight_sum = len(X)
+        batch_loss = float(np.mean(losses))
+        delta = _output_delta(a, Y, output, loss) / weight_sum
+    else:
+        w = np.asarray(sample_weight, np.float64)
+        weight_sum = w.sum()
+        batch_loss = float(np.sum(w * losses) / weight_sum)
+        delta = _output_delta(a, Y, output, loss) * (w / weight_sum).astype(a.dtype)[:, None]
+    batch_loss += _penalty(weights, alpha, weight_sum)
     dW, db = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
-        dW[l] = delta.T @ acts[l] + (alpha / w.sum()) * weights[l]
+        dW[l] = delta.T @ acts[l]
+        if alpha:
+            dW[l] += (alpha / weight_sum) * weights[l]
         db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
@@ -318,7 +329,6 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
     (a dict) keeps the optimiser's state, so that a later call continues where this one ended."""
     state = {} if state is None else state
     n = len(X)
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     history = []
     for epoch in range(epochs):
         if orders is not None:
@@ -330,24 +340,26 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
         total = 0.0
         for start in range(0, n, batch_size):
             rows = order[start:start + batch_size]
-            w = sw[rows]
-            if w.sum() == 0:
+            w = None if sample_weight is None else np.asarray(sample_weight, np.float64)[rows]
+            if w is not None and w.sum() == 0:
                 continue
             if vectorised:
                 batch_loss, dW, db = gradients(weights, biases, X[rows], Y[rows], output, loss,
                                                activation=activation, sample_weight=w,
                                                alpha=alpha)
             else:
-                batch_loss = _penalty(weights, alpha, w.sum())
-                dW = [(alpha / w.sum()) * W for W in weights]
+                shares = np.full(len(rows), 1 / len(rows)) if w is None else w / w.sum()
+                weight_sum = len(rows) if w is None else w.sum()
+                batch_loss = _penalty(weights, alpha, weight_sum)
+                dW = [(alpha / weight_sum) * W for W in weights]
                 db = [np.zeros_like(b) for b in biases]
-                for r, w_r in zip(rows, w / w.sum()):
+                for r, share in zip(rows, shares):
                     sample_loss, dw_s, db_s = gradients_per_sample(
                         weights, biases, X[r], Y[r], output, loss, activation=activation)
-                    batch_loss += w_r * sample_loss
+                    batch_loss += share * sample_loss
                     for l in range(len(weights)):
-                        dW[l] += w_r * dw_s[l]
-                        db[l] += w_r * db_s[l]
+                        dW[l] += share * dw_s[l]
+                        db[l] += share * db_s[l]
             total += batch_loss * len(rows)
             grads = [d + l2 * W for d, W in zip(dW, weights)] + db
             if optimizer == "adam":
@@ -357,3 +369,6 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
                          nesterov=nesterov)
         history.append(total / n)
     return history
+
+
+sgd = train  # the name nnpy.benchmarks runs as numpy-vectorised
