@@ -57,7 +57,8 @@ def _kernel_call(name):
     calls = {
         "sigmoid_array.out": lambda o: core.sigmoid_array(np.ones(4), o),
         "sigmoid_prime_array.out": lambda o: core.sigmoid_prime_array(np.ones(4), o),
-        "matmul.c": lambda o: core.matmul(1.0, w, x, 0.0, o, np.empty(core.matmul_work_size(3, 4, 2))),
+        "matmul.c": lambda o: core.matmul(1.0, w, x, 0.0, o,
+                                          np.empty(core.matmul_work_size(3, 4, 2))),
         "axpy.y": lambda o: core.axpy(1.0, np.ones((3, 4)), o),
         "layer_forward.z": lambda o: core.layer_forward(w, np.ones((3, 1)), x, o, np.empty((3, 4)),
                                                         np.empty(core.matmul_work_size(3, 4, 2))),

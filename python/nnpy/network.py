@@ -41,8 +41,8 @@ import numpy as np
 
 from . import _model, reference
 from ._dispatch import core
-from ._validation import (as_array, as_dtype, as_float, as_int, as_matrix, as_sizes, as_targets,
-                          choice)
+from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
+                          as_targets, as_vector, choice)
 
 __all__ = ["Network", "History", "Objective", "TrainingDiverged", "ACTIVATIONS", "INITS",
            "OUTPUTS", "LOSSES", "OPTIMIZERS"]
@@ -273,7 +273,7 @@ class Network:
         if seed is not None and not isinstance(seed, np.random.Generator):
             seed = as_int(seed, "seed", 0)
         self._rng = np.random.default_rng(seed)
-        self._models = {}
+        self._models: dict = {}
         self._flat = np.empty(self._model().n_params, self.dtype)
         self._n_out = int(self._sizes[-1])
         self._optimizer = None
@@ -396,7 +396,7 @@ class Network:
     def set_flat_params(self, values: Any) -> None:
         """Sets all weights and biases from one vector laid out as get_flat_params returns
         them (checked: length, finite values; converted to the network's dtype)."""
-        flat = _as_flat(values, "values", len(self._flat), self.dtype)
+        flat = as_vector(values, "values", len(self._flat), self.dtype)
         with self._guard.write():
             self._flat[...] = flat
 
@@ -498,7 +498,7 @@ class Network:
         """(loss, flat gradient) of the network's own parameters, read under the guard."""
         model = self._model(self._check_loss(loss))
         X, Y = self._xy(X, Y)
-        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
+        sw = as_sample_weight(sample_weight, len(X), self.dtype)
         with self._guard.read():
             self._check_finite_parameters()
             return _evaluate(model, self._flat, X, Y, sw, 0.0)
@@ -606,7 +606,7 @@ class Network:
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
         X, Y = self._xy(X, Y)
-        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
+        sw = as_sample_weight(sample_weight, len(X), self.dtype)
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
@@ -746,12 +746,12 @@ class Objective:
         self._model = net._model(net._check_loss(loss))
         self._dtype = net.dtype
         self._X, self._Y = net._xy(X, Y)
-        self._sample_weight = _as_sample_weight(sample_weight, len(self._X), net.dtype)
+        self._sample_weight = as_sample_weight(sample_weight, len(self._X), net.dtype)
         self._alpha = as_float(alpha, "alpha", minimum=0.0)
         self.n_params = self._model.n_params   # length of the vectors it takes
 
     def __call__(self, flat: Any) -> Tuple[float, np.ndarray]:
-        params = _as_flat(flat, "flat", self.n_params, self._dtype)
+        params = as_vector(flat, "flat", self.n_params, self._dtype)
         value, grads = _evaluate(self._model, params, self._X, self._Y, self._sample_weight,
                                  self._alpha)
         return float(value), grads.astype(np.float64)
@@ -765,35 +765,6 @@ def _evaluate(model, params, X, Y, sample_weight, alpha):
     work = np.empty(model.work_size(block), params.dtype)
     return core.loss_and_gradient(model, params, X, Y, sample_weight, alpha, grads, work,
                                   block), grads
-
-
-def _as_flat(values, name, length, dtype):
-    """A finite 1-D vector of `length` values in `dtype`."""
-    flat = as_array(values, name, dtype)
-    if flat.shape != (length,):
-        raise ValueError(f"{name} must be a vector of {length} values (weights and biases), "
-                         f"got shape {flat.shape}")
-    if core.count_nonfinite(flat):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return flat
-
-
-def _as_sample_weight(value, n, dtype):
-    """sample_weight as n finite non-negative values with a positive sum, or an empty array
-    for None (every weight 1)."""
-    if value is None:
-        return np.empty(0, dtype)
-    weights = as_array(value, "sample_weight", dtype)
-    if weights.ndim != 1 or len(weights) != n:
-        raise ValueError(f"sample_weight must be a 1-D array of {n} values (one per row of X), "
-                         f"got shape {weights.shape}")
-    if core.count_nonfinite(weights):
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be >= 0")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    return weights
 
 
 def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):

@@ -361,7 +361,8 @@ def layer_forward(const floating[:, :] w, const floating[:, :] b, const floating
         refuse_shared(a, "a", z, "z")
     if b.shape[0] != n_out or b.shape[1] != 1:
         raise ValueError(f"b must be a ({n_out}, 1) column")
-    if zv.shape[0] != n_out or zv.shape[1] != n_cols or av.shape[0] != n_out or av.shape[1] != n_cols:
+    if (zv.shape[0] != n_out or zv.shape[1] != n_cols or av.shape[0] != n_out
+            or av.shape[1] != n_cols):
         raise ValueError(f"z and a must be {n_out} x {n_cols}")
     with nogil:
         for i in range(n_out):
