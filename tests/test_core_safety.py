@@ -19,7 +19,7 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import nnpy
-from nnpy import Network, _model, reference
+from nnpy import Network, reference
 from nnpy._dispatch import core
 
 TIMEOUT = 300  # seconds: a hung thread fails the test instead of hanging the suite
@@ -47,36 +47,40 @@ def _kernel_call(name):
     `out` as that output argument, of that shape, and everything else valid."""
     w = np.ones((3, 2))
     x = np.ones((2, 4))
-    model = core.Model([2, 3, 1], core.ACT_SIGMOID, core.ACT_SIGMOID, core.LOSS_MSE)
-    flat = np.ones(model.n_params)
     X, Y = np.ones((5, 2)), np.ones((5, 1))
-    work = lambda: np.empty(model.work_size(5))  # noqa: E731
-    opt = core.Optimizer(core.OPT_SGD, 0.1)
-    run = core.Epochs(5, 5, 256, False, 0)
-    train_work = lambda: np.empty(model.train_work_size(5, 256, opt))  # noqa: E731
+
+    def model():
+        return core.Model([2, 3, 1], core.ACT_SIGMOID, core.ACT_SIGMOID, core.LOSS_MSE)
+
+    def train(params):
+        opt = core.Optimizer(core.OPT_SGD, 0.1, np.zeros(1, np.int64))
+        work = np.empty(model().train_work_size(5, 256, opt))
+        core.train(model(), opt, core.Epochs(5, 5, 256, False, 0), params, np.empty(0), X, Y,
+                   np.empty(0), np.empty(1), 1, work, False)
+
+    n_params = 13  # of [2, 3, 1]
     calls = {
-        "sigmoid_array.out": lambda o: core.sigmoid_array(np.ones(4), o),
-        "sigmoid_prime_array.out": lambda o: core.sigmoid_prime_array(np.ones(4), o),
-        "matmul.c": lambda o: core.matmul(1.0, w, x, 0.0, o,
-                                          np.empty(core.matmul_work_size(3, 4, 2))),
-        "axpy.y": lambda o: core.axpy(1.0, np.ones((3, 4)), o),
-        "layer_forward.z": lambda o: core.layer_forward(w, np.ones((3, 1)), x, o, np.empty((3, 4)),
-                                                        np.empty(core.matmul_work_size(3, 4, 2))),
-        "layer_forward.a": lambda o: core.layer_forward(w, np.ones((3, 1)), x, np.empty((3, 4)), o,
-                                                        np.empty(core.matmul_work_size(3, 4, 2))),
-        "delta_times_sigmoid_prime.delta":
-            lambda o: core.delta_times_sigmoid_prime(1.0, np.ones((3, 4)), np.ones((3, 4)), o),
-        "forward.out": lambda o: core.forward(model, flat, X, o, work(), 5),
-        "loss_and_gradient.grads":
-            lambda o: core.loss_and_gradient(model, flat, X, Y, np.empty(0), 0.0, o, work(), 5),
-        "train.params": lambda o: core.train(model, opt, run, o, np.empty(0), X, Y, np.empty(0),
-                                             np.empty(1), 1, train_work(), False),
+        "sigmoid_array.out": (lambda o: core.sigmoid_array(np.ones(4), o), (4,)),
+        "sigmoid_prime_array.out": (lambda o: core.sigmoid_prime_array(np.ones(4), o), (4,)),
+        "matmul.c": (lambda o: core.matmul(1.0, w, x, 0.0, o,
+                                           np.empty(core.matmul_work_size(3, 4, 2))), (3, 4)),
+        "axpy.y": (lambda o: core.axpy(1.0, np.ones((3, 4)), o), (3, 4)),
+        "layer_forward.z": (lambda o: core.layer_forward(
+            w, np.ones((3, 1)), x, o, np.empty((3, 4)), np.empty(core.matmul_work_size(3, 4, 2))),
+            (3, 4)),
+        "layer_forward.a": (lambda o: core.layer_forward(
+            w, np.ones((3, 1)), x, np.empty((3, 4)), o, np.empty(core.matmul_work_size(3, 4, 2))),
+            (3, 4)),
+        "delta_times_sigmoid_prime.delta": (lambda o: core.delta_times_sigmoid_prime(
+            1.0, np.ones((3, 4)), np.ones((3, 4)), o), (3, 4)),
+        "forward.out": (lambda o: core.forward(model(), np.ones(n_params), X, o,
+                                               np.empty(model().work_size(5)), 5), (5, 1)),
+        "loss_and_gradient.grads": (lambda o: core.loss_and_gradient(
+            model(), np.ones(n_params), X, Y, np.empty(0), 0.0, o,
+            np.empty(model().work_size(5)), 5), (n_params,)),
+        "train.params": (train, (n_params,)),
     }
-    shapes = {"sigmoid_array.out": (4,), "sigmoid_prime_array.out": (4,), "matmul.c": (3, 4),
-              "axpy.y": (3, 4), "layer_forward.z": (3, 4), "layer_forward.a": (3, 4),
-              "delta_times_sigmoid_prime.delta": (3, 4), "forward.out": (5, 1),
-              "loss_and_gradient.grads": (model.n_params,), "train.params": (model.n_params,)}
-    return calls[name], shapes[name]
+    return calls[name]
 
 
 KERNEL_OUTPUTS = ["sigmoid_array.out", "sigmoid_prime_array.out", "matmul.c", "axpy.y",

@@ -79,15 +79,21 @@ class History:
 
 @dataclass
 class _OptimizerState:
-    """The optimiser's state kept on a Network between fits."""
+    """The optimiser's state kept on a Network between fits. The core updates moments and
+    steps in place, together, step by step."""
     name: str             # "sgd" or "adam"
     settings: tuple       # what the state belongs to: ("sgd", momentum, nesterov) or
                           # ("adam", beta1, beta2, eps); other settings start a fresh state
     moments: np.ndarray   # SGD with momentum: the velocity; Adam: m then v (flat, like params)
-    step: int = 0         # steps applied (Adam's t)
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # [steps applied]
+
+    @property
+    def step(self) -> int:
+        """Steps applied (Adam's t)."""
+        return int(self.steps[0])
 
     def copy(self):
-        return _OptimizerState(self.name, self.settings, self.moments.copy(), self.step)
+        return _OptimizerState(self.name, self.settings, self.moments.copy(), self.steps.copy())
 
 
 class _ParamView(np.ndarray):
@@ -629,8 +635,8 @@ class Network:
                 if epochs == 0:
                     return history
                 state = self._optimizer_state_for(settings)
-                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, l2=l2, alpha=alpha,
-                                     **_core_settings(settings), step=state.step)
+                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
+                                     alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
                                   int(self._rng.integers(2 ** 63)))
                 work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt), self.dtype)
@@ -642,7 +648,6 @@ class Network:
                     status, ran, completed = core.train(model, opt, run, self._flat,
                                                         state.moments, X, Y, sw, losses,
                                                         max_batches, work, interruptible)
-                    state.step = opt.step
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
