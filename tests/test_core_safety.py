@@ -360,6 +360,8 @@ def test_weight_views_are_read_only_and_say_to_assign():
     # what is computed from a view is an ordinary, writeable array
     doubled = net.weights[0] * 2
     assert type(doubled) is np.ndarray and doubled.flags.writeable
+    assert type(net.weights[0].sum()) is np.float64 and type(net.weights[0] @ np.ones(3)) is np.ndarray
+    assert repr(net.weights[0]).startswith("array([[")
     copy = net.weights[0].copy()
     copy[0, 0] = 5.0
     net.weights[0] = copy

@@ -29,8 +29,12 @@ For scikit-learn's MLP (nnpy.estimators), two things match its definitions exact
                  objective(flat) -> (loss, gradient as float64), compiled with the GIL
                  released; for scipy.optimize.minimize(objective, net.get_flat_params(),
                  jac=True, method="L-BFGS-B"), then net.set_flat_params(result.x).
+  Where scikit-learn differs: its reported squared_error (not its gradient) is also divided by
+  the number of outputs, and its log-loss clips probabilities to [eps, 1 - eps]; nnpy's mse is
+  0.5 * sum over outputs, and its cross-entropy is computed from the pre-activations, exact.
+  Its Adam adds epsilon to sqrt(v) and then corrects the step size by sqrt(1 - beta2^t), where
+  torch's (nnpy's) adds eps to sqrt(v / (1 - beta2^t)): the same up to eps's scale.
 """
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -108,8 +112,12 @@ class _ParamView(np.ndarray):
         self._nnpy_name = getattr(obj, "_nnpy_name", _ParamView._nnpy_name)
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
+        # results of ufuncs and reductions: plain arrays, and scalars where numpy gives them
         array = array.view(np.ndarray)
-        return array[()] if return_scalar else array
+        return array[()] if return_scalar or array.ndim == 0 else array
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
 
     def __setitem__(self, index, value):
         if not self.flags.writeable:

@@ -132,7 +132,7 @@ cdef class Model:
         if batch_size < 1 or block < 1:
             raise ValueError("batch_size and block must be at least 1")
         return layout(&self.net, min_(batch_size, block),
-                      2 + optimizer.state_vectors).total
+                      1 + optimizer.state_vectors).total
 
 
 # Offsets into a workspace for blocks of `block` rows (see Model.work_size).
@@ -153,8 +153,8 @@ cdef inline Py_ssize_t min_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
-# The workspace starts with `vectors` arrays of n_params (train's gradient, step and new
-# optimiser state), then the per-block buffers.
+# The workspace starts with `vectors` arrays of n_params (train's gradient, which becomes the
+# step, and the new optimiser state), then the per-block buffers.
 cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors) noexcept nogil:
     cdef Layout out
     cdef Py_ssize_t l, widths = 0, widest = 0, biggest
@@ -666,18 +666,18 @@ cdef class Optimizer:
         return 1 if self.settings.momentum != 0 else 0
 
 
-# The step of parameters begin .. end into step, their new optimiser state into new_state (laid
-# out like state), from the gradient g = grads + decay * params. Nothing else is written.
-# Returns 1 if a parameter or a state value would become inf or NaN, else 0.
+# The step of parameters begin .. end, from the gradient g = grads + decay * params, written
+# over grads (each g_i is read once, before its step is written), and their new optimiser state
+# into new_state (laid out like state). Nothing else is written. Returns 1 if a parameter or a
+# state value would become inf or NaN, else 0.
 #   SGD:       v' = momentum * v - lr * g; step = v' (Nesterov: momentum * v' - lr * g)
 #   plain SGD: step = -lr * g
 #   Adam (torch.optim.Adam, at step t = the steps before this one + 1):
 #              m' = m + (1 - beta1) * (g - m);  v' = beta2 * v + (1 - beta2) * g^2
 #              step = -(lr / (1 - beta1^t)) * m' / (sqrt(v') / sqrt(1 - beta2^t) + eps)
 cdef inline unsigned int step_range(const Settings* s, long long t, const floating* params,
-                                    const floating* state, const floating* grads,
-                                    floating decay, floating* step, floating* new_state,
-                                    Py_ssize_t n, Py_ssize_t begin,
+                                    const floating* state, floating* grads, floating decay,
+                                    floating* new_state, Py_ssize_t n, Py_ssize_t begin,
                                     Py_ssize_t end) noexcept nogil:
     cdef Py_ssize_t i
     cdef unsigned int bad = 0
@@ -695,48 +695,48 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
             v = b2 * state[n + i] + (1 - b2) * g * g
             new_state[i] = m
             new_state[n + i] = v
-            step[i] = -step_size * m / (<floating>sqrt(v) / root_bc2 + eps)
-            bad |= nonfinite(params[i] + step[i]) | nonfinite(m) | nonfinite(v)
+            grads[i] = -step_size * m / (<floating>sqrt(v) / root_bc2 + eps)
+            bad |= nonfinite(params[i] + grads[i]) | nonfinite(m) | nonfinite(v)
     elif momentum != 0 and s.nesterov:
         for i in range(begin, end):
             g = grads[i] + decay * params[i]
             v = momentum * state[i] - lr * g
             new_state[i] = v
-            step[i] = momentum * v - lr * g
-            bad |= nonfinite(params[i] + step[i]) | nonfinite(v)
+            grads[i] = momentum * v - lr * g
+            bad |= nonfinite(params[i] + grads[i]) | nonfinite(v)
     elif momentum != 0:
         for i in range(begin, end):
             v = momentum * state[i] - lr * (grads[i] + decay * params[i])
             new_state[i] = v
-            step[i] = v
+            grads[i] = v
             bad |= nonfinite(params[i] + v)
     else:
         for i in range(begin, end):
-            step[i] = -lr * (grads[i] + decay * params[i])
-            bad |= nonfinite(params[i] + step[i])
+            grads[i] = -lr * (grads[i] + decay * params[i])
+            bad |= nonfinite(params[i] + grads[i])
     return bad
 
 
 # One optimiser step from the mean gradient in grads, with decay * W added to the weights'
-# gradient (biases untouched). The step and the new state are computed into scratch first; if
-# any parameter or state value would become inf or NaN nothing changes and 0 is returned, else
-# the step is applied, the state replaced, and 1 returned.
+# gradient (biases untouched). The step (over grads) and the new state (into new_state) are
+# computed first; if any parameter or state value would become inf or NaN nothing else changes
+# and 0 is returned, else the step is applied, the state replaced, and 1 returned.
 cdef bint optimizer_step(const Settings* s, long long t, const Net* net, floating* params,
-                         floating* state, Py_ssize_t state_length, const floating* grads,
-                         floating decay, floating* step, floating* new_state) noexcept nogil:
+                         floating* state, Py_ssize_t state_length, floating* grads,
+                         floating decay, floating* new_state) noexcept nogil:
     cdef Py_ssize_t i, l, start = 0, n_weights, n = net.n_params
     cdef unsigned int bad = 0
     for l in range(net.n_layers):
         n_weights = net.sizes[l + 1] * net.sizes[l]
-        bad |= step_range(s, t, params, state, grads, decay, step, new_state, n,
+        bad |= step_range(s, t, params, state, grads, decay, new_state, n,
                           start, start + n_weights)
-        bad |= step_range(s, t, params, state, grads, <floating>0, step, new_state, n,
+        bad |= step_range(s, t, params, state, grads, <floating>0, new_state, n,
                           start + n_weights, start + n_weights + net.sizes[l + 1])
         start += n_weights + net.sizes[l + 1]
     if bad:
         return 0
     for i in range(n):
-        params[i] = params[i] + step[i]
+        params[i] = params[i] + grads[i]
     if state_length:
         memcpy(state, new_state, state_length * sizeof(floating))
     return 1
@@ -1013,7 +1013,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     if max_batches < 0:
         raise ValueError("max_batches must be >= 0")
     cdef Py_ssize_t block = min_(epochs.batch_size, epochs.block)
-    cdef Layout lay = layout(net, block, 2 + optimizer.state_vectors)
+    cdef Layout lay = layout(net, block, 1 + optimizer.state_vectors)
     check_work(wv.shape[0], lay.total)
 
     cdef Py_ssize_t max_epochs = losses.shape[0], epochs_done = 0, batches = 0
@@ -1022,8 +1022,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef int status = OK
     cdef const floating* weights = &sample_weight[0] if sample_weight.shape[0] else NULL
     cdef floating* grads = &wv[0]
-    cdef floating* step = grads + n_params
-    cdef floating* new_state = step + n_params
+    cdef floating* new_state = grads + n_params
     cdef floating* state_ptr = &st[0] if state_length else NULL
     cdef Py_ssize_t* order = &epochs.order[0]
     cdef bint caught = nn_catch_sigint() if interruptible else 0
@@ -1065,7 +1064,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                         batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
                     if nonfinite(batch_loss) or not optimizer_step(
                             s, optimizer.steps[0] + 1, net, &p[0], state_ptr, state_length, grads,
-                            <floating>(s.l2 + s.alpha / wsum), step, new_state):
+                            <floating>(s.l2 + s.alpha / wsum), new_state):
                         # the shuffled order is kept as it is, so a retry resumes the same epoch
                         status = DIVERGED
                         break
