@@ -3,8 +3,11 @@ compiled core uses for them. nnpy.network, nnpy.io and nnpy.estimators read thei
 defaults and checks from here (as scikit-learn's ACTIVATIONS/DERIVATIVES dicts and the class
 table of its _loss module serve its MLP), and nnpy.reference holds the same formulas in numpy.
 
-A new hidden activation is: its scalar function and derivative in src/nncore/activations.pxd
-(with a code there), a row in HIDDEN here, and its function in nnpy.reference.ACTIVATIONS.
+A new hidden activation is: a code, its scalar function and its derivative (from the
+activation's value) and a line in each of the three switches in src/nncore/activations.pxd;
+the code's ACT_ name in _core.pyx's exports; a row in HIDDEN here; its function and derivative
+in nnpy.reference.ACTIVATIONS / DERIVATIVES. Network, the files, the estimators and the tests'
+parametrisations read the table.
 """
 from ._dispatch import core
 

@@ -5,8 +5,8 @@
 # layer helpers below (activate, times_derivative) branch on the activation once per layer and
 # run a plain loop of the scalar function inside, which the compiler vectorises; `activation`
 # is the scalar switch for the per-sample path. A new activation: a code, its two functions,
-# and one line in each of the three switches; then a row in nnpy/_model.py and a function in
-# nnpy/reference.py.
+# and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
+# in nnpy/_model.py and its two functions in nnpy/reference.py.
 from cython cimport floating
 from libc.math cimport log1p
 
