@@ -1,21 +1,25 @@
 """The `nnpy` command (also `python -m nnpy`).
 
     nnpy                 same as `nnpy xor`
-    nnpy xor             the blog post's 2-2-1 network learns XOR; truth table, time, speed-up
-                         over the post's numpy loop, and the error-per-epoch plot xor-loss.png
+    nnpy xor             the blog post's 2-2-1 network learns XOR; truth table, times against
+                         the post's numpy loop, the error-per-epoch plot xor-loss.png and the
+                         output over the input plane xor-surface.png
     nnpy digits          scikit-learn's 8x8 digits with a 64-32-10 network: held-out accuracy,
                          confusion matrix, and the loss/accuracy curves digits-curves.png
     nnpy bench [--quick] the benchmark suite (nnpy.benchmarks)
 
 Common options: --seed, --epochs, --lr, --hidden, --no-progress, --out DIR, --no-plot.
 Every run is deterministic for a given seed (apart from the times it prints). Bad arguments
-give a message and exit status 2.
+(including an --out that cannot be written, checked before training) give a message and exit
+status 2; the progress bar is drawn only on a terminal; a closed pipe (`nnpy digits | head`)
+ends the run quietly.
 """
 import argparse
 import importlib
 import os
 import random
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -58,6 +62,14 @@ def _positive_float(text):
     return value
 
 
+def _seed32(seed):
+    """A seed below 2**32 for what takes no larger one (np.random.seed, scikit-learn's
+    random_state): the seed itself when it fits, else one derived from all of its bits."""
+    if seed < 2 ** 32:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
+
+
 def _common_options():
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
@@ -90,11 +102,12 @@ def _parser():
     commands.add_parser("xor", parents=[common], help="the post's 2-2-1 network learns XOR",
                         description="Trains the blog post's 2-2-1 sigmoid network (weights "
                         "uniform in [0, 1), one sample per step) on all four XOR samples; prints "
-                        "the truth table, the time and the speed-up over the post's numpy loop, "
-                        "and writes the error per epoch to xor-loss.png.")
+                        "the truth table and the times against the post's loop, and writes the "
+                        "error per epoch to xor-loss.png and the output over the input plane to "
+                        "xor-surface.png.")
     commands.add_parser("digits", parents=[common], help="64-32-10 network on 8x8 digits",
                         description="Trains a 64-32-10 network on scikit-learn's digits "
-                        "(75%% of them, stratified) and reports the accuracy on the other 25%%, "
+                        "(75% of them, stratified) and reports the accuracy on the other 25%, "
                         "a confusion matrix, and the curves in digits-curves.png. Needs "
                         "scikit-learn.")
     commands.add_parser("bench", add_help=False, help="the benchmark suite: nnpy bench "
@@ -104,7 +117,20 @@ def _parser():
 
 def main(argv=None):
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # the reader went away (`nnpy digits | head -n 2`): stop quietly, and point stdout at
+        # devnull so that the interpreter's final flush does not complain either
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file (embedded use)
+            pass
+        return 1
+
+
+def _main(argv):
     if argv and argv[0] == "bench":
         return _bench(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -117,8 +143,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    if not args.no_plot and os.path.exists(args.out) and not os.path.isdir(args.out):
-        print(f"nnpy: error: --out {args.out!r} is a file, not a directory", file=sys.stderr)
+    problem = _check_hidden(args) or _check_out(args)
+    if problem:
+        print(f"nnpy {args.command}: error: {problem}", file=sys.stderr)
         return 2
     try:
         return {"xor": run_xor, "digits": run_digits}[args.command](args)
@@ -145,8 +172,41 @@ def _settings(args, defaults):
             for key, value in defaults.items()}
 
 
+def _check_out(args):
+    """What is wrong with --out, or None: checked (and the directory made) before training,
+    so that a long run does not end in an error about where its plot goes."""
+    if args.no_plot or not _have_matplotlib():
+        return None
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        return f"--out {args.out!r} is a file, not a directory"
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=args.out):
+            pass
+    except OSError as err:
+        return f"--out {args.out!r} cannot be written: {err.strerror or err}"
+    return None
+
+
+def _check_hidden(args):
+    """What is wrong with --hidden, or None: a width whose weights alone would not fit in
+    this machine's memory is refused before anything is allocated."""
+    if args.hidden is None:
+        return None
+    n_in, n_out = (2, 1) if args.command == "xor" else (64, 10)
+    n_params = args.hidden * (n_in + 1) + n_out * (args.hidden + 1)
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        memory = 1 << 40
+    if 4 * 8 * n_params > memory:  # weights, gradients and work space: several copies
+        return (f"--hidden {args.hidden} means {n_params:,} weights ({8 * n_params / 2**30:,.1f} "
+                f"GiB each copy, and training needs several); this machine has "
+                f"{memory / 2**30:,.1f} GiB of memory")
+    return None
+
+
 def _out_path(args, name):
-    os.makedirs(args.out, exist_ok=True)
     return os.path.join(args.out, name)
 
 
@@ -176,23 +236,22 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
-def _post_loop(steps, seed):
-    """The post's training loop, as it is, in plain numpy (nnpy.reference): init_net(2, 2, 1)
-    and `steps` rounds of forwardPass/backPropogation on X[randrange(0, 3)] with lr 0.125.
-    Returns (seconds, params)."""
-    from . import reference
+def _post_loop(api, steps, seed):
+    """The post's training loop, as it is, on `api` (nnpy.reference: the post's plain numpy;
+    nnpy.post: nnpy's functions of the same names): init_net(2, 2, 1) and `steps` rounds of
+    forwardPass/backPropogation on X[randrange(0, 3)] with lr 0.125. Returns (seconds, params)."""
     state = np.random.get_state()
     try:
-        np.random.seed(seed)
-        params = reference.init_net(2, 2, 1)
+        np.random.seed(_seed32(seed))
+        params = api.init_net(2, 2, 1)
     finally:
         np.random.set_state(state)
     draw = random.Random(seed).randrange
     started = time.perf_counter()
     for _ in range(steps):
         item = draw(0, 3)
-        params = reference.forwardPass(XOR_X[item], XOR_Y[item], params)
-        params = reference.backPropogation(params, 0.125)
+        params = api.forwardPass(XOR_X[item], XOR_Y[item], params)
+        params = api.backPropogation(params, 0.125)
     return time.perf_counter() - started, params
 
 
@@ -211,7 +270,7 @@ def run_xor(args):
     print(f"trained one sample at a time on all four XOR samples: {epochs} epochs x 4 = "
           f"{steps} steps, lr {lr}, 0.5 * squared error.")
     net = Network([2, hidden, 1], init="uniform01", seed=args.seed)
-    progress = not args.no_progress and epochs >= 20_000 and _have_tqdm()
+    progress = not args.no_progress and epochs >= 20_000 and _on_terminal() and _have_tqdm()
     started = time.perf_counter()
     try:
         history = net.fit(XOR_X, XOR_Y, epochs=epochs, lr=lr, batch_size=1, progress=progress)
@@ -230,23 +289,41 @@ def run_xor(args):
         print(f"   {x1}   {x2} |   {target}    | {out:.4f}  {mark}")
     learned = bool(np.all(np.abs(predictions - XOR_Y[:, 0]) < 0.25))
     print(f"  final error (mean 0.5 * squared error): {history.loss[-1]:.3g}")
-    if not learned:
+    # confidently wrong: the output sits at the wrong end of the sigmoid, whose slope is ~0
+    saturated = int(np.sum(np.abs(predictions - XOR_Y[:, 0]) > 1 - _SATURATED))
+    if not learned and saturated:
+        print(f"  Not learned: the output is saturated ({saturated} of 4 samples answered within "
+              f"{_SATURATED} of the\n  wrong value, where the sigmoid's slope is almost zero "
+              f"and training stalls). The learning rate\n  is too large: --lr {lr:g} throws "
+              f"the weights that far in the first steps. Try a smaller --lr\n  (the default is "
+              f"{XOR_DEFAULTS['lr']:g}).")
+    elif not learned:
         print("  Not learned. A 2-2-1 sigmoid network ends in a local minimum from some "
               "starting weights\n  (about 1 seed in 8 at the defaults), and few epochs may not "
               "be enough.\n  Try another --seed, more --epochs or a wider --hidden.")
 
-    # the post's loop in plain numpy, for the speed-up (and for what it learned)
+    # the post's loop, on its numpy and on nnpy's functions, for the times (and for what the
+    # post's loop learns)
     if hidden == 2:
+        from . import post, reference
         timed = min(steps, _REFERENCE_STEPS_MAX)
-        ref_seconds, params = _post_loop(timed, args.seed)
-        scaled = ref_seconds * steps / timed
+        numpy_seconds, params = _post_loop(reference, timed, args.seed)
+        nnpy_seconds, _ = _post_loop(post, timed, args.seed)
+        per_step = {"fit": seconds / steps, "numpy": numpy_seconds / timed,
+                    "nnpy": nnpy_seconds / timed}
         print()
-        print(f"Time: nnpy {_format_time(seconds)} for {steps} steps "
-              f"({_format_time(seconds / steps)} a step).")
-        how = (f"{timed} steps timed, scaled to {steps}" if timed < steps else f"{steps} steps")
-        print(f"Time: the post's loop in plain numpy (nnpy.reference) {_format_time(scaled)} "
-              f"({how}).")
-        print(f"Speed-up: nnpy is {scaled / seconds:.0f}x faster than the post's numpy loop.")
+        print("Time per training step (one sample: forward, backward, update):")
+        print(f"  nnpy's Network.fit, the whole loop compiled:       "
+              f"{_format_time(per_step['fit'])} ({steps} steps)")
+        print(f"  the post's loop on nnpy (`from nnpy import ...`):  "
+              f"{_format_time(per_step['nnpy'])} ({timed} steps)")
+        print(f"  the post's loop on its numpy (nnpy.reference):     "
+              f"{_format_time(per_step['numpy'])} ({timed} steps)")
+        print("Speed-up over the post's numpy loop, per step:")
+        print(f"  {per_step['numpy'] / per_step['nnpy']:.0f}x for the post's own script on nnpy's "
+              f"forwardPass/backPropogation,")
+        print(f"  {per_step['numpy'] / per_step['fit']:.0f}x for Network.fit (one call for all "
+              f"the steps, not a Python call per step).")
         answer = _post_predict(params, XOR_X[3])
         print()
         print("Note: the post's loop draws `randrange(0, 3)`, so only the first three samples: "
@@ -264,6 +341,18 @@ def run_xor(args):
     if not args.no_plot:
         _xor_plot(args, net, history, epochs, hidden, lr)
     return 0
+
+
+_SATURATED = 1e-3  # an output this close to the wrong value of 0 or 1 is saturated
+
+
+def _on_terminal():
+    """Whether a progress bar can be drawn: stderr (where tqdm draws) is a terminal, not a
+    pipe or a log file."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _have_tqdm():
@@ -312,14 +401,14 @@ def run_digits(args):
     labels = digits.target
     Y = np.eye(10)[labels]
     X_train, X_test, Y_train, Y_test, y_train, y_test = train_test_split(
-        X, Y, labels, test_size=0.25, stratify=labels, random_state=args.seed)
+        X, Y, labels, test_size=0.25, stratify=labels, random_state=_seed32(args.seed))
     print(f"nnpy digits: scikit-learn's 8x8 handwritten digits ({len(X)} images), "
           f"{len(X_train)} to train, {len(X_test)} held out")
     print(f"(stratified, seed {args.seed}); a 64-{hidden}-10 sigmoid network, "
           f"N(0, 1/sqrt(n_in)) weights, {epochs} epochs of mini-batch SGD")
     print(f"(batch {batch}, lr {lr}, 0.5 * squared error).")
     net = Network([64, hidden, 10], init="scaled_normal", seed=args.seed)
-    progress = not args.no_progress
+    progress = not args.no_progress and _on_terminal()
     if progress and not _have_tqdm():
         print('(no progress bar: pip install "nnpy[progress]")')
         progress = False
