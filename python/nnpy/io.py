@@ -13,7 +13,13 @@ Reading never unpickles anything (every array is read with allow_pickle=False) a
 code from the file. Every field of the header is checked, and every array against it: the
 exact set of arrays, their dtype, shapes and finiteness. Anything else (a damaged zip, a
 truncated file, an unknown version, a missing or extra array, a wrong shape) raises
-ValueError; a missing file raises FileNotFoundError as open() does.
+ValueError; a missing file raises FileNotFoundError as open() does, and anything that is not
+a regular file (a directory, a FIFO, a device) raises ValueError without being opened for
+reading (a FIFO would block).
+
+Every writer writes a new file beside the target and renames it over the target, so a failed
+or interrupted write leaves the old file as it was; the new file gets the mode open() would
+give it (the old file's, else 0666 less the umask), and a symlink's target is what is written.
 
 Nielsen's network2.py format (`to_network2_json` / `from_network2_json`) is the JSON his
 `Network.save` writes: {"sizes": [...], "weights": [W_l as nested lists], "biases": [b_l as
@@ -23,9 +29,11 @@ CrossEntropyCost its sigmoid "cross_entropy".
 """
 import io
 import json
+import math
 import numbers
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 import zlib
 
@@ -67,19 +75,78 @@ def save_network(net, path):
     if hasattr(path, "write"):
         np.savez(path, **arrays)
         return
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nnpy-", suffix=".tmp", dir=directory)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def write_atomically(path, write):
+    """Calls write(f) with a new binary file beside `path` (a str, bytes or os.PathLike) and
+    renames it over `path` once complete: a write that fails or is interrupted midway leaves
+    the old file (or none) and no temporary behind. As open(path, "wb") would: a symlink's
+    target is written, an existing file keeps its mode, and a new one gets 0666 less the
+    umask."""
+    target = os.path.realpath(os.fsdecode(os.fspath(path)))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # os.open below applies the umask to 0o666, as open() does
+    directory, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # another writer's temporary: draw another name
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def open_regular(path, what="file"):
+    """`path` opened for binary reading, if it is a regular file: anything else (a directory,
+    a FIFO, a device) raises ValueError before it is opened for reading, so that nothing
+    blocks or has side effects; a missing file raises FileNotFoundError. Returns (file, name)."""
+    name = os.fsdecode(os.fspath(path))
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        raise ValueError(f"{name} is not a regular file ({_kind(os.stat(name).st_mode)}); "
+                         f"a {what} must be one")
+    # O_NONBLOCK: should a FIFO replace the file between the check and here, open does not
+    # wait for a writer, and the check below refuses it
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{name} is not a regular file ({_kind(mode)}); a {what} must be "
+                             f"one")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), name
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a plain file"
 
 
 def load_network(path, *, seed=None):
@@ -89,8 +156,8 @@ def load_network(path, *, seed=None):
     FileNotFoundError if it does not exist."""
     if hasattr(path, "read"):
         return _load(path, "<file object>", seed)
-    name = os.fspath(path)
-    with open(name, "rb") as f:
+    f, name = open_regular(path, "network file")
+    with f:
         return _load(f, name, seed)
 
 
@@ -138,6 +205,7 @@ def _read_array(zf, info, name, max_bytes):
     # allocates what the header declares (a 200-byte member may declare 100 GB).
     stream = io.BytesIO(data)
     fmt = np.lib.format
+    invalid = f"{name}: {info.filename!r} is not a valid .npy array"
     try:
         version = fmt.read_magic(stream)
         if version == (1, 0):
@@ -146,18 +214,21 @@ def _read_array(zf, info, name, max_bytes):
             shape, _, dtype = fmt.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as err:
-        raise ValueError(f"{name}: {info.filename!r} is not a valid .npy array: {err}") from None
+    except (ValueError, TypeError, OverflowError, SyntaxError) as err:
+        raise ValueError(f"{invalid}: {err}") from None
+    if not all(_is_int(extent) and extent >= 0 for extent in shape):
+        raise ValueError(f"{invalid}: its header declares shape {shape}")
     if dtype.hasobject:
         raise ValueError(f"{name}: {info.filename!r} holds Python objects; refused (no pickle)")
-    declared = dtype.itemsize
-    for extent in shape:
-        declared *= extent
+    declared = dtype.itemsize * math.prod(shape)
     if declared != len(data) - stream.tell():
         raise ValueError(f"{name}: {info.filename!r} declares shape {shape} of {dtype} "
                          f"({declared} bytes) but holds {len(data) - stream.tell()}")
     stream.seek(0)
-    return fmt.read_array(stream, allow_pickle=False)
+    try:
+        return fmt.read_array(stream, allow_pickle=False)
+    except (ValueError, TypeError, OverflowError, MemoryError) as err:
+        raise ValueError(f"{invalid}: {type(err).__name__}: {err}") from None
 
 
 def _check_header(header, name):
@@ -204,6 +275,11 @@ def _check_sizes(sizes, name):
             not all(_is_int(s) and s >= 1 for s in sizes):
         raise ValueError(f"{name}: sizes must be a list of at least two positive integers, "
                          f"got {sizes!r}")
+    from ._validation import as_sizes
+    try:
+        as_sizes(sizes)  # sizes no Network can have are refused here, before any array is read
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: {err}") from None
     return [int(s) for s in sizes]
 
 
@@ -238,7 +314,7 @@ def _load_zip(zf, name, seed):
 
     arrays = {}
     for key, shape in shapes.items():
-        limit = int(np.prod(shape)) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
+        limit = math.prod(shape) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
         array = _read_array(zf, members[key], name, limit)
         if array.dtype != dtype:
             raise ValueError(f"{name}: {key} has dtype {array.dtype}; the header says "
@@ -281,8 +357,7 @@ def to_network2_json(net, path):
     if hasattr(path, "write"):
         path.write(text)
         return
-    with open(os.fspath(path), "w", encoding="utf-8") as f:
-        f.write(text)
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def from_network2_json(path, *, dtype=np.float64, seed=None):
@@ -292,8 +367,8 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
     if hasattr(path, "read"):
         name, text = "<file object>", path.read()
     else:
-        name = os.fspath(path)
-        with open(name, "rb") as f:
+        f, name = open_regular(path, "network2 JSON file")
+        with f:
             text = f.read()
     if isinstance(text, bytes):
         try:
@@ -311,7 +386,7 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
         raise ValueError(f"{name}: not a network2 file: no {', '.join(missing)}")
     sizes = _check_sizes(data["sizes"], name)
     cost = data["cost"]
-    if cost not in _NETWORK2_COSTS:
+    if not isinstance(cost, str) or cost not in _NETWORK2_COSTS:
         raise ValueError(f"{name}: unknown cost {cost!r}; expected one of "
                          f"{', '.join(_NETWORK2_COSTS)}")
     n_layers = len(sizes) - 1
@@ -340,7 +415,20 @@ def _json_array(value, what, shape):
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                for row in value for v in row):
         raise ValueError(f"{what} must hold numbers only")
-    array = np.array(value, dtype=np.float64)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except OverflowError:  # a JSON integer beyond float64, such as 10**400
+        i, j = next((i, j) for i, row in enumerate(value) for j, v in enumerate(row)
+                    if abs(v) > float(np.finfo(np.float64).max))
+        raise ValueError(f"{what}[{i}][{j}] is {_short(value[i][j])}, beyond the range of "
+                         f"float64") from None
     if not np.isfinite(array).all():
-        raise ValueError(f"{what} holds NaN or infinity")
+        i, j = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{what}[{i}][{j}] holds NaN or infinity ({array[i, j]}); the values "
+                         f"must be finite")
     return array
+
+
+def _short(number):
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} digits)"
