@@ -334,3 +334,23 @@ def test_help_shows_no_doubled_percent(capsys):
         status, out, _ = run(capsys, command, "--help")
         assert status == 0 and "%%" not in out
     assert "75% of them" in " ".join(run(capsys, "digits", "--help")[1].split())
+
+
+def test_what_the_demos_write_is_git_ignored(capsys, tmp_path, monkeypatch):
+    """nnpy xor writes its plots into the current directory, often a checkout: .gitignore
+    (which the sdist build also honours) must cover every file it leaves."""
+    import fnmatch
+    import pathlib
+    pytest.importorskip("matplotlib")
+    ignore = pathlib.Path(__file__).resolve().parent.parent / ".gitignore"
+    patterns = [line.strip() for line in ignore.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "xor", "--epochs", "20")[0] == 0
+    written = sorted(os.listdir(tmp_path))
+    assert written == ["xor-loss.png", "xor-surface.png"]
+    for name in written:
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
+        assert name in ignore.read_text()
+    readme = (ignore.parent / "README.md").read_text()
+    assert all(name in readme for name in written)

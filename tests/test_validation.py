@@ -725,7 +725,7 @@ class TestAcceptedLayouts:
             assert cost(x, 0.5) == cost(xc, 0.5), name
 
     def test_post_theta_may_be_any_float64_layout(self):
-        # the dict's arrays are ordinary numpy arrays a user may replace (CONTRACT.md)
+        # the dict's arrays are ordinary numpy arrays a user may replace (docs/post-api.md)
         ref = init_net(3, 2, 2, rng=3)
         odd = init_net(3, 2, 2, rng=3)
         odd["theta"]["W_0"] = np.asfortranarray(odd["theta"]["W_0"])

@@ -3,7 +3,7 @@
     from nnpy import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropogation
 
 runs the post's XOR script as it is. The dicts hold ordinary float64 numpy arrays under the
-post's keys (see CONTRACT.md); `backPropogation` keeps the post's order of updates, so its
+post's keys (see docs/post-api.md); `backPropogation` keeps the post's order of updates, so its
 numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
 import warnings

@@ -1,4 +1,4 @@
-"""nnpy's benchmark suite: the fixed workloads W1-W4 (shared/bench/WORKLOADS.md) run on nnpy
+"""nnpy's benchmark suite: the fixed workloads W1-W4 (docs/workloads.md) run on nnpy
 and on the systems it is compared with, side by side in one run.
 
     nnpy bench [--quick]          (or python bench/run.py [--quick] in a source checkout)

@@ -1,4 +1,4 @@
-"""Runs nnpy's benchmark suite: the fixed workloads W1-W4 (shared/bench/WORKLOADS.md) on nnpy
+"""Runs nnpy's benchmark suite: the fixed workloads W1-W4 (docs/workloads.md) on nnpy
 and on every comparison system installed, side by side in one run, and writes results.json,
 results.md and results.png.
 

@@ -1,4 +1,4 @@
-"""The fixed workloads W1-W4 (see shared/bench/WORKLOADS.md): their settings, the cases a run
+"""The fixed workloads W1-W4 (see docs/workloads.md): their settings, the cases a run
 measures, and the data files every system reads, so that all systems train on the same bytes.
 
 A *case* is one row of the results table: a workload at one size, dtype or thread count
