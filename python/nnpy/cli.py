@@ -14,6 +14,8 @@ Every run is deterministic for a given seed (apart from the times it prints). Ba
 status 2; the progress bar is drawn only on a terminal; a closed pipe (`nnpy digits | head`)
 ends the run quietly.
 """
+from __future__ import annotations
+
 import argparse
 import importlib
 import os
@@ -21,6 +23,7 @@ import random
 import sys
 import tempfile
 import time
+from typing import Sequence
 
 import numpy as np
 
@@ -115,7 +118,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
@@ -130,7 +133,7 @@ def main(argv=None):
         return 1
 
 
-def _main(argv):
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "bench":
         return _bench(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -260,7 +263,7 @@ def _post_predict(params, x):
     return float(reference.forwardPass(x, [0.0], params)["forwardPass"]["A_1"][0, 0])
 
 
-def run_xor(args):
+def run_xor(args: argparse.Namespace) -> int:
     from .network import Network, TrainingDiverged
     s = _settings(args, XOR_DEFAULTS)
     epochs, lr, hidden = s["epochs"], s["lr"], s["hidden"]
@@ -384,7 +387,7 @@ def _xor_plot(args, net, history, epochs, hidden, lr):
 # nnpy digits
 # ---------------------------------------------------------------------------------------------
 
-def run_digits(args):
+def run_digits(args: argparse.Namespace) -> int:
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split

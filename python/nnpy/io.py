@@ -27,6 +27,8 @@ Nielsen's network2.py format (`to_network2_json` / `from_network2_json`) is the 
 networks only; QuadraticCost is nnpy's "mse" (0.5 * squared error, as his) and
 CrossEntropyCost its sigmoid "cross_entropy".
 """
+from __future__ import annotations
+
 import io
 import json
 import math
@@ -36,8 +38,15 @@ import secrets
 import stat
 import zipfile
 import zlib
+from typing import IO, TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .network import Network
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __all__ = ["save_network", "load_network", "to_network2_json", "from_network2_json",
            "FORMAT", "VERSION"]
@@ -57,7 +66,7 @@ _NETWORK2_COSTS = {"QuadraticCost": "mse", "CrossEntropyCost": "cross_entropy"}
 # nnpy's .npz format
 # ---------------------------------------------------------------------------------------------
 
-def save_network(net, path):
+def save_network(net: Network, path: PathLike | IO[bytes]) -> None:
     """Writes `net` (an nnpy.Network) to `path` (a path, written as given: no ".npz" is
     appended; or a writable binary file object). A path is written to a temporary file in the
     same directory first and then renamed, so an interrupted save never leaves half a file."""
@@ -72,13 +81,17 @@ def save_network(net, path):
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         arrays["W_%d" % l] = np.ascontiguousarray(w)
         arrays["b_%d" % l] = np.ascontiguousarray(b)
-    if hasattr(path, "write"):
-        np.savez(path, **arrays)
-        return
-    write_atomically(path, lambda f: np.savez(f, **arrays))
+    if isinstance(path, (str, bytes, os.PathLike)):
+        write_atomically(path, lambda f: _savez(f, arrays))
+    else:  # a file object
+        _savez(path, arrays)
 
 
-def write_atomically(path, write):
+def _savez(f: IO[bytes], arrays: dict[str, Any]) -> None:
+    np.savez(f, **arrays)
+
+
+def write_atomically(path: PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Calls write(f) with a new binary file beside `path` (a str, bytes or os.PathLike) and
     renames it over `path` once complete: a write that fails or is interrupted midway leaves
     the old file (or none) and no temporary behind. As open(path, "wb") would: a symlink's
@@ -115,7 +128,7 @@ def write_atomically(path, write):
         raise
 
 
-def open_regular(path, what="file"):
+def open_regular(path: PathLike, what: str = "file") -> tuple[IO[bytes], str]:
     """`path` opened for binary reading, if it is a regular file: anything else (a directory,
     a FIFO, a device) raises ValueError before it is opened for reading, so that nothing
     blocks or has side effects; a missing file raises FileNotFoundError. Returns (file, name)."""
@@ -149,7 +162,7 @@ def _kind(mode):
     return "not a plain file"
 
 
-def load_network(path, *, seed=None):
+def load_network(path: PathLike | IO[bytes], *, seed: int | None = None) -> Network:
     """Reads a network written by save_network from `path` (a path or a readable binary file
     object). `seed` seeds the loaded network's generator (the shuffling of later fits).
     Raises ValueError if the file is not an intact nnpy network file of a known version, and
@@ -338,7 +351,7 @@ def _load_zip(zf, name, seed):
 # Nielsen's network2 JSON
 # ---------------------------------------------------------------------------------------------
 
-def to_network2_json(net, path):
+def to_network2_json(net: Network, path: PathLike | IO[str]) -> None:
     """Writes `net` in the JSON format of Nielsen's network2.py (`network2.load(path)` reads
     it). Only sigmoid-output networks fit that format: softmax ones raise ValueError. The
     values are written as float64 (JSON numbers; float32 networks convert exactly)."""
@@ -360,7 +373,8 @@ def to_network2_json(net, path):
     write_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def from_network2_json(path, *, dtype=np.float64, seed=None):
+def from_network2_json(path: PathLike | IO[str] | IO[bytes], *, dtype: npt.DTypeLike = np.float64,
+                       seed: int | None = None) -> Network:
     """A Network (sigmoid output) from a file written by Nielsen's network2.py `save` (or by
     to_network2_json). Raises ValueError for anything that is not a well-formed network2 file:
     unknown cost, sizes that do not match the arrays, ragged or non-finite values."""

@@ -235,7 +235,10 @@ def backPropogation(params, lr, update=True, debug=False):
     params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
     lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
     layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
-    `debug`. Returns params."""
+    `debug`. Returns params. With `update`, weights that cannot or must not be written in place
+    (read-only, or elements sharing memory) raise ValueError naming the key before anything is
+    written, and an update that makes a finite weight infinite warns (RuntimeWarning, as
+    numpy's `-=` does; np.errstate(over=...) applies)."""
     if type(lr) is not float or not isfinite(lr) or lr <= 0:
         lr = check_lr(lr)
     return back_propagation(params, lr, update, debug)
