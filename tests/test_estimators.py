@@ -121,7 +121,7 @@ def test_one_sgd_epoch_same_weights_as_sklearn(small, task, activation):
                              nesterovs_momentum=False, hidden_layer_sizes=(7, 4),
                              random_state=3)
     _assert_same_weights(ours, theirs)
-    if task != "regression2":  # TODO multi-output loss value
+    if task != "regression2":  # nnpy sums the outputs' losses (estimators docstring)
         assert ours.loss_curve_ == pytest.approx(theirs.loss_curve_, rel=1e-10)
     assert ours.out_activation_ == theirs.out_activation_
 
@@ -136,7 +136,7 @@ def test_sgd_nesterov_epochs_same_weights_as_sklearn(small, task, schedule):
                              learning_rate=schedule, power_t=0.3, max_iter=5, batch_size=20,
                              learning_rate_init=0.02, activation="tanh", random_state=0)
     _assert_same_weights(ours, theirs, rtol=1e-9)
-    if task != "regression2":  # TODO multi-output loss value
+    if task != "regression2":  # nnpy sums the outputs' losses (estimators docstring)
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
     assert ours.t_ == theirs.t_ == 5 * len(weights)
 
@@ -389,10 +389,11 @@ def test_fitted_attributes(small, task, out_activation, n_outputs):
     assert est.loss_ == est.loss_curve_[-1] and est.best_loss_ == min(est.loss_curve_)
     assert est.validation_scores_ is None and est.best_validation_score_ is None
     assert isinstance(est.network_, nnpy.Network)
-    # coefs_ are views of the network's weights: the network is the model
+    # coefs_ are read-only views of the network's weights (the network is the model);
+    # assigning coefs_ / intercepts_ sets them
     np.testing.assert_array_equal(est.coefs_[0], est.network_.weights[0].T)
-    est.coefs_[0][...] = 0.0
-    assert not est.network_.weights[0].any()
+    with pytest.raises(ValueError, match="read-only"):
+        est.coefs_[0][...] = 0.0
     est.coefs_ = [np.ones_like(c) for c in est.coefs_]
     est.intercepts_ = [np.zeros_like(b) for b in est.intercepts_]
     assert (est.network_.weights[1] == 1).all() and not est.network_.biases[2].any()
@@ -474,7 +475,8 @@ def test_sample_weight_lbfgs_equals_repeated_rows(small):
 
 @pytest.mark.parametrize("weights, error", [
     (np.ones(3), "one weight per sample"), (-np.ones(60), "non-negative"),
-    (np.zeros(60), "weights are all zero"), (np.full(60, np.nan), "finite"), ("heavy", "real numbers")])
+    (np.zeros(60), "weights are all zero"), (np.full(60, np.nan), "finite"),
+    ("heavy", "real numbers")])
 def test_bad_sample_weight(small, weights, error):
     X, y = small["binary"]
     with pytest.raises((ValueError, TypeError), match=error):

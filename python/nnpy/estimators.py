@@ -26,11 +26,11 @@ fit(X, y, sample_weight=None); partial_fit(X, y, sample_weight=None[, classes]) 
 one epoch, the optimiser's state kept from call to call); predict, predict_proba,
 predict_log_proba, score.
 
-Fitted attributes (as scikit-learn's): coefs_ and intercepts_ (coefs_[i] is (n_in, n_out); they
-are views into network_'s weights, and assigning them sets the network's), loss_, best_loss_,
-loss_curve_, validation_scores_, best_validation_score_ (sgd/adam; validation scores are the
-accuracy or R^2 on the held-out fraction), t_, n_iter_, n_layers_, n_outputs_, out_activation_,
-classes_, n_features_in_, feature_names_in_; network_ is the model.
+Fitted attributes (as scikit-learn's): coefs_ and intercepts_ (coefs_[i] is (n_in, n_out);
+read-only views of network_'s weights: assign clf.coefs_ = [...] to change them), loss_,
+best_loss_, loss_curve_, validation_scores_, best_validation_score_ (sgd/adam; validation
+scores are the accuracy or R^2 on the held-out fraction), t_, n_iter_, n_layers_, n_outputs_,
+out_activation_, classes_, n_features_in_, feature_names_in_; network_ is the model.
 
 The classifier: softmax output for several classes, one logistic unit for two (as
 scikit-learn, so coefs_ have its shapes), logistic units with binary cross-entropy for
@@ -51,6 +51,11 @@ Where nnpy differs from scikit-learn, in detail:
 - A step that would make a weight infinite or NaN stops training with scikit-learn's
   ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
   after the remaining epochs.
+- Several regression outputs: loss_ and loss_curve_ are 0.5 * the sum over outputs of the
+  squared errors (the function whose gradient both libraries follow); scikit-learn reports
+  the mean over outputs, and its lbfgs line search sees that mean with the gradient of the
+  sum, so its lbfgs iterates differ there. tol applies to nnpy's value.
+- coefs_ / intercepts_ are read-only: in-place edits raise ValueError instead of being lost.
 - Sparse X is not accepted (nnpy's core is dense): convert with X.toarray().
 - partial_fit is absent with solver="lbfgs" for both estimators (scikit-learn's regressor
   offers it and then runs lbfgs; its documentation and its classifier say stochastic only).
@@ -72,7 +77,6 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
-    from sklearn.utils import shuffle as shuffled
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets, unique_labels
@@ -323,7 +327,8 @@ class _BaseMLP(BaseEstimator):
             # a new optimiser, as scikit-learn makes at every fit: zero velocity and moments,
             # the initial learning rate
             net.reset_optimizer()
-            self._optimizer = {"settings": settings, "learning_rate": float(self.learning_rate_init)}
+            self._optimizer = {"settings": settings,
+                               "learning_rate": float(self.learning_rate_init)}
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -369,8 +374,11 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    # scikit-learn's order: the previous epoch's, shuffled by `rs`
-                    sample_idx = shuffled(sample_idx, random_state=rs)
+                    # scikit-learn's order: sklearn.utils.shuffle(sample_idx, random_state=rs),
+                    # the previous epoch's order permuted by the same draws
+                    permutation = np.arange(n_samples)
+                    rs.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
                     np.take(X_train, sample_idx, axis=0, out=X_epoch)
                     np.take(Y_train, sample_idx, axis=0, out=Y_epoch)
                     if sw_train is not None:
@@ -466,9 +474,9 @@ class _BaseMLP(BaseEstimator):
             iteration[0] += 1
             print("Iteration %d, loss = %.8f" % (iteration[0], intermediate_result.fun))
 
+        objective = net.objective(X, Y, sample_weight=sample_weight, alpha=float(self.alpha))
         result = scipy.optimize.minimize(
-            net.loss_and_gradient_flat, net.parameters_flat(), method="L-BFGS-B", jac=True,
-            args=(X, Y, sample_weight, float(self.alpha)),
+            objective, net.get_flat_params().astype(np.float64), method="L-BFGS-B", jac=True,
             callback=report if self.verbose else None,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         self.n_iter_ = min(int(result.nit), self.max_iter)
@@ -484,7 +492,7 @@ class _BaseMLP(BaseEstimator):
         if not np.isfinite(result.x).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
-        net.set_parameters_flat(result.x)
+        net.set_flat_params(result.x)
         self.loss_ = float(result.fun)
 
     # ---- predict ------------------------------------------------------------------------
