@@ -225,8 +225,13 @@ class _BaseMLP(BaseEstimator):
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+        for i, width in enumerate(hidden):
+            if isinstance(width, (bool, np.bool_)) or not isinstance(width, Integral):
+                raise TypeError(f"hidden_layer_sizes[{i}] must be an integer layer width, got "
+                                f"{width!r}")
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        hidden = [int(width) for width in hidden]
         dtype = as_dtype(self.dtype)
         loss = getattr(self, "loss", "squared_error")
         if loss != "squared_error":
@@ -406,9 +411,9 @@ class _BaseMLP(BaseEstimator):
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                                  "reached and the optimization hasn't converged yet.",
-                                  ConvergenceWarning)
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (max_iter="
+                                  f"{self.max_iter}) reached and the optimization hasn't "
+                                  "converged yet.", ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if early_stopping:  # the weights of the best validation score
