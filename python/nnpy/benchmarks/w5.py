@@ -22,10 +22,10 @@ import statistics
 import sys
 import time
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 # (name, task, parameters given to both systems); everything else is scikit-learn's default
-CASES = [
+CASES: List[Tuple[str, str, Dict[str, Any]]] = [
     ("digits-relu-adam", "classification", {}),
     ("digits-tanh-sgd-nesterov", "classification",
      {"activation": "tanh", "solver": "sgd", "nesterovs_momentum": True}),
