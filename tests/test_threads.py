@@ -146,6 +146,14 @@ def test_loss_and_gradients_release_the_gil():
     assert _count_while(lambda: net.gradients(X, Y)) > 10
 
 
+def test_the_flat_objective_releases_the_gil():
+    X, Y = _digits_like(n=1000, n_in=256)
+    net = Network([256, 256, 10], activation="relu", output="softmax", seed=0)
+    objective = net.objective(X, Y, alpha=1e-4)
+    flat = net.get_flat_params()
+    assert _count_while(lambda: objective(flat)) > 10
+
+
 # ---------------------------------------------------------------------------------------------
 # One network, two threads
 # ---------------------------------------------------------------------------------------------

@@ -130,6 +130,33 @@ def as_targets(value, name, n_rows, n_cols, dtype=np.float64):
     return array
 
 
+def as_vector(values, name, length, dtype=np.float64):
+    """A finite 1-D vector of `length` values in `dtype` (a flat parameter vector)."""
+    flat = as_array(values, name, dtype)
+    if flat.shape != (length,):
+        raise ValueError(f"{name} must be a vector of {length} values (weights and biases), "
+                         f"got shape {flat.shape}")
+    check_finite(flat, name)
+    return flat
+
+
+def as_sample_weight(value, n, dtype=np.float64):
+    """sample_weight as n finite non-negative values with a positive sum, or an empty array
+    for None (every weight 1)."""
+    if value is None:
+        return np.empty(0, dtype)
+    weights = as_array(value, "sample_weight", dtype)
+    if weights.ndim != 1 or len(weights) != n:
+        raise ValueError(f"sample_weight must be a 1-D array of {n} values (one per row of X), "
+                         f"got shape {weights.shape}")
+    check_finite(weights, "sample_weight")
+    if (weights < 0).any():
+        raise ValueError("sample_weight must be >= 0")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return weights
+
+
 def as_int(value, name, minimum):
     """An int >= minimum (bools and non-integral floats rejected), else TypeError/ValueError."""
     if isinstance(value, (bool, np.bool_)):

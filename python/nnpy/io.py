@@ -290,7 +290,7 @@ def _load_zip(zf, name, seed):
                      float(optimizer["eps"])))
         state = _OptimizerState(optimizer["name"], settings,
                                 arrays["optimizer_moments"].ravel().copy() if moments else
-                                np.zeros(0, dtype), int(optimizer["step"]))
+                                np.zeros(0, dtype), np.array([optimizer["step"]], np.int64))
     net._restore(flat, state)
     return net
 
@@ -329,8 +329,8 @@ def _check_optimizer_header(optimizer, name):
             raise ValueError(f"{name}: optimizer {what} must be a number in [{low}, {high}), "
                              f"got {value!r}")
 
-    if not _is_int(optimizer["step"]) or optimizer["step"] < 0:
-        raise ValueError(f"{name}: optimizer step must be an integer >= 0, "
+    if not _is_int(optimizer["step"]) or not 0 <= optimizer["step"] < 2 ** 62:
+        raise ValueError(f"{name}: optimizer step must be an integer in [0, 2**62), "
                          f"got {optimizer['step']!r}")
     if optimizer["name"] == "sgd":
         real(optimizer["momentum"], 0, 1, "momentum")

@@ -41,8 +41,8 @@ import numpy as np
 
 from . import _model, reference
 from ._dispatch import core
-from ._validation import (as_array, as_dtype, as_float, as_int, as_matrix, as_sizes, as_targets,
-                          choice)
+from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
+                          as_targets, as_vector, choice)
 
 __all__ = ["Network", "History", "Objective", "TrainingDiverged", "ACTIVATIONS", "INITS",
            "OUTPUTS", "LOSSES", "OPTIMIZERS"]
@@ -79,15 +79,21 @@ class History:
 
 @dataclass
 class _OptimizerState:
-    """The optimiser's state kept on a Network between fits."""
+    """The optimiser's state kept on a Network between fits. The core updates moments and
+    steps in place, together, step by step."""
     name: str             # "sgd" or "adam"
     settings: tuple       # what the state belongs to: ("sgd", momentum, nesterov) or
                           # ("adam", beta1, beta2, eps); other settings start a fresh state
     moments: np.ndarray   # SGD with momentum: the velocity; Adam: m then v (flat, like params)
-    step: int = 0         # steps applied (Adam's t)
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # [steps applied]
+
+    @property
+    def step(self) -> int:
+        """Steps applied (Adam's t)."""
+        return int(self.steps[0])
 
     def copy(self):
-        return _OptimizerState(self.name, self.settings, self.moments.copy(), self.step)
+        return _OptimizerState(self.name, self.settings, self.moments.copy(), self.steps.copy())
 
 
 class _ParamView(np.ndarray):
@@ -273,7 +279,7 @@ class Network:
         if seed is not None and not isinstance(seed, np.random.Generator):
             seed = as_int(seed, "seed", 0)
         self._rng = np.random.default_rng(seed)
-        self._models = {}
+        self._models: dict = {}
         self._flat = np.empty(self._model().n_params, self.dtype)
         self._n_out = int(self._sizes[-1])
         self._optimizer = None
@@ -396,7 +402,7 @@ class Network:
     def set_flat_params(self, values: Any) -> None:
         """Sets all weights and biases from one vector laid out as get_flat_params returns
         them (checked: length, finite values; converted to the network's dtype)."""
-        flat = _as_flat(values, "values", len(self._flat), self.dtype)
+        flat = as_vector(values, "values", len(self._flat), self.dtype)
         with self._guard.write():
             self._flat[...] = flat
 
@@ -498,7 +504,7 @@ class Network:
         """(loss, flat gradient) of the network's own parameters, read under the guard."""
         model = self._model(self._check_loss(loss))
         X, Y = self._xy(X, Y)
-        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
+        sw = as_sample_weight(sample_weight, len(X), self.dtype)
         with self._guard.read():
             self._check_finite_parameters()
             return _evaluate(model, self._flat, X, Y, sw, 0.0)
@@ -606,7 +612,7 @@ class Network:
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
         X, Y = self._xy(X, Y)
-        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
+        sw = as_sample_weight(sample_weight, len(X), self.dtype)
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
@@ -629,8 +635,8 @@ class Network:
                 if epochs == 0:
                     return history
                 state = self._optimizer_state_for(settings)
-                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, l2=l2, alpha=alpha,
-                                     **_core_settings(settings), step=state.step)
+                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
+                                     alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
                                   int(self._rng.integers(2 ** 63)))
                 work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt), self.dtype)
@@ -642,7 +648,6 @@ class Network:
                     status, ran, completed = core.train(model, opt, run, self._flat,
                                                         state.moments, X, Y, sw, losses,
                                                         max_batches, work, interruptible)
-                    state.step = opt.step
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
@@ -746,12 +751,12 @@ class Objective:
         self._model = net._model(net._check_loss(loss))
         self._dtype = net.dtype
         self._X, self._Y = net._xy(X, Y)
-        self._sample_weight = _as_sample_weight(sample_weight, len(self._X), net.dtype)
+        self._sample_weight = as_sample_weight(sample_weight, len(self._X), net.dtype)
         self._alpha = as_float(alpha, "alpha", minimum=0.0)
         self.n_params = self._model.n_params   # length of the vectors it takes
 
     def __call__(self, flat: Any) -> Tuple[float, np.ndarray]:
-        params = _as_flat(flat, "flat", self.n_params, self._dtype)
+        params = as_vector(flat, "flat", self.n_params, self._dtype)
         value, grads = _evaluate(self._model, params, self._X, self._Y, self._sample_weight,
                                  self._alpha)
         return float(value), grads.astype(np.float64)
@@ -765,35 +770,6 @@ def _evaluate(model, params, X, Y, sample_weight, alpha):
     work = np.empty(model.work_size(block), params.dtype)
     return core.loss_and_gradient(model, params, X, Y, sample_weight, alpha, grads, work,
                                   block), grads
-
-
-def _as_flat(values, name, length, dtype):
-    """A finite 1-D vector of `length` values in `dtype`."""
-    flat = as_array(values, name, dtype)
-    if flat.shape != (length,):
-        raise ValueError(f"{name} must be a vector of {length} values (weights and biases), "
-                         f"got shape {flat.shape}")
-    if core.count_nonfinite(flat):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return flat
-
-
-def _as_sample_weight(value, n, dtype):
-    """sample_weight as n finite non-negative values with a positive sum, or an empty array
-    for None (every weight 1)."""
-    if value is None:
-        return np.empty(0, dtype)
-    weights = as_array(value, "sample_weight", dtype)
-    if weights.ndim != 1 or len(weights) != n:
-        raise ValueError(f"sample_weight must be a 1-D array of {n} values (one per row of X), "
-                         f"got shape {weights.shape}")
-    if core.count_nonfinite(weights):
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be >= 0")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    return weights
 
 
 def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):

@@ -19,12 +19,14 @@ Two parts, both importing nothing compiled:
    sample weights); scikit-learn's alpha adds 0.5 * alpha * sum(W**2) / sum(w_i). Optimisers:
    SGD (momentum, Nesterov's as scikit-learn has it) and Adam (torch.optim.Adam's formula).
 """
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
 import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
     "ACTIVATIONS", "DERIVATIVES", "init_params", "forward", "predict", "sample_losses", "loss",
-    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train",
+    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train", "sgd",
 ]
 
 
@@ -129,11 +131,12 @@ def _softmax(z):
 
 
 # Activations f(z) of the rows of z (softmax: outputs only) ...
-ACTIVATIONS = {"sigmoid": _logistic, "tanh": np.tanh, "relu": _relu, "identity": _identity,
-               "softmax": _softmax}
+ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sigmoid": _logistic, "tanh": np.tanh, "relu": _relu, "identity": _identity,
+    "softmax": _softmax}
 
 # ... and their derivatives f'(z), from the activation a = f(z).
-DERIVATIVES = {
+DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda a: a * (1 - a),
     "tanh": lambda a: 1 - a ** 2,
     "relu": lambda a: (a > 0).astype(a.dtype),
@@ -141,7 +144,8 @@ DERIVATIVES = {
 }
 
 
-def init_params(sizes, init="xavier", rng=None, dtype=np.float64, activation="sigmoid"):
+def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
+                dtype: Any = np.float64, activation: str = "sigmoid") -> Tuple[list, list]:
     """Weights and biases for layer widths `sizes`, initialised as nnpy.Network does:
        "uniform01"      the post's: weights and biases uniform in [0, 1)
        "normal"         Nielsen's network.py: standard normal
@@ -174,7 +178,8 @@ def init_params(sizes, init="xavier", rng=None, dtype=np.float64, activation="si
     return weights, biases
 
 
-def forward(weights, biases, X, output="sigmoid", *, activation="sigmoid"):
+def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
+            output: str = "sigmoid", *, activation: str = "sigmoid") -> Tuple[list, np.ndarray]:
     """Activations of every layer for the rows of X: [A_0 = X, A_1, ..., A_L], and the
     output layer's pre-activation Z_L."""
     activations = [X]
@@ -185,12 +190,14 @@ def forward(weights, biases, X, output="sigmoid", *, activation="sigmoid"):
     return activations, z
 
 
-def predict(weights, biases, X, output="sigmoid", *, activation="sigmoid"):
+def predict(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
+            output: str = "sigmoid", *, activation: str = "sigmoid") -> np.ndarray:
     """The network's output for the rows of X."""
     return forward(weights, biases, X, output, activation=activation)[0][-1]
 
 
-def sample_losses(a, z, Y, output="sigmoid", loss="mse"):
+def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output: str = "sigmoid",
+                  loss: str = "mse") -> np.ndarray:
     """The loss of each row: from the outputs a and, for cross-entropy, the pre-activations z
     (so that confident outputs keep their precision)."""
     if loss == "mse":
@@ -218,11 +225,15 @@ def _output_delta(a, Y, output, loss):
 
 def _penalty(weights, alpha, weight_sum):
     """scikit-learn's alpha: 0.5 * alpha * sum(W**2) / sum(w_i) on the loss."""
+    if not alpha:
+        return 0.0
     return 0.5 * alpha * sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights) / weight_sum
 
 
-def loss(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation="sigmoid",
-         sample_weight=None, alpha=0.0):
+def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
+         Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
+         activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
+         alpha: float = 0.0) -> float:
     """The loss over the rows of X, Y: sum(w_i * l_i) / sum(w_i) (the mean without
     sample_weight), plus alpha's penalty."""
     acts, z = forward(weights, biases, X, output, activation=activation)
@@ -231,19 +242,31 @@ def loss(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation="sig
     return float(np.sum(w * losses) / w.sum()) + _penalty(weights, alpha, w.sum())
 
 
-def gradients(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation="sigmoid",
-              sample_weight=None, alpha=0.0):
+def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
+              Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
+              activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
+              alpha: float = 0.0) -> Tuple[float, list, list]:
     """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`."""
     acts, z = forward(weights, biases, X, output, activation=activation)
     a = acts[-1]
-    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    batch_loss = float(np.sum(w * sample_losses(a, z, Y, output, loss)) / w.sum())
-    batch_loss += _penalty(weights, alpha, w.sum())
-    # output deltas, each sample's times its weight, over the weights' sum
-    delta = _output_delta(a, Y, output, loss) * (w / w.sum()).astype(a.dtype)[:, None]
-    dW, db = [None] * len(weights), [None] * len(weights)
+    losses = sample_losses(a, z, Y, output, loss)
+    # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
+    if sample_weight is None:
+        weight_sum = len(X)
+        batch_loss = float(np.mean(losses))
+        delta = _output_delta(a, Y, output, loss) / weight_sum
+    else:
+        w = np.asarray(sample_weight, np.float64)
+        weight_sum = w.sum()
+        batch_loss = float(np.sum(w * losses) / weight_sum)
+        delta = _output_delta(a, Y, output, loss) * (w / weight_sum).astype(a.dtype)[:, None]
+    batch_loss += _penalty(weights, alpha, weight_sum)
+    dW: list = [None] * len(weights)
+    db: list = [None] * len(weights)
     for l in reversed(range(len(weights))):
-        dW[l] = delta.T @ acts[l] + (alpha / w.sum()) * weights[l]
+        dW[l] = delta.T @ acts[l]
+        if alpha:
+            dW[l] += (alpha / weight_sum) * weights[l]
         db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
@@ -251,8 +274,9 @@ def gradients(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation
     return batch_loss, dW, db
 
 
-def gradients_per_sample(weights, biases, x, y, output="sigmoid", loss="mse", *,
-                         activation="sigmoid"):
+def gradients_per_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                         x: Any, y: Any, output: str = "sigmoid", loss: str = "mse", *,
+                         activation: str = "sigmoid") -> Tuple[float, list, list]:
     """Nielsen's backprop for one sample, with column vectors: (loss, [dW_l], [db_l])."""
     a = np.asarray(x, dtype=weights[0].dtype).reshape(-1, 1)
     y = np.asarray(y, dtype=weights[0].dtype).reshape(-1, 1)
@@ -264,7 +288,8 @@ def gradients_per_sample(weights, biases, x, y, output="sigmoid", loss="mse", *,
         activations.append(a)
     sample_loss = float(sample_losses(a.T, zs[-1].T, y.T, output, loss)[0])
     delta = _output_delta(a.T, y.T, output, loss).T
-    dW, db = [None] * len(weights), [None] * len(weights)
+    dW: list = [None] * len(weights)
+    db: list = [None] * len(weights)
     for l in reversed(range(len(weights))):
         dW[l] = delta @ activations[l].T
         db[l] = delta.ravel()
@@ -273,7 +298,8 @@ def gradients_per_sample(weights, biases, x, y, output="sigmoid", loss="mse", *,
     return sample_loss, dW, db
 
 
-def sgd_step(params, grads, state, *, lr, momentum=0.0, nesterov=False):
+def sgd_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: dict, *,
+             lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
     """One step of scikit-learn's SGDOptimizer on the arrays `params`, in place:
         v = momentum * v - lr * g;  p += v   (Nesterov: p += momentum * v - lr * g)
     state["velocity"] keeps v between steps (plain SGD, momentum 0, keeps none)."""
@@ -287,7 +313,8 @@ def sgd_step(params, grads, state, *, lr, momentum=0.0, nesterov=False):
         p += momentum * v - lr * g if nesterov else v
 
 
-def adam_step(params, grads, state, *, lr, betas=(0.9, 0.999), eps=1e-8):
+def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: dict, *,
+              lr: float, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
     """One step of torch.optim.Adam on the arrays `params`, in place: with t the step number,
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
         p -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
@@ -302,10 +329,13 @@ def adam_step(params, grads, state, *, lr, betas=(0.9, 0.999), eps=1e-8):
         p -= lr * (m_l / (1 - b1 ** t)) / (np.sqrt(v_l / (1 - b2 ** t)) + eps)
 
 
-def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoid",
-          output="sigmoid", loss="mse", optimizer="sgd", momentum=0.0, nesterov=False,
-          betas=(0.9, 0.999), eps=1e-8, l2=0.0, alpha=0.0, sample_weight=None, rng=None,
-          orders=None, vectorised=True, state=None):
+def train(weights: list, biases: list, X: np.ndarray, Y: np.ndarray, *, epochs: int,
+          lr: float, batch_size: int = 1, activation: str = "sigmoid", output: str = "sigmoid",
+          loss: str = "mse", optimizer: str = "sgd", momentum: float = 0.0,
+          nesterov: bool = False, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+          l2: float = 0.0, alpha: float = 0.0, sample_weight: Optional[np.ndarray] = None,
+          rng: Optional[np.random.Generator] = None, orders: Optional[Sequence] = None,
+          vectorised: bool = True, state: Optional[dict] = None) -> list:
     """Mini-batch training in place on weights and biases; returns each epoch's loss: the sum
     over its batches of (batch size * batch loss) / n, each batch's loss (with alpha's penalty)
     taken in its forward pass, before its step.
@@ -318,7 +348,6 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
     (a dict) keeps the optimiser's state, so that a later call continues where this one ended."""
     state = {} if state is None else state
     n = len(X)
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     history = []
     for epoch in range(epochs):
         if orders is not None:
@@ -330,24 +359,26 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
         total = 0.0
         for start in range(0, n, batch_size):
             rows = order[start:start + batch_size]
-            w = sw[rows]
-            if w.sum() == 0:
+            w = None if sample_weight is None else np.asarray(sample_weight, np.float64)[rows]
+            if w is not None and w.sum() == 0:
                 continue
             if vectorised:
                 batch_loss, dW, db = gradients(weights, biases, X[rows], Y[rows], output, loss,
                                                activation=activation, sample_weight=w,
                                                alpha=alpha)
             else:
-                batch_loss = _penalty(weights, alpha, w.sum())
-                dW = [(alpha / w.sum()) * W for W in weights]
+                shares = np.full(len(rows), 1 / len(rows)) if w is None else w / w.sum()
+                weight_sum = len(rows) if w is None else w.sum()
+                batch_loss = _penalty(weights, alpha, weight_sum)
+                dW = [(alpha / weight_sum) * W for W in weights]
                 db = [np.zeros_like(b) for b in biases]
-                for r, w_r in zip(rows, w / w.sum()):
+                for r, share in zip(rows, shares):
                     sample_loss, dw_s, db_s = gradients_per_sample(
                         weights, biases, X[r], Y[r], output, loss, activation=activation)
-                    batch_loss += w_r * sample_loss
+                    batch_loss += share * sample_loss
                     for l in range(len(weights)):
-                        dW[l] += w_r * dw_s[l]
-                        db[l] += w_r * db_s[l]
+                        dW[l] += share * dw_s[l]
+                        db[l] += share * db_s[l]
             total += batch_loss * len(rows)
             grads = [d + l2 * W for d, W in zip(dW, weights)] + db
             if optimizer == "adam":
@@ -357,3 +388,6 @@ def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoi
                          nesterov=nesterov)
         history.append(total / n)
     return history
+
+
+sgd = train  # the name nnpy.benchmarks runs as numpy-vectorised

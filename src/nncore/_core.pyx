@@ -361,7 +361,8 @@ def layer_forward(const floating[:, :] w, const floating[:, :] b, const floating
         refuse_shared(a, "a", z, "z")
     if b.shape[0] != n_out or b.shape[1] != 1:
         raise ValueError(f"b must be a ({n_out}, 1) column")
-    if zv.shape[0] != n_out or zv.shape[1] != n_cols or av.shape[0] != n_out or av.shape[1] != n_cols:
+    if (zv.shape[0] != n_out or zv.shape[1] != n_cols or av.shape[0] != n_out
+            or av.shape[1] != n_cols):
         raise ValueError(f"z and a must be {n_out} x {n_cols}")
     with nogil:
         for i in range(n_out):
@@ -625,15 +626,16 @@ cdef struct Settings:
 
 
 cdef class Optimizer:
-    """An optimiser's settings and its step count. Its moments (SGD's velocity, Adam's first
-    and second moments: state_vectors arrays of n_params, one after the other) live in an
-    array the caller keeps and hands to train with it."""
+    """An optimiser's settings, and its step count in the caller's array `steps` (one int64,
+    counted up by train with every step it applies, so that it always matches the moments).
+    The moments (SGD's velocity, Adam's first and second moments: state_vectors arrays of
+    n_params, one after the other) live in another array the caller keeps and hands to train."""
     cdef Settings settings
-    cdef public long long step   # steps applied so far (Adam's t)
+    cdef long long[::1] steps   # steps[0]: steps applied so far (Adam's t)
 
-    def __init__(self, int kind, double lr, *, double l2=0.0, double alpha=0.0,
+    def __init__(self, int kind, double lr, object steps, *, double l2=0.0, double alpha=0.0,
                  double momentum=0.0, bint nesterov=False, double beta1=0.9,
-                 double beta2=0.999, double eps=1e-8, long long step=0):
+                 double beta2=0.999, double eps=1e-8):
         if kind != SGD and kind != ADAM:
             raise ValueError(f"unknown optimizer code {kind}")
         for name, value in (("lr", lr), ("l2", l2), ("alpha", alpha), ("eps", eps)):
@@ -644,11 +646,16 @@ cdef class Optimizer:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
         if kind == ADAM and not eps > 0:
             raise ValueError("Adam needs eps > 0")
-        if step < 0:
-            raise ValueError(f"step must be >= 0, got {step}")
+        self.steps = writable(steps, "steps", np.int64)
+        if self.steps.shape[0] != 1 or self.steps[0] < 0:
+            raise ValueError("steps must hold one count >= 0")
         self.settings = Settings(kind=kind, lr=lr, l2=l2, alpha=alpha, momentum=momentum,
                                  nesterov=nesterov, beta1=beta1, beta2=beta2, eps=eps)
-        self.step = step
+
+    @property
+    def step(self):
+        """Steps applied so far."""
+        return self.steps[0]
 
     @property
     def state_vectors(self):
@@ -1057,12 +1064,12 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                     if s.alpha != 0:
                         batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
                     if nonfinite(batch_loss) or not optimizer_step(
-                            s, optimizer.step + 1, net, &p[0], state_ptr, state_length, grads,
+                            s, optimizer.steps[0] + 1, net, &p[0], state_ptr, state_length, grads,
                             <floating>(s.l2 + s.alpha / wsum), step, new_state):
                         # the shuffled order is kept as it is, so a retry resumes the same epoch
                         status = DIVERGED
                         break
-                    optimizer.step += 1
+                    optimizer.steps[0] += 1
                     epochs.loss_sum += batch_loss * count
                 batches += 1
                 position = end
