@@ -552,6 +552,20 @@ def test_tol_stop_and_convergence_warning(blobs):
         NNClassifier(solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
 
 
+def test_huge_max_iter_is_an_upper_bound(blobs):
+    """max_iter far beyond memory is a bound, not an allocation (issue 9), for every solver;
+    n_iter_no_change=np.inf (scikit-learn's "never stop early") is accepted."""
+    X, y = blobs
+    for solver in ("sgd", "adam"):
+        clf = NNClassifier(solver=solver, max_iter=10**12, n_iter_no_change=2, tol=1.0,
+                           random_state=0).fit(X, y)
+        assert clf.n_iter_ == len(clf.loss_curve_) == 4  # 3 epochs without a gain of tol
+    assert NNClassifier(solver="lbfgs", max_iter=10**12, random_state=0).fit(X, y).n_iter_ < 1000
+    with pytest.warns(ConvergenceWarning):
+        clf = NNClassifier(n_iter_no_change=np.inf, tol=10.0, max_iter=5).fit(X, y)
+    assert clf.n_iter_ == 5
+
+
 def test_verbose_prints_as_sklearn(blobs, capsys):
     X, y = blobs
     with pytest.warns(ConvergenceWarning):
