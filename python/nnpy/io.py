@@ -31,8 +31,10 @@ import zlib
 
 import numpy as np
 
+from .fann import from_fann, to_fann   # FANN's text format lives in nnpy.fann
+
 __all__ = ["save_network", "load_network", "to_network2_json", "from_network2_json",
-           "FORMAT", "VERSION"]
+           "to_fann", "from_fann", "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Network"
 VERSION = 1
