@@ -230,7 +230,8 @@ def to_c(net, path, name="nnpy_net"):
         void NAME_predict(const T *x, T *y)          (static inline; x: N_INPUTS, y: N_OUTPUTS)
 
     that computes `net.predict(x)` for one sample, T being float for a float32 network and
-    double for float64. `name` must be a C identifier; it prefixes every symbol."""
+    double for float64; x and y must not overlap. `name` must be a C identifier; it prefixes
+    every symbol."""
     from .network import Network
     if not isinstance(net, Network):
         raise TypeError(f"to_c needs an nnpy.Network, got {type(net).__name__}")
@@ -264,7 +265,7 @@ def _c_header(net, name):
            f" * No allocation, no dependency but <math.h>.",
            f" *",
            f" *     {T} y[{upper}_N_OUTPUTS];",
-           f" *     {name}_predict(x, y);      x holds {upper}_N_INPUTS values",
+           f" *     {name}_predict(x, y);      x holds {upper}_N_INPUTS values; x and y must not overlap",
            f" */",
            f"#ifndef {upper}_H_INCLUDED",
            f"#define {upper}_H_INCLUDED",

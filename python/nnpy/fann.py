@@ -94,8 +94,6 @@ _CONNECTIONS_KEY = "connections (connected_to_neuron, weight)"
 _SCALE_KEYS = tuple(f"scale_{what}_{where}" for where in ("in", "out")
                     for what in ("mean", "deviation", "new_min", "factor"))
 
-_MAX_FILE_BYTES = 1 << 31   # 2 GB of text: about 60 million connections
-
 
 def _e20(value):
     """A number as FANN writes it (C's "%.20e"; both are correctly rounded, so identical)."""
@@ -179,19 +177,8 @@ def from_fann(path, *, dtype=np.float64, seed=None):
     Network's (float32 rounds the weights); `seed` seeds its generator. Raises ValueError for a
     file that is not an intact FANN_FLO_2.1 network, and for networks nnpy cannot represent
     (see the module docstring), saying what."""
-    if hasattr(path, "read"):
-        name, data = "<file object>", path.read()
-    else:
-        name = os.fspath(path)
-        if os.path.getsize(name) > _MAX_FILE_BYTES:
-            raise ValueError(f"{name} is larger than {_MAX_FILE_BYTES} bytes; not read")
-        with open(name, "rb") as f:
-            data = f.read()
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise ValueError(f"{name} is not a FANN network file (not ASCII text)") from None
+    from .io import _read_text
+    name, data = _read_text(path, "ascii", "a FANN network file")
     lines = data.splitlines()
     if not lines or lines[0].strip() != FANN_VERSION:
         found = lines[0].strip()[:40] if lines else ""

@@ -291,17 +291,7 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
     """A Network (sigmoid output) from a file written by Nielsen's network2.py `save` (or by
     to_network2_json). Raises ValueError for anything that is not a well-formed network2 file:
     unknown cost, sizes that do not match the arrays, ragged or non-finite values."""
-    if hasattr(path, "read"):
-        name, text = "<file object>", path.read()
-    else:
-        name = os.fspath(path)
-        with open(name, "rb") as f:
-            text = f.read()
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{name} is not a network2 JSON file (not UTF-8 text)") from None
+    name, text = _read_text(path, "utf-8", "a network2 JSON file")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -333,6 +323,23 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
     net.weights = ws
     net.biases = bs
     return net
+
+
+def _read_text(path, encoding, kind):
+    """(name, text) of `path` (a path or a readable file object, text or binary); ValueError
+    saying that it is not `kind` if the bytes are not `encoding`."""
+    if hasattr(path, "read"):
+        name, text = "<file object>", path.read()
+    else:
+        name = os.fspath(path)
+        with open(name, "rb") as f:
+            text = f.read()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode(encoding)
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not {kind} (not {encoding} text)") from None
+    return name, text
 
 
 def _json_array(value, what, shape):
