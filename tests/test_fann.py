@@ -65,6 +65,7 @@ def _load_fann():
         "fann_set_activation_steepness_output": (None, [ann, double]),
         "fann_set_activation_function": (None, [ann, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
         "fann_set_activation_function_layer": (None, [ann, ctypes.c_int, ctypes.c_int]),
+        "fann_set_activation_steepness_layer": (None, [ann, double, ctypes.c_int]),
     }
     for function, (restype, argtypes) in signatures.items():
         getattr(lib, function).restype = restype
@@ -236,6 +237,13 @@ def test_mixed_activations_are_refused(tmp_path):
     FANN.fann_set_activation_function_layer(ann.handle, FANN_SIGMOID_STEPWISE, 2)
     ann.save(tmp_path / "layers.net")
     with pytest.raises(ValueError, match="layer 2 uses FANN_SIGMOID_STEPWISE"):
+        from_fann(tmp_path / "layers.net")
+    # sigmoid, then tanh: each maps to nnpy, but an nnpy network has one hidden activation
+    FANN.fann_set_activation_function_layer(ann.handle, FANN_SIGMOID_SYMMETRIC, 2)
+    FANN.fann_set_activation_steepness_layer(ann.handle, 1.0, 2)
+    ann.save(tmp_path / "layers.net")
+    with pytest.raises(ValueError, match="hidden layers have different activations "
+                                         r"\(sigmoid, tanh\)"):
         from_fann(tmp_path / "layers.net")
 
 

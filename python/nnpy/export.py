@@ -27,10 +27,21 @@ several files links), two stack buffers as wide as the widest hidden layer, no a
 library but <math.h> (link with -lm where the platform needs it). The sigmoid evaluates exp of a
 non-positive number only (no overflow); softmax subtracts the maximum first.
 """
+from __future__ import annotations
+
 import os
 import re
+from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    import onnx
+
+    from .network import Network
+
+PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 
 __all__ = ["to_onnx", "to_c", "ONNX_OPSET", "ONNX_IR_VERSION"]
 
@@ -67,7 +78,7 @@ def _layer_activations(net):
 # ONNX
 # ---------------------------------------------------------------------------------------------
 
-def to_onnx(model, path, *, dtype=None):
+def to_onnx(model: Any, path: PathOrFile, *, dtype: DTypeLike | None = None) -> onnx.ModelProto:
     """Writes `model` (an nnpy.Network, or a fitted NNClassifier / NNRegressor) to `path` (a
     path or a writable binary file) as an ONNX model, and returns the onnx.ModelProto.
 
@@ -106,7 +117,7 @@ def to_onnx(model, path, *, dtype=None):
             current = z
             continue
         current = f"a{l}"
-        extra = {"axis": 1} if op == "Softmax" else {}
+        extra: dict[str, Any] = {"axis": 1} if op == "Softmax" else {}
         nodes.append(helper.make_node(op, [z], [current], name=f"{op.lower()}{l}", **extra))
 
     n_in = net.sizes[0]
@@ -222,7 +233,7 @@ def _check_c_name(name):
     return name
 
 
-def to_c(net, path, name="nnpy_net"):
+def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
     """Writes `net` (an nnpy.Network) to `path` (a path or a writable text file) as one C99
     header defining
 

@@ -30,11 +30,20 @@ steepness * sum to +-150 / steepness, so a linear neuron's value in FANN never l
 Weights are written as FANN writes them (`%.20e`), which holds every float64 exactly; reading
 never evaluates anything from the file.
 """
+from __future__ import annotations
+
 import math
 import os
 import re
+from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    from .network import Network
+
+PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 
 __all__ = ["to_fann", "from_fann", "FANN_VERSION"]
 
@@ -104,7 +113,7 @@ def _e20(value):
 # writing
 # ---------------------------------------------------------------------------------------------
 
-def to_fann(net, path):
+def to_fann(net: Network, path: PathOrFile) -> None:
     """Writes `net` (an nnpy.Network) to `path` (a path or a writable text file object) in
     FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it; `fann_create_from_file`
     reads it back and `fann_run` computes `net.predict` (see the module docstring for the
@@ -171,7 +180,8 @@ _NEURON = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*,\s*([^()\s,]+)\s*\)\s*")
 _CONNECTION = re.compile(r"\(\s*(\d+)\s*,\s*([^()\s,]+)\s*\)\s*")
 
 
-def from_fann(path, *, dtype=np.float64, seed=None):
+def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
+              seed: int | np.random.Generator | None = None) -> Network:
     """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann): same layer
     sizes, activations and weights, so that `predict` gives what `fann_run` gives. `dtype` is the
     Network's (float32 rounds the weights); `seed` seeds its generator. Raises ValueError for a
