@@ -344,8 +344,8 @@ class TestNetworkConstructor:
         assert Network((np.int32(3), np.uint16(4), np.int64(2)), seed=0).sizes == (3, 4, 2)
 
     @pytest.mark.parametrize("kwargs,exc,words", [
-        ({"init": "he"}, ValueError, ["init", "xavier"]),
-        ({"init": None}, ValueError, ["init"]),
+        ({"init": "lecun"}, ValueError, ["init", "xavier"]),
+        ({"activation": "softplus"}, ValueError, ["activation", "relu"]),
         ({"output": "relu"}, ValueError, ["output", "softmax"]),
         ({"loss": "hinge"}, ValueError, ["loss", "mse"]),
         ({"loss": 1}, ValueError, ["loss"]),
@@ -820,7 +820,7 @@ class TestEstimators:
         ("learning_rate_init", float("nan"), ValueError), ("learning_rate_init", "1", TypeError),
         ("batch_size", 0, ValueError), ("batch_size", 1.5, TypeError),
         ("max_iter", 0, ValueError), ("max_iter", 2.5, TypeError),
-        ("init", "he", ValueError), ("dtype", np.int32, TypeError), ("dtype", "blah", TypeError),
+        ("init", "lecun", ValueError), ("dtype", np.int32, TypeError), ("dtype", "blah", TypeError),
         ("momentum", 1.0, ValueError), ("alpha", -1.0, ValueError),
         ("validation_fraction", 0.0, ValueError), ("shuffle", "yes", TypeError),
     ])
