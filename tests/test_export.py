@@ -12,7 +12,6 @@ import pytest
 import nnpy
 from nnpy.export import ONNX_IR_VERSION, ONNX_OPSET, to_c, to_onnx
 
-HAS_ACTIVATION = hasattr(nnpy.Network([1, 1]), "activation")   # issue 10's model family
 
 # (hidden activation, output) pairs covering every activation and output nnpy has
 PAIRS = [("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("tanh", "softmax"),
@@ -21,12 +20,8 @@ PAIRS = [("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("tanh", "softmax"),
 
 
 def network(hidden, output, sizes=(4, 6, 5, 3), dtype=np.float64, seed=0, scale=1.0):
-    """A Network with the given activations and N(0, scale) weights (skipped where nnpy has
-    only sigmoid hidden layers and sigmoid/softmax outputs, before issue 10)."""
-    if not HAS_ACTIVATION and (hidden != "sigmoid" or output == "identity"):
-        pytest.skip("this nnpy has sigmoid hidden layers only (issue 10's activation= missing)")
-    options = {"activation": hidden} if hidden != "sigmoid" else {}
-    net = nnpy.Network(list(sizes), output=output, dtype=dtype, seed=seed, **options)
+    """A Network with the given activations and N(0, scale) weights."""
+    net = nnpy.Network(list(sizes), activation=hidden, output=output, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed)
     net.weights = [rng.normal(0, scale, w.shape) for w in net.weights]
     net.biases = [rng.normal(0, scale, b.shape) for b in net.biases]
@@ -339,3 +334,11 @@ def test_c_names_must_be_identifiers(tmp_path, name, error):
 def test_to_c_needs_a_network(tmp_path):
     with pytest.raises(TypeError, match="to_c needs an nnpy.Network"):
         to_c("net", tmp_path / "n.h")
+
+
+def test_every_activation_of_the_model_table_is_exported():
+    """A new activation in nnpy's model table needs an ONNX operator and a C expression."""
+    from nnpy import _model, export
+    names = set(_model.HIDDEN) | set(_model.OUTPUTS)
+    assert set(export._ONNX_OPS) == names
+    assert set(export._C_ACTIVATIONS) == names

@@ -19,16 +19,11 @@ PAIRS = [("sigmoid", "sigmoid"), ("tanh", "sigmoid"), ("identity", "sigmoid"),
          ("sigmoid", "identity"), ("tanh", "identity")]
 FANN_OF = {"sigmoid": (FANN_SIGMOID, 0.5), "tanh": (FANN_SIGMOID_SYMMETRIC, 1.0),
            "identity": (FANN_LINEAR, 1.0)}
-HAS_ACTIVATION = hasattr(nnpy.Network([1, 1]), "activation")   # issue 10's model family
 
 
 def network(hidden, output, sizes=(3, 5, 4, 2), dtype=np.float64, seed=0):
-    """A Network with the given activations (skipped where nnpy has only sigmoid hidden layers
-    and sigmoid/softmax outputs, before issue 10)."""
-    if not HAS_ACTIVATION and (hidden != "sigmoid" or output == "identity"):
-        pytest.skip("this nnpy has sigmoid hidden layers only (issue 10's activation= missing)")
-    options = {"activation": hidden} if hidden != "sigmoid" else {}
-    net = nnpy.Network(list(sizes), output=output, dtype=dtype, seed=seed, **options)
+    """A Network with the given activations and N(0, 1) weights."""
+    net = nnpy.Network(list(sizes), activation=hidden, output=output, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed)
     net.weights = [rng.normal(0, 1.0, w.shape) for w in net.weights]
     net.biases = [rng.normal(0, 1.0, b.shape) for b in net.biases]
@@ -178,14 +173,12 @@ def test_fann_saves_what_nnpy_wrote_byte_for_byte(tmp_path, hidden, output):
 @pytest.mark.parametrize("hidden, output", PAIRS)
 @pytest.mark.parametrize("sizes", [(3, 5, 2), (2, 4, 6, 3), (5, 1)])
 def test_nnpy_runs_what_fann_saves(tmp_path, hidden, output, sizes):
-    network(hidden if len(sizes) > 2 else "sigmoid", output, sizes=(1, 1, 1))   # skips what
-    # this nnpy cannot build
     ann = Fann.standard(sizes, FANN_OF[hidden], FANN_OF[output])
     ann.save(tmp_path / "fann.net")
     net = from_fann(tmp_path / "fann.net")
     assert net.sizes == sizes and net.output == output
     if len(sizes) > 2:
-        assert getattr(net, "activation", "sigmoid") == hidden
+        assert net.activation == hidden
     X = inputs(sizes[0])
     np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=0, atol=1e-12)
     # and nnpy writes that network exactly as FANN did
@@ -253,8 +246,9 @@ def test_mixed_activations_are_refused(tmp_path):
 
 def test_round_trip_keeps_every_weight(tmp_path):
     net = network("sigmoid", "sigmoid", sizes=(4, 6, 3))
-    net.weights[0][0, 0] = 1e-300       # extremes survive %.20e
-    net.biases[1][2] = -123456.789e200
+    w, b = net.weights[0].copy(), net.biases[1].copy()
+    w[0, 0], b[2] = 1e-300, -123456.789e200       # extremes survive %.20e
+    net.weights[0], net.biases[1] = w, b
     to_fann(net, tmp_path / "n.net")
     back = from_fann(tmp_path / "n.net")
     for a, b in zip(net.weights + net.biases, back.weights + back.biases):
@@ -341,3 +335,20 @@ def test_non_finite_weights_are_refused(tmp_path, value):
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         from_fann("/nonexistent/n.net")
+
+
+def test_every_activation_of_the_model_table_is_mapped_or_refused(tmp_path):
+    """Each hidden activation and output of nnpy's model table either round-trips through a
+    FANN file or is refused with a ValueError naming it."""
+    from nnpy import _model
+    for hidden in _model.HIDDEN:
+        for output in _model.OUTPUTS:
+            net = network(hidden, output)
+            try:
+                to_fann(net, tmp_path / "n.net")
+            except ValueError as err:
+                assert repr(hidden) in str(err) or repr(output) in str(err)
+                continue
+            back = from_fann(tmp_path / "n.net")
+            assert (back.activation, back.output) == (hidden, output)
+            np.testing.assert_array_equal(back.predict(inputs(3)), net.predict(inputs(3)))

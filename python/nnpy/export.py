@@ -70,8 +70,7 @@ def _network_of(model):
 
 def _layer_activations(net):
     """The activation of each weight layer, the output's last."""
-    hidden = getattr(net, "activation", "sigmoid")   # networks before issue 10: sigmoid only
-    return [hidden] * (net.n_layers - 1) + [net.output]
+    return [net.activation] * (net.n_layers - 1) + [net.output]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +218,11 @@ _C_KEYWORDS = frozenset(
     "union unsigned void volatile while _Bool _Complex _Imaginary".split())
 
 
+# nnpy activation -> C expression of the weighted sum z (softmax: applied after the layer)
+_C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu": "(z > 0 ? z : 0)",
+                  "identity": "z", "softmax": "z"}
+
+
 def _check_c_name(name):
     if not isinstance(name, str):
         raise TypeError(f"name must be a string (a C identifier), got {type(name).__name__}")
@@ -308,8 +312,7 @@ def _c_header(net, name):
                 f"    return e / (1 + e);",
                 f"}}",
                 f""]
-    apply = {"sigmoid": f"{name}_sigmoid(z)", "tanh": f"tanh{fn}(z)",
-             "relu": f"(z > 0 ? z : 0)", "identity": "z", "softmax": "z"}
+    apply = {act: code.format(name=name, fn=fn) for act, code in _C_ACTIVATIONS.items()}
 
     hidden = sizes[1:-1]
     out += [f"/* y[0..{sizes[-1] - 1}] = the network's outputs for the inputs x[0..{sizes[0] - 1}] */",

@@ -123,7 +123,7 @@ def to_fann(net: Network, path: PathOrFile) -> None:
     if not isinstance(net, Network):
         raise TypeError(f"to_fann needs an nnpy.Network, got {type(net).__name__}")
     sizes = net.sizes
-    hidden = _hidden_activation(net)
+    hidden = net.activation
     if net.n_layers > 1 and hidden not in _TO_FANN:
         raise ValueError(f"FANN cannot represent {hidden!r} hidden layers (FANN 2.2 has no "
                          f"unbounded ReLU: FANN_LINEAR_PIECE is clipped at 1); it holds "
@@ -165,11 +165,6 @@ def to_fann(net: Network, path: PathOrFile) -> None:
         return
     with open(os.fspath(path), "w", encoding="ascii", newline="\n") as f:
         f.write(text)
-
-
-def _hidden_activation(net):
-    # Networks before issue 10 have sigmoid hidden layers only and no `activation` attribute.
-    return getattr(net, "activation", "sigmoid")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,12 +217,9 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
         raise ValueError(f"{name}: the output layer is {activations[-1]}; nnpy's outputs from "
                          f"FANN are {' and '.join(_OUTPUTS_FROM_FANN)}")
     from .network import Network
-    options = {}
-    if hidden and hidden != {"sigmoid"}:
-        options["activation"] = hidden.pop()
-    if activations[-1] != "sigmoid":
-        options["output"] = activations[-1]
-    net = Network([s - 1 for s in sizes], **options, dtype=dtype, seed=seed)
+    options = {"activation": hidden.pop()} if hidden else {}   # none: no hidden layer
+    net = Network([s - 1 for s in sizes], output=activations[-1], dtype=dtype, seed=seed,
+                  **options)
     net.weights = weights
     net.biases = biases
     return net
