@@ -129,7 +129,7 @@ def fitted(kind, y, **params):
 
 
 LABELS = {"int": np.array([3, 7, 11]), "str": np.array(["cat", "dog", "emu"]),
-          "float": np.array([0.5, 1.5, 2.5])}
+          "float": np.array([1.0, 2.0, 4.0])}   # integral: scikit-learn refuses others
 
 
 @pytest.mark.parametrize("labels", list(LABELS))
@@ -142,6 +142,7 @@ def test_onnx_classifier_as_skl2onnx(labels, n_classes, activation):
     assert clf.out_activation_ == ("logistic" if n_classes == 2 else "softmax")
     run = session(clf)
     assert [o.name for o in run.get_outputs()] == ["label", "probabilities"]
+    assert run.get_outputs()[1].type == "tensor(double)"
     label, proba = run.run(None, {"X": X})
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-12)
     expected = clf.predict(X)
@@ -153,6 +154,18 @@ def test_onnx_classifier_as_skl2onnx(labels, n_classes, activation):
                                              "tensor(double)")
         assert label.dtype == (np.int64 if labels == "int" else np.float64)
         np.testing.assert_array_equal(label, expected)
+
+
+def test_onnx_bool_labels_and_float32():
+    y = np.random.default_rng(0).random(60) < 0.5
+    clf, X = fitted("NNClassifier", y, dtype=np.float32)
+    run = session(clf)
+    assert [o.type for o in run.get_outputs()] == ["tensor(bool)", "tensor(float)"]
+    label, proba = run.run(None, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+    # near p = 0.5 float rounding may differ; elsewhere the labels agree
+    sure = np.abs(proba[:, 1] - 0.5) > 1e-4
+    np.testing.assert_array_equal(label[sure], clf.predict(X)[sure])
 
 
 def test_onnx_multilabel_classifier():
