@@ -58,8 +58,10 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
+from .fann import from_fann, to_fann   # FANN's text format lives in nnpy.fann
+
 __all__ = ["save_network", "load_network", "to_network2_json", "from_network2_json",
-           "FORMAT", "VERSION"]
+           "to_fann", "from_fann", "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Network"
 VERSION = 2
@@ -467,17 +469,7 @@ def from_network2_json(path: PathLike | IO[str] | IO[bytes], *, dtype: npt.DType
     """A Network (sigmoid output) from a file written by Nielsen's network2.py `save` (or by
     to_network2_json). Raises ValueError for anything that is not a well-formed network2 file:
     unknown cost, sizes that do not match the arrays, ragged or non-finite values."""
-    if hasattr(path, "read"):
-        name, text = "<file object>", path.read()
-    else:
-        f, name = open_regular(path, "network2 JSON file")
-        with f:
-            text = f.read()
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{name} is not a network2 JSON file (not UTF-8 text)") from None
+    name, text = _read_text(path, "utf-8", "a network2 JSON file")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -509,6 +501,23 @@ def from_network2_json(path: PathLike | IO[str] | IO[bytes], *, dtype: npt.DType
     net.weights = ws
     net.biases = bs
     return net
+
+
+def _read_text(path, encoding, kind):
+    """(name, text) of `path` (a path to a regular file, or a readable file object, text or
+    binary); ValueError saying that it is not `kind` if the bytes are not `encoding`."""
+    if hasattr(path, "read"):
+        name, text = "<file object>", path.read()
+    else:
+        f, name = open_regular(path, kind.split(" ", 1)[1] if kind.startswith("a ") else kind)
+        with f:
+            text = f.read()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode(encoding)
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not {kind} (not {encoding.upper()} text)") from None
+    return name, text
 
 
 def _json_array(value, what, shape):
