@@ -180,10 +180,11 @@ def notes_of(args, removed_env):
         f"{workloads.w3_flops_per_epoch() / 1e9:.2f} GFLOP per epoch. Peak memory is measured "
         "in separate untimed fits (1-thread rows). Both cores of this machine are shared "
         "with other work, so 2t rows can come out slower than 1t.",
-        "W4: one sample from Python: nnpy predict(x) and numpy with x of shape (64,), "
-        "sklearn predict_proba of a (1, 64) row, torch net(x) of a (64,) tensor under "
-        "inference_mode. The network is untrained (forward cost does not depend on the "
-        "values).",
+        "W4: one sample from Python: nnpy predict(x) and numpy (np.dot into buffers) with x "
+        "of shape (64,), sklearn predict_proba of a (1, 64) row, torch under inference_mode "
+        "through torch.addmv/torch.sigmoid on the layers' parameters (a (64,) tensor; the "
+        "plain module call net(x) is 2-3x slower: sequential_ns_per_call in results.json). "
+        "The network is untrained (forward cost does not depend on the values).",
         "torch: nn.Sequential of Linear + Sigmoid, optim.SGD, zero_grad/backward/step per "
         "batch; the loss is MSELoss(reduction='sum') with lr * 0.5 / batch (the same step as "
         "nnpy's mse: 0.5 * squared error, mean over the batch); each epoch's rows gathered "
