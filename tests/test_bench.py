@@ -217,9 +217,8 @@ def test_numpy_peer_takes_the_steps_of_nnpy_reference():
     weights, biases = reference.init_params([64, 32, 10], init="normal", rng=rng)
     net = numpy_lean.BatchSGD(weights[0], biases[0], weights[1], biases[1], batch=10)
     orders = np.random.default_rng(0)  # reference.sgd draws one permutation per epoch
-    Xs, Ys = np.empty_like(X), np.empty_like(Y)
     for _ in range(2):
-        net.epoch(X, Y, orders.permutation(len(X)), 3.0, 10, Xs, Ys)  # 95 rows: a last batch of 5
+        net.epoch(X, Y, orders.permutation(len(X)), 3.0)  # 95 rows: a last batch of 5
     reference.sgd(weights, biases, X, Y, epochs=2, lr=3.0, batch_size=10, output="sigmoid",
                   loss="mse", rng=np.random.default_rng(0))
     np.testing.assert_allclose(net.W0T.T, weights[0], rtol=1e-12, atol=1e-12)

@@ -146,8 +146,9 @@ def notes_of(args, removed_env):
         "shared machine.",
         "numpy is the peer at its best: buffers allocated once, two matrix products forward "
         "and three backward per batch, elementwise work in place with out=, the learning rate "
-        "folded into the output deltas, each epoch's rows gathered once (systems/numpy_lean.py)"
-        "; W1 and W4's one sample use 1-D vectors and np.dot. reference is nnpy.reference, "
+        "folded into the output deltas, each batch's rows gathered into a buffer "
+        "(systems/numpy_lean.py); W1 and W4's one sample use 1-D vectors and np.dot, W1 in "
+        "plain expressions (faster than out= on 2-vectors). reference is nnpy.reference, "
         "the same algorithm written to be read: the post's loop on W1, reference.sgd on W2/W3.",
         "W1: nnpy-post and reference run the post's loop (randrange(0, 4), all four samples, "
         "forwardPass + backPropogation + the post's 0.5*error**2 bookkeeping). nnpy runs "
