@@ -25,7 +25,7 @@ import sys
 
 # workload id -> (module, modules it needs, what to install when they are missing)
 PLUGINS = {
-    "W5": ("nnpy.benchmarks.w5", ("sklearn",), 'pip install "nnpy-net[sklearn]"'),
+    "W5": ("nnpy.benchmarks.w5", ("sklearn", "threadpoolctl"), 'pip install "nnpy-net[bench]"'),
 }
 
 
