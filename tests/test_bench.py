@@ -88,6 +88,7 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
     assert run.selected_plugins(run.parse_args([])) == ["W5"]
+    assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
 def test_quick_runs_w3_on_two_threads_in_float64():

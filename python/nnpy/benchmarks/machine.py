@@ -68,9 +68,13 @@ def versions():
     """Versions of the packages compared, where installed (imported lazily: no torch here)."""
     from importlib import metadata
     out = {}
-    for dist in ("numpy", "nnpy", "torch", "scikit-learn", "threadpoolctl", "matplotlib"):
+    for dist in ("numpy", "nnpy-net", "nnpy", "torch", "scikit-learn", "threadpoolctl",
+                 "matplotlib"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = None
+    if out.pop("nnpy-net"):  # the distribution's new name; the report calls it nnpy
+        out["nnpy"] = metadata.version("nnpy-net")
+    out["libfann"] = _run(["dpkg-query", "-W", "-f", "${Version}", "libfann-dev"]).strip() or None
     return out

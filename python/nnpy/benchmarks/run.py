@@ -96,10 +96,11 @@ def selected_cases(args):
 
 
 def selected_plugins(args):
-    """The plug-in workloads this run includes: those --only names, or all of them."""
+    """The plug-in workloads this run includes: those --only names; without --only, all of
+    them unless --systems narrows the run (a plug-in compares systems of its own)."""
     if args.only:
         return [w for w in workloads.PLUGIN_WORKLOADS if w in args.only]
-    return list(workloads.PLUGIN_WORKLOADS)
+    return [] if args.systems else list(workloads.PLUGIN_WORKLOADS)
 
 
 def jobs_of(cases):
@@ -169,7 +170,7 @@ def notes_of(args, removed_env):
         "weights and epoch orders, one SGD step per sample with lr 0.3 (W2's 3.0 / 10: the "
         "same step per sample), against nnpy's fit(batch_size=1, lr=0.3) and the C yardstick "
         "at batch 1. W2's batch of 10 has no FANN entry.",
-        "FANN (Debian's libfann 2.2, libdoublefann): FANN_SIGMOID at steepness 0.5 (FANN's "
+        "FANN (libdoublefann; its Debian version under versions): FANN_SIGMOID at steepness 0.5 (FANN's "
         "sigmoid is 1/(1+exp(-2*s*x)), so this is nnpy's), FANN_ERRORFUNC_LINEAR, momentum 0: "
         "each fann_train is one SGD step on 0.5 * squared error, deltas from the weights "
         "before the step. FANN's own: its derivative clips the activation to [0.01, 0.99], "
