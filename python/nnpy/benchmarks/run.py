@@ -170,8 +170,9 @@ def notes_of(args, removed_env):
         "weights and epoch orders, one SGD step per sample with lr 0.3 (W2's 3.0 / 10: the "
         "same step per sample), against nnpy's fit(batch_size=1, lr=0.3) and the C yardstick "
         "at batch 1. W2's batch of 10 has no FANN entry.",
-        "FANN (libdoublefann; its Debian version under versions): FANN_SIGMOID at steepness 0.5 (FANN's "
-        "sigmoid is 1/(1+exp(-2*s*x)), so this is nnpy's), FANN_ERRORFUNC_LINEAR, momentum 0: "
+        "FANN (libdoublefann; its Debian version under versions): FANN_SIGMOID at steepness "
+        "0.5 (FANN's sigmoid is 1/(1+exp(-2*s*x)), so this is nnpy's), FANN_ERRORFUNC_LINEAR, "
+        "momentum 0: "
         "each fann_train is one SGD step on 0.5 * squared error, deltas from the weights "
         "before the step. FANN's own: its derivative clips the activation to [0.01, 0.99], "
         "its learning rate is a float, fann_train also updates its MSE counters. W4 is "
