@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import json
 import sys
+from typing import Any, Dict, List, Optional
 
 # workload id -> (module, modules it needs, what to install when they are missing)
 PLUGINS = {
@@ -29,7 +30,7 @@ PLUGINS = {
 }
 
 
-def missing(workload):
+def missing(workload: str) -> Optional[str]:
     """Why `workload` cannot run here (a message with the install hint), or None."""
     module, requires, hint = PLUGINS[workload]
     for name in requires:
@@ -44,7 +45,8 @@ def missing(workload):
     return None
 
 
-def run_in_worker(workload, quick, repeats, env, timeout):
+def run_in_worker(workload: str, quick: bool, repeats: int, env: Dict[str, str],
+                  timeout: float) -> Dict[str, Any]:
     """Runs the plug-in's run() in a fresh process; returns {"status": "ok", "result": ...} or
     {"status": "skipped"/"error", "reason": ...}."""
     from nnpy.benchmarks.worker import run_process
@@ -56,7 +58,7 @@ def run_in_worker(workload, quick, repeats, env, timeout):
     return run_process(cmd, env, timeout)
 
 
-def section(workload, outcome):
+def section(workload: str, outcome: Dict[str, Any]) -> str:
     """The plug-in's part of results.md: its own markdown(), or a line saying why not."""
     if outcome.get("status") == "ok":
         try:
@@ -67,7 +69,7 @@ def section(workload, outcome):
     return f"## {workload}\n\n{workload} {outcome.get('status')}: {outcome.get('reason')}\n"
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.plugins",
                                      description="Runs one plug-in workload module.")
     parser.add_argument("module")

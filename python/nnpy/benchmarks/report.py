@@ -3,6 +3,7 @@ three output files: results.json, results.md (tables) and results.png (bar chart
 import json
 import os
 import statistics
+from typing import Any, Dict, List, Optional, Tuple
 
 from nnpy.benchmarks import plugins
 
@@ -93,7 +94,7 @@ def ratios(cases, mine="nnpy"):
     return out
 
 
-def evaluate_targets(cases):
+def evaluate_targets(cases: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Each target's verdict (met / missed / n/a) with the ratio measured in this run."""
     verdicts = []
     for text, (case, mine), kind, bound, other in TARGETS:
@@ -113,13 +114,14 @@ def evaluate_targets(cases):
     return verdicts
 
 
-def label(case_system, mine_case):
+def label(case_system: Tuple[str, str], mine_case: str) -> str:
     """`system`, or `system on case` when the ratio crosses cases."""
     case, system = case_system
     return system if case == mine_case else f"{system} on {case}"
 
 
-def ratio_verdict(kind, bound, me, you, mine, other):
+def ratio_verdict(kind: str, bound: float, me: Dict[str, Any], you: Dict[str, Any],
+                  mine: Tuple[str, str], other: Tuple[str, str]) -> Dict[str, Any]:
     if kind == "time":
         r = per_unit(me) / per_unit(you)
         good = r <= bound
@@ -136,7 +138,8 @@ def ratio_verdict(kind, bound, me, you, mine, other):
     return {"value": r, "status": "met" if good else "missed", "detail": detail}
 
 
-def accuracy_verdict(cases, case, me, others, bound):
+def accuracy_verdict(cases: Dict[str, Any], case: str, me: Dict[str, Any],
+                     others: Tuple[str, ...], bound: float) -> Dict[str, Any]:
     mine_acc = me.get("accuracy")
     diffs, missing = {}, []
     for o in others:
@@ -179,7 +182,7 @@ def fmt(value, metric):
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
-def cell(entry, metric):
+def cell(entry: Optional[Dict[str, Any]], metric: str) -> str:
     if entry is None:
         return "-"
     status = entry.get("status")
@@ -201,7 +204,7 @@ def cell(entry, metric):
     return f"{status}: " + " ".join(reason.replace("|", "/").split())[:60]
 
 
-def markdown(results):
+def markdown(results: Dict[str, Any]) -> str:
     meta, cases = results["meta"], results["cases"]
     systems = [s for s in meta["systems"] if any(s in c["systems"] for c in cases.values())]
     lines = [f"# nnpy benchmark results{' (--quick)' if meta['quick'] else ''}", ""]
@@ -294,9 +297,9 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def skipped_systems(results):
+def skipped_systems(results: Dict[str, Any]) -> Dict[str, str]:
     """{system: reason} for every system skipped as not installed (once per system)."""
-    out = {}
+    out: Dict[str, str] = {}
     for case in results["cases"].values():
         for system, entry in case["systems"].items():
             reason = entry.get("reason") or ""

@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any, Dict, List, Optional
 
 QUICK_BUDGET_S = 5.0  # --quick: a measurement stops repeating after 5 timed s (2 repeats at least)
 
@@ -28,7 +29,7 @@ from nnpy.benchmarks.worker import run_process  # noqa: E402
 NNPY_BENCH = "nnpy bench"
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -38,7 +39,8 @@ def positive_int(text):
     return value
 
 
-def make_parser(prog=NNPY_BENCH, default_out="bench-results"):
+def make_parser(prog: str = NNPY_BENCH,
+                default_out: str = "bench-results") -> argparse.ArgumentParser:
     """The command line of `prog`; `default_out` is where its results go without --out."""
     names = [c.id for c in workloads.cases(quick=False)]
     parser = argparse.ArgumentParser(
@@ -62,7 +64,8 @@ def make_parser(prog=NNPY_BENCH, default_out="bench-results"):
     return parser
 
 
-def parse_args(argv, prog=NNPY_BENCH, default_out="bench-results"):
+def parse_args(argv: List[str], prog: str = NNPY_BENCH,
+               default_out: str = "bench-results") -> argparse.Namespace:
     """Parses and checks `argv`; a bad argument exits with status 2 and a message."""
     parser = make_parser(prog, default_out)
     args = parser.parse_args(argv)
@@ -88,14 +91,14 @@ def parse_args(argv, prog=NNPY_BENCH, default_out="bench-results"):
     return args
 
 
-def selected_cases(args):
+def selected_cases(args: argparse.Namespace) -> List[workloads.Case]:
     cases = workloads.cases(args.quick)
     if args.only:
         cases = [c for c in cases if c.workload in args.only or c.id.upper() in args.only]
     return cases
 
 
-def selected_plugins(args):
+def selected_plugins(args: argparse.Namespace) -> List[str]:
     """The plug-in workloads this run includes: those --only names; without --only, all of
     them unless --systems narrows the run (a plug-in compares systems of its own)."""
     if args.only:
@@ -103,9 +106,9 @@ def selected_plugins(args):
     return [] if args.systems else list(workloads.PLUGIN_WORKLOADS)
 
 
-def jobs_of(cases):
+def jobs_of(cases: List[workloads.Case]) -> List[Dict[str, Any]]:
     """Groups cases into worker calls: W4's two cases come from one call."""
-    jobs = []
+    jobs: List[Dict[str, Any]] = []
     for case in cases:
         key = (case.workload, json.dumps(case.params, sort_keys=True))
         for job in jobs:
@@ -118,7 +121,7 @@ def jobs_of(cases):
     return jobs
 
 
-def run_worker(system, job, ctx):
+def run_worker(system: str, job: Dict[str, Any], ctx: Dict[str, Any]) -> Dict[str, Any]:
     """One worker process; returns its result dict (status ok/skipped/error)."""
     case = job["cases"][0]
     threads = job["params"].get("threads", 1)
@@ -135,7 +138,7 @@ def run_worker(system, job, ctx):
     return run_process(cmd, machine.set_thread_env(threads, dict(ctx["env"])), ctx["timeout"])
 
 
-def notes_of(args, removed_env):
+def notes_of(args: argparse.Namespace, removed_env: Dict[str, str]) -> List[str]:
     """What each system does exactly: the notes at the end of results.md."""
     notes = [
         "Thread counts: 1 everywhere (OMP/OPENBLAS/MKL_NUM_THREADS=1 set before numpy loads, "
@@ -204,7 +207,8 @@ def notes_of(args, removed_env):
     return notes
 
 
-def main(argv=None, prog=NNPY_BENCH, default_out="bench-results"):
+def main(argv: Optional[List[str]] = None, prog: str = NNPY_BENCH,
+         default_out: str = "bench-results") -> int:
     """Runs the suite with command-line arguments `argv` (default sys.argv[1:]) as `prog`,
     writing to `default_out` unless --out says otherwise; returns the exit status (2 for a
     bad argument, after a message)."""
@@ -222,7 +226,7 @@ def main(argv=None, prog=NNPY_BENCH, default_out="bench-results"):
     removed_env = machine.drop_slow_openblas_vars(base_env)
     repeats = args.repeats or (3 if args.quick else 5)
     cases = selected_cases(args)
-    results = {
+    results: Dict[str, Any] = {
         "meta": {
             "command": " ".join([prog] + argv),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
@@ -267,9 +271,10 @@ def main(argv=None, prog=NNPY_BENCH, default_out="bench-results"):
     return 0
 
 
-def run_cases(results, cases, only_systems, ctx, started):
+def run_cases(results: Dict[str, Any], cases: List[workloads.Case],
+              only_systems: Optional[List[str]], ctx: Dict[str, Any], started: float) -> None:
     """Measures every (system, case) of the run; results go into results["cases"]."""
-    def wanted(case):
+    def wanted(case: workloads.Case) -> List[str]:
         return [s for s in case.systems if only_systems is None or s in only_systems]
 
     with tempfile.TemporaryDirectory(prefix="nnpy-bench-") as tmp:
@@ -283,7 +288,8 @@ def run_cases(results, cases, only_systems, ctx, started):
                 results["meta"]["notes"].append(
                     f"scikit-learn missing ({exc}): W2 and W4 have no data, skipped.")
         compiled = {s for c in cases for s in wanted(c)} & set(workloads.C_SYSTEMS)
-        binaries, fann_path, fann_reason = {}, None, None
+        binaries: Dict[str, Optional[str]] = {}
+        fann_path, fann_reason = None, None
         if compiled:
             binaries, build_log = climit.build(tmp)
             fann_path, fann_log, fann_reason = fann_c.build(tmp)
@@ -317,7 +323,8 @@ def run_cases(results, cases, only_systems, ctx, started):
                     entry["gflops"] = workloads.w3_flops_per_epoch() / entry["median_s"] / 1e9
 
 
-def record(results, job, system, out, tp_info, started):
+def record(results: Dict[str, Any], job: Dict[str, Any], system: str, out: Dict[str, Any],
+           tp_info: Dict[str, Any], started: float) -> None:
     """Stores one system's outcome under each of the job's cases and prints a progress line."""
     for case in job["cases"]:
         if system not in case.systems:
@@ -346,7 +353,7 @@ def record(results, job, system, out, tp_info, started):
             say(started, f"{case.id:9s} {system:17s} {entry['status']}: {entry.get('reason')}")
 
 
-def say(started, text):
+def say(started: float, text: str) -> None:
     print(f"[{time.time() - started:5.0f} s] {text}", flush=True)
 
 

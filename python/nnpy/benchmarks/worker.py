@@ -13,11 +13,13 @@ import argparse
 import json
 import subprocess
 import sys
+from types import ModuleType
+from typing import Any, Dict, List
 
 RESULT_MARK = "@@bench-result@@ "
 
 
-def run_process(cmd, env, timeout):
+def run_process(cmd: List[str], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
     """Runs a worker command line; returns the JSON result it printed after RESULT_MARK, or
     {"status": "error", "reason": ...} when it printed none (a crash) or timed out."""
     try:
@@ -93,7 +95,7 @@ def main(argv=None):
     return 0
 
 
-def system_module(system, workload):
+def system_module(system: str, workload: str) -> ModuleType:
     """The module that runs `system` on `workload` (the `reference` column is the post's loop
     on W1 and nnpy.reference.sgd on W2/W3)."""
     from nnpy.benchmarks.systems import numpy_lean, nnpy_api, post_loop, reference_sgd

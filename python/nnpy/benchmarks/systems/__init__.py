@@ -4,6 +4,9 @@ called inside a worker process (worker.py) whose thread limits are already set; 
 when the system (or the piece of it a workload needs) is not installed, with how to install it.
 The compiled harnesses (climit: the C yardstick; fann_c: FANN) are built and run from run.py."""
 
+from types import ModuleType
+from typing import Optional
+
 # What to install when a system's package is missing (the message of its Skip).
 INSTALL_HINTS = {
     "torch": "pip install torch (the CPU build is enough)",
@@ -15,7 +18,7 @@ class Skip(Exception):
     """The system cannot run this workload here; the message says why."""
 
 
-def need(module_name, what=None):
+def need(module_name: str, what: Optional[str] = None) -> ModuleType:
     """Imports module_name or raises Skip("not installed (...)") naming how to install it."""
     import importlib
     try:

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIMIT = os.path.join(os.path.dirname(HERE), "limit")
@@ -34,19 +35,21 @@ VARIANTS = {  # system -> (W1 binary, W2/W4 binary or None)
 NO_COMPILER = "not installed (no C compiler: install gcc, or set CC)"
 
 
-def compiler():
+def compiler() -> Optional[str]:
     """The C compiler: $CC when set (None if it does not exist), else cc or gcc."""
     if os.environ.get("CC"):
         return shutil.which(os.environ["CC"])
     return shutil.which("cc") or shutil.which("gcc")
 
 
-def build(folder, builds=BUILDS):
+def build(folder: str, builds: Dict[str, Tuple[str, List[str], List[str]]] = BUILDS
+          ) -> Tuple[Dict[str, Optional[str]], Dict[str, Any]]:
     """Compiles every entry of `builds` into `folder`; returns ({binary: path or None}, log)."""
     cc = compiler()
     if cc is None:
         return {name: None for name in builds}, {"error": NO_COMPILER}
-    paths, log = {}, {"cc": cc, "commands": {}}
+    paths: Dict[str, Optional[str]] = {}
+    log: Dict[str, Any] = {"cc": cc, "commands": {}}
     start = time.perf_counter()
     for name, (source, flags, libs) in builds.items():
         out = os.path.join(folder, name)
@@ -60,7 +63,7 @@ def build(folder, builds=BUILDS):
     return paths, log
 
 
-def run_binary(cmd, timeout):
+def run_binary(cmd: List[str], timeout: float) -> Dict[str, Any]:
     """Runs one harness; returns its JSON output."""
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode:
@@ -69,20 +72,21 @@ def run_binary(cmd, timeout):
     return json.loads(proc.stdout)
 
 
-def digits_shape():
+def digits_shape() -> List[str]:
     """The row counts the digits harnesses read from the data file."""
     from nnpy.benchmarks import workloads
     n_all = 1797
     return [str(workloads.W2_N_TRAIN), str(n_all - workloads.W2_N_TRAIN), str(n_all)]
 
 
-def w4_cases(out):
+def w4_cases(out: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """W4's two cases from a harness's `forward` output."""
     return {"W4-one": {"times_s": out["times_one_s"], "work": out["calls"]},
             "W4-batch": {"times_s": out["times_batch_s"], "work": out["rows"]}}
 
 
-def run(system, workload, params, ctx, binaries):
+def run(system: str, workload: str, params: Dict[str, Any], ctx: Dict[str, Any],
+        binaries: Dict[str, Optional[str]]) -> Dict[str, Any]:
     """Same contract as the Python systems, plus the built binaries. Returns
     {"status": ..., "cases": {...}} like a worker."""
     from nnpy.benchmarks import workloads

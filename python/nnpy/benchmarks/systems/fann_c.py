@@ -4,6 +4,7 @@ per sample for W1 and for digits at batch 1 (FANN's incremental training: it has
 SGD, so W2's batch of 10 has no FANN column), fann_run for W4. See limit/fann.c for the set-up
 that makes FANN's sigmoid and update nnpy's (steepness 0.5, linear error function)."""
 import os
+from typing import Any, Dict, Optional, Tuple
 
 from nnpy.benchmarks.systems import climit
 
@@ -11,7 +12,7 @@ BUILDS = {"fann": ("fann.c", ["-O2"], ["-ldoublefann", "-lm"])}
 INSTALL = "not installed (FANN: apt-get install libfann-dev)"
 
 
-def build(folder):
+def build(folder: str) -> Tuple[Optional[str], Dict[str, Any], Optional[str]]:
     """Builds the harness; returns (path or None, log, reason it is missing or None)."""
     paths, log = climit.build(folder, BUILDS)
     if climit.compiler() is None:
@@ -24,7 +25,8 @@ def build(folder):
     return paths["fann"], log, None
 
 
-def run(workload, params, ctx, path, reason):
+def run(workload: str, params: Dict[str, Any], ctx: Dict[str, Any], path: Optional[str],
+        reason: Optional[str]) -> Dict[str, Any]:
     """Same result shape as climit.run."""
     from nnpy.benchmarks import workloads
     if path is None:

@@ -5,6 +5,7 @@ shuffled epochs of the 4 samples, not draws with replacement as the post's loop 
 W3 on 2 threads passes n_threads=2 to fit when fit has that parameter; until then the row runs
 nnpy's one thread, and the entry says so (nnpy_threads)."""
 import inspect
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def w2(Network, data, epochs=workloads.W2_EPOCHS, batch=workloads.W2_BATCH, lr=w
     return seconds, {"accuracy": accuracy, "final_epoch_loss": _last_loss(history)}
 
 
-def fit_threads(Network, threads):
+def fit_threads(Network: Any, threads: int) -> Tuple[Dict[str, int], int]:
     """fit's keyword arguments for `threads` threads, and the number nnpy will use: n_threads
     when fit has it, else nothing (one thread)."""
     if "n_threads" in inspect.signature(Network.fit).parameters:
@@ -87,7 +88,8 @@ def w4(Network, data, calls, repeats):
     return {"W4-one": result(t_one, calls), "W4-batch": result(t_batch, len(X))}
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: Dict[str, Any],
+        ctx: Dict[str, Any]) -> Dict[str, Any]:
     Network = network_class()
     reps = ctx["repeats"]
     case = ctx["case"]

@@ -12,13 +12,15 @@ on tiny arrays); W1's 2-element vectors use plain expressions (see xor_steps); t
 on batches of rows.
 
 (nnpy.reference.sgd, the `reference` column, is the same algorithm written to be read.)"""
+from typing import Any, Dict, List, Tuple
+
 import numpy as np
 
 from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import Skip, result
 
 
-def sigmoid_(z):
+def sigmoid_(z: np.ndarray) -> np.ndarray:
     """z <- 1 / (1 + exp(-z)) in place: four passes, no temporaries. exp overflows to inf for
     z < -709 and the result is then 0, as it should be (the caller silences the warning)."""
     np.negative(z, out=z)
@@ -32,7 +34,8 @@ class BatchSGD:
     """Mini-batch SGD on 0.5 * squared error for a sizes[0]-sizes[1]-sizes[2] sigmoid network,
     with every buffer a batch of up to `batch` rows needs."""
 
-    def __init__(self, W0, b0, W1, b1, batch):
+    def __init__(self, W0: np.ndarray, b0: np.ndarray, W1: np.ndarray, b1: np.ndarray,
+                 batch: int) -> None:
         dtype = W0.dtype
         self.W0T = np.ascontiguousarray(W0.T)   # (n0, n1): inputs times W0T
         self.W1T = np.ascontiguousarray(W1.T)   # (n1, n2)
@@ -51,7 +54,7 @@ class BatchSGD:
         self.gb0 = np.empty(n1, dtype)
         self.gb1 = np.empty(n2, dtype)
 
-    def step(self, X, Y, lr):
+    def step(self, X: np.ndarray, Y: np.ndarray, lr: float) -> None:
         """One SGD step on the rows of X, Y (contiguous views of at most `batch` rows)."""
         n = len(X)
         A1, A2, D1, D2 = self.A1[:n], self.A2[:n], self.D1[:n], self.D2[:n]
@@ -81,7 +84,7 @@ class BatchSGD:
         self.b1 -= np.sum(D2, axis=0, out=self.gb1)
         self.b0 -= np.sum(D1, axis=0, out=self.gb0)
 
-    def epoch(self, X, Y, order, lr):
+    def epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, lr: float) -> None:
         """One epoch over the rows of X, Y in the order `order`, `batch` rows per step."""
         take = np.take
         for start in range(0, len(order), self.batch):
@@ -91,12 +94,12 @@ class BatchSGD:
             take(Y, rows, axis=0, out=Yb, mode="clip")
             self.step(Xb, Yb, lr)
 
-    def predict(self, X):
+    def predict(self, X: np.ndarray) -> np.ndarray:
         H = sigmoid_(X @ self.W0T + self.b0)
         return sigmoid_(H @ self.W1T + self.b1)
 
 
-def xor_steps(steps, seed=0):
+def xor_steps(steps: int, seed: int = 0) -> Tuple[float, float]:
     """W1: per-sample SGD on the 2-2-1 network from uniform [0, 1) weights, one of the four XOR
     samples drawn uniformly per step (all draws made before the loop). Returns (seconds of the
     loop, final loss over the four samples).
@@ -129,7 +132,8 @@ def xor_steps(steps, seed=0):
     return seconds, float(np.mean(0.5 * (out - y) ** 2))
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: Dict[str, Any],
+        ctx: Dict[str, Any]) -> Dict[str, Any]:
     reps, case = ctx["repeats"], ctx["case"]
     with np.errstate(over="ignore"):
         return _run(workload, params, ctx, reps, case)
@@ -180,7 +184,7 @@ def _run(workload, params, ctx, reps, case):
     raise Skip("n/a")
 
 
-def w3_start():
+def w3_start() -> List[np.ndarray]:
     """W3's start weights: Glorot uniform (as nnpy.reference.init_params "xavier"), seed 0."""
     rng = np.random.default_rng(workloads.W3_SEED)
     out = []
@@ -190,7 +194,7 @@ def w3_start():
     return out
 
 
-def w4(d, calls, reps):
+def w4(d: Dict[str, np.ndarray], calls: int, reps: int) -> Dict[str, Any]:
     """W4: one sample as a 1-D vector through np.dot into preallocated buffers, and all 1797
     rows as two products into preallocated (rows, n) buffers."""
     W0, b0, W1, b1 = d["W0"], d["b0"], d["W1"], d["b1"]

@@ -2,13 +2,16 @@
 to be read (Nielsen's network.py style: fresh arrays for every intermediate, one product per
 line). Its own column so that its cost shows next to the `numpy` peer's lean loop; on W1 the
 `reference` column is the post's loop (systems/post_loop.py)."""
+from typing import Any, Dict
+
 import numpy as np
 
 from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import Skip, need, result
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: Dict[str, Any],
+        ctx: Dict[str, Any]) -> Dict[str, Any]:
     ref = need("nnpy.reference", "nnpy")
     reps, case = ctx["repeats"], ctx["case"]
 

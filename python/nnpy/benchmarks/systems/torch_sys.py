@@ -12,6 +12,7 @@ process), with torch.set_num_threads(threads). float64 for W1, W2 and W4 (as nnp
 both dtypes for W3. W2 starts from the same weights and visits the samples in the same orders
 as the numpy peer."""
 import random
+from typing import Any, Dict
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def model(torch, sizes, dtype):
 OPTIMIZER_OPTIONS = {"fused": True}
 
 
-def sgd(torch, net, lr, batch):
+def sgd(torch: Any, net: Any, lr: float, batch: int) -> Any:
     """optim.SGD whose step on MSELoss(reduction="sum") is nnpy's step on its mse loss
     (0.5 * squared error, mean over the batch) at learning rate `lr`."""
     try:
@@ -51,12 +52,13 @@ def sgd(torch, net, lr, batch):
         return torch.optim.SGD(net.parameters(), lr=lr * 0.5 / batch)
 
 
-def mean_half_sse(torch, out, target):
+def mean_half_sse(torch: Any, out: Any, target: Any) -> float:
     """nnpy's mse loss value, for the final-loss figures (not in the timed loops)."""
     return 0.5 * float(torch.nn.functional.mse_loss(out, target, reduction="sum")) / len(out)
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: Dict[str, Any],
+        ctx: Dict[str, Any]) -> Dict[str, Any]:
     torch = setup(ctx["threads"])
     reps, case = ctx["repeats"], ctx["case"]
     f64 = torch.float64
