@@ -71,21 +71,7 @@ def w4(Network, data, calls, repeats):
     predict = net.predict
     if predict(x).shape != (10,):
         raise RuntimeError(f"predict(x) of shape (64,) gave shape {predict(x).shape}")
-
-    def one():
-        start = measure.timer()
-        for _ in range(calls):
-            predict(x)
-        return measure.timer() - start, {}
-
-    def batch():
-        start = measure.timer()
-        predict(X)
-        return measure.timer() - start, {}
-
-    t_one, _ = measure.repeat(one, repeats, warmup=lambda: [predict(x) for _ in range(1000)])
-    t_batch, _ = measure.repeat(batch, max(repeats, 20), warmup=batch)
-    return {"W4-one": result(t_one, calls), "W4-batch": result(t_batch, len(X))}
+    return measure.predict_timings(predict, x, predict, X, calls, repeats)
 
 
 def run(system: str, workload: str, params: Dict[str, Any],

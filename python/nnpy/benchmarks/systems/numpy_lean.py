@@ -226,16 +226,4 @@ def w4(d: Dict[str, np.ndarray], calls: int, reps: int) -> Dict[str, Any]:
                                                                      reference):
         raise RuntimeError("numpy W4: the lean forward pass does not match the plain formula")
 
-    def one():
-        t0 = measure.timer()
-        for _ in range(calls):
-            predict_one(x)
-        return measure.timer() - t0, {}
-
-    def batch():
-        t0 = measure.timer()
-        predict_rows(X)
-        return measure.timer() - t0, {}
-    t_one, _ = measure.repeat(one, reps, warmup=lambda: [predict_one(x) for _ in range(1000)])
-    t_batch, _ = measure.repeat(batch, max(reps, 20), warmup=batch)
-    return {"W4-one": result(t_one, calls), "W4-batch": result(t_batch, len(X))}
+    return measure.predict_timings(predict_one, x, predict_rows, X, calls, reps)

@@ -161,22 +161,17 @@ def run(system: str, workload: str, params: Dict[str, Any],
             if not torch.allclose(sigmoid(addmv(b1, W1, sigmoid(addmv(b0, W0, x)))), net(x)):
                 raise RuntimeError("torch W4: the functional forward pass differs from net(x)")
 
-        def timed(forward, n):
-            def once():
-                with torch.inference_mode():
-                    t0 = measure.timer()
-                    for _ in range(n):
-                        forward()
-                    return measure.timer() - t0, {}
-            return once
+        def predict_one(v):
+            return sigmoid(addmv(b1, W1, sigmoid(addmv(b0, W0, v))))
 
-        one = timed(lambda: sigmoid(addmv(b1, W1, sigmoid(addmv(b0, W0, x)))), calls)
-        all_rows = timed(lambda: sigmoid(addmm(b1, sigmoid(addmm(b0, X, W0.T)), W1.T)), 1)
-        module_call = timed(lambda: net(x), calls)
-        t_one, _ = measure.repeat(one, reps, warmup=one)
-        t_module, _ = measure.repeat(module_call, reps, warmup=module_call)
-        t_batch, _ = measure.repeat(all_rows, max(reps, 20), warmup=all_rows)
-        sequential = sorted(t_module)[len(t_module) // 2] / calls * 1e9
-        return {"W4-one": result(t_one, calls, sequential_ns_per_call=sequential),
-                "W4-batch": result(t_batch, len(X))}
+        def predict_rows(V):
+            return sigmoid(addmm(b1, sigmoid(addmm(b0, V, W0.T)), W1.T))
+
+        with torch.inference_mode():
+            module_call = measure.calls(net, x, calls)
+            t_module, _ = measure.repeat(module_call, reps, warmup=module_call)
+            sequential = sorted(t_module)[len(t_module) // 2] / calls * 1e9
+            out = measure.predict_timings(predict_one, x, predict_rows, X, calls, reps)
+        out["W4-one"]["sequential_ns_per_call"] = sequential
+        return out
     raise NotImplementedError(workload)
