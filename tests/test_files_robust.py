@@ -231,7 +231,7 @@ EDITS = {
     "output-unknown": lambda m: _set_header(m, output="relu"),
     "loss-unknown": lambda m: _set_header(m, loss="hinge"),
     "softmax-mse": lambda m: _set_header(m, output="softmax", loss="mse"),
-    "init-unknown": lambda m: _set_header(m, init="he"),
+    "init-unknown": lambda m: _set_header(m, init="lecun"),
     "version-future": lambda m: _set_header(m, version=99),
     "version-string": lambda m: _set_header(m, version="1"),
     "format-other": lambda m: _set_header(m, format="keras"),

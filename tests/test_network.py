@@ -20,28 +20,30 @@ def random_problem(rng, sizes, output, n, dtype=np.float64):
     return X, Y
 
 
-def finite_difference_gradients(net, X, Y, eps):
+def finite_difference_gradients(net, X, Y, eps, sample_weight=None):
     """Central differences of net.loss with respect to every weight and bias, with one
-    Richardson step (error O(eps**4)), so that rounding, not truncation, bounds the error."""
-    result = []
-    for params in (net.weights, net.biases):
-        grads = []
-        for p in params:
-            g = np.zeros(p.shape)
-            for index in np.ndindex(p.shape):
-                saved = p[index]
-                estimates = []
-                for h in (eps, eps / 2):
-                    p[index] = saved + h
-                    up = net.loss(X, Y)
-                    p[index] = saved - h
-                    down = net.loss(X, Y)
-                    estimates.append((up - down) / (2 * h))
-                p[index] = saved
-                g[index] = (4 * estimates[1] - estimates[0]) / 3
-            grads.append(g)
-        result.append(grads)
-    return result
+    Richardson step (error O(eps**4)), so that rounding, not truncation, bounds the error.
+    Returns ([dW_l], [db_l])."""
+    flat = net.get_flat_params()
+    g = np.zeros(len(flat))
+    for i in range(len(flat)):
+        estimates = []
+        for h in (eps, eps / 2):
+            values = []
+            for sign in (1, -1):
+                moved = flat.copy()
+                moved[i] += sign * h
+                net.set_flat_params(moved)
+                values.append(net.loss(X, Y, sample_weight))
+            estimates.append((values[0] - values[1]) / (2 * h))
+        g[i] = (4 * estimates[1] - estimates[0]) / 3
+    net.set_flat_params(flat)
+    fd_w, fd_b, start = [], [], 0
+    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
+        fd_w.append(g[start:start + n_out * n_in].reshape(n_out, n_in))
+        fd_b.append(g[start + n_out * n_in:start + n_out * (n_in + 1)])
+        start += n_out * (n_in + 1)
+    return fd_w, fd_b
 
 
 @pytest.mark.parametrize("output,loss", SETUPS)
@@ -90,7 +92,7 @@ def test_per_sample_fit_equals_per_sample_numpy_sgd(output, loss):
     X, Y = random_problem(rng, sizes, output, 10)
     weights, biases = reference_copy(net)
     history = net.fit(X, Y, epochs=100, lr=0.3, batch_size=1, shuffle=False)  # 1,000 steps
-    expected = reference.sgd(weights, biases, X, Y, epochs=100, lr=0.3, batch_size=1,
+    expected = reference.train(weights, biases, X, Y, epochs=100, lr=0.3, batch_size=1,
                              output=output, loss=loss, vectorised=False)
     for got, want in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
@@ -107,7 +109,7 @@ def test_minibatch_fit_equals_vectorised_numpy(output, loss, batch_size):
     weights, biases = reference_copy(net)
     history = net.fit(X, Y, epochs=20, lr=0.5, batch_size=batch_size, shuffle=False,
                       l2=0.01, momentum=0.5)
-    expected = reference.sgd(weights, biases, X, Y, epochs=20, lr=0.5, batch_size=batch_size,
+    expected = reference.train(weights, biases, X, Y, epochs=20, lr=0.5, batch_size=batch_size,
                              output=output, loss=loss, l2=0.01, momentum=0.5)
     for got, want in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
@@ -129,7 +131,7 @@ def test_shuffled_fit_replays_with_the_cores_permutations():
         core.permutation_step(order, state)
         orders.append(order.copy())
     net.fit(X, Y, epochs=6, lr=0.7, batch_size=3)
-    reference.sgd(weights, biases, X, Y, epochs=6, lr=0.7, batch_size=3, orders=orders)
+    reference.train(weights, biases, X, Y, epochs=6, lr=0.7, batch_size=3, orders=orders)
     for got, want in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
 
@@ -185,25 +187,46 @@ def test_float32_and_float64_agree(output, loss):
     np.testing.assert_allclose(nets[0].predict(X), nets[1].predict(X), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("init", ["uniform01", "normal", "scaled_normal", "xavier"])
-def test_inits(init):
-    net = nnpy.Network([300, 200, 5], init=init, seed=np.random.default_rng(0))
+@pytest.mark.parametrize("init,activation", [
+    ("uniform01", "sigmoid"), ("normal", "sigmoid"), ("scaled_normal", "sigmoid"),
+    ("xavier", "sigmoid"), ("xavier", "tanh"), ("xavier", "relu"), ("he", "relu"),
+    (None, "sigmoid"), (None, "tanh"), (None, "identity"), (None, "relu")])
+def test_inits(init, activation):
+    net = nnpy.Network([300, 200, 5], activation=activation, init=init,
+                       seed=np.random.default_rng(0))
+    resolved = init or ("he" if activation == "relu" else "xavier")
+    assert net.init == resolved
     w = net.weights[0]
     assert w.shape == (200, 300) and net.biases[0].shape == (200,)
+    # scikit-learn's _init_coef: factor 2 for logistic, 6 for the other activations
+    glorot = np.sqrt((2 if activation == "sigmoid" else 6) / 500) / np.sqrt(3)
     expected_std = {"uniform01": np.sqrt(1 / 12), "normal": 1.0, "scaled_normal": 1 / np.sqrt(300),
-                    "xavier": np.sqrt(2 / 500) / np.sqrt(3)}[init]
+                    "xavier": glorot, "he": np.sqrt(2 / 300)}[resolved]
     assert w.std() == pytest.approx(expected_std, rel=0.05)
-    if init == "uniform01":
+    if resolved == "uniform01":
         assert 0 <= w.min() and w.max() < 1
-    weights, biases = reference.init_params([300, 200, 5], init, np.random.default_rng(0))
+    if resolved == "he":
+        assert np.all(net.biases[0] == 0)
+    weights, biases = reference.init_params([300, 200, 5], resolved, np.random.default_rng(0),
+                                            activation=activation)
     np.testing.assert_array_equal(net.weights[1], weights[1])
+
+
+def test_xavier_keeps_the_numbers_of_sigmoid_networks():
+    # the Glorot bound of sigmoid networks is unchanged by the model family (+-sqrt(2/(in+out)))
+    rng = np.random.default_rng(7)
+    bound = np.sqrt(2 / (3 + 4))
+    expected = rng.uniform(-bound, bound, (4, 3))
+    np.testing.assert_array_equal(nnpy.Network([3, 4, 2], seed=7).weights[0], expected)
 
 
 def test_weights_are_views_and_assignable():
     net = nnpy.Network([3, 4, 2], seed=0)
     X = np.ones((1, 3))
-    net.weights[0][:] = 0
-    net.biases[0][:] = 0
+    view = net.weights[0]
+    net.weights[0] = np.zeros((4, 3))
+    net.biases[0] = np.zeros(4)
+    assert np.all(view == 0)  # the views follow the network
     net.weights[1] = np.full((2, 4), 2.0)
     net.biases[1] = [0.5, -0.5]
     expected = 1 / (1 + np.exp(-(np.full(2, 4 * 0.5 * 2.0) + [0.5, -0.5])))
@@ -286,7 +309,7 @@ def test_copy_and_pickle_are_independent():
     net = nnpy.Network([2, 3, 1], seed=0)
     for other in (net.copy(), pickle.loads(pickle.dumps(net))):
         np.testing.assert_array_equal(other.weights[0], net.weights[0])
-        other.weights[0][:] = 0
+        other.weights[0] = np.zeros((3, 2))
         assert not np.all(net.weights[0] == 0)
         a = net.copy()
         a.fit(XOR_X, XOR_Y, epochs=3, lr=0.1)

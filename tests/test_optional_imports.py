@@ -53,7 +53,7 @@ def run(code, env):
 def test_estimators_without_scikit_learn(tmp_path):
     done = run("import nnpy.estimators", blocked_env(tmp_path, "sklearn"))
     assert done.returncode != 0
-    assert 'pip install "nnpy[sklearn]"' in done.stderr
+    assert 'pip install "nnpy-net[sklearn]"' in done.stderr
 
 
 def test_progress_without_tqdm(tmp_path):

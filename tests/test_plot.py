@@ -79,8 +79,11 @@ def test_estimator_curves():
         clf = NNClassifier(random_state=0, max_iter=20, early_stopping=True,
                            n_iter_no_change=50).fit(X, y)
     ax = plot.plot_loss(clf)
-    assert len(ax.get_lines()) == 2
+    assert len(ax.get_lines()) == 1
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
+    ax = plot.plot_accuracy(clf)  # validation_scores_: the held-out accuracy per epoch
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(),
+                               100 * np.array(clf.validation_scores_))
 
 
 def test_empty_history_and_bad_input():

@@ -37,7 +37,7 @@ The classes of bad input the robustness tests try (issue 6), and where:
                                    params dicts with missing keys, wrong shapes, wrong
                                    dtypes, lists, non-dicts; a tampered forward pass
     estimators                     hidden_layer_sizes, learning_rate_init, batch_size, max_iter,
-                                   init, dtype, momentum, alpha, validation_fraction, shuffle
+                                   activation, dtype, momentum, alpha, validation_fraction, shuffle
   accepted layouts (same result as the C-contiguous copy in the working dtype)
                                    lists, int64/int32/uint8/bool, float32, float16, Fortran
                                    order, strided slices, transposes, reversed (negative
@@ -344,8 +344,8 @@ class TestNetworkConstructor:
         assert Network((np.int32(3), np.uint16(4), np.int64(2)), seed=0).sizes == (3, 4, 2)
 
     @pytest.mark.parametrize("kwargs,exc,words", [
-        ({"init": "he"}, ValueError, ["init", "xavier"]),
-        ({"init": None}, ValueError, ["init"]),
+        ({"init": "lecun"}, ValueError, ["init", "xavier"]),
+        ({"activation": "softplus"}, ValueError, ["activation", "relu"]),
         ({"output": "relu"}, ValueError, ["output", "softmax"]),
         ({"loss": "hinge"}, ValueError, ["loss", "mse"]),
         ({"loss": 1}, ValueError, ["loss"]),
@@ -820,9 +820,9 @@ class TestEstimators:
         ("learning_rate_init", float("nan"), ValueError), ("learning_rate_init", "1", TypeError),
         ("batch_size", 0, ValueError), ("batch_size", 1.5, TypeError),
         ("max_iter", 0, ValueError), ("max_iter", 2.5, TypeError),
-        ("init", "he", ValueError), ("dtype", np.int32, TypeError), ("dtype", "blah", TypeError),
-        ("momentum", 1.0, ValueError), ("alpha", -1.0, ValueError),
-        ("validation_fraction", 0.0, ValueError), ("shuffle", "yes", TypeError),
+        ("activation", "lecun", ValueError), ("dtype", np.int32, TypeError),
+        ("dtype", "blah", TypeError), ("momentum", 1.5, ValueError), ("alpha", -1.0, ValueError),
+        ("validation_fraction", 1.0, ValueError), ("shuffle", "yes", TypeError),
     ])
     def test_bad_hyper_parameters(self, estimator_class, param, value, exc):
         X, y = _est_data(estimator_class.__name__)

@@ -4,10 +4,20 @@ nnpy's format (`save_network` / `load_network`, also `Network.save` / `Network.l
 plain .npz (a zip of .npy files, as `np.savez` writes it) holding
 
     header       a 0-d unicode array: a JSON object
-                 {"format": "nnpy.Network", "version": 1, "sizes": [...],
-                  "dtype": "float64" | "float32", "output": "sigmoid" | "softmax",
-                  "loss": "mse" | "cross_entropy", "init": ..., "nnpy_version": ...}
+                 {"format": "nnpy.Network", "version": 2, "sizes": [...],
+                  "dtype": "float64" | "float32",
+                  "activation": "sigmoid" | "tanh" | "relu" | "identity",
+                  "output": "sigmoid" | "softmax" | "identity",
+                  "loss": "mse" | "cross_entropy", "init": ..., "nnpy_version": ...,
+                  "optimizer": null | {"name": "sgd", "momentum": m, "nesterov": bool,
+                                       "step": t} | {"name": "adam", "betas": [b1, b2],
+                                       "eps": e, "step": t}}
     W_0, b_0, W_1, b_1, ...   the weights (n_out, n_in) and biases (n_out,) in that dtype
+    optimizer_moments         the optimiser's state, (k, n_params) in that dtype, laid out as
+                 Network.get_flat_params: SGD with momentum its velocity (k = 1), Adam its
+                 first and second moments (k = 2); absent when k would be 0
+
+Version 1 files (no activation: sigmoid hidden layers; no optimiser state) still load.
 
 Reading never unpickles anything (every array is read with allow_pickle=False) and never runs
 code from the file. Every field of the header is checked, and every array against it: the
@@ -52,10 +62,12 @@ __all__ = ["save_network", "load_network", "to_network2_json", "from_network2_js
            "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Network"
-VERSION = 1
+VERSION = 2
+_READS = (1, 2)   # the versions load_network reads
 
-_REQUIRED = ("format", "version", "sizes", "dtype", "output", "loss")
-_OPTIONAL = ("init", "nnpy_version")
+_REQUIRED = {1: ("format", "version", "sizes", "dtype", "output", "loss"),
+             2: ("format", "version", "sizes", "dtype", "activation", "output", "loss")}
+_OPTIONAL = {1: ("init", "nnpy_version"), 2: ("init", "nnpy_version", "optimizer")}
 _MAX_HEADER_BYTES = 1 << 20        # a header is a few hundred bytes; refuse to inflate more
 _NPY_HEADER_ALLOWANCE = 1 << 16    # bytes an .npy member may hold beyond its data
 
@@ -74,13 +86,19 @@ def save_network(net: Network, path: PathLike | IO[bytes]) -> None:
     if not isinstance(net, Network):
         raise TypeError(f"save_network needs an nnpy.Network, got {type(net).__name__}")
     from . import __version__
+    flat, optimizer = net._snapshot()  # one consistent copy, under the network's thread guard
     header = {"format": FORMAT, "version": VERSION, "sizes": list(net.sizes),
-              "dtype": net.dtype.name, "output": net.output, "loss": net.loss_name,
-              "init": net.init, "nnpy_version": __version__}
+              "dtype": net.dtype.name, "activation": net.activation, "output": net.output,
+              "loss": net.loss_name, "init": net.init, "nnpy_version": __version__,
+              "optimizer": _optimizer_header(optimizer)}
     arrays = {"header": np.array(json.dumps(header))}
-    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
-        arrays["W_%d" % l] = np.ascontiguousarray(w)
-        arrays["b_%d" % l] = np.ascontiguousarray(b)
+    start = 0
+    for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        arrays["W_%d" % l] = flat[start:start + n_out * n_in].reshape(n_out, n_in)
+        arrays["b_%d" % l] = flat[start + n_out * n_in:start + n_out * (n_in + 1)]
+        start += n_out * (n_in + 1)
+    if optimizer is not None and optimizer.moments.size:
+        arrays["optimizer_moments"] = optimizer.moments.reshape(-1, len(flat))
     if isinstance(path, (str, bytes, os.PathLike)):
         write_atomically(path, lambda f: _savez(f, arrays))
     else:  # a file object
@@ -247,33 +265,36 @@ def _read_array(zf, info, name, max_bytes):
 def _check_header(header, name):
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
-    missing = [k for k in _REQUIRED if k not in header]
-    if missing:
-        raise ValueError(f"{name}: the header lacks {', '.join(missing)}")
-    unknown = sorted(set(header) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        raise ValueError(f"{name}: the header has unknown fields {', '.join(map(repr, unknown))}")
-    if header["format"] != FORMAT:
-        raise ValueError(f"{name}: not an nnpy network file (format {header['format']!r})")
-    version = header["version"]
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{name}: not an nnpy network file (format {header.get('format')!r})")
+    version = header.get("version")
     if not _is_int(version):
         raise ValueError(f"{name}: the format version must be an integer, got {version!r}")
-    if version != VERSION:
-        raise ValueError(f"{name}: unknown format version {version} (this nnpy reads version "
-                         f"{VERSION}); a newer nnpy may read it")
+    if version not in _READS:
+        raise ValueError(f"{name}: unknown format version {version} (this nnpy reads versions "
+                         f"{', '.join(map(str, _READS))}); a newer nnpy may read it")
+    missing = [k for k in _REQUIRED[version] if k not in header]
+    if missing:
+        raise ValueError(f"{name}: the header lacks {', '.join(missing)}")
+    unknown = sorted(set(header) - set(_REQUIRED[version]) - set(_OPTIONAL[version]))
+    if unknown:
+        raise ValueError(f"{name}: the header has unknown fields {', '.join(map(repr, unknown))}")
     sizes = _check_sizes(header["sizes"], name)
-    from .network import INITS, LOSSES, OUTPUTS
+    from . import _model
     if header["dtype"] not in ("float32", "float64"):
         raise ValueError(f"{name}: dtype must be 'float32' or 'float64', got {header['dtype']!r}")
-    if header["output"] not in OUTPUTS:
+    if header.get("activation", "sigmoid") not in _model.HIDDEN:
+        raise ValueError(f"{name}: unknown activation {header['activation']!r}")
+    if header["output"] not in _model.OUTPUTS:
         raise ValueError(f"{name}: unknown output {header['output']!r}")
-    if header["loss"] not in LOSSES:
+    if header["loss"] not in _model.LOSSES:
         raise ValueError(f"{name}: unknown loss {header['loss']!r}")
-    if header["output"] == "softmax" and header["loss"] != "cross_entropy":
-        raise ValueError(f"{name}: a softmax output needs loss 'cross_entropy', "
-                         f"got {header['loss']!r}")
-    if "init" in header and header["init"] not in INITS:
+    if (header["output"], header["loss"]) not in _model.PAIRS:
+        raise ValueError(f"{name}: a {header['output']} output does not train with loss "
+                         f"{header['loss']!r}")
+    if "init" in header and header["init"] not in _model.INITS:
         raise ValueError(f"{name}: unknown init {header['init']!r}")
+    _check_optimizer_header(header.get("optimizer"), name)
     if "nnpy_version" in header and not isinstance(header["nnpy_version"], str):
         raise ValueError(f"{name}: nnpy_version must be a string")
     return sizes
@@ -317,6 +338,10 @@ def _load_zip(zf, name, seed):
     for l in range(n_layers):
         shapes["W_%d" % l] = (sizes[l + 1], sizes[l])
         shapes["b_%d" % l] = (sizes[l + 1],)
+    moments = _moment_vectors(header.get("optimizer"))
+    if moments:
+        shapes["optimizer_moments"] = (moments, sum(shapes[k][0] * (shapes[k][1] + 1)
+                                                    for k in shapes if k.startswith("W_")))
     expected |= set(shapes)
     missing = sorted(expected - set(members))
     extra = sorted(set(members) - expected)
@@ -339,12 +364,76 @@ def _load_zip(zf, name, seed):
             raise ValueError(f"{name}: {key} holds NaN or infinity")
         arrays[key] = array
 
-    from .network import Network
-    net = Network(sizes, output=header["output"], loss=header["loss"],
+    from .network import Network, _OptimizerState
+    net = Network(sizes, activation=header.get("activation", "sigmoid"),
+                  output=header["output"], loss=header["loss"],
                   init=header.get("init", "xavier"), dtype=dtype, seed=seed)
-    net.weights = [arrays["W_%d" % l] for l in range(n_layers)]
-    net.biases = [arrays["b_%d" % l] for l in range(n_layers)]
+    flat = np.concatenate([a for l in range(n_layers)
+                           for a in (arrays["W_%d" % l].ravel(), arrays["b_%d" % l])])
+    optimizer = header.get("optimizer")
+    state = None
+    if optimizer is not None:
+        settings = (("sgd", float(optimizer["momentum"]), optimizer["nesterov"])
+                    if optimizer["name"] == "sgd" else
+                    ("adam", float(optimizer["betas"][0]), float(optimizer["betas"][1]),
+                     float(optimizer["eps"])))
+        state = _OptimizerState(optimizer["name"], settings,
+                                arrays["optimizer_moments"].ravel().copy() if moments else
+                                np.zeros(0, dtype), int(optimizer["step"]))
+    net._restore(flat, state)
     return net
+
+
+def _optimizer_header(state):
+    """The header's "optimizer" field for a network's optimiser state (None: none kept)."""
+    if state is None:
+        return None
+    if state.name == "sgd":
+        return {"name": "sgd", "momentum": state.settings[1], "nesterov": state.settings[2],
+                "step": state.step}
+    return {"name": "adam", "betas": list(state.settings[1:3]), "eps": state.settings[3],
+            "step": state.step}
+
+
+def _moment_vectors(optimizer):
+    """Rows of the optimizer_moments array a checked "optimizer" field needs."""
+    if optimizer is None:
+        return 0
+    return 2 if optimizer["name"] == "adam" else int(optimizer["momentum"] != 0)
+
+
+def _check_optimizer_header(optimizer, name):
+    if optimizer is None:
+        return
+    fields = {"sgd": ("name", "momentum", "nesterov", "step"),
+              "adam": ("name", "betas", "eps", "step")}
+    if not isinstance(optimizer, dict) or optimizer.get("name") not in fields or \
+            sorted(optimizer) != sorted(fields[optimizer["name"]]):
+        raise ValueError(f"{name}: optimizer must be null or an object with the fields "
+                         f"{' / '.join(', '.join(f) for f in fields.values())}, got {optimizer!r}")
+
+    def real(value, low, high, what):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                not low <= value < high:
+            raise ValueError(f"{name}: optimizer {what} must be a number in [{low}, {high}), "
+                             f"got {value!r}")
+
+    if not _is_int(optimizer["step"]) or optimizer["step"] < 0:
+        raise ValueError(f"{name}: optimizer step must be an integer >= 0, "
+                         f"got {optimizer['step']!r}")
+    if optimizer["name"] == "sgd":
+        real(optimizer["momentum"], 0, 1, "momentum")
+        if not isinstance(optimizer["nesterov"], bool):
+            raise ValueError(f"{name}: optimizer nesterov must be true or false")
+    else:
+        betas = optimizer["betas"]
+        if not isinstance(betas, list) or len(betas) != 2:
+            raise ValueError(f"{name}: optimizer betas must be a pair of numbers")
+        real(betas[0], 0, 1, "betas[0]")
+        real(betas[1], 0, 1, "betas[1]")
+        real(optimizer["eps"], 0, float("inf"), "eps")
+        if not optimizer["eps"] > 0:
+            raise ValueError(f"{name}: optimizer eps must be > 0")
 
 
 # ---------------------------------------------------------------------------------------------

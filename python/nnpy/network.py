@@ -1,32 +1,62 @@
-"""nnpy.Network: sigmoid networks of any layer sizes, trained epoch after epoch in compiled code.
+"""nnpy.Network: feed-forward networks of any layer sizes, trained epoch after epoch in
+compiled code.
 
-All weights and biases live in one flat array (W_0, b_0, W_1, b_1, ...) that the core reads
-and updates in place; `weights` and `biases` are lists of numpy views into it, shaped as in the
-post (W_l is (n_out, n_in)). `fit` hands whole epochs to the core, which shuffles, runs forward
-and backward passes and steps for every batch with the GIL released, and records each epoch's
-loss; Python only comes back between calls, each cut to about 50 ms (so Ctrl-C stops within
-that, the weights of the last completed step in place) or at the end of an epoch when a
-validation set, a callback or a progress bar asks for it.
+All weights and biases live in one flat array (W_0, b_0, W_1, b_1, ...; W_l row-major, shaped
+(n_out, n_in) as in the post) that the core reads and updates in place; `weights` and `biases`
+are lists of read-only views into it (assign to change them). `fit` hands whole epochs to the
+core, which shuffles, runs forward and backward passes and optimiser steps for every batch with
+the GIL released, and records each epoch's loss; Python only comes back between calls, each cut
+to about 50 ms, or at the end of an epoch when a validation set, a callback or a progress bar
+asks for it. In the main thread Ctrl-C also reaches into a call: the core abandons the batch
+under way (a step is applied whole or not at all) and KeyboardInterrupt follows at once.
+
+The model family (nnpy._model holds the table): hidden activation sigmoid, tanh, relu or
+identity; output sigmoid, softmax or identity; loss mse or cross_entropy (valid pairs:
+sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse). Optimisers: "sgd"
+(momentum, Nesterov's as scikit-learn's nesterovs_momentum) and "adam" (torch.optim.Adam). The
+optimiser's state (velocity, moments, step count) stays on the network between fits, in
+copies, pickles and saved files, until the optimiser settings change or reset_optimizer().
+
+For scikit-learn's MLP (nnpy.estimators), two things match its definitions exactly:
+  fit(..., alpha=a, sample_weight=w)  each batch's loss is (sum_i w_i l_i + 0.5*a*sum(W**2)) /
+                 sum_i w_i over its samples, and its gradient the gradient of that: alpha
+                 adds a * W / sum_i w_i to the weights' gradient (biases untouched), as
+                 scikit-learn's _backprop; History.loss[e] is sum over the epoch's batches of
+                 (batch rows * batch loss) / n, as its loss_curve_. (l2 is the plain
+                 per-step weight decay l2 * W, the same for every batch size.)
+  net.objective(X, Y, sample_weight=w, alpha=a)  the same objective over all of X, Y as a
+                 function of a flat parameter vector (the layout of get_flat_params):
+                 objective(flat) -> (loss, gradient as float64), compiled with the GIL
+                 released; for scipy.optimize.minimize(objective, net.get_flat_params(),
+                 jac=True, method="L-BFGS-B"), then net.set_flat_params(result.x).
 """
+import math
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from contextlib import contextmanager
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import reference
+from . import _model, reference
 from ._dispatch import core
-from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sizes, as_targets, choice)
+from ._validation import (as_array, as_dtype, as_float, as_int, as_matrix, as_sizes, as_targets,
+                          choice)
 
-__all__ = ["Network", "History", "TrainingDiverged", "INITS", "OUTPUTS", "LOSSES"]
+__all__ = ["Network", "History", "Objective", "TrainingDiverged", "ACTIVATIONS", "INITS",
+           "OUTPUTS", "LOSSES", "OPTIMIZERS"]
 
-INITS = ("uniform01", "normal", "scaled_normal", "xavier")
-OUTPUTS = ("sigmoid", "softmax")
-LOSSES = ("mse", "cross_entropy")
+ACTIVATIONS = tuple(_model.HIDDEN)     # hidden-layer activations
+OUTPUTS = tuple(_model.OUTPUTS)        # output activations
+LOSSES = tuple(_model.LOSSES)
+INITS = _model.INITS
+OPTIMIZERS = tuple(_model.OPTIMIZERS)
 
-_CALL_SECONDS = 0.05   # target length of one call into the core: Ctrl-C latency and overhead
+_CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency
 _PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
+_TRAIN_BLOCK = 256     # rows per forward/backward block of a batch: bounds fit's workspace, and
+                       # how often a long batch looks for Ctrl-C
 
 
 class TrainingDiverged(FloatingPointError):
@@ -37,117 +67,219 @@ class TrainingDiverged(FloatingPointError):
 @dataclass
 class History:
     """What fit recorded, one entry per completed epoch."""
-    loss: list = field(default_factory=list)          # mean training loss
+    loss: list = field(default_factory=list)          # training loss (see Network.fit)
     val_loss: list = field(default_factory=list)      # mean loss on `validation`, if given
     val_accuracy: list = field(default_factory=list)  # accuracy on `validation`, if given
 
     @property
-    def epochs(self):
+    def epochs(self) -> int:
         """Number of completed epochs."""
         return len(self.loss)
 
 
-class _ParamList(list):
-    """weights or biases: views into the flat parameter array; assigning an item copies the
-    new values in (same shape required), so net.weights[0] = W works as users expect."""
+@dataclass
+class _OptimizerState:
+    """The optimiser's state kept on a Network between fits."""
+    name: str             # "sgd" or "adam"
+    settings: tuple       # what the state belongs to: ("sgd", momentum, nesterov) or
+                          # ("adam", beta1, beta2, eps); other settings start a fresh state
+    moments: np.ndarray   # SGD with momentum: the velocity; Adam: m then v (flat, like params)
+    step: int = 0         # steps applied (Adam's t)
 
-    def __init__(self, views, name):
+    def copy(self):
+        return _OptimizerState(self.name, self.settings, self.moments.copy(), self.step)
+
+
+class _ParamView(np.ndarray):
+    """A read-only view of one layer's weights or biases (what net.weights[l] and
+    net.biases[l] are): writing into it would bypass the checks of assignment and the guard
+    against other threads, so it refuses and says to assign instead. Arrays computed from it
+    are plain numpy arrays."""
+
+    _nnpy_name = "this array"
+
+    def __array_finalize__(self, obj):
+        self._nnpy_name = getattr(obj, "_nnpy_name", _ParamView._nnpy_name)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        array = array.view(np.ndarray)
+        return array[()] if return_scalar else array
+
+    def __setitem__(self, index, value):
+        if not self.flags.writeable:
+            raise ValueError(f"{self._nnpy_name} is a read-only view of the network's "
+                             f"parameters; assign instead: {self._nnpy_name} = new_values "
+                             f"(e.g. a changed copy)")
+        super().__setitem__(index, value)
+
+
+class _ParamList(list):
+    """weights or biases: read-only views into the flat parameter array; assigning an item
+    copies the new values in (same shape required, checked, under the thread guard), so
+    net.weights[0] = W works as users expect."""
+
+    def __init__(self, net, views, name):
         super().__init__(views)
+        self._net = net
         self._name = name
 
     def __setitem__(self, index, value):
         if isinstance(index, slice):
             raise TypeError(f"assign {self._name} items one at a time")
-        target = list.__getitem__(self, index)
-        array = as_matrix(np.reshape(value, (-1, 1)) if target.ndim == 1 else value,
-                          f"{self._name}[{index}]", target.dtype)[0]
-        if array.size != target.size or (target.ndim == 2 and array.shape != target.shape):
-            raise ValueError(f"{self._name}[{index}] must have shape {target.shape}, "
-                             f"got {np.shape(value)}")
-        target[...] = array.reshape(target.shape)
+        index = range(len(self))[index]  # IndexError as for a list; negative counts from the end
+        checked = _checked_layer(value, list.__getitem__(self, index), f"{self._name}[{index}]")
+        with self._net._guard.write():
+            self._net._write_layer(self._name, index, checked)
+
+
+def _checked_layer(value, target, name):
+    """`value` as an array of target's dtype and shape, finite; else ValueError naming `name`."""
+    array = as_matrix(np.reshape(value, (-1, 1)) if target.ndim == 1 else value,
+                      name, target.dtype)[0]
+    if array.size != target.size or (target.ndim == 2 and array.shape != target.shape):
+        raise ValueError(f"{name} must have shape {target.shape}, got {np.shape(value)}")
+    return array.reshape(target.shape)
 
 
 class _Guard:
-    """Concurrent use of one Network: any number of predict/loss/gradients calls at once, or one
-    fit alone (its own thread may still read, e.g. in a callback). Anything else raises
-    RuntimeError at once instead of reading half-updated weights (the core releases the GIL,
-    so separate Networks do run in parallel)."""
+    """Who may use one Network at a time, from several threads.
+
+    read     predict, loss, gradients, accuracy, save, copy, pickling, to_params: any number
+             at once.
+    write    assigning weights or biases: one at a time, with no read under way; reads and
+             writes wait for each other (both are short), writers first.
+    train    fit: alone. A fit while anything else is under way, or anything from another
+             thread while a fit runs, raises RuntimeError at once (a fit is long: waiting for
+             it would hang the caller). The fitting thread itself may read and write (its
+             callback runs between calls into the core).
+    core.predict_one (the one-sample path) takes no lock: it holds the GIL from its check to
+    its last read and refuses when `_exclusive` names another thread (a write or a fit)."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._readers = 0        # predict/loss/gradients calls under way
-        self._trainer = None     # thread id of the fit under way, if any
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = {}          # thread id -> reads under way in that thread
+        self._writer = None         # thread id of the write under way
+        self._writers_waiting = 0   # writes waiting for reads to end (new reads wait for them)
+        self._trainer = None        # thread id of the fit under way
+        self._exclusive = None      # the writer's or the trainer's thread id (see predict_one)
 
-    def begin_read(self):
-        self._lock.acquire()
-        if self._trainer is not None and self._trainer != threading.get_ident():
-            self._lock.release()
+    def _refuse_if_training(self, me):
+        if self._trainer is not None and self._trainer != me:
             raise RuntimeError("this Network is being trained by fit in another thread; "
                                "wait for it, or give each thread its own net.copy()")
-        self._readers += 1
-        self._lock.release()
-
-    def end_read(self):
-        self._lock.acquire()
-        self._readers -= 1
-        self._lock.release()
 
     @contextmanager
     def read(self):
-        self.begin_read()
+        me = threading.get_ident()
+        with self._cond:
+            self._refuse_if_training(me)
+            # a fit's own thread (its callback) runs while the core does not: no count needed
+            counted = self._trainer != me
+            while counted and ((self._writer is not None and self._writer != me) or
+                               (self._writers_waiting and me not in self._readers)):
+                self._cond.wait()
+                self._refuse_if_training(me)
+            if counted:
+                self._readers[me] = self._readers.get(me, 0) + 1
         try:
             yield
         finally:
-            self.end_read()
+            if counted:
+                with self._cond:
+                    self._readers[me] -= 1
+                    if not self._readers[me]:
+                        del self._readers[me]
+                    self._cond.notify_all()
 
     @contextmanager
     def write(self):
         me = threading.get_ident()
-        with self._lock:
-            if self._trainer is not None:
-                raise RuntimeError("this Network is being trained by fit in another thread; "
-                                   "wait for it, or give each thread its own net.copy()")
-            if self._readers:
-                raise RuntimeError("this Network is in use by another thread; fit needs it alone")
-            self._trainer = me
+        with self._cond:
+            self._refuse_if_training(me)
+            # inside a fit's callback or a write of this thread: nothing else can be under way
+            owned = self._trainer != me and self._writer != me
+            if owned:
+                self._writers_waiting += 1
+                try:
+                    while self._writer is not None or any(t != me for t in self._readers):
+                        self._cond.wait()
+                        self._refuse_if_training(me)
+                finally:
+                    self._writers_waiting -= 1
+                self._writer = self._exclusive = me
         try:
             yield
         finally:
-            with self._lock:
-                self._trainer = None
+            if owned:
+                with self._cond:
+                    self._writer = self._exclusive = None
+                    self._cond.notify_all()
+
+    @contextmanager
+    def train(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._trainer == me:
+                raise RuntimeError("fit was called from inside a fit of the same Network "
+                                   "(its callback); train a net.copy() instead")
+            self._refuse_if_training(me)
+            if self._writer is not None or self._readers:
+                raise RuntimeError("this Network is in use by another thread; fit needs it "
+                                   "alone")
+            self._trainer = self._exclusive = me
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._trainer = self._exclusive = None
+                self._cond.notify_all()
 
 
 class Network:
-    """A feed-forward network of sigmoid layers.
+    """A feed-forward network.
 
-    sizes   layer widths, inputs first: [64, 32, 10] has one hidden layer of 32.
-    output  "sigmoid" (each output in (0, 1)) or "softmax" (outputs sum to 1, for classes).
-    loss    "mse" (0.5 * squared error, the post's; sigmoid only) or "cross_entropy"; the
-            default is "mse" for sigmoid output and "cross_entropy" for softmax.
-    init    "uniform01" (the post's), "normal" (Nielsen's network.py), "scaled_normal"
-            (N(0, 1/sqrt(n_in)) weights, Nielsen's network2) or "xavier" (Glorot, as
-            scikit-learn for logistic layers).
-    dtype   np.float64 or np.float32: every computation runs in this precision.
-    seed    int, numpy Generator or None: initial weights and the shuffling of fit.
+    sizes       layer widths, inputs first: [64, 32, 10] has one hidden layer of 32.
+    activation  of the hidden layers: "sigmoid" (the post's), "tanh", "relu" or "identity".
+    output      "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes) or
+                "identity" (any real value, for regression).
+    loss        "mse" (0.5 * squared error, the post's) or "cross_entropy" (binary with a
+                sigmoid output, categorical with softmax); None: cross_entropy for softmax,
+                else mse. Valid pairs: sigmoid+mse, sigmoid+cross_entropy,
+                softmax+cross_entropy, identity+mse.
+    init        "xavier" (Glorot uniform as scikit-learn's MLP: +-sqrt(2/(n_in+n_out)) for
+                sigmoid, +-sqrt(6/(n_in+n_out)) otherwise), "he" (N(0, 2/n_in) weights, zero
+                biases), "uniform01" (the post's), "normal" (Nielsen's network.py) or
+                "scaled_normal" (his network2); None: "he" for relu, else "xavier".
+    dtype       np.float64 or np.float32: every computation runs in this precision.
+    seed        int, numpy Generator or None: initial weights and the shuffling of fit.
 
-    A Network may be used by many threads for predict/loss/gradients at once; fit needs it
-    alone and raises RuntimeError if another thread is using it (see the README).
+    Threads: any number of threads may read a Network at once (predict, loss, gradients,
+    accuracy, save, copy, pickling, to_params, get_flat_params); assigning weights or biases
+    waits for the reads under way and they for it; fit needs the network alone and raises
+    RuntimeError if another thread is using it, as anything from another thread does while a
+    fit runs (see the README).
     """
 
-    def __init__(self, sizes, *, output="sigmoid", loss=None, init="xavier",
-                 dtype=np.float64, seed=None):
+    def __init__(self, sizes: Sequence[int], *, activation: str = "sigmoid",
+                 output: str = "sigmoid", loss: Optional[str] = None,
+                 init: Optional[str] = None, dtype: Any = np.float64, seed: Any = None):
         self._sizes = as_sizes(sizes)
-        self.output = choice(output, "output", OUTPUTS)
-        self.loss_name = self._check_loss(loss)
-        self.init = choice(init, "init", INITS)
+        self._activation = choice(activation, "activation", ACTIVATIONS)
+        self._output = choice(output, "output", OUTPUTS)
+        self._loss_name = self._check_loss(loss)
+        self._init = _model.DEFAULT_INIT[self._activation] if init is None else \
+            choice(init, "init", INITS)
         self.dtype = as_dtype(dtype)
         if seed is not None and not isinstance(seed, np.random.Generator):
             seed = as_int(seed, "seed", 0)
         self._rng = np.random.default_rng(seed)
-        self._flat = np.empty(core.n_params(self._sizes), self.dtype)
+        self._models = {}
+        self._flat = np.empty(self._model().n_params, self.dtype)
         self._n_out = int(self._sizes[-1])
+        self._optimizer = None
         self._make_views()
-        weights, biases = reference.init_params(self.sizes, init, self._rng, self.dtype)
+        weights, biases = reference.init_params(self.sizes, self._init, self._rng, self.dtype,
+                                                activation=self._activation)
         for l in range(self.n_layers):
             self._weights_views[l][...] = weights[l]
             self._biases_views[l][...] = biases[l]
@@ -156,146 +288,233 @@ class Network:
     # ---- structure ----------------------------------------------------------------------
 
     @property
-    def sizes(self):
+    def sizes(self) -> Tuple[int, ...]:
         """Layer widths, inputs first."""
         return tuple(int(s) for s in self._sizes)
 
     @property
-    def n_layers(self):
+    def n_layers(self) -> int:
         """Number of weight layers (len(sizes) - 1)."""
         return len(self._sizes) - 1
 
+    @property
+    def activation(self) -> str:
+        """Activation of the hidden layers."""
+        return self._activation
+
+    @property
+    def output(self) -> str:
+        """Activation of the output layer."""
+        return self._output
+
+    @property
+    def loss_name(self) -> str:
+        """The loss fit trains and loss() reports (fit(loss=...) changes it)."""
+        return self._loss_name
+
+    @property
+    def init(self) -> str:
+        """How the initial weights were drawn."""
+        return self._init
+
+    def _model(self, loss: Optional[str] = None):
+        """The core's description of this network with `loss` (None: loss_name), cached."""
+        loss = self._loss_name if loss is None else loss
+        model = self._models.get(loss)
+        if model is None:
+            model = self._models[loss] = core.Model(
+                self._sizes, _model.HIDDEN[self._activation], _model.OUTPUTS[self._output],
+                _model.LOSSES[loss])
+        return model
+
     def _make_views(self):
+        """Writable views into _flat for the core's and assignment's writes, and read-only
+        _ParamView views of the same memory for net.weights and net.biases."""
         self._weights_views, self._biases_views = [], []
+        self._public_weights, self._public_biases = [], []
         start = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w = self._flat[start:start + n_out * n_in].reshape(n_out, n_in)
             b = self._flat[start + n_out * n_in:start + n_out * n_in + n_out]
             self._weights_views.append(w)
             self._biases_views.append(b)
+            for view, public, name in ((w, self._public_weights, "weights"),
+                                       (b, self._public_biases, "biases")):
+                frozen = view.view(_ParamView)
+                frozen.flags.writeable = False
+                frozen._nnpy_name = f"net.{name}[{l}]"
+                public.append(frozen)
             start += n_out * n_in + n_out
 
     @property
-    def weights(self):
-        """[W_0, W_1, ...], W_l shaped (n_out, n_in): views, so changes reach the network."""
-        return _ParamList(self._weights_views, "weights")
+    def weights(self) -> list:
+        """[W_0, W_1, ...], W_l shaped (n_out, n_in): read-only views of the network's weights
+        (they follow training). Assign to change them: net.weights[0] = W, or
+        net.weights = [W_0, W_1, ...]."""
+        return _ParamList(self, self._public_weights, "weights")
 
     @weights.setter
-    def weights(self, values):
-        self._assign(values, self.weights, "weights")
+    def weights(self, values: Sequence[np.ndarray]) -> None:
+        self._assign(values, "weights")
 
     @property
-    def biases(self):
-        """[b_0, b_1, ...], b_l shaped (n_out,): views, so changes reach the network."""
-        return _ParamList(self._biases_views, "biases")
+    def biases(self) -> list:
+        """[b_0, b_1, ...], b_l shaped (n_out,): read-only views, like weights; assign to change
+        them."""
+        return _ParamList(self, self._public_biases, "biases")
 
     @biases.setter
-    def biases(self, values):
-        self._assign(values, self.biases, "biases")
+    def biases(self, values: Sequence[np.ndarray]) -> None:
+        self._assign(values, "biases")
 
-    def _assign(self, values, targets, name):
+    def _assign(self, values, name):
+        targets = self._weights_views if name == "weights" else self._biases_views
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"{name} must be a list of {self.n_layers} arrays, got "
+                            f"{type(values).__name__}")
         values = list(values)
         if len(values) != self.n_layers:
             raise ValueError(f"{name} needs {self.n_layers} arrays, got {len(values)}")
-        checked = []
-        for l, value in enumerate(values):  # check them all before changing any
-            probe = _ParamList([np.empty_like(targets[l])], name)
-            probe[0] = value
-            checked.append(list.__getitem__(probe, 0))
-        for target, value in zip(targets, checked):
-            target[...] = value
+        # check them all before changing any
+        checked = [_checked_layer(value, target, f"{name}[{l}]")
+                   for l, (value, target) in enumerate(zip(values, targets))]
+        with self._guard.write():
+            for l, array in enumerate(checked):
+                self._write_layer(name, l, array)
+
+    def _write_layer(self, name, index, array):
+        """Copies a checked array into layer `index` of weights or biases (guard held)."""
+        views = self._weights_views if name == "weights" else self._biases_views
+        views[index][...] = array
+
+    def get_flat_params(self) -> np.ndarray:
+        """A copy of all weights and biases as one vector: W_0 (row-major), b_0, W_1, b_1, ...
+        in the network's dtype (the layout objective() and set_flat_params use)."""
+        with self._guard.read():
+            return self._flat.copy()
+
+    def set_flat_params(self, values: Any) -> None:
+        """Sets all weights and biases from one vector laid out as get_flat_params returns
+        them (checked: length, finite values; converted to the network's dtype)."""
+        flat = _as_flat(values, "values", len(self._flat), self.dtype)
+        with self._guard.write():
+            self._flat[...] = flat
+
+    def _check_finite_parameters(self):
+        """ValueError naming the first weight or bias that is inf or NaN (only possible when
+        the memory was written past the read-only views); call with the guard held."""
+        if not core.count_nonfinite(self._flat):
+            return
+        for name, views in (("weights", self._weights_views), ("biases", self._biases_views)):
+            for l, view in enumerate(views):
+                bad = np.flatnonzero(~np.isfinite(view.ravel()))
+                if len(bad):
+                    where = tuple(int(i) for i in np.unravel_index(bad[0], view.shape))
+                    value = view.ravel()[bad[0]]
+                    raise ValueError(f"the network's parameters are not finite: {name}[{l}] "
+                                     f"holds {value} at index {where} (written in place, past "
+                                     f"the read-only views?); assign finite {name} first")
 
     def _check_loss(self, loss):
         """A valid loss for this output; None means the network's own (loss_name)."""
         if loss is None:
-            if "loss_name" in self.__dict__:
-                return self.loss_name
-            return "cross_entropy" if self.output == "softmax" else "mse"
+            if "_loss_name" in self.__dict__:
+                return self._loss_name
+            return _model.DEFAULT_LOSS[self._output]
         loss = choice(loss, "loss", LOSSES)
-        if self.output == "softmax" and loss != "cross_entropy":
-            raise ValueError("a softmax output trains with loss='cross_entropy' only")
+        _model.check_pair(self._output, loss)
         return loss
 
-    def _loss_code(self, loss):
-        """The core's code for output + loss (loss None: the forward pass alone)."""
-        if self.output == "softmax":
-            return core.LOSS_SOFTMAX_CE
-        return core.LOSS_BCE if loss == "cross_entropy" else core.LOSS_MSE
+    def __repr__(self) -> str:
+        return (f"Network({list(self.sizes)}, activation={self._activation!r}, "
+                f"output={self._output!r}, loss={self._loss_name!r}, dtype={self.dtype.name})")
 
-    def __repr__(self):
-        return (f"Network({list(self.sizes)}, output={self.output!r}, loss={self.loss_name!r}, "
-                f"dtype={self.dtype.name})")
+    # ---- copies, pickles ----------------------------------------------------------------
 
-    def copy(self):
-        """An independent copy (weights, settings and the shuffling generator's state)."""
+    def copy(self) -> "Network":
+        """An independent copy (weights, settings, optimiser state and the shuffling
+        generator's state)."""
         other = Network.__new__(Network)
         other.__setstate__(self.__getstate__())
         return other
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("_guard", "_weights_views", "_biases_views"):
-            state.pop(key, None)
-        state["_flat"] = self._flat.copy()
-        state["_rng"] = self._rng.bit_generator.state
+    def __getstate__(self) -> dict:
+        with self._guard.read():
+            state = self.__dict__.copy()
+            for key in ("_guard", "_models", "_weights_views", "_biases_views",
+                        "_public_weights", "_public_biases"):
+                state.pop(key, None)
+            state["_flat"] = self._flat.copy()
+            state["_rng"] = self._rng.bit_generator.state
+            if self._optimizer is not None:
+                state["_optimizer"] = self._optimizer.copy()
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict) -> None:
         state = dict(state)
+        # networks pickled before the model family kept these as plain attributes
+        for key in ("output", "loss_name", "init"):
+            if key in state:
+                state["_" + key] = state.pop(key)
+        state.setdefault("_activation", "sigmoid")
+        state.setdefault("_optimizer", None)
         rng_state = state.pop("_rng")
         self.__dict__.update(state)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = rng_state
+        self._models = {}
         self._make_views()
         self._guard = _Guard()
 
     # ---- inference ----------------------------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
         1-D sample gives a 1-D output."""
         if type(X) is np.ndarray and X.ndim == 1:
-            # One sample: the core's latency path checks X and whether a fit is under way in
-            # another thread itself, needs no workspace and keeps the GIL (so no fit can start
-            # while it runs): no lock, no reader count.
+            # One sample: the core's latency path checks X and whether a fit or an assignment
+            # is under way in another thread itself, needs no workspace and keeps the GIL (so
+            # none can start while it runs): no lock, no reader count. Anything it does not
+            # take (a busy network, a non-finite output) goes the general way below.
             out = np.empty(self._n_out, self.dtype)
-            done = core.predict_one(self._flat, self._sizes,
-                                    core.LOSS_SOFTMAX_CE if self.output == "softmax" else
-                                    core.LOSS_MSE, X, out, self._guard)
-            if done == 1:
+            if core.predict_one(self._model(), self._flat, X, out, self._guard) == 1:
                 return out
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        out = np.empty((len(X), self._sizes[-1]), self.dtype)
+        out = np.empty((len(X), self._n_out), self.dtype)
+        model = self._model()
         block = min(len(X), _PREDICT_BLOCK)
-        work = np.empty(core.work_size(self._sizes, block), self.dtype)
+        work = np.empty(model.work_size(block), self.dtype)
         with self._guard.read():
-            core.forward(self._flat, self._sizes, self._loss_code(None), X, out, work, block)
+            self._check_finite_parameters()
+            core.forward(model, self._flat, X, out, work, block)
         return out[0] if single else out
 
     def _xy(self, X, Y):
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        Y = as_targets(Y, "Y", len(X), self._sizes[-1], self.dtype)
+        Y = as_targets(Y, "Y", len(X), self._n_out, self.dtype)
         return X, Y
 
-    def _loss_and_gradients(self, X, Y, loss):
-        loss = self._check_loss(loss)
+    def _loss_and_gradient(self, X, Y, sample_weight, loss):
+        """(loss, flat gradient) of the network's own parameters, read under the guard."""
+        model = self._model(self._check_loss(loss))
         X, Y = self._xy(X, Y)
-        grads = np.empty_like(self._flat)
-        block = min(len(X), _PREDICT_BLOCK)
-        work = np.empty(core.work_size(self._sizes, block), self.dtype)
+        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
         with self._guard.read():
-            total = core.loss_and_gradients(self._flat, self._sizes, self._loss_code(loss), X, Y,
-                                            grads, work, block)
-        return total / len(X), grads
+            self._check_finite_parameters()
+            return _evaluate(model, self._flat, X, Y, sw, 0.0)
 
-    def loss(self, X, Y, loss=None):
-        """Mean loss over the rows of X, Y (see the class docstring for the losses)."""
-        return self._loss_and_gradients(X, Y, loss)[0]
+    def loss(self, X: Any, Y: Any, sample_weight: Any = None, *,
+             loss: Optional[str] = None) -> float:
+        """The loss over the rows of X, Y: the mean of the samples' losses, or with
+        sample_weight (n_samples non-negative weights) sum(w_i * l_i) / sum(w_i). `loss`
+        (default loss_name) as in the class docstring."""
+        return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
-    def gradients(self, X, Y, loss=None):
-        """Gradient of the mean loss over X, Y: a list of (dW_l, db_l), shaped as weights[l]
-        and biases[l]."""
-        grads = self._loss_and_gradients(X, Y, loss)[1]
+    def gradients(self, X: Any, Y: Any, sample_weight: Any = None, *,
+                  loss: Optional[str] = None) -> list:
+        """Gradient of loss(X, Y, sample_weight): a list of (dW_l, db_l), shaped as
+        weights[l] and biases[l]."""
+        grads = self._loss_and_gradient(X, Y, sample_weight, loss)[1]
         out, start = [], 0
         for w, b in zip(self._weights_views, self._biases_views):
             dw = grads[start:start + w.size].reshape(w.shape)
@@ -304,7 +523,19 @@ class Network:
             start += w.size + b.size
         return out
 
-    def accuracy(self, X, Y):
+    def objective(self, X: Any, Y: Any, *, sample_weight: Any = None, alpha: float = 0.0,
+                  loss: Optional[str] = None) -> "Objective":
+        """The loss over X, Y as a function of a flat parameter vector, for optimisers that
+        work on one (scipy's L-BFGS-B): objective(flat) -> (loss, gradient) with
+            loss = (sum_i w_i l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
+        (w_i = 1 without sample_weight; W the weights, not the biases: scikit-learn's MLP
+        objective), gradient its gradient as a float64 vector. flat is laid out as
+        get_flat_params returns it. X, Y and the weights are checked once, here; each call
+        checks flat and runs compiled with the GIL released. The network's own parameters are
+        neither read nor changed."""
+        return Objective(self, X, Y, sample_weight, alpha, loss)
+
+    def accuracy(self, X: Any, Y: Any) -> float:
         """Fraction of rows classified right: argmax of outputs against argmax of Y, or for a
         single output, output > 0.5 against Y > 0.5."""
         X, Y = self._xy(X, Y)
@@ -312,116 +543,191 @@ class Network:
 
     # ---- training -----------------------------------------------------------------------
 
-    def fit(self, X, Y, *, epochs, lr, batch_size=1, loss=None, shuffle=True, l2=0.0,
-            momentum=0.0, validation=None, callback=None, progress=False):
-        """Trains by mini-batch SGD; returns a History.
+    @property
+    def optimizer_state(self) -> Optional[dict]:
+        """The optimiser state fit keeps (None before the first fit or after
+        reset_optimizer()): {"optimizer", "settings", "step", "moments"} (a copy)."""
+        with self._guard.read():
+            state = self._optimizer
+            if state is None:
+                return None
+            return {"optimizer": state.name, "settings": state.settings, "step": state.step,
+                    "moments": state.moments.copy()}
 
-        batch_size 1 is the post's per-sample SGD, larger is mini-batch SGD (each step uses
-        the mean gradient of its batch), len(X) is full batch. Each epoch visits the samples in
-        a fresh random order when `shuffle` (from the network's seeded generator). l2 adds
-        0.5*l2*sum(W**2) to the loss (weights, not biases); momentum keeps a velocity
-        v = momentum*v - lr*grad and steps W += v. validation=(Xv, Yv) records the loss and
+    def reset_optimizer(self) -> None:
+        """Forgets the optimiser's state: the next fit starts with zero velocity / moments and
+        step count 0."""
+        with self._guard.write():
+            self._optimizer = None
+
+    def fit(self, X: Any, Y: Any, *, epochs: int, lr: float, batch_size: int = 1,
+            loss: Optional[str] = None, shuffle: bool = True, optimizer: str = "sgd",
+            momentum: float = 0.0, nesterov: bool = False,
+            betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, l2: float = 0.0,
+            alpha: float = 0.0, sample_weight: Any = None, validation: Any = None,
+            callback: Optional[Callable[[int, History], Any]] = None,
+            progress: bool = False) -> History:
+        """Trains by mini-batch gradient descent; returns a History.
+
+        batch_size 1 is the post's per-sample SGD, larger is mini-batch (each step uses the
+        gradient of its batch's loss), len(X) is full batch. Each epoch visits the samples in a
+        fresh random order when `shuffle` (from the network's seeded generator).
+        optimizer "sgd": v = momentum*v - lr*g, W += v (nesterov: W += momentum*v - lr*g, as
+        scikit-learn's nesterovs_momentum); momentum 0 is plain SGD. "adam": torch.optim.Adam
+        with betas and eps (momentum and nesterov are SGD's). The optimiser state stays on the
+        network: two fits of 10 epochs give the weights of one of 20 (with shuffle=False) while
+        optimizer, momentum, nesterov, betas and eps stay the same; changing one of them, or
+        reset_optimizer(), starts afresh. lr, l2 and alpha may change between fits.
+        l2 adds l2*W to the weights' gradient at every step (not the biases'). sample_weight
+        (n_samples non-negative weights) weights each sample's loss and gradient: a batch's
+        loss is sum(w_i*l_i)/sum(w_i); a batch whose weights sum to 0 takes no step. alpha is
+        scikit-learn's: it adds alpha*W/sum(w_i) to each batch's weight gradient and
+        0.5*alpha*sum(W**2)/sum(w_i) to its loss (see the module docstring).
+        History.loss[e] is the sum over epoch e's batches of (batch rows * batch loss) / n,
+        each batch's loss from its forward pass before its step (the mean sample loss when
+        there are no sample weights and no alpha). validation=(Xv, Yv) records the loss and
         accuracy on it after each epoch; callback(epoch, history) is called after each epoch
-        and stops training by returning False; progress=True shows a tqdm bar.
-        Raises TrainingDiverged if a step would make a weight infinite or NaN (the weights of
-        the last finite step stay)."""
+        and stops training by returning False (or np.False_); progress=True shows a tqdm bar.
+        epochs is an upper bound: nothing is allocated in proportion to it.
+        Raises TrainingDiverged if a step would make a weight (or the optimiser state)
+        infinite or NaN: that step is not applied, weights and state stay as they were.
+        Raises RuntimeError if another thread is using the network (see the class docstring).
+        In the main thread Ctrl-C raises KeyboardInterrupt within a few blocks of rows, with
+        the weights of the last completed step."""
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
         loss = self._check_loss(loss)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        settings = _optimizer_settings(optimizer, momentum, nesterov, betas, eps)
         l2 = as_float(l2, "l2", minimum=0.0)
-        momentum = as_float(momentum, "momentum", minimum=0.0, below=1.0)
+        alpha = as_float(alpha, "alpha", minimum=0.0)
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
         X, Y = self._xy(X, Y)
+        sw = _as_sample_weight(sample_weight, len(X), self.dtype)
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
-            Yv = as_targets(validation[1], "validation Y", len(Xv), self._sizes[-1], self.dtype)
+            Yv = as_targets(validation[1], "validation Y", len(Xv), self._n_out, self.dtype)
         bar = _progress_bar(epochs) if progress else None
 
         n = len(X)
         batch_size = min(batch_size, n)
+        batches_per_epoch = -(-n // batch_size)
         history = History()
-        order = np.arange(n, dtype=np.intp)
-        rng_state = np.empty(4, np.uint64)
-        cursor = np.zeros(2, np.intp)
-        epoch_loss = np.zeros(epochs)
-        grads = np.empty_like(self._flat)
-        velocity = np.zeros_like(self._flat) if momentum else np.empty(0, self.dtype)
-        work = np.empty(core.work_size(self._sizes, batch_size), self.dtype)
-        code = self._loss_code(loss)
+        model = self._model(loss)
         per_epoch = validation is not None or callback is not None or bar is not None
+        interruptible = threading.current_thread() is threading.main_thread()
         max_batches = 1  # grows 8x a call, up to about _CALL_SECONDS of work per call
-
         try:
-            with self._guard.write():
-                self.loss_name = loss
-                core.seed_rng(rng_state, int(self._rng.integers(2 ** 63)))
-                while cursor[0] < epochs:
-                    done = int(cursor[0])
+            with self._guard.train():
+                self._check_finite_parameters()
+                self._loss_name = loss
+                if epochs == 0:
+                    return history
+                state = self._optimizer_state_for(settings)
+                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, l2=l2, alpha=alpha,
+                                     **_core_settings(settings), step=state.step)
+                run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
+                                  int(self._rng.integers(2 ** 63)))
+                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt), self.dtype)
+                while run.completed < epochs:
+                    room = 1 if per_epoch else \
+                        min(epochs - run.completed, max_batches // batches_per_epoch + 1)
+                    losses = np.empty(room)
                     started = time.perf_counter()
-                    status, ran = core.train(self._flat, grads, velocity, self._sizes, code, X, Y,
-                                        order, rng_state, cursor, epoch_loss, batch_size, lr, l2,
-                                        momentum, bool(shuffle), 1 if per_epoch else epochs - done,
-                                        max_batches, work)
+                    status, ran, completed = core.train(model, opt, run, self._flat,
+                                                        state.moments, X, Y, sw, losses,
+                                                        max_batches, work, interruptible)
+                    state.step = opt.step
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
-                            f"training diverged in epoch {int(cursor[0]) + 1}: a step would have "
+                            f"training diverged in epoch {run.completed + 1}: a step would have "
                             f"made a weight infinite or NaN (lr={lr}); the weights before that "
                             f"step are kept. Try a smaller lr.")
-                    for epoch in range(done, int(cursor[0])):
-                        history.loss.append(float(epoch_loss[epoch]))
+                    for value in losses[:completed]:
+                        history.loss.append(float(value))
                         if validation is not None:
-                            history.val_loss.append(self.loss(Xv, Yv, loss))
+                            history.val_loss.append(self.loss(Xv, Yv, loss=loss))
                             history.val_accuracy.append(_accuracy(self.predict(Xv), Yv))
                         if bar is not None:
                             bar.update(1)
                             bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
-                        if callback is not None and callback(epoch, history) is False:
-                            return history
+                        if callback is not None:
+                            verdict = callback(len(history.loss) - 1, history)
+                            if isinstance(verdict, (bool, np.bool_)) and not verdict:
+                                return history
         finally:
             if bar is not None:
                 bar.close()
         return history
 
+    def _optimizer_state_for(self, settings):
+        """The kept optimiser state if it belongs to these settings, else a fresh one (kept
+        from now on). Guard held."""
+        state = self._optimizer
+        if state is None or state.settings != settings:
+            vectors = {"sgd": 1 if settings[1] else 0, "adam": 2}[settings[0]]
+            state = _OptimizerState(settings[0], settings,
+                                    np.zeros(vectors * len(self._flat), self.dtype))
+            self._optimizer = state
+        return state
+
     # ---- files --------------------------------------------------------------------------
 
-    def save(self, path):
-        """Writes the network to `path` (.npz: the arrays plus a JSON header; see nnpy.io)."""
+    def save(self, path: Any) -> None:
+        """Writes the network, with its optimiser state, to `path` (.npz: the arrays plus a
+        JSON header; see nnpy.io)."""
         from .io import save_network
         save_network(self, path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: Any) -> "Network":
         """Reads a network written by save; ValueError for a damaged or foreign file. Never
         runs code from the file (no pickle)."""
         from .io import load_network
         return load_network(path)
 
+    def _snapshot(self):
+        """(flat parameters, optimiser state) copied under the guard, for writing a file."""
+        with self._guard.read():
+            self._check_finite_parameters()
+            return (self._flat.copy(),
+                    None if self._optimizer is None else self._optimizer.copy())
+
+    def _restore(self, flat, optimizer):
+        """Sets the parameters and optimiser state read from a file (checked by the reader)."""
+        with self._guard.write():
+            self._flat[...] = flat
+            self._optimizer = optimizer
+
     # ---- the post's dict API ------------------------------------------------------------
 
-    def to_params(self):
+    def to_params(self) -> dict:
         """The network as the post's dict (init_net's layout), so that forwardPass and
-        backPropogation continue from here. The post's dicts need every hidden layer as wide
-        as the input, and sigmoid output: other networks raise ValueError."""
+        backPropogation continue from here. The post's dicts need sigmoid layers, every hidden
+        layer as wide as the input: other networks raise ValueError."""
         n_in = self.sizes[0]
-        if self.output != "sigmoid" or any(s != n_in for s in self.sizes[1:-1]):
+        if self._output != "sigmoid" or self._activation != "sigmoid" or \
+                any(s != n_in for s in self.sizes[1:-1]):
             raise ValueError("the post's dict format holds sigmoid networks whose hidden layers "
-                             f"are all as wide as the input ({n_in}); this one is {self.sizes}")
+                             f"are all as wide as the input ({n_in}); this one is {self.sizes} "
+                             f"with {self._activation} hidden and {self._output} output layers")
         theta = {}
-        for l in range(self.n_layers):
-            theta["W_%d" % l] = self._weights_views[l].astype(np.float64)
-            theta["B_%d" % l] = self._biases_views[l].astype(np.float64).reshape(-1, 1)
+        with self._guard.read():
+            for l in range(self.n_layers):
+                theta["W_%d" % l] = self._weights_views[l].astype(np.float64)
+                theta["B_%d" % l] = self._biases_views[l].astype(np.float64).reshape(-1, 1)
         metadata = {"inputSize": n_in, "outputSize": self.sizes[-1], "n_layers": self.n_layers}
         return {"metadata": metadata, "theta": theta}
 
     @classmethod
-    def from_params(cls, params, *, dtype=np.float64, seed=None):
+    def from_params(cls, params: dict, *, dtype: Any = np.float64,
+                    seed: Any = None) -> "Network":
         """A Network with the weights of a post-style dict (from init_net or to_params)."""
         from .post import _network
         n_layers, weights, biases = _network(params)
@@ -430,6 +736,90 @@ class Network:
         net.weights = weights
         net.biases = [b.ravel() for b in biases]
         return net
+
+
+class Objective:
+    """A network's loss on fixed data as a function of a flat parameter vector (see
+    Network.objective): objective(flat) -> (loss, float64 gradient)."""
+
+    def __init__(self, net, X, Y, sample_weight, alpha, loss):
+        self._model = net._model(net._check_loss(loss))
+        self._dtype = net.dtype
+        self._X, self._Y = net._xy(X, Y)
+        self._sample_weight = _as_sample_weight(sample_weight, len(self._X), net.dtype)
+        self._alpha = as_float(alpha, "alpha", minimum=0.0)
+        self.n_params = self._model.n_params   # length of the vectors it takes
+
+    def __call__(self, flat: Any) -> Tuple[float, np.ndarray]:
+        params = _as_flat(flat, "flat", self.n_params, self._dtype)
+        value, grads = _evaluate(self._model, params, self._X, self._Y, self._sample_weight,
+                                 self._alpha)
+        return float(value), grads.astype(np.float64)
+
+
+def _evaluate(model, params, X, Y, sample_weight, alpha):
+    """(loss, gradient) of a core model at flat params over checked X, Y (see
+    core.loss_and_gradient)."""
+    grads = np.empty_like(params)
+    block = min(len(X), _PREDICT_BLOCK)
+    work = np.empty(model.work_size(block), params.dtype)
+    return core.loss_and_gradient(model, params, X, Y, sample_weight, alpha, grads, work,
+                                  block), grads
+
+
+def _as_flat(values, name, length, dtype):
+    """A finite 1-D vector of `length` values in `dtype`."""
+    flat = as_array(values, name, dtype)
+    if flat.shape != (length,):
+        raise ValueError(f"{name} must be a vector of {length} values (weights and biases), "
+                         f"got shape {flat.shape}")
+    if core.count_nonfinite(flat):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return flat
+
+
+def _as_sample_weight(value, n, dtype):
+    """sample_weight as n finite non-negative values with a positive sum, or an empty array
+    for None (every weight 1)."""
+    if value is None:
+        return np.empty(0, dtype)
+    weights = as_array(value, "sample_weight", dtype)
+    if weights.ndim != 1 or len(weights) != n:
+        raise ValueError(f"sample_weight must be a 1-D array of {n} values (one per row of X), "
+                         f"got shape {weights.shape}")
+    if core.count_nonfinite(weights):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (weights < 0).any():
+        raise ValueError("sample_weight must be >= 0")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return weights
+
+
+def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):
+    """The checked settings the optimiser state belongs to (see _OptimizerState.settings)."""
+    optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
+    momentum = as_float(momentum, "momentum", minimum=0.0, below=1.0)
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+    if optimizer == "sgd":
+        return ("sgd", momentum, bool(nesterov))
+    if momentum or nesterov:
+        raise ValueError("momentum and nesterov are settings of optimizer='sgd'; Adam's are "
+                         "betas and eps")
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    beta1 = as_float(betas[0], "betas[0]", minimum=0.0, below=1.0)
+    beta2 = as_float(betas[1], "betas[1]", minimum=0.0, below=1.0)
+    eps = as_float(eps, "eps", positive=True)
+    return ("adam", beta1, beta2, eps)
+
+
+def _core_settings(settings):
+    """core.Optimizer's keyword arguments for checked settings."""
+    if settings[0] == "sgd":
+        return {"momentum": settings[1], "nesterov": settings[2]}
+    return {"beta1": settings[1], "beta2": settings[2], "eps": settings[3]}
 
 
 def _next_budget(budget, ran, elapsed):

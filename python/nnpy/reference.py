@@ -9,17 +9,22 @@ Two parts, both importing nothing compiled:
 
 2. The library's algorithm for any layer sizes, the way Nielsen's network.py writes it:
    weights[l] is W_l with shape (n_out, n_in), biases[l] is b_l with shape (n_out,); samples are
-   rows of X. Standard backprop: every delta is computed from the weights before the step.
-   Losses, as the mean over samples of:
-       "mse":            0.5 * sum((a - y)**2)                 (sigmoid output)
+   rows of X. Hidden layers apply `activation` (ACTIVATIONS), the output layer `output`.
+   Standard backprop: every delta is computed from the weights before the step; f'(z) is taken
+   from the activation a = f(z) (DERIVATIVES), as scikit-learn's MLP does. Losses per sample:
+       "mse":            0.5 * sum((a - y)**2)
        "cross_entropy":  -sum(y*log(a) + (1-y)*log(1-a))      (sigmoid output)
                          -sum(y*log(softmax(z)))              (softmax output)
+   A batch's loss and gradient are sum(w_i * l_i) / sum(w_i) over its samples (w_i = 1 without
+   sample weights); scikit-learn's alpha adds 0.5 * alpha * sum(W**2) / sum(w_i). Optimisers:
+   SGD (momentum, Nesterov's as scikit-learn has it) and Adam (torch.optim.Adam's formula).
 """
 import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
-    "init_params", "forward", "predict", "loss", "gradients", "gradients_per_sample", "sgd",
+    "ACTIVATIONS", "DERIVATIVES", "init_params", "forward", "predict", "sample_losses", "loss",
+    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train",
 ]
 
 
@@ -106,13 +111,46 @@ def backPropogation(params, lr, update=True, debug=False):
 # 2. The library's algorithm
 # ---------------------------------------------------------------------------------------------
 
-def init_params(sizes, init="xavier", rng=None, dtype=np.float64):
+def _logistic(z):
+    return sigmoid(z).astype(z.dtype)
+
+
+def _relu(z):
+    return np.maximum(z, 0)
+
+
+def _identity(z):
+    return z
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# Activations f(z) of the rows of z (softmax: outputs only) ...
+ACTIVATIONS = {"sigmoid": _logistic, "tanh": np.tanh, "relu": _relu, "identity": _identity,
+               "softmax": _softmax}
+
+# ... and their derivatives f'(z), from the activation a = f(z).
+DERIVATIVES = {
+    "sigmoid": lambda a: a * (1 - a),
+    "tanh": lambda a: 1 - a ** 2,
+    "relu": lambda a: (a > 0).astype(a.dtype),
+    "identity": lambda a: np.ones_like(a),
+}
+
+
+def init_params(sizes, init="xavier", rng=None, dtype=np.float64, activation="sigmoid"):
     """Weights and biases for layer widths `sizes`, initialised as nnpy.Network does:
        "uniform01"      the post's: weights and biases uniform in [0, 1)
        "normal"         Nielsen's network.py: standard normal
        "scaled_normal"  Nielsen's network2: weights N(0, 1/sqrt(n_in)), biases N(0, 1)
-       "xavier"         Glorot uniform as scikit-learn has it for logistic layers: weights and
-                        biases uniform in +-sqrt(2/(n_in+n_out))
+       "xavier"         Glorot uniform as scikit-learn's MLP has it: weights and biases uniform
+                        in +-sqrt(2/(n_in+n_out)) for sigmoid hidden layers and
+                        +-sqrt(6/(n_in+n_out)) for the others (every layer by the hidden one)
+       "he"             He et al.: weights N(0, 2/n_in) (standard deviation sqrt(2/n_in)),
+                        biases 0; for ReLU
     Draws W_0, b_0, W_1, b_1, ... in that order from `rng` (a numpy Generator)."""
     rng = np.random.default_rng(rng)
     weights, biases = [], []
@@ -124,9 +162,11 @@ def init_params(sizes, init="xavier", rng=None, dtype=np.float64):
         elif init == "scaled_normal":
             w, b = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), rng.standard_normal(n_out)
         elif init == "xavier":
-            bound = np.sqrt(2.0 / (n_in + n_out))
+            bound = np.sqrt((2.0 if activation == "sigmoid" else 6.0) / (n_in + n_out))
             w = rng.uniform(-bound, bound, (n_out, n_in))
             b = rng.uniform(-bound, bound, n_out)
+        elif init == "he":
+            w, b = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
         else:
             raise ValueError(f"unknown init {init!r}")
         weights.append(w.astype(dtype))
@@ -134,111 +174,151 @@ def init_params(sizes, init="xavier", rng=None, dtype=np.float64):
     return weights, biases
 
 
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def forward(weights, biases, X, output="sigmoid"):
+def forward(weights, biases, X, output="sigmoid", *, activation="sigmoid"):
     """Activations of every layer for the rows of X: [A_0 = X, A_1, ..., A_L], and the
     output layer's pre-activation Z_L."""
     activations = [X]
     for l, (w, b) in enumerate(zip(weights, biases)):
         z = activations[-1] @ w.T + b
-        last = l == len(weights) - 1
-        activations.append(_softmax(z) if last and output == "softmax" else sigmoid(z).astype(z.dtype))
+        f = ACTIVATIONS[output if l == len(weights) - 1 else activation]
+        activations.append(f(z))
     return activations, z
 
 
-def predict(weights, biases, X, output="sigmoid"):
+def predict(weights, biases, X, output="sigmoid", *, activation="sigmoid"):
     """The network's output for the rows of X."""
-    return forward(weights, biases, X, output)[0][-1]
+    return forward(weights, biases, X, output, activation=activation)[0][-1]
 
 
-def _sample_losses(a, z, Y, output, loss):
+def sample_losses(a, z, Y, output="sigmoid", loss="mse"):
+    """The loss of each row: from the outputs a and, for cross-entropy, the pre-activations z
+    (so that confident outputs keep their precision)."""
     if loss == "mse":
         return 0.5 * np.sum((a - Y) ** 2, axis=1)
     if output == "softmax":
-        zmax = z.max(axis=1, keepdims=True)
-        lse = zmax + np.log(np.sum(np.exp(z - zmax), axis=1, keepdims=True))
-        return np.sum(Y * (lse - z), axis=1)
-    # sigmoid cross-entropy from z: softplus(z) - y*z, stable for any z
-    return np.sum(np.logaddexp(0, z) - Y * z, axis=1)
+        # y_k * (logsumexp(z) - z_k) with logsumexp(z) - z_k = (m - z_k) + log1p(sum of
+        # exp(z_j - m) over j other than the largest): exact for a confidently right class
+        m = z.max(axis=1, keepdims=True)
+        e = np.exp(z - m)
+        e[np.arange(len(z)), z.argmax(axis=1)] = 0
+        return np.sum(Y * ((m - z) + np.log1p(e.sum(axis=1, keepdims=True))), axis=1)
+    # sigmoid cross-entropy from z, softplus(z) - y*z arranged without cancellation:
+    # (1-y)*z + log1p(exp(-z)) for z > 0, -y*z + log1p(exp(z)) otherwise
+    return np.sum(np.where(z > 0, (1 - Y) * z, -Y * z) + np.log1p(np.exp(-np.abs(z))), axis=1)
 
 
-def loss(weights, biases, X, Y, output="sigmoid", loss="mse"):
-    """Mean loss over the rows of X, Y."""
-    acts, z = forward(weights, biases, X, output)
-    return float(np.mean(_sample_losses(acts[-1], z, Y, output, loss)))
-
-
-def gradients(weights, biases, X, Y, output="sigmoid", loss="mse"):
-    """Backprop over a batch, vectorised: (mean loss, [dW_l], [db_l]) of the mean loss."""
-    acts, z = forward(weights, biases, X, output)
-    n = len(X)
-    a = acts[-1]
-    mean_loss = float(np.mean(_sample_losses(a, z, Y, output, loss)))
-    # output deltas dLoss/dz
+def _output_delta(a, Y, output, loss):
+    """dLoss/dz of the output layer, one row per sample."""
     if loss == "mse":
-        delta = (a - Y) * a * (1 - a)
-    elif output == "softmax":
-        delta = a * Y.sum(axis=1, keepdims=True) - Y
-    else:
-        delta = a - Y
+        return (a - Y) * DERIVATIVES[output](a)
+    if output == "softmax":
+        return a * Y.sum(axis=1, keepdims=True) - Y
+    return a - Y
+
+
+def _penalty(weights, alpha, weight_sum):
+    """scikit-learn's alpha: 0.5 * alpha * sum(W**2) / sum(w_i) on the loss."""
+    return 0.5 * alpha * sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights) / weight_sum
+
+
+def loss(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation="sigmoid",
+         sample_weight=None, alpha=0.0):
+    """The loss over the rows of X, Y: sum(w_i * l_i) / sum(w_i) (the mean without
+    sample_weight), plus alpha's penalty."""
+    acts, z = forward(weights, biases, X, output, activation=activation)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    losses = sample_losses(acts[-1], z, Y, output, loss)
+    return float(np.sum(w * losses) / w.sum()) + _penalty(weights, alpha, w.sum())
+
+
+def gradients(weights, biases, X, Y, output="sigmoid", loss="mse", *, activation="sigmoid",
+              sample_weight=None, alpha=0.0):
+    """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`."""
+    acts, z = forward(weights, biases, X, output, activation=activation)
+    a = acts[-1]
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    batch_loss = float(np.sum(w * sample_losses(a, z, Y, output, loss)) / w.sum())
+    batch_loss += _penalty(weights, alpha, w.sum())
+    # output deltas, each sample's times its weight, over the weights' sum
+    delta = _output_delta(a, Y, output, loss) * (w / w.sum()).astype(a.dtype)[:, None]
     dW, db = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
-        dW[l] = delta.T @ acts[l] / n
-        db[l] = delta.sum(axis=0) / n
+        dW[l] = delta.T @ acts[l] + (alpha / w.sum()) * weights[l]
+        db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
-            delta = (delta @ weights[l]) * acts[l] * (1 - acts[l])
-    return mean_loss, dW, db
+            delta = (delta @ weights[l]) * DERIVATIVES[activation](acts[l])
+    return batch_loss, dW, db
 
 
-def gradients_per_sample(weights, biases, x, y, output="sigmoid", loss="mse"):
+def gradients_per_sample(weights, biases, x, y, output="sigmoid", loss="mse", *,
+                         activation="sigmoid"):
     """Nielsen's backprop for one sample, with column vectors: (loss, [dW_l], [db_l])."""
-    activation = np.asarray(x, dtype=weights[0].dtype).reshape(-1, 1)
+    a = np.asarray(x, dtype=weights[0].dtype).reshape(-1, 1)
     y = np.asarray(y, dtype=weights[0].dtype).reshape(-1, 1)
-    activations, zs = [activation], []
+    activations, zs = [a], []
     for l, (w, b) in enumerate(zip(weights, biases)):
-        z = w @ activation + b.reshape(-1, 1)
+        z = w @ a + b.reshape(-1, 1)
         zs.append(z)
-        if l == len(weights) - 1 and output == "softmax":
-            activation = _softmax(z.T).T
-        else:
-            activation = sigmoid(z).astype(z.dtype)
-        activations.append(activation)
-    a = activations[-1]
-    sample_loss = float(_sample_losses(a.T, zs[-1].T, y.T, output, loss)[0])
-    if loss == "mse":
-        delta = (a - y) * a * (1 - a)
-    elif output == "softmax":
-        delta = a * y.sum() - y
-    else:
-        delta = a - y
+        a = ACTIVATIONS[output if l == len(weights) - 1 else activation](z.T).T
+        activations.append(a)
+    sample_loss = float(sample_losses(a.T, zs[-1].T, y.T, output, loss)[0])
+    delta = _output_delta(a.T, y.T, output, loss).T
     dW, db = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
         dW[l] = delta @ activations[l].T
         db[l] = delta.ravel()
         if l > 0:
-            s = activations[l]
-            delta = (weights[l].T @ delta) * s * (1 - s)
+            delta = (weights[l].T @ delta) * DERIVATIVES[activation](activations[l])
     return sample_loss, dW, db
 
 
-def sgd(weights, biases, X, Y, *, epochs, lr, batch_size=1, output="sigmoid", loss="mse",
-        l2=0.0, momentum=0.0, rng=None, orders=None, vectorised=True):
-    """Mini-batch SGD in place on weights and biases; returns the per-epoch mean training loss
-    (each sample's loss taken in its batch's forward pass, before that batch's step).
+def sgd_step(params, grads, state, *, lr, momentum=0.0, nesterov=False):
+    """One step of scikit-learn's SGDOptimizer on the arrays `params`, in place:
+        v = momentum * v - lr * g;  p += v   (Nesterov: p += momentum * v - lr * g)
+    state["velocity"] keeps v between steps (plain SGD, momentum 0, keeps none)."""
+    if momentum == 0:
+        for p, g in zip(params, grads):
+            p -= lr * g
+        return
+    velocity = state.setdefault("velocity", [np.zeros_like(p) for p in params])
+    for p, g, v in zip(params, grads, velocity):
+        v[...] = momentum * v - lr * g
+        p += momentum * v - lr * g if nesterov else v
+
+
+def adam_step(params, grads, state, *, lr, betas=(0.9, 0.999), eps=1e-8):
+    """One step of torch.optim.Adam on the arrays `params`, in place: with t the step number,
+        m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
+        p -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
+    state keeps "m", "v" and "t" between steps."""
+    b1, b2 = betas
+    state["t"] = t = state.get("t", 0) + 1
+    m = state.setdefault("m", [np.zeros_like(p) for p in params])
+    v = state.setdefault("v", [np.zeros_like(p) for p in params])
+    for p, g, m_l, v_l in zip(params, grads, m, v):
+        m_l[...] = b1 * m_l + (1 - b1) * g
+        v_l[...] = b2 * v_l + (1 - b2) * g ** 2
+        p -= lr * (m_l / (1 - b1 ** t)) / (np.sqrt(v_l / (1 - b2 ** t)) + eps)
+
+
+def train(weights, biases, X, Y, *, epochs, lr, batch_size=1, activation="sigmoid",
+          output="sigmoid", loss="mse", optimizer="sgd", momentum=0.0, nesterov=False,
+          betas=(0.9, 0.999), eps=1e-8, l2=0.0, alpha=0.0, sample_weight=None, rng=None,
+          orders=None, vectorised=True, state=None):
+    """Mini-batch training in place on weights and biases; returns each epoch's loss: the sum
+    over its batches of (batch size * batch loss) / n, each batch's loss (with alpha's penalty)
+    taken in its forward pass, before its step.
 
     Each epoch visits the samples in the order orders[epoch] when given, else a permutation
-    drawn from `rng` (a numpy Generator), else in order. A batch's step uses the mean gradient
-    of its samples: vectorised over the batch, or (vectorised=False) sample by sample as in
-    Nielsen's network.py. l2 adds 0.5*l2*sum(W**2) (weights only) to the loss; momentum keeps
-    a velocity v = momentum*v - lr*grad and steps W += v."""
-    velocities_w = [np.zeros_like(w) for w in weights]
-    velocities_b = [np.zeros_like(b) for b in biases]
+    drawn from `rng` (a numpy Generator), else in order. A batch's gradient is that of its
+    loss (see `gradients`), vectorised or (vectorised=False) sample by sample as in Nielsen's
+    network.py; l2 adds l2 * W to it (weights only); then one step of `optimizer` ("sgd":
+    sgd_step, "adam": adam_step). A batch whose sample weights sum to 0 takes no step. `state`
+    (a dict) keeps the optimiser's state, so that a later call continues where this one ended."""
+    state = {} if state is None else state
     n = len(X)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     history = []
     for epoch in range(epochs):
         if orders is not None:
@@ -250,27 +330,30 @@ def sgd(weights, biases, X, Y, *, epochs, lr, batch_size=1, output="sigmoid", lo
         total = 0.0
         for start in range(0, n, batch_size):
             rows = order[start:start + batch_size]
+            w = sw[rows]
+            if w.sum() == 0:
+                continue
             if vectorised:
-                batch_loss, dW, db = gradients(weights, biases, X[rows], Y[rows], output, loss)
-                total += batch_loss * len(rows)
+                batch_loss, dW, db = gradients(weights, biases, X[rows], Y[rows], output, loss,
+                                               activation=activation, sample_weight=w,
+                                               alpha=alpha)
             else:
-                dW = [np.zeros_like(w) for w in weights]
+                batch_loss = _penalty(weights, alpha, w.sum())
+                dW = [(alpha / w.sum()) * W for W in weights]
                 db = [np.zeros_like(b) for b in biases]
-                for r in rows:
-                    sample_loss, dw_s, db_s = gradients_per_sample(weights, biases, X[r], Y[r],
-                                                                   output, loss)
-                    total += sample_loss
+                for r, w_r in zip(rows, w / w.sum()):
+                    sample_loss, dw_s, db_s = gradients_per_sample(
+                        weights, biases, X[r], Y[r], output, loss, activation=activation)
+                    batch_loss += w_r * sample_loss
                     for l in range(len(weights)):
-                        dW[l] += dw_s[l] / len(rows)
-                        db[l] += db_s[l] / len(rows)
-            for l in range(len(weights)):
-                step_w = -lr * (dW[l] + l2 * weights[l])
-                step_b = -lr * db[l]
-                if momentum:
-                    step_w += momentum * velocities_w[l]
-                    step_b += momentum * velocities_b[l]
-                    velocities_w[l], velocities_b[l] = step_w, step_b
-                weights[l] += step_w
-                biases[l] += step_b
+                        dW[l] += w_r * dw_s[l]
+                        db[l] += w_r * db_s[l]
+            total += batch_loss * len(rows)
+            grads = [d + l2 * W for d, W in zip(dW, weights)] + db
+            if optimizer == "adam":
+                adam_step(weights + biases, grads, state, lr=lr, betas=betas, eps=eps)
+            else:
+                sgd_step(weights + biases, grads, state, lr=lr, momentum=momentum,
+                         nesterov=nesterov)
         history.append(total / n)
     return history

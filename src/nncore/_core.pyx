@@ -1,21 +1,28 @@
-"""nnpy's compiled core: the arithmetic of sigmoid networks over typed memoryviews.
+"""nnpy's compiled core: the arithmetic of feed-forward networks over typed memoryviews.
 
 Every function here takes arrays the caller (nnpy, in Python) has validated and allocated,
-outputs included, and runs its loops with the GIL released. A network is described by
+outputs included, and runs its loops with the GIL released. A network is
     params  one flat array: W_0 (n_1 x n_0, row-major), b_0 (n_1), W_1, b_1, ... W_{L-1}, b_{L-1}
-    sizes   the widths n_0 .. n_L (np.intp)
-    loss    LOSS_MSE, LOSS_BCE or LOSS_SOFTMAX_CE: the output activation and the loss together.
+    Model   its widths n_0 .. n_L, the activation of its hidden layers, the activation of its
+            output layer and the loss it trains with (codes ACT_*, LOSS_*; nnpy._model maps the
+            names onto them), checked once when the Model is made.
+Training also takes an Optimizer (settings and step count; its moments live in an array the
+caller keeps) and an Epochs (where the run over the rows stands between calls).
 Samples are rows (X is n_samples x n_0). The entry points re-check every shape they rely on and
-raise ValueError, so that no call, however wrong, reaches a loop compiled without bounds checks.
+raise ValueError, so that no call, however wrong, reaches a loop compiled without bounds checks;
+every array an entry point writes into must be writeable and may not reach an element twice.
 """
 cimport numpy as cnp
+import numpy as np
 from cython cimport floating
+from libc.math cimport sqrt, pow
 from libc.stdint cimport uint64_t
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 
-from activations cimport (sigmoid, sigmoid_inplace, softmax_rows, row_loss, row_output_delta,
-                          nonfinite, MSE, BCE, SOFTMAX_CE)
+from activations cimport (sigmoid, activation, activate, times_derivative, softmax_rows,
+                          row_loss, row_output_delta, nonfinite, SIGMOID, TANH, RELU, IDENTITY,
+                          SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
 from gemm cimport gemm, MR, NR, KC, MC, NC
 from shuffle cimport seed_state, shuffle
 
@@ -29,29 +36,113 @@ cdef extern from *:
     """
     int NNPY_DEBUG_BUILD
 
+cdef extern from "nn_interrupt.h" nogil:
+    int nn_stop_requested()   # SIGINT arrived since nn_catch_sigint
+    int nn_catch_sigint()     # main thread, GIL held: 1 if the handler went in
+    void nn_release_sigint()  # puts Python's handler back
+
 DEBUG_BUILD = bool(NNPY_DEBUG_BUILD)  # built with bounds, wraparound and initialisation checks
 
 cdef enum:
     OK = 0            # train: ran its budget of epochs or batches
     DIVERGED = 1      # train: a step would have made a parameter non-finite; it was not applied
+    INTERRUPTED = 2   # train: Ctrl-C arrived; the batch under way was abandoned, not applied
 
-LOSS_MSE, LOSS_BCE, LOSS_SOFTMAX_CE = MSE, BCE, SOFTMAX_CE
-STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
+cdef enum:
+    SGD = 0           # stochastic gradient descent, with momentum (Nesterov's or not) or none
+    ADAM = 1          # Adam, as torch.optim.Adam
+
+ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_IDENTITY, ACT_SOFTMAX = SIGMOID, TANH, RELU, IDENTITY, SOFTMAX
+LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
+OPT_SGD, OPT_ADAM = SGD, ADAM
+STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED = OK, DIVERGED, INTERRUPTED
+
+MAX_PARAMS = 1 << 40  # weights + biases: far beyond memory, far below Py_ssize_t overflow
 
 
 # ---------------------------------------------------------------------------------------------
-# Network layout
+# The network: its shape and kinds, and the layout of its workspace
 # ---------------------------------------------------------------------------------------------
 
-# Offsets into the workspace of one batch of `batch` samples (see work_size).
+cdef struct Net:
+    const Py_ssize_t* sizes   # widths n_0 .. n_L
+    Py_ssize_t n_layers       # L, the number of weight layers
+    Py_ssize_t n_params       # weights and biases in all: the length of params
+    int hidden                # activation of layers 1 .. L-1
+    int output                # activation of layer L
+    int loss                  # the loss trained and reported
+
+
+cdef class Model:
+    """A network's widths, hidden activation, output activation and loss (ACT_* and LOSS_*
+    codes), checked once; every computation on a network takes one."""
+    cdef readonly object sizes   # the widths as a read-only np.intp array (Net.sizes points in)
+    cdef readonly int hidden     # ACT_* of the hidden layers
+    cdef readonly int output     # ACT_* of the output layer
+    cdef readonly int loss       # LOSS_*
+    cdef Net net
+
+    def __init__(self, sizes, int hidden, int output, int loss):
+        cdef const Py_ssize_t[::1] widths
+        cdef Py_ssize_t l
+        array = np.array(sizes, dtype=np.intp)
+        if array.ndim != 1 or len(array) < 2:
+            raise ValueError("sizes needs at least two widths (inputs and outputs)")
+        for l in range(len(array)):
+            if array[l] < 1:
+                raise ValueError(f"sizes[{l}] must be at least 1, got {array[l]}")
+        total = sum(int(array[l + 1]) * (int(array[l]) + 1) for l in range(len(array) - 1))
+        if total > MAX_PARAMS or int(array.max()) > MAX_PARAMS:
+            raise ValueError(f"sizes {array.tolist()} need {total} parameters; at most "
+                             f"{MAX_PARAMS} are supported")
+        if hidden < 0 or hidden >= N_ACTIVATIONS or hidden == SOFTMAX:
+            raise ValueError(f"unknown hidden activation code {hidden}")
+        if output < 0 or output >= N_ACTIVATIONS:
+            raise ValueError(f"unknown output activation code {output}")
+        if loss != MSE and loss != CROSS_ENTROPY:
+            raise ValueError(f"unknown loss code {loss}")
+        # the output deltas the core knows: mse with an elementwise output, cross-entropy with
+        # a sigmoid (binary) or softmax (categorical) output
+        if (output == SOFTMAX and loss != CROSS_ENTROPY) or (
+                loss == CROSS_ENTROPY and output != SIGMOID and output != SOFTMAX):
+            raise ValueError(f"output code {output} does not train with loss code {loss}")
+        array.flags.writeable = False
+        self.sizes = array
+        widths = array
+        self.hidden, self.output, self.loss = hidden, output, loss
+        self.net.sizes = &widths[0]
+        self.net.n_layers = len(array) - 1
+        self.net.n_params = total
+        self.net.hidden, self.net.output, self.net.loss = hidden, output, loss
+
+    @property
+    def n_params(self):
+        """Length of the flat parameter array."""
+        return self.net.n_params
+
+    def work_size(self, Py_ssize_t block):
+        """Elements of workspace forward and loss_and_gradient need for blocks of `block` rows."""
+        if block < 1:
+            raise ValueError(f"block must be at least 1, got {block}")
+        return layout(&self.net, block, 0).total
+
+    def train_work_size(self, Py_ssize_t batch_size, Py_ssize_t block, Optimizer optimizer):
+        """Elements of workspace train needs for batches of `batch_size` rows computed `block`
+        rows at a time, with this optimizer."""
+        if batch_size < 1 or block < 1:
+            raise ValueError("batch_size and block must be at least 1")
+        return layout(&self.net, min_(batch_size, block),
+                      2 + optimizer.state_vectors).total
+
+
+# Offsets into a workspace for blocks of `block` rows (see Model.work_size).
 cdef struct Layout:
-    Py_ssize_t acts       # A_0 .. A_L, each batch x n_l: the input copy and every activation
-    Py_ssize_t delta      # two batch x widest buffers: the deltas of two adjacent layers
-    Py_ssize_t z_out      # batch x n_L: output pre-activations, for a stable loss
+    Py_ssize_t acts       # A_0 .. A_L, each block x n_l: the input copy and every activation
+    Py_ssize_t delta      # two block x widest buffers: the deltas of two adjacent layers
+    Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
     Py_ssize_t pack       # packing space of gemm
     Py_ssize_t total      # elements in all
     Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
-    Py_ssize_t n_params   # length of the flat parameter array
 
 
 cdef inline Py_ssize_t round_up(Py_ssize_t x, Py_ssize_t to) noexcept nogil:
@@ -62,68 +153,31 @@ cdef inline Py_ssize_t min_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
-cdef Py_ssize_t count_params(const Py_ssize_t* sizes, Py_ssize_t n_layers) noexcept nogil:
-    cdef Py_ssize_t l, total = 0
-    for l in range(n_layers):
-        total += sizes[l + 1] * sizes[l] + sizes[l + 1]
-    return total
-
-
-cdef Layout layout(const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t batch) noexcept nogil:
+# The workspace starts with `vectors` arrays of n_params (train's gradient, step and new
+# optimiser state), then the per-block buffers.
+cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors) noexcept nogil:
     cdef Layout out
     cdef Py_ssize_t l, widths = 0, widest = 0, biggest
-    for l in range(n_layers + 1):
-        widths += sizes[l]
-        widest = sizes[l] if sizes[l] > widest else widest
-    biggest = widest if widest > batch else batch  # the largest m, n or k of a product
+    for l in range(net.n_layers + 1):
+        widths += net.sizes[l]
+        widest = net.sizes[l] if net.sizes[l] > widest else widest
+    biggest = widest if widest > block else block  # the largest m, n or k of a product
     out.widest = widest
-    out.n_params = count_params(sizes, n_layers)
-    out.acts = 0
-    out.delta = batch * widths
-    out.z_out = out.delta + 2 * batch * widest
-    out.pack = out.z_out + batch * sizes[n_layers]
+    out.acts = vectors * net.n_params
+    out.delta = out.acts + block * widths
+    out.z_out = out.delta + 2 * block * widest
+    out.pack = out.z_out + block * net.sizes[net.n_layers]
     # gemm packs at most a min(m, MC) x min(k, KC) block of A and a min(k, KC) x min(n, NC) of B
     out.total = out.pack + (round_up(min_(biggest, MC), MR) * min_(biggest, KC)
                             + min_(biggest, KC) * round_up(min_(biggest, NC), NR))
     return out
 
 
-def work_size(const Py_ssize_t[::1] sizes, Py_ssize_t batch):
-    """Elements of workspace that forward, gradients and train need for batches of `batch`."""
-    check_sizes(sizes)
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1, got {batch}")
-    return layout(&sizes[0], sizes.shape[0] - 1, batch).total
-
-
-def n_params(const Py_ssize_t[::1] sizes):
-    """Length of the flat parameter array of a network of these widths."""
-    check_sizes(sizes)
-    return count_params(&sizes[0], sizes.shape[0] - 1)
-
-
 # ---------------------------------------------------------------------------------------------
 # Safety net: the shapes every entry point relies on (Python validates first, with friendlier
-# messages; these checks make a wrong call from anywhere a ValueError, never a wild read).
+# messages; these checks make a wrong call from anywhere a ValueError, never a wild read or
+# write).
 # ---------------------------------------------------------------------------------------------
-
-cdef check_sizes(const Py_ssize_t[::1] sizes):
-    cdef Py_ssize_t l
-    if sizes.shape[0] < 2:
-        raise ValueError("sizes needs at least two widths (inputs and outputs)")
-    for l in range(sizes.shape[0]):
-        if sizes[l] < 1:
-            raise ValueError(f"sizes[{l}] must be at least 1, got {sizes[l]}")
-
-
-cdef check_network(Py_ssize_t n_flat, const Py_ssize_t[::1] sizes, int loss):
-    check_sizes(sizes)
-    if n_flat != count_params(&sizes[0], sizes.shape[0] - 1):
-        raise ValueError(f"params has {n_flat} elements; sizes need "
-                         f"{count_params(&sizes[0], sizes.shape[0] - 1)}")
-    if loss < 0 or loss > 2:
-        raise ValueError(f"unknown loss code {loss}")
-
 
 cdef check_rows(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t want_rows,
                 Py_ssize_t want_cols):
@@ -131,36 +185,77 @@ cdef check_rows(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t want_rows
         raise ValueError(f"{name} has shape ({rows}, {cols}); expected ({want_rows}, {want_cols})")
 
 
-cdef check_work(Py_ssize_t have, const Py_ssize_t[::1] sizes, Py_ssize_t batch):
-    cdef Py_ssize_t need = layout(&sizes[0], sizes.shape[0] - 1, batch).total
+cdef check_length(str name, Py_ssize_t have, Py_ssize_t want):
+    if have != want:
+        raise ValueError(f"{name} has {have} elements; expected {want}")
+
+
+cdef check_work(Py_ssize_t have, Py_ssize_t need):
     if have < need:
         raise ValueError(f"work has {have} elements; {need} needed")
+
+
+cdef bint overlapping(object array):
+    """True if some element of `array` is reachable by two indices: a stride of 0 (np.broadcast_to)
+    or strides that interleave (np.lib.stride_tricks.as_strided). A sufficient test: the
+    dimensions, ordered by stride, must each step past the whole of the one below."""
+    cdef Py_ssize_t reach = array.itemsize, stride, extent
+    if array.size == 0:
+        return False
+    for stride, extent in sorted((abs(s), n) for s, n in zip(array.strides, array.shape) if n > 1):
+        if stride < reach:
+            return True
+        reach = stride * extent
+    return False
+
+
+cdef object writable(object array, str name, object dtype):
+    """`array` if the core may write its results into it: a numpy array of `dtype` that is
+    writeable and does not reach any element twice (writing through a stride-0 view would tie
+    values together); else ValueError (TypeError for a non-array) naming it. Checked before
+    any write, by every entry point that writes into an array its caller passed."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(array).__name__}")
+    if array.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {np.dtype(dtype).name}, got {array.dtype}")
+    if not array.flags.writeable:
+        raise ValueError(f"{name} is read-only; the core writes its result into it")
+    if overlapping(array):
+        raise ValueError(f"{name} reaches some elements more than once (a stride-0 or "
+                         f"as_strided view); pass an array that owns its elements, e.g. a copy")
+    return array
+
+
+cdef inline object dtype_of(floating x):
+    return np.float32 if floating is float else np.float64
 
 
 # ---------------------------------------------------------------------------------------------
 # Elementwise and matrix kernels (used by the post's API and tested on their own)
 # ---------------------------------------------------------------------------------------------
 
-def sigmoid_array(const floating[::1] x, floating[::1] out):
+def sigmoid_array(const floating[::1] x, object out):
     """out = 1/(1+exp(-x)), elementwise over contiguous arrays; no overflow for any x."""
+    cdef floating[::1] o = writable(out, "out", dtype_of(<floating>0))
     cdef Py_ssize_t i, n = x.shape[0]
-    if out.shape[0] != n:
+    if o.shape[0] != n:
         raise ValueError("out must have as many elements as x")
     with nogil:
         for i in range(n):
-            out[i] = sigmoid(x[i])
+            o[i] = sigmoid(x[i])
 
 
-def sigmoid_prime_array(const floating[::1] x, floating[::1] out):
+def sigmoid_prime_array(const floating[::1] x, object out):
     """out = s*(1-s) with s = sigmoid(x), elementwise over contiguous arrays."""
+    cdef floating[::1] o = writable(out, "out", dtype_of(<floating>0))
     cdef Py_ssize_t i, n = x.shape[0]
     cdef floating s
-    if out.shape[0] != n:
+    if o.shape[0] != n:
         raise ValueError("out must have as many elements as x")
     with nogil:
         for i in range(n):
             s = sigmoid(x[i])
-            out[i] = s * (1 - s)
+            o[i] = s * (1 - s)
 
 
 def count_nonfinite(const floating[::1] x):
@@ -178,10 +273,29 @@ cdef inline Py_ssize_t elem_stride(Py_ssize_t stride_bytes, Py_ssize_t itemsize,
     return stride_bytes // itemsize
 
 
+cdef refuse_shared(object out, str out_name, object source, str source_name):
+    """ValueError if the output `out` may share memory with the input `source`, which a kernel
+    reads while it writes `out` (a product into one of its factors)."""
+    if isinstance(source, np.ndarray) and np.may_share_memory(out, source):
+        raise ValueError(f"{out_name} overlaps {source_name}; pass a separate array for the result")
+
+
 def matmul(double alpha, const floating[:, :] a, const floating[:, :] b, double beta,
-           floating[:, ::1] c, floating[::1] work):
+           object c, object work):
     """c = alpha * a @ b + beta * c. a and b may be any strided views (a transpose is W.T);
-    work holds matmul_work_size(m, n, k) elements. beta == 0 does not read c."""
+    work holds matmul_work_size(m, n, k) elements. beta == 0 does not read c. c must not
+    overlap a or b."""
+    cdef floating[:, ::1] cv = writable(c, "c", dtype_of(<floating>0))
+    cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
+    refuse_shared(c, "c", a.base, "a")
+    refuse_shared(c, "c", b.base, "b")
+    refuse_shared(work, "work", a.base, "a")
+    refuse_shared(work, "work", b.base, "b")
+    matmul_into(alpha, a, b, beta, cv, wv)
+
+
+cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, double beta,
+                 floating[:, ::1] c, floating[::1] work):
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef Py_ssize_t size = sizeof(floating)
     cdef Py_ssize_t rsa = elem_stride(a.strides[0], size, "a"), csa = elem_stride(a.strides[1], size, "a")
@@ -205,16 +319,17 @@ def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
     return (round_up(min_(m, MC), MR) * min_(k, KC) + min_(k, KC) * round_up(min_(n, NC), NR))
 
 
-def axpy(double alpha, const floating[:, :] x, floating[:, :] y):
+def axpy(double alpha, const floating[:, :] x, object y):
     """y += alpha * x over 2-D arrays of one shape, any strides (the SGD step W -= lr * dW)."""
+    cdef floating[:, :] yv = writable(y, "y", dtype_of(<floating>0))
     cdef Py_ssize_t i, j
     cdef floating a = <floating>alpha
-    if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[1]:
+    if x.shape[0] != yv.shape[0] or x.shape[1] != yv.shape[1]:
         raise ValueError("x and y must have the same shape")
     with nogil:
         for i in range(x.shape[0]):
             for j in range(x.shape[1]):
-                y[i, j] = y[i, j] + a * x[i, j]
+                yv[i, j] = yv[i, j] + a * x[i, j]
 
 
 def sum_squared_difference(const floating[::1] a, const floating[::1] b):
@@ -231,63 +346,73 @@ def sum_squared_difference(const floating[::1] a, const floating[::1] b):
 
 
 def layer_forward(const floating[:, :] w, const floating[:, :] b, const floating[:, :] a_prev,
-                  floating[:, ::1] z, floating[:, ::1] a, floating[::1] work):
+                  object z, object a, object work):
     """One sigmoid layer on columns (the post's layout): z = w @ a_prev + b, a = sigmoid(z);
     b is a column added to every column. work: matmul_work_size(n_out, n_cols, n_in)."""
+    cdef floating[:, ::1] zv = writable(z, "z", dtype_of(<floating>0))
+    cdef floating[:, ::1] av = writable(a, "a", dtype_of(<floating>0))
+    cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef Py_ssize_t n_out = w.shape[0], n_cols = a_prev.shape[1], i, j
+    for name, source in (("w", w.base), ("b", b.base), ("a_prev", a_prev.base)):
+        refuse_shared(z, "z", source, name)
+        refuse_shared(a, "a", source, name)
+        refuse_shared(work, "work", source, name)
+    if z is not a:
+        refuse_shared(a, "a", z, "z")
     if b.shape[0] != n_out or b.shape[1] != 1:
         raise ValueError(f"b must be a ({n_out}, 1) column")
-    if z.shape[0] != n_out or z.shape[1] != n_cols or a.shape[0] != n_out or a.shape[1] != n_cols:
+    if zv.shape[0] != n_out or zv.shape[1] != n_cols or av.shape[0] != n_out or av.shape[1] != n_cols:
         raise ValueError(f"z and a must be {n_out} x {n_cols}")
     with nogil:
         for i in range(n_out):
             for j in range(n_cols):
-                z[i, j] = b[i, 0]
-    matmul(1.0, w, a_prev, 1.0, z, work)
+                zv[i, j] = b[i, 0]
+    matmul_into(1.0, w, a_prev, 1.0, zv, wv)
     with nogil:
         for i in range(n_out):
             for j in range(n_cols):
-                a[i, j] = sigmoid(z[i, j])
+                av[i, j] = sigmoid(zv[i, j])
 
 
 def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floating[:, :] z,
-                              floating[:, ::1] delta):
+                              object delta):
     """delta = sign * g * sigmoid'(z), elementwise over arrays of one shape (the post's
     output delta, -error * sigmoid'(Z), and its hidden deltas)."""
+    cdef floating[:, ::1] d = writable(delta, "delta", dtype_of(<floating>0))
     cdef Py_ssize_t i, j
     cdef floating s
     if g.shape[0] != z.shape[0] or g.shape[1] != z.shape[1] or \
-            delta.shape[0] != z.shape[0] or delta.shape[1] != z.shape[1]:
+            d.shape[0] != z.shape[0] or d.shape[1] != z.shape[1]:
         raise ValueError("g, z and delta must have the same shape")
     with nogil:
         for i in range(z.shape[0]):
             for j in range(z.shape[1]):
                 s = sigmoid(z[i, j])
-                delta[i, j] = <floating>sign * g[i, j] * s * (1 - s)
+                d[i, j] = <floating>sign * g[i, j] * s * (1 - s)
 
 
 # ---------------------------------------------------------------------------------------------
-# Forward and backward passes of a whole network over a batch of rows
+# Forward and backward passes of a whole network over a block of rows
 # ---------------------------------------------------------------------------------------------
 
 # Forward pass of `count` samples: rows[first + i] of x (or row first + i when rows is NULL).
 # Leaves A_0 .. A_L in the workspace's acts and the output pre-activations in its z_out.
-cdef void forward_rows(const floating* params, const Py_ssize_t* sizes, Py_ssize_t n_layers,
-                       int loss, const floating* x, const Py_ssize_t* rows, Py_ssize_t first,
-                       Py_ssize_t count, floating* work, Layout lay) noexcept nogil:
+cdef void forward_rows(const Net* net, const floating* params, const floating* x,
+                       const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                       floating* work, Layout lay) noexcept nogil:
     cdef Py_ssize_t i, j, l, row, n_in, n_out
     cdef floating* a = work + lay.acts
     cdef floating* a_next
     cdef const floating* w = params
     cdef const floating* b
-    # A_0: a contiguous copy of the batch's inputs
-    n_in = sizes[0]
+    # A_0: a contiguous copy of the block's inputs
+    n_in = net.sizes[0]
     for i in range(count):
         row = rows[first + i] if rows != NULL else first + i
         memcpy(a + i * n_in, x + row * n_in, n_in * sizeof(floating))
-    for l in range(n_layers):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
+    for l in range(net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
         b = w + n_out * n_in
         a_next = a + count * n_in
         # Z = A @ W.T + b: start every row at b, then add the product
@@ -296,28 +421,28 @@ cdef void forward_rows(const floating* params, const Py_ssize_t* sizes, Py_ssize
                 a_next[i * n_out + j] = b[j]
         gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
              a_next, n_out, work + lay.pack)
-        if l == n_layers - 1:
+        if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
-            if loss == SOFTMAX_CE:
-                softmax_rows(a_next, count, n_out)
-            else:
-                sigmoid_inplace(a_next, count * n_out)
+            activate(net.output, a_next, count, n_out)
         else:
-            sigmoid_inplace(a_next, count * n_out)
+            activate(net.hidden, a_next, count, n_out)
         a = a_next
         w = b + n_out
 
 
-# Backprop over `count` samples: adds scale * (sum of their loss gradients) to grads (laid out
-# like params) and returns the sum of their losses. All deltas use the weights as they are.
-cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes,
-                                 Py_ssize_t n_layers, int loss, const floating* x,
-                                 const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
-                                 Py_ssize_t count, floating scale, floating* grads,
-                                 floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, t, l, row, n_in, n_out, offset, acts_offset
-    cdef Py_ssize_t n_last = sizes[n_layers]
+# Backprop over `count` samples (see forward_rows): adds scale * (sum of their loss gradients,
+# each times its sample weight) to grads (laid out like params) and returns the sum of their
+# losses times their weights. weights NULL: every weight is 1. All deltas use the weights as
+# they are.
+cdef double accumulate_gradients(const Net* net, const floating* params, const floating* x,
+                                 const floating* y, const floating* weights,
+                                 const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                                 floating scale, floating* grads, floating* work,
+                                 Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, l, row, n_in, n_out, offset, acts_offset
+    cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef double loss_sum = 0
+    cdef floating weight = 1
     cdef floating* delta = work + lay.delta                 # deltas of the layer above
     cdef floating* delta_below = delta + count * lay.widest  # deltas being computed
     cdef floating* swap
@@ -325,24 +450,27 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
     cdef floating* grad_w
     cdef floating* grad_b
     cdef const floating* w
-    forward_rows(params, sizes, n_layers, loss, x, rows, first, count, work, lay)
+    forward_rows(net, params, x, rows, first, count, work, lay)
 
     # Output deltas (and losses), one sample at a time
     acts_offset = lay.acts
-    for l in range(n_layers):
-        acts_offset += count * sizes[l]
+    for l in range(net.n_layers):
+        acts_offset += count * net.sizes[l]
     a = work + acts_offset
     for i in range(count):
         row = rows[first + i] if rows != NULL else first + i
-        loss_sum += row_loss(loss, a + i * n_last, work + lay.z_out + i * n_last,
-                             y + row * n_last, n_last)
-        row_output_delta(loss, a + i * n_last, y + row * n_last, delta + i * n_last, n_last)
+        if weights != NULL:
+            weight = weights[row]
+        loss_sum += weight * row_loss(net.output, net.loss, a + i * n_last,
+                                      work + lay.z_out + i * n_last, y + row * n_last, n_last)
+        row_output_delta(net.output, net.loss, a + i * n_last, y + row * n_last, weight,
+                         delta + i * n_last, n_last)
 
     # Layers from the top: weight gradients, then the deltas passed down
-    offset = lay.n_params
-    for l in range(n_layers - 1, -1, -1):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
+    offset = net.n_params
+    for l in range(net.n_layers - 1, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
         offset -= n_out * n_in + n_out
         w = params + offset
         grad_w = grads + offset
@@ -357,16 +485,20 @@ cdef double accumulate_gradients(const floating* params, const Py_ssize_t* sizes
             for j in range(n_out):
                 grad_b[j] += scale * delta[i * n_out + j]
         if l > 0:
-            # D_below = (D @ W) * A * (1 - A): sigmoid'(z) from the stored activation
+            # D_below = (D @ W) * f'(Z_below), f' from the stored activations
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
                  delta_below, n_in, work + lay.pack)
-            for t in range(count * n_in):
-                delta_below[t] = delta_below[t] * a[t] * (1 - a[t])
+            times_derivative(net.hidden, delta_below, a, count * n_in)
             swap = delta
             delta = delta_below
             delta_below = swap
     return loss_sum
 
+
+# ---------------------------------------------------------------------------------------------
+# One sample at a time (per-sample SGD, the post's way of training, and the one-sample predict):
+# matrix-vector products as plain loops, no packing, no blocking
+# ---------------------------------------------------------------------------------------------
 
 # Dot product of n values, in 8 partial sums the compiler keeps in one SIMD register (a
 # single running sum would be a serial chain: without -ffast-math it cannot reorder it).
@@ -389,48 +521,45 @@ cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noe
     return total
 
 
-# Forward pass of one sample x, without packing (a matrix-vector product per layer): A_1 ..
-# A_L one after another in acts, the output pre-activations in z_out; returns A_L.
-cdef inline floating* forward_sample(const floating* params, const Py_ssize_t* sizes,
-                                     Py_ssize_t n_layers, int loss, const floating* x,
+# Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
+# pre-activations in z_out; returns A_L.
+cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
                                      floating* acts, floating* z_out) noexcept nogil:
     cdef Py_ssize_t j, l, n_in, n_out
     cdef const floating* a_prev = x
     cdef const floating* w = params
     cdef const floating* b
     cdef floating* a = acts
-    cdef floating z
-    for l in range(n_layers):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
+    cdef int hidden = net.hidden, output = net.output
+    for l in range(net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
         b = w + n_out * n_in
         # one output at a time, activation included: no separate pass over the layer, which
         # for the small layers trained sample by sample costs more than the arithmetic
-        if l < n_layers - 1:
+        if l < net.n_layers - 1:
             for j in range(n_out):
-                a[j] = sigmoid(dot(w + j * n_in, a_prev, n_in) + b[j])
+                a[j] = activation(hidden, dot(w + j * n_in, a_prev, n_in) + b[j])
             a_prev = a
             a = a + n_out
         else:
             for j in range(n_out):
-                z = dot(w + j * n_in, a_prev, n_in) + b[j]
-                z_out[j] = z
-                a[j] = z if loss == SOFTMAX_CE else sigmoid(z)
-            if loss == SOFTMAX_CE:
+                z_out[j] = dot(w + j * n_in, a_prev, n_in) + b[j]
+                a[j] = z_out[j] if output == SOFTMAX else activation(output, z_out[j])
+            if output == SOFTMAX:
                 softmax_rows(a, 1, n_out)
         w = b + n_out
     return a
 
 
-# Backprop of one sample (per-sample SGD, the post's way of training): grads = the sample's
-# loss gradient (overwritten, not added to); returns its loss. The arithmetic of
-# accumulate_gradients with count == 1, as plain vector loops: for the small networks trained
-# sample by sample, packing and blocking would cost more than the arithmetic. A_0 is x itself.
-cdef inline double sample_gradients(const floating* params, const Py_ssize_t* sizes,
-                             Py_ssize_t n_layers, int loss, const floating* x, const floating* y,
-                             floating* grads, floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, n_in, n_out, offset = 0, acts_offset = lay.acts
-    cdef Py_ssize_t n_last = sizes[n_layers]
+# Backprop of one sample: grads = the sample's loss gradient (overwritten, not added to);
+# returns its loss. The arithmetic of accumulate_gradients with count == 1, as plain vector
+# loops. A_0 is x itself.
+cdef inline double sample_gradients(const Net* net, const floating* params, const floating* x,
+                                    const floating* y, floating* grads, floating* work,
+                                    Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, l, n_in, n_out, offset, acts_offset = lay.acts
+    cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef const floating* a_prev
     cdef const floating* w
     cdef floating* a
@@ -441,19 +570,19 @@ cdef inline double sample_gradients(const floating* params, const Py_ssize_t* si
     cdef floating d
     cdef double sample_loss
 
-    a = forward_sample(params, sizes, n_layers, loss, x, work + lay.acts, work + lay.z_out)
-    for l in range(n_layers):
-        acts_offset += sizes[l + 1]  # just past A_L
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out)
+    for l in range(net.n_layers):
+        acts_offset += net.sizes[l + 1]  # just past A_L
 
     # Output delta and loss
-    sample_loss = row_loss(loss, a, work + lay.z_out, y, n_last)
-    row_output_delta(loss, a, y, delta, n_last)
+    sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
+    row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
 
     # Layers from the top: gradients (delta a_prev^T and delta), then the delta passed down
-    offset = lay.n_params
-    for l in range(n_layers - 1, -1, -1):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
+    offset = net.n_params
+    for l in range(net.n_layers - 1, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
         offset -= n_out * n_in + n_out
         w = params + offset
         grad_w = grads + offset
@@ -465,80 +594,187 @@ cdef inline double sample_gradients(const floating* params, const Py_ssize_t* si
                 grad_w[j * n_in + i] = d * a_prev[i]
             grad_w[n_out * n_in + j] = d
         if l > 0:
-            # delta_below = (W.T @ delta) * a_prev * (1 - a_prev), summed row by row of W
+            # delta_below = (W.T @ delta) * f'(z_below), summed row by row of W
             for i in range(n_in):
                 delta_below[i] = 0
             for j in range(n_out):
                 d = delta[j]
                 for i in range(n_in):
                     delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-            for i in range(n_in):
-                delta_below[i] = delta_below[i] * a_prev[i] * (1 - a_prev[i])
+            times_derivative(net.hidden, delta_below, a_prev, n_in)
             swap = delta
             delta = delta_below
             delta_below = swap
     return sample_loss
 
 
-# One SGD step from the gradients of the mean loss in grads: with momentum,
-#   v = momentum * v - lr * (g + l2 * W);  W += v
-# (without, W -= lr * (g + l2 * W)); l2 applies to weights, not biases. The step is first
-# written into grads and checked: if any parameter would become inf or NaN, nothing changes and
-# 0 is returned; else the step is applied and 1 returned.
-cdef inline bint sgd_step(floating* params, floating* grads, floating* velocity,
-                   const Py_ssize_t* sizes, Py_ssize_t n_layers, Py_ssize_t n_params,
-                   floating lr, floating l2, floating momentum) noexcept nogil:
-    cdef Py_ssize_t i, l, start = 0, n_weights
+# ---------------------------------------------------------------------------------------------
+# Optimisers
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Settings:
+    int kind          # SGD or ADAM
+    double lr         # step size
+    double l2         # l2 * W is added to the weights' gradient (not the biases')
+    double alpha      # alpha * W / (the batch's weight sum) is added too: scikit-learn's alpha
+    double momentum   # SGD: velocity v = momentum * v - lr * g (0: plain SGD)
+    bint nesterov     # SGD: step momentum * v - lr * g instead of v (scikit-learn's Nesterov)
+    double beta1      # Adam: decay of the first moment
+    double beta2      # Adam: decay of the second moment
+    double eps        # Adam: added to the square root of the corrected second moment
+
+
+cdef class Optimizer:
+    """An optimiser's settings and its step count. Its moments (SGD's velocity, Adam's first
+    and second moments: state_vectors arrays of n_params, one after the other) live in an
+    array the caller keeps and hands to train with it."""
+    cdef Settings settings
+    cdef public long long step   # steps applied so far (Adam's t)
+
+    def __init__(self, int kind, double lr, *, double l2=0.0, double alpha=0.0,
+                 double momentum=0.0, bint nesterov=False, double beta1=0.9,
+                 double beta2=0.999, double eps=1e-8, long long step=0):
+        if kind != SGD and kind != ADAM:
+            raise ValueError(f"unknown optimizer code {kind}")
+        for name, value in (("lr", lr), ("l2", l2), ("alpha", alpha), ("eps", eps)):
+            if not (value >= 0 and value < float("inf")):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
+        for name, value in (("momentum", momentum), ("beta1", beta1), ("beta2", beta2)):
+            if not (0 <= value < 1):
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if kind == ADAM and not eps > 0:
+            raise ValueError("Adam needs eps > 0")
+        if step < 0:
+            raise ValueError(f"step must be >= 0, got {step}")
+        self.settings = Settings(kind=kind, lr=lr, l2=l2, alpha=alpha, momentum=momentum,
+                                 nesterov=nesterov, beta1=beta1, beta2=beta2, eps=eps)
+        self.step = step
+
+    @property
+    def state_vectors(self):
+        """Arrays of n_params the optimiser's state holds: 0 (plain SGD), 1 (SGD's velocity)
+        or 2 (Adam's moments)."""
+        if self.settings.kind == ADAM:
+            return 2
+        return 1 if self.settings.momentum != 0 else 0
+
+
+# The step of parameters begin .. end into step, their new optimiser state into new_state (laid
+# out like state), from the gradient g = grads + decay * params. Nothing else is written.
+# Returns 1 if a parameter or a state value would become inf or NaN, else 0.
+#   SGD:       v' = momentum * v - lr * g; step = v' (Nesterov: momentum * v' - lr * g)
+#   plain SGD: step = -lr * g
+#   Adam (torch.optim.Adam, at step t = the steps before this one + 1):
+#              m' = m + (1 - beta1) * (g - m);  v' = beta2 * v + (1 - beta2) * g^2
+#              step = -(lr / (1 - beta1^t)) * m' / (sqrt(v') / sqrt(1 - beta2^t) + eps)
+cdef inline unsigned int step_range(const Settings* s, long long t, const floating* params,
+                                    const floating* state, const floating* grads,
+                                    floating decay, floating* step, floating* new_state,
+                                    Py_ssize_t n, Py_ssize_t begin,
+                                    Py_ssize_t end) noexcept nogil:
+    cdef Py_ssize_t i
     cdef unsigned int bad = 0
-    # the gradient of the penalty, weights only
-    if l2 != 0:
-        for l in range(n_layers):
-            n_weights = sizes[l + 1] * sizes[l]
-            for i in range(start, start + n_weights):
-                grads[i] = grads[i] + l2 * params[i]
-            start += n_weights + sizes[l + 1]
-    start = n_params
-    # the step into grads; refuse it if it would make any parameter inf or NaN
-    if momentum != 0:
-        for i in range(start):
-            grads[i] = momentum * velocity[i] - lr * grads[i]
-            bad |= nonfinite(params[i] + grads[i])
+    cdef floating g, m, v, lr = <floating>s.lr, momentum = <floating>s.momentum
+    cdef floating b1, b2, eps, step_size, root_bc2
+    if s.kind == ADAM:
+        b1 = <floating>s.beta1
+        b2 = <floating>s.beta2
+        eps = <floating>s.eps
+        step_size = <floating>(s.lr / (1 - pow(s.beta1, <double>t)))
+        root_bc2 = <floating>sqrt(1 - pow(s.beta2, <double>t))
+        for i in range(begin, end):
+            g = grads[i] + decay * params[i]
+            m = state[i] + (1 - b1) * (g - state[i])
+            v = b2 * state[n + i] + (1 - b2) * g * g
+            new_state[i] = m
+            new_state[n + i] = v
+            step[i] = -step_size * m / (<floating>sqrt(v) / root_bc2 + eps)
+            bad |= nonfinite(params[i] + step[i]) | nonfinite(m) | nonfinite(v)
+    elif momentum != 0 and s.nesterov:
+        for i in range(begin, end):
+            g = grads[i] + decay * params[i]
+            v = momentum * state[i] - lr * g
+            new_state[i] = v
+            step[i] = momentum * v - lr * g
+            bad |= nonfinite(params[i] + step[i]) | nonfinite(v)
+    elif momentum != 0:
+        for i in range(begin, end):
+            v = momentum * state[i] - lr * (grads[i] + decay * params[i])
+            new_state[i] = v
+            step[i] = v
+            bad |= nonfinite(params[i] + v)
     else:
-        for i in range(start):
-            grads[i] = -lr * grads[i]
-            bad |= nonfinite(params[i] + grads[i])
+        for i in range(begin, end):
+            step[i] = -lr * (grads[i] + decay * params[i])
+            bad |= nonfinite(params[i] + step[i])
+    return bad
+
+
+# One optimiser step from the mean gradient in grads, with decay * W added to the weights'
+# gradient (biases untouched). The step and the new state are computed into scratch first; if
+# any parameter or state value would become inf or NaN nothing changes and 0 is returned, else
+# the step is applied, the state replaced, and 1 returned.
+cdef bint optimizer_step(const Settings* s, long long t, const Net* net, floating* params,
+                         floating* state, Py_ssize_t state_length, const floating* grads,
+                         floating decay, floating* step, floating* new_state) noexcept nogil:
+    cdef Py_ssize_t i, l, start = 0, n_weights, n = net.n_params
+    cdef unsigned int bad = 0
+    for l in range(net.n_layers):
+        n_weights = net.sizes[l + 1] * net.sizes[l]
+        bad |= step_range(s, t, params, state, grads, decay, step, new_state, n,
+                          start, start + n_weights)
+        bad |= step_range(s, t, params, state, grads, <floating>0, step, new_state, n,
+                          start + n_weights, start + n_weights + net.sizes[l + 1])
+        start += n_weights + net.sizes[l + 1]
     if bad:
         return 0
-    for i in range(start):
-        params[i] = params[i] + grads[i]
-    if momentum != 0:
-        memcpy(velocity, grads, start * sizeof(floating))
+    for i in range(n):
+        params[i] = params[i] + step[i]
+    if state_length:
+        memcpy(state, new_state, state_length * sizeof(floating))
     return 1
 
 
-def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
-            const floating[:, ::1] X, floating[:, ::1] out, floating[::1] work, Py_ssize_t block):
+# Sum of the squared weights (not biases), for scikit-learn's alpha penalty.
+cdef double squared_weights(const Net* net, const floating* params) noexcept nogil:
+    cdef Py_ssize_t i, l, start = 0, n_weights
+    cdef double total = 0
+    for l in range(net.n_layers):
+        n_weights = net.sizes[l + 1] * net.sizes[l]
+        for i in range(start, start + n_weights):
+            total += <double>params[i] * <double>params[i]
+        start += n_weights + net.sizes[l + 1]
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points: inference, loss and gradient, training
+# ---------------------------------------------------------------------------------------------
+
+def forward(Model model, const floating[::1] params, const floating[:, ::1] X, object out,
+            object work, Py_ssize_t block):
     """out = the network's output for every row of X, computed `block` rows at a time
-    (work holds work_size(sizes, block) elements). Returns the number of inf/NaN values in X:
+    (work holds model.work_size(block) elements). Returns the number of inf/NaN values in X:
     when it is not 0, nothing was computed (the caller raises)."""
-    check_network(params.shape[0], sizes, loss)
-    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], first, count, i, t
-    cdef Py_ssize_t n_last = sizes[n_layers]
-    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    check_rows("out", out.shape[0], out.shape[1], n, n_last)
+    cdef floating[:, ::1] o = writable(out, "out", dtype_of(<floating>0))
+    cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
+    cdef const Net* net = &model.net
+    cdef Py_ssize_t n = X.shape[0], n_last = net.sizes[net.n_layers], first, count, i, t
+    cdef Py_ssize_t acts_last = 0, n_bad = 0
+    check_length("params", params.shape[0], net.n_params)
+    check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
+    check_rows("out", o.shape[0], o.shape[1], n, n_last)
     if block < 1:
         raise ValueError("block must be at least 1")
-    check_work(work.shape[0], sizes, block)
+    check_work(wv.shape[0], layout(net, block, 0).total)
     if n == 0:
         return 0
-    cdef Layout lay = layout(&sizes[0], n_layers, block)
-    cdef Py_ssize_t acts_last = 0
-    cdef Py_ssize_t n_bad = 0
+    cdef Layout lay = layout(net, block, 0)
     cdef const floating* x = &X[0, 0]
-    for i in range(n_layers):
-        acts_last += sizes[i]
+    for i in range(net.n_layers):
+        acts_last += net.sizes[i]
     with nogil:
-        for i in range(n * sizes[0]):
+        for i in range(n * net.sizes[0]):
             n_bad += nonfinite(x[i])
     if n_bad:
         return n_bad
@@ -546,27 +782,32 @@ def forward(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
         for t in range((n + block - 1) // block):
             first = t * block
             count = min_(block, n - first)
-            forward_rows(&params[0], &sizes[0], n_layers, loss, &X[0, 0], NULL, first, count,
-                         &work[0], lay)
-            memcpy(&out[first, 0], &work[lay.acts + count * acts_last],
+            forward_rows(net, &params[0], x, NULL, first, count, &wv[0], lay)
+            memcpy(&o[first, 0], &wv[lay.acts + count * acts_last],
                    count * n_last * sizeof(floating))
     return 0
 
 
-# Forward pass of one sample into out (n_L values); 0 without computing if x holds inf/NaN.
+# Forward pass of one sample into out (n_L values); 0 without computing if x holds inf/NaN,
+# 0 also if the output does (non-finite parameters: the caller's general path says which).
 # work: sum(n_1 .. n_L) + n_L elements.
-cdef bint forward_one(const floating* params, const Py_ssize_t* sizes, Py_ssize_t n_layers,
-                      int loss, const floating* x, floating* out, floating* work) noexcept nogil:
-    cdef Py_ssize_t i, widths = 0
+cdef bint forward_one(const Net* net, const floating* params, const floating* x, floating* out,
+                      floating* work) noexcept nogil:
+    cdef Py_ssize_t i, widths = 0, n_last = net.sizes[net.n_layers]
     cdef unsigned int bad = 0
-    for i in range(sizes[0]):
+    cdef floating* a
+    for i in range(net.sizes[0]):
         bad |= nonfinite(x[i])
     if bad:
         return 0
-    for i in range(1, n_layers + 1):
-        widths += sizes[i]
-    memcpy(out, forward_sample(params, sizes, n_layers, loss, x, work, work + widths),
-           sizes[n_layers] * sizeof(floating))
+    for i in range(1, net.n_layers + 1):
+        widths += net.sizes[i]
+    a = forward_sample(net, params, x, work, work + widths)
+    for i in range(n_last):
+        bad |= nonfinite(a[i])
+    if bad:
+        return 0
+    memcpy(out, a, n_last * sizeof(floating))
     return 1
 
 
@@ -582,181 +823,276 @@ cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
             and cnp.PyArray_SIZE(a) == size)
 
 
-def predict_one(cnp.ndarray params, cnp.ndarray sizes, int loss, cnp.ndarray x,
-                cnp.ndarray out, guard):
+def predict_one(Model model, cnp.ndarray params, cnp.ndarray x, cnp.ndarray out, guard):
     """out = the network's output for the one sample x: the latency path of predict(x).
 
     Takes numpy arrays as they are (no memoryviews to set up) and needs no workspace from the
     caller. It keeps the GIL: for the networks it takes (at most ONE_SAMPLE_PARAMS parameters)
     one sample costs about a microsecond, less than releasing the GIL would. Holding it also
-    makes the check for a fit under way in another thread (guard._trainer, see nnpy.network)
-    race-free without a lock: no other thread runs between the check and the arithmetic.
-    Returns 1 when out holds the output; -1 when another thread is training the network; 0,
-    computing nothing, where this path does not apply: x not a 1-D contiguous array of
-    params' dtype with sizes[0] finite values, out not one of n_L, a larger network, or
-    anything else irregular. The caller then takes the general path (forward), which says
-    what is wrong."""
+    makes the check for a fit or an assignment under way in another thread
+    (guard._exclusive, see nnpy.network) race-free without a lock: no other thread runs
+    between the check and the last read of the weights.
+    Returns 1 when out holds the output; -1 when another thread is training the network or
+    assigning its weights; 0, computing nothing, where this path does not apply: x not a 1-D
+    contiguous array of params' dtype with sizes[0] finite values, out not a writeable array
+    of n_L, a larger network, a non-finite output, or anything else irregular. The caller then
+    takes the general path (forward), which says what is wrong."""
     cdef int kind = cnp.PyArray_TYPE(params)
-    cdef Py_ssize_t n_layers, l
-    cdef const Py_ssize_t* widths
+    cdef const Net* net = &model.net
+    cdef Py_ssize_t l, need = 0
     cdef double work[STACK_WORK]
-    cdef Py_ssize_t need = 0
     cdef bint done
     if kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT:
         return 0
-    if (not cnp.PyArray_ISSIGNED(sizes) or cnp.PyArray_ITEMSIZE(sizes) != sizeof(Py_ssize_t)
-            or not plain(sizes, cnp.PyArray_TYPE(sizes), cnp.PyArray_SIZE(sizes))
-            or cnp.PyArray_SIZE(sizes) < 2):
-        return 0
-    widths = <const Py_ssize_t*>cnp.PyArray_DATA(sizes)
-    n_layers = cnp.PyArray_SIZE(sizes) - 1
-    for l in range(n_layers + 1):
-        if widths[l] < 1 or widths[l] > STACK_WORK:
+    for l in range(1, net.n_layers + 1):
+        if net.sizes[l] > STACK_WORK:
             return 0
-        need += widths[l] if l else 0
-    if (need + widths[n_layers] > STACK_WORK
-            or count_params(widths, n_layers) > ONE_SAMPLE_PARAMS
-            or not plain(params, kind, count_params(widths, n_layers))
-            or cnp.PyArray_NDIM(x) != 1 or not plain(x, kind, widths[0])
-            or not plain(out, kind, widths[n_layers]) or loss < 0 or loss > 2):
+        need += net.sizes[l]
+    if (need + net.sizes[net.n_layers] > STACK_WORK or net.n_params > ONE_SAMPLE_PARAMS
+            or not plain(params, kind, net.n_params)
+            or cnp.PyArray_NDIM(x) != 1 or not plain(x, kind, net.sizes[0])
+            or not plain(out, kind, net.sizes[net.n_layers])
+            or not cnp.PyArray_ISWRITEABLE(out)):
         return 0
-    trainer = guard._trainer
-    if trainer is not None and trainer != PyThread_get_thread_ident():
+    owner = guard._exclusive
+    if owner is not None and owner != PyThread_get_thread_ident():
         return -1
     if kind == cnp.NPY_DOUBLE:
-        done = forward_one(<const double*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+        done = forward_one(net, <const double*>cnp.PyArray_DATA(params),
                            <const double*>cnp.PyArray_DATA(x),
                            <double*>cnp.PyArray_DATA(out), work)
     else:
-        done = forward_one(<const float*>cnp.PyArray_DATA(params), widths, n_layers, loss,
+        done = forward_one(net, <const float*>cnp.PyArray_DATA(params),
                            <const float*>cnp.PyArray_DATA(x),
                            <float*>cnp.PyArray_DATA(out), <float*>work)
     return 1 if done else 0
 
 
-def loss_and_gradients(const floating[::1] params, const Py_ssize_t[::1] sizes, int loss,
-                       const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grads,
-                       floating[::1] work, Py_ssize_t block):
-    """grads = gradient of the mean loss over the rows of X, Y (laid out like params);
-    returns the summed loss (divide by len(X) for the mean). work: work_size(sizes, block)."""
-    check_network(params.shape[0], sizes, loss)
-    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], first, count, t
-    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[n_layers])
-    if grads.shape[0] != params.shape[0]:
-        raise ValueError("grads must be as long as params")
-    if n < 1 or block < 1:
-        raise ValueError("X needs at least one row and block must be at least 1")
-    check_work(work.shape[0], sizes, block)
-    cdef Layout lay = layout(&sizes[0], n_layers, block)
+cdef double weight_sum(const floating* weights, const Py_ssize_t* rows, Py_ssize_t first,
+                       Py_ssize_t count) noexcept nogil:
+    cdef Py_ssize_t i
     cdef double total = 0
-    with nogil:
-        memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
-        for t in range((n + block - 1) // block):
-            first = t * block
-            count = min_(block, n - first)
-            total += accumulate_gradients(&params[0], &sizes[0], n_layers, loss, &X[0, 0],
-                                          &Y[0, 0], NULL, first, count, <floating>(1.0 / n),
-                                          &grads[0], &work[0], lay)
+    if weights == NULL:
+        return <double>count
+    for i in range(first, first + count):
+        total += weights[rows[i] if rows != NULL else i]
     return total
 
 
-def train(floating[::1] params, floating[::1] grads, floating[::1] velocity,
-          const Py_ssize_t[::1] sizes, int loss, const floating[:, ::1] X,
-          const floating[:, ::1] Y, Py_ssize_t[::1] order, uint64_t[::1] rng,
-          Py_ssize_t[::1] cursor, double[::1] epoch_loss, Py_ssize_t batch_size, double lr,
-          double l2, double momentum, bint shuffle_rows, Py_ssize_t max_epochs,
-          Py_ssize_t max_batches, floating[::1] work):
-    """Mini-batch SGD over the rows of X, Y, epoch after epoch, all inside this call.
-
-    State kept between calls (so a long run is cut into calls of bounded time):
-      order       the sample order of the current epoch (a permutation of range(len(X)))
-      rng         the shuffling generator's state (4 words; seed_rng sets it)
-      cursor      [epochs completed, position of the next batch in order]
-      epoch_loss  epoch_loss[e] sums the losses of epoch e's samples (each taken in its batch's
-                  forward pass, before that batch's step) and is made the mean at its end
-    Stops after `max_epochs` more epochs end or `max_batches` batches run, whichever is first.
-    grads (as long as params) is scratch; velocity too, used only when momentum != 0.
-    Returns (status, batches run): status is STATUS_OK, or STATUS_DIVERGED when a step would
-    have made a parameter non-finite (or the loss was): that step is not applied and the
-    cursor stays before its batch.
-    """
-    check_network(params.shape[0], sizes, loss)
-    cdef Py_ssize_t n_layers = sizes.shape[0] - 1, n = X.shape[0], i
-    check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[n_layers])
-    if n < 1:
-        raise ValueError("X needs at least one row")
-    if grads.shape[0] != params.shape[0]:
-        raise ValueError("grads must be as long as params")
-    if momentum != 0 and velocity.shape[0] != params.shape[0]:
-        raise ValueError("velocity must be as long as params when momentum is used")
-    if order.shape[0] != n:
-        raise ValueError("order must have one entry per row of X")
-    for i in range(n):
-        if order[i] < 0 or order[i] >= n:
-            raise ValueError("order must hold row numbers of X")
-    if rng.shape[0] != 4 or cursor.shape[0] != 2:
-        raise ValueError("rng needs 4 words and cursor 2")
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    if cursor[0] < 0 or cursor[1] < 0 or cursor[1] >= n:
-        raise ValueError("cursor out of range")
-    if max_epochs < 0 or max_batches < 0 or cursor[0] + max_epochs > epoch_loss.shape[0]:
-        raise ValueError("epoch_loss has no room for max_epochs more epochs")
-    check_work(work.shape[0], sizes, batch_size)
-
-    cdef Layout lay
-    cdef Py_ssize_t epochs_done = 0, batches = 0, position, count, row
-    cdef double batch_loss
-    cdef int status = OK
-    cdef floating* velocity_ptr = &velocity[0] if velocity.shape[0] else NULL
-    lay = layout(&sizes[0], n_layers, batch_size)
+def loss_and_gradient(Model model, const floating[::1] params, const floating[:, ::1] X,
+                      const floating[:, ::1] Y, const floating[::1] sample_weight, double alpha,
+                      object grads, object work, Py_ssize_t block):
+    """The network's loss over the rows of X, Y at params, and its gradient into grads (laid
+    out like params), computed `block` rows at a time (work: model.work_size(block)):
+        loss = (sum_i w_i * l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
+    l_i the loss of row i, w_i its weight (sample_weight, or 1 for all when it is empty), W
+    the weights (not the biases): the mean loss, or with alpha scikit-learn's MLP objective.
+    Returns the loss."""
+    cdef floating[::1] g = writable(grads, "grads", dtype_of(<floating>0))
+    cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
+    cdef const Net* net = &model.net
+    cdef Py_ssize_t n = X.shape[0], first, count, t, i
+    cdef const floating* weights = NULL
+    cdef double total = 0, wsum
+    check_length("params", params.shape[0], net.n_params)
+    check_length("grads", g.shape[0], net.n_params)
+    check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
+    check_rows("Y", Y.shape[0], Y.shape[1], n, net.sizes[net.n_layers])
+    if n < 1 or block < 1:
+        raise ValueError("X needs at least one row and block must be at least 1")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    if sample_weight.shape[0]:
+        check_length("sample_weight", sample_weight.shape[0], n)
+        weights = &sample_weight[0]
+        for i in range(n):
+            if not sample_weight[i] >= 0:
+                raise ValueError("sample_weight must be >= 0")
+    check_work(wv.shape[0], layout(net, block, 0).total)
+    cdef Layout lay = layout(net, block, 0)
     with nogil:
-        while epochs_done < max_epochs and batches < max_batches:
-            position = cursor[1]
-            if position == 0 and shuffle_rows:
-                shuffle(&order[0], n, &rng[0])
-            count = min_(batch_size, n - position)
-            if count == 1:
-                row = order[position]
-                batch_loss = sample_gradients(&params[0], &sizes[0], n_layers, loss,
-                                              &X[row, 0], &Y[row, 0], &grads[0], &work[0], lay)
-            else:
-                memset(&grads[0], 0, grads.shape[0] * sizeof(floating))
-                batch_loss = accumulate_gradients(&params[0], &sizes[0], n_layers, loss,
-                                                  &X[0, 0], &Y[0, 0], &order[0], position, count,
-                                                  <floating>(1.0 / count), &grads[0], &work[0],
-                                                  lay)
-            if batch_loss != batch_loss or batch_loss - batch_loss != 0 or not sgd_step(
-                    &params[0], &grads[0], velocity_ptr, &sizes[0], n_layers, lay.n_params,
-                    <floating>lr, <floating>l2, <floating>momentum):
-                # the shuffled order is kept as it is, so a retry resumes the same epoch
-                status = DIVERGED
-                break
-            epoch_loss[cursor[0]] += batch_loss
-            batches += 1
-            position += count
-            if position == n:
-                epoch_loss[cursor[0]] /= n
-                cursor[0] += 1
-                epochs_done += 1
-                position = 0
-            cursor[1] = position
-    return status, batches
+        wsum = weight_sum(weights, NULL, 0, n)
+    if not wsum > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    with nogil:
+        memset(&g[0], 0, net.n_params * sizeof(floating))
+        for t in range((n + block - 1) // block):
+            first = t * block
+            count = min_(block, n - first)
+            total += accumulate_gradients(net, &params[0], &X[0, 0], &Y[0, 0], weights, NULL,
+                                          first, count, <floating>(1.0 / wsum), &g[0], &wv[0],
+                                          lay)
+        if alpha != 0:
+            total += 0.5 * alpha * squared_weights(net, &params[0])
+            add_decay(net, &params[0], <floating>(alpha / wsum), &g[0])
+    return total / wsum
 
 
-def seed_rng(uint64_t[::1] rng, uint64_t seed):
-    """Sets the 4-word shuffling state of train from a 64-bit seed."""
-    if rng.shape[0] != 4:
+# grads += decay * W (the weights, not the biases)
+cdef void add_decay(const Net* net, const floating* params, floating decay,
+                    floating* grads) noexcept nogil:
+    cdef Py_ssize_t i, l, start = 0, n_weights
+    for l in range(net.n_layers):
+        n_weights = net.sizes[l + 1] * net.sizes[l]
+        for i in range(start, start + n_weights):
+            grads[i] = grads[i] + decay * params[i]
+        start += n_weights + net.sizes[l + 1]
+
+
+cdef class Epochs:
+    """Where a run of epochs over n_rows rows stands between calls to train: the order of this
+    epoch's rows, the shuffling generator's state, the position of the next batch, and the loss
+    so far of the epoch under way."""
+    cdef readonly Py_ssize_t n_rows       # rows per epoch
+    cdef readonly Py_ssize_t batch_size   # rows per step (an epoch's last batch may be smaller)
+    cdef readonly Py_ssize_t block        # rows per forward/backward block within a batch
+    cdef readonly bint shuffle            # a fresh random order every epoch
+    cdef readonly Py_ssize_t completed    # epochs completed
+    cdef readonly Py_ssize_t position     # index into order of the next batch's first row
+    cdef Py_ssize_t[::1] order            # this epoch's order of the rows
+    cdef uint64_t rng[4]                  # the shuffling generator's state (xoshiro256**)
+    cdef double loss_sum                  # sum of count * loss over the epoch's done batches
+
+    def __init__(self, Py_ssize_t n_rows, Py_ssize_t batch_size, Py_ssize_t block,
+                 bint shuffle, uint64_t seed):
+        if n_rows < 1 or batch_size < 1 or block < 1:
+            raise ValueError("n_rows, batch_size and block must be at least 1")
+        self.n_rows, self.batch_size, self.block, self.shuffle = n_rows, batch_size, block, shuffle
+        self.order = np.arange(n_rows, dtype=np.intp)
+        seed_state(self.rng, seed)
+        self.completed = self.position = 0
+        self.loss_sum = 0
+
+
+def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
+          const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
+          object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible):
+    """Mini-batch training over the rows of X, Y, epoch after epoch, all inside this call.
+
+    Each batch: the gradient of its loss, sum_i w_i l_i / sum_i w_i over its rows (w_i from
+    sample_weight, or 1 when it is empty), computed `epochs.block` rows at a time, then one
+    optimiser step (see step_range; alpha adds alpha * W / sum_i w_i to the weights' gradient
+    and 0.5 * alpha * sum(W**2) / sum_i w_i to the batch's loss). A batch whose weights sum to 0
+    takes no step. Epoch e's loss, sum over its batches of (rows * batch loss) / n_rows (each
+    batch's loss from its forward pass, before its step), goes to epoch_losses[e - first] as
+    the epoch completes (as scikit-learn's MLP records loss_).
+    Stops after len(epoch_losses) epochs complete or max_batches batches run, whichever is
+    first. params (model.n_params) and state (optimizer.state_vectors * model.n_params) are
+    updated in place; work holds model.train_work_size(batch_size, block, optimizer).
+    interruptible (the caller is the main thread): SIGINT abandons the batch under way, which
+    changes nothing, and returns (see nn_interrupt.h); Python then raises KeyboardInterrupt.
+    Returns (status, batches run, epochs completed): status is STATUS_OK; STATUS_DIVERGED when a
+    step would have made a parameter (or the state, or the loss) non-finite: that step is not
+    applied and epochs stays before its batch; or STATUS_INTERRUPTED.
+    """
+    cdef object dtype = dtype_of(<floating>0)
+    cdef floating[::1] p = writable(params, "params", dtype)
+    cdef floating[::1] st = writable(state, "state", dtype)
+    cdef double[::1] losses = writable(epoch_losses, "epoch_losses", np.float64)
+    cdef floating[::1] wv = writable(work, "work", dtype)
+    cdef const Net* net = &model.net
+    cdef Settings* s = &optimizer.settings
+    cdef Py_ssize_t n = X.shape[0], n_params = net.n_params, i
+    cdef Py_ssize_t state_length = optimizer.state_vectors * n_params
+    check_length("params", p.shape[0], n_params)
+    check_length("state", st.shape[0], state_length)
+    check_rows("X", X.shape[0], X.shape[1], epochs.n_rows, net.sizes[0])
+    check_rows("Y", Y.shape[0], Y.shape[1], epochs.n_rows, net.sizes[net.n_layers])
+    if sample_weight.shape[0]:
+        check_length("sample_weight", sample_weight.shape[0], n)
+        for i in range(n):
+            if not sample_weight[i] >= 0:
+                raise ValueError("sample_weight must be >= 0")
+    if max_batches < 0:
+        raise ValueError("max_batches must be >= 0")
+    cdef Py_ssize_t block = min_(epochs.batch_size, epochs.block)
+    cdef Layout lay = layout(net, block, 2 + optimizer.state_vectors)
+    check_work(wv.shape[0], lay.total)
+
+    cdef Py_ssize_t max_epochs = losses.shape[0], epochs_done = 0, batches = 0
+    cdef Py_ssize_t position, count, row, first, end
+    cdef double batch_loss, wsum
+    cdef int status = OK
+    cdef const floating* weights = &sample_weight[0] if sample_weight.shape[0] else NULL
+    cdef floating* grads = &wv[0]
+    cdef floating* step = grads + n_params
+    cdef floating* new_state = step + n_params
+    cdef floating* state_ptr = &st[0] if state_length else NULL
+    cdef Py_ssize_t* order = &epochs.order[0]
+    cdef bint caught = nn_catch_sigint() if interruptible else 0
+    try:
+        with nogil:
+            while epochs_done < max_epochs and batches < max_batches:
+                if interruptible and nn_stop_requested():
+                    status = INTERRUPTED
+                    break
+                position = epochs.position
+                if position == 0 and epochs.shuffle:
+                    shuffle(order, n, epochs.rng)
+                count = min_(epochs.batch_size, n - position)
+                end = position + count
+                wsum = weight_sum(weights, order, position, count)
+                if wsum > 0:
+                    # the batch's mean gradient into grads, its mean loss into batch_loss
+                    if count == 1:  # one sample: its weight cancels
+                        row = order[position]
+                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
+                                                      grads, &wv[0], lay)
+                    else:
+                        memset(grads, 0, n_params * sizeof(floating))
+                        batch_loss = 0
+                        first = position
+                        while first < end:
+                            batch_loss += accumulate_gradients(
+                                net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
+                                min_(block, end - first), <floating>(1.0 / wsum), grads,
+                                &wv[0], lay)
+                            first += block
+                            if interruptible and first < end and nn_stop_requested():
+                                status = INTERRUPTED
+                                break
+                        if status == INTERRUPTED:
+                            break
+                        batch_loss /= wsum
+                    if s.alpha != 0:
+                        batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
+                    if nonfinite(batch_loss) or not optimizer_step(
+                            s, optimizer.step + 1, net, &p[0], state_ptr, state_length, grads,
+                            <floating>(s.l2 + s.alpha / wsum), step, new_state):
+                        # the shuffled order is kept as it is, so a retry resumes the same epoch
+                        status = DIVERGED
+                        break
+                    optimizer.step += 1
+                    epochs.loss_sum += batch_loss * count
+                batches += 1
+                position = end
+                if position == n:
+                    losses[epochs_done] = epochs.loss_sum / n
+                    epochs.loss_sum = 0
+                    epochs.completed += 1
+                    epochs_done += 1
+                    position = 0
+                epochs.position = position
+    finally:
+        if caught:
+            nn_release_sigint()
+    return status, batches, epochs_done
+
+
+def seed_rng(object rng, uint64_t seed):
+    """Sets a 4-word shuffling state (np.uint64) from a 64-bit seed, as Epochs does."""
+    cdef uint64_t[::1] r = writable(rng, "rng", np.uint64)
+    if r.shape[0] != 4:
         raise ValueError("rng needs 4 words")
-    seed_state(&rng[0], seed)
+    seed_state(&r[0], seed)
 
 
-def permutation_step(Py_ssize_t[::1] order, uint64_t[::1] rng):
-    """Shuffles order in place exactly as train does at the start of an epoch (for references
-    and tests that replay a shuffled run)."""
-    if rng.shape[0] != 4:
+def permutation_step(object order, object rng):
+    """Shuffles order (np.intp) in place exactly as train does at the start of an epoch (for
+    references and tests that replay a shuffled run)."""
+    cdef Py_ssize_t[::1] o = writable(order, "order", np.intp)
+    cdef uint64_t[::1] r = writable(rng, "rng", np.uint64)
+    if r.shape[0] != 4:
         raise ValueError("rng needs 4 words")
-    if order.shape[0] > 1:
-        shuffle(&order[0], order.shape[0], &rng[0])
+    if o.shape[0] > 1:
+        shuffle(&o[0], o.shape[0], &r[0])

@@ -1,6 +1,14 @@
-# Activations and losses, element by element: inline, nogil, vectorisable (no libm exp call).
+# Activations and losses: inline, nogil, vectorisable (no libm exp call in an element loop).
+#
+# Each activation is one scalar function and its derivative, the derivative taken from the
+# activation's value a = f(z) (backprop keeps the activations, not the pre-activations). The
+# layer helpers below (activate, times_derivative) branch on the activation once per layer and
+# run a plain loop of the scalar function inside, which the compiler vectorises; `activation`
+# is the scalar switch for the per-sample path. A new activation: a code, its two functions,
+# and one line in each of the three switches; then a row in nnpy/_model.py and a function in
+# nnpy/reference.py.
 from cython cimport floating
-from libc.math cimport log1p, log
+from libc.math cimport log1p
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
@@ -9,11 +17,19 @@ cdef extern from "nn_math.h" nogil:
     unsigned int nn_nonfinitef(float x)        # the same in float
 
 
-# Output activation and loss of a network, chosen together.
+# Activation codes (nnpy._model maps the names onto them).
 cdef enum:
-    MSE = 0           # sigmoid output, 0.5 * squared error (the post's)
-    BCE = 1           # sigmoid output, binary cross-entropy
-    SOFTMAX_CE = 2    # softmax output, categorical cross-entropy
+    SIGMOID = 0       # 1/(1+exp(-z))
+    TANH = 1          # tanh(z)
+    RELU = 2          # max(z, 0)
+    IDENTITY = 3      # z
+    SOFTMAX = 4       # exp(z_k)/sum_j exp(z_j) over a row: outputs only
+    N_ACTIVATIONS = 5
+
+# Loss codes.
+cdef enum:
+    MSE = 0            # 0.5 * sum (a - y)^2
+    CROSS_ENTROPY = 1  # with a sigmoid output: binary; with softmax: categorical
 
 
 # exp(x) for x <= 0 in the precision of x.
@@ -32,18 +48,49 @@ cdef inline unsigned int nonfinite(floating x) noexcept nogil:
         return <unsigned int>nn_nonfinite(x)
 
 
+# ---- the activations: each a function of z and a derivative from a = f(z) -------------------
+
 # 1/(1+exp(-x)) computed from exp(-|x|), so no overflow for any x (1e300 included).
 cdef inline floating sigmoid(floating x) noexcept nogil:
     cdef floating e = exp_neg(-x if x > 0 else x)
     cdef floating s = 1 / (1 + e)
     return s if x >= 0 else e * s
 
+cdef inline floating sigmoid_derivative(floating a) noexcept nogil:
+    return a * (1 - a)
 
-# Sigmoid in place over n contiguous values.
-cdef inline void sigmoid_inplace(floating* z, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        z[i] = sigmoid(z[i])
+
+# tanh(x) = sign(x) * (1 - e)/(1 + e) with e = exp(-2|x|): no overflow, and within a few ulp of
+# 1 in absolute terms (near 0 that is absolute, not relative, precision, which is what the
+# next layer's sum needs).
+cdef inline floating tanh_(floating x) noexcept nogil:
+    cdef floating e = exp_neg(-2 * x if x > 0 else 2 * x)
+    cdef floating t = (1 - e) / (1 + e)
+    return t if x >= 0 else -t
+
+cdef inline floating tanh_derivative(floating a) noexcept nogil:
+    return 1 - a * a
+
+
+# max(x, 0); NaN stays NaN (so a non-finite value is not hidden).
+cdef inline floating relu(floating x) noexcept nogil:
+    return 0 if x <= 0 else x
+
+cdef inline floating relu_derivative(floating a) noexcept nogil:
+    return 1 if a > 0 else 0
+
+
+# ---- the switches: once per layer (or per element on the per-sample path) -------------------
+
+# f(z) for an elementwise activation (not SOFTMAX).
+cdef inline floating activation(int kind, floating z) noexcept nogil:
+    if kind == SIGMOID:
+        return sigmoid(z)
+    if kind == TANH:
+        return tanh_(z)
+    if kind == RELU:
+        return relu(z)
+    return z
 
 
 # Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first).
@@ -64,53 +111,101 @@ cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexce
             row[j] = row[j] / total
 
 
-# log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
-cdef inline double softplus(double z) noexcept nogil:
-    return (z if z > 0 else 0.0) + log1p(nn_exp_neg(-z if z > 0 else z))
+# The activation in place over `rows` rows of `n` contiguous pre-activations.
+cdef inline void activate(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if kind == SIGMOID:
+        for i in range(rows * n):
+            z[i] = sigmoid(z[i])
+    elif kind == TANH:
+        for i in range(rows * n):
+            z[i] = tanh_(z[i])
+    elif kind == RELU:
+        for i in range(rows * n):
+            z[i] = relu(z[i])
+    elif kind == SOFTMAX:
+        softmax_rows(z, rows, n)
 
 
-# Per-sample loss of one output row (n values): a = activations, z = pre-activations, y = target.
-#   MSE: 0.5 * sum (a - y)^2;  BCE: sum softplus(z) - y*z (from z: stable);
-#   SOFTMAX_CE: sum y * (logsumexp(z) - z)
-cdef inline double row_loss(int kind, const floating* a, const floating* z, const floating* y,
-                            Py_ssize_t n) noexcept nogil:
+# d *= f'(z) over n values, f'(z) from the activations a = f(z) (an elementwise activation).
+cdef inline void times_derivative(int kind, floating* d, const floating* a,
+                                  Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if kind == SIGMOID:
+        for i in range(n):
+            d[i] = d[i] * sigmoid_derivative(a[i])
+    elif kind == TANH:
+        for i in range(n):
+            d[i] = d[i] * tanh_derivative(a[i])
+    elif kind == RELU:
+        for i in range(n):
+            d[i] = d[i] * relu_derivative(a[i])
+
+
+# ---- losses -----------------------------------------------------------------------------------
+
+# Binary cross-entropy of a sigmoid output from its pre-activation z, target y:
+# softplus(z) - y*z, arranged so that no large terms cancel: for z > 0 it is
+# (1-y)*z + log1p(exp(-z)), else -y*z + log1p(exp(z)). A confidently right output (y = 1,
+# z = 30) keeps full relative precision (9.357623e-14), where softplus(z) - z would give 0.
+cdef inline double binary_cross_entropy(double z, double y) noexcept nogil:
+    if z > 0:
+        return (1 - y) * z + log1p(nn_exp_neg(-z))
+    return -y * z + log1p(nn_exp_neg(z))
+
+
+# Categorical cross-entropy of a softmax output from its pre-activations z (n values), target y:
+# sum_k y_k * (logsumexp(z) - z_k), with logsumexp(z) - z_k = (m - z_k) + log1p(s), where m = z_i
+# is the largest and s = sum_{j != i} exp(z_j - m): no cancellation for the right class.
+cdef inline double categorical_cross_entropy(const floating* z, const floating* y,
+                                             Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j, top = 0
+    cdef double m, rest = 0, log_rest, total = 0
+    for j in range(1, n):
+        top = j if z[j] > z[top] else top
+    m = z[top]
+    for j in range(n):
+        if j != top:
+            rest += nn_exp_neg(<double>z[j] - m)
+    log_rest = log1p(rest)
+    for j in range(n):
+        total += <double>y[j] * ((m - <double>z[j]) + log_rest)
+    return total
+
+
+# Loss of one sample from its output row (n values): a = activations, z = pre-activations,
+# y = target. MSE: 0.5 * sum (a - y)^2; CROSS_ENTROPY: binary (sigmoid output) or categorical
+# (softmax), from z.
+cdef inline double row_loss(int output, int loss, const floating* a, const floating* z,
+                            const floating* y, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
-    cdef double total = 0, d, zmax, lse
-    if kind == MSE:
+    cdef double total = 0, d
+    if loss == MSE:
         for j in range(n):
             d = <double>a[j] - <double>y[j]
             total += d * d
         return 0.5 * total
-    if kind == BCE:
-        for j in range(n):
-            total += softplus(z[j]) - <double>y[j] * <double>z[j]
-        return total
-    zmax = z[0]
-    for j in range(1, n):
-        zmax = z[j] if z[j] > zmax else zmax
-    lse = 0
+    if output == SOFTMAX:
+        return categorical_cross_entropy(z, y, n)
     for j in range(n):
-        lse += nn_exp_neg(<double>z[j] - zmax)
-    lse = zmax + log(lse)
-    for j in range(n):
-        total += <double>y[j] * (lse - <double>z[j])
+        total += binary_cross_entropy(z[j], y[j])
     return total
 
 
-# Output delta dLoss/dz of one row into d (n values).
-#   MSE: (a - y) * a * (1 - a);  BCE: a - y;  SOFTMAX_CE: a * sum(y) - y (a - y for one-hot y).
-cdef inline void row_output_delta(int kind, const floating* a, const floating* y, floating* d,
-                                  Py_ssize_t n) noexcept nogil:
+# Output delta dLoss/dz of one sample, times `weight`, into d (n values):
+#   MSE: (a - y) * f'(z);  CROSS_ENTROPY: a - y (sigmoid), a * sum(y) - y (softmax; a - y for
+#   one-hot y).
+cdef inline void row_output_delta(int output, int loss, const floating* a, const floating* y,
+                                  floating weight, floating* d, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
     cdef floating ysum = 0
-    if kind == MSE:
-        for j in range(n):
-            d[j] = (a[j] - y[j]) * a[j] * (1 - a[j])
-    elif kind == BCE:
-        for j in range(n):
-            d[j] = a[j] - y[j]
-    else:
+    if output == SOFTMAX:
         for j in range(n):
             ysum = ysum + y[j]
         for j in range(n):
-            d[j] = a[j] * ysum - y[j]
+            d[j] = weight * (a[j] * ysum - y[j])
+        return
+    for j in range(n):
+        d[j] = weight * (a[j] - y[j])
+    if loss == MSE:
+        times_derivative(output, d, a, n)
