@@ -195,21 +195,28 @@ def load_network(path: PathLike | IO[bytes], *, seed: int | None = None) -> Netw
 
 
 def _load(f, name, seed):
+    return read_npz(f, name, "nnpy network file", lambda zf: _load_zip(zf, name, seed))
+
+
+def read_npz(f: IO[bytes], name: str, what: str, read: Callable[[zipfile.ZipFile], Any]) -> Any:
+    """read(zf) on the .npz archive in the binary file `f`; anything but a ValueError from a
+    damaged or foreign file (not a zip, a bad member) becomes a ValueError saying that `name`
+    is not a `what`."""
     try:
         start = f.read(4)
         f.seek(0)
     except OSError as err:
         raise ValueError(f"{name}: cannot read: {err}") from None
     if start != b"PK\x03\x04":
-        raise ValueError(f"{name} is not an nnpy network file (not an .npz archive)")
+        raise ValueError(f"{name} is not an {what} (not an .npz archive)")
     try:
         with zipfile.ZipFile(f) as zf:
-            return _load_zip(zf, name, seed)
+            return read(zf)
     except ValueError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError,
             UnicodeDecodeError, NotImplementedError, RuntimeError) as err:
-        raise ValueError(f"{name} is damaged or not an nnpy network file: "
+        raise ValueError(f"{name} is damaged or not an {what}: "
                          f"{type(err).__name__}: {err}") from None
 
 
@@ -224,6 +231,20 @@ def _members(zf, name):
             raise ValueError(f"{name}: the archive holds {key!r} twice")
         members[key] = info
     return members
+
+
+def read_json_header(zf: zipfile.ZipFile, members: dict, name: str, what: str) -> Any:
+    """The archive's "header" member (a 0-d unicode .npy array) parsed as JSON."""
+    if "header" not in members:
+        raise ValueError(f"{name}: not an {what} (no header array)")
+    raw = _read_array(zf, members["header"], name, _MAX_HEADER_BYTES)
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ValueError(f"{name}: the header must be a single string, got an array of dtype "
+                         f"{raw.dtype} and shape {raw.shape}")
+    try:
+        return json.loads(str(raw[()]))
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
 
 
 def _read_array(zf, info, name, max_bytes):
@@ -321,16 +342,7 @@ def _check_sizes(sizes, name):
 
 def _load_zip(zf, name, seed):
     members = _members(zf, name)
-    if "header" not in members:
-        raise ValueError(f"{name}: not an nnpy network file (no header array)")
-    raw = _read_array(zf, members["header"], name, _MAX_HEADER_BYTES)
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise ValueError(f"{name}: the header must be a single string, got an array of dtype "
-                         f"{raw.dtype} and shape {raw.shape}")
-    try:
-        header = json.loads(str(raw[()]))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
+    header = read_json_header(zf, members, name, "nnpy network file")
     sizes = _check_header(header, name)
     dtype = np.dtype(header["dtype"])
     n_layers = len(sizes) - 1
