@@ -310,7 +310,7 @@ def _written(tmp_path, sizes=(2, 3, 1)):
     (lambda t: t.replace("connections (connected_to_neuron, weight)=(0,",
                          "connections (connected_to_neuron, weight)=(1,"), "in order"),
     (lambda t: t + "(9, 1.0)", "unexpected line|key=value"),
-    (lambda t: t.encode("ascii").replace(b"FANN_FLO", b"\xff\xfeFANN"), "not ascii text"),
+    (lambda t: t.encode("ascii").replace(b"FANN_FLO", b"\xff\xfeFANN"), "not ASCII text"),
 ])
 def test_damaged_files_are_refused(tmp_path, edit, message):
     damaged = edit(_written(tmp_path))
