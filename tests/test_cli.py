@@ -22,7 +22,7 @@ def run(capsys, *argv):
 def without_times(text):
     """The output minus the lines that report times (which vary from run to run)."""
     return "\n".join(line for line in text.splitlines()
-                     if not line.startswith(("Time:", "Speed-up:")))
+                     if not re.search(r"\d+(\.\d+)? ?(ns|µs|ms|s)\b|\d+x ", line))
 
 
 def table(out):
@@ -40,7 +40,14 @@ def test_xor_learns_prints_the_table_and_the_speed_up(capsys, tmp_path):
         assert target == (x1 ^ x2)
         assert abs(output - target) < 0.25  # the default seed learns XOR
     assert "all four XOR samples" in out
-    assert re.search(r"Speed-up: nnpy is \d+x faster than the post's numpy loop", out)
+    # what is compared, per step: Network.fit, and the post's own loop on nnpy and on numpy
+    times = dict(re.findall(r"^  (nnpy's Network.fit|the post's loop on nnpy|the post's loop on "
+                            r"its numpy).*: +([0-9.]+ (?:ns|µs|ms|s)) ", out, re.M))
+    assert len(times) == 3, out
+    speedups = re.findall(r"^  (\d+)x for (the post's own script on nnpy's forwardPass/"
+                          r"backPropogation|Network.fit)", out, re.M)
+    assert [name for _, name in speedups] == [
+        "the post's own script on nnpy's forwardPass/backPropogation", "Network.fit"], out
     # what the post's three-sample loop did to [1, 1]
     assert "randrange(0, 3)" in out and "[1, 1] -> 0 is" in out
     answer = float(re.search(r"answers ([0-9.]+) for \[1, 1\]", out).group(1))
@@ -161,12 +168,26 @@ def test_digits(capsys, tmp_path):
         assert (tmp_path / "digits-curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_digits_progress_bar(capsys, tmp_path):
+def test_digits_progress_bar_on_a_terminal_only(capsys, monkeypatch):
     pytest.importorskip("sklearn")
     pytest.importorskip("tqdm")
     status, _, err = run(capsys, "digits", "--epochs", "2", "--no-plot")
+    assert status == 0 and err == ""  # stderr is a pipe here: no bar drawn into it
+    monkeypatch.setattr("nnpy.cli._on_terminal", lambda: True)
+    status, _, err = run(capsys, "digits", "--epochs", "2", "--no-plot")
     assert status == 0
     assert "2/2" in err  # tqdm draws on stderr
+
+
+def test_no_progress_bar_into_a_pipe_or_log_file(tmp_path):
+    """The console run of the issue: the bar went into a log file."""
+    pytest.importorskip("tqdm")
+    with open(tmp_path / "log", "w") as log:
+        done = subprocess.run([sys.executable, "-m", "nnpy", "xor", "--epochs", "20000",
+                               "--no-plot"], stdout=log, stderr=subprocess.STDOUT, timeout=300)
+    assert done.returncode == 0
+    text = (tmp_path / "log").read_text()
+    assert "it/s" not in text and "epoch/s" not in text and "\r" not in text, text
 
 
 def test_digits_without_scikit_learn(capsys, monkeypatch):
@@ -190,3 +211,146 @@ def test_python_dash_m_and_the_console_script(tmp_path):
         pytest.skip("the nnpy console script is not beside this python")
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("nnpy ")
+
+
+def no_training(monkeypatch):
+    """Makes Network.fit fail the test: an error must come before any training."""
+    def fit(*args, **kwargs):
+        raise AssertionError("trained before refusing the arguments")
+    monkeypatch.setattr("nnpy.network.Network.fit", fit)
+
+
+@pytest.mark.parametrize("command", ["xor", "digits"])
+def test_out_under_a_file_is_refused_before_training(capsys, tmp_path, monkeypatch, command):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "file").write_text("x")
+    no_training(monkeypatch)
+    status, _, err = run(capsys, command, "--out", str(tmp_path / "file" / "plots"))
+    assert status == 2, err
+    assert "--out" in err and "file" in err and "Traceback" not in err
+
+
+def test_out_in_an_unwritable_directory_is_refused_before_training(capsys, tmp_path,
+                                                                   monkeypatch):
+    pytest.importorskip("matplotlib")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("this user writes into read-only directories (root)")
+        no_training(monkeypatch)
+        status, _, err = run(capsys, "xor", "--out", str(locked))
+        assert status == 2 and "--out" in err and "cannot be written" in err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_out_that_cannot_be_written_even_by_root(capsys, monkeypatch):
+    """Writing a file to check --out: os.access would say yes to root."""
+    pytest.importorskip("matplotlib")
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("needs /proc")
+    no_training(monkeypatch)
+    status, _, err = run(capsys, "xor", "--out", "/proc/self/nnpy-plots")
+    assert status == 2 and "--out" in err and "cannot be written" in err
+
+
+@pytest.mark.parametrize("hidden", ["1000000000000", str(10 ** 30)])
+def test_absurd_hidden_width_exits_2(capsys, monkeypatch, hidden):
+    no_training(monkeypatch)
+    status, _, err = run(capsys, "xor", "--hidden", hidden, "--no-plot")
+    assert status == 2 and "--hidden" in err and "memory" in err
+
+
+@pytest.mark.parametrize("seed", [2 ** 32 - 1, 2 ** 32, 2 ** 70])
+def test_any_non_negative_seed_works_for_xor(capsys, seed):
+    status, out, err = run(capsys, "xor", "--epochs", "300", "--no-plot", "--seed", str(seed))
+    assert status == 0, err
+    assert len(table(out)) == 4
+    again = run(capsys, "xor", "--epochs", "300", "--no-plot", "--seed", str(seed))[1]
+    assert without_times(out) == without_times(again)
+
+
+@pytest.mark.parametrize("seed", [2 ** 32, 2 ** 70])
+def test_any_non_negative_seed_works_for_digits(capsys, seed):
+    pytest.importorskip("sklearn")
+    status, out, err = run(capsys, "digits", "--epochs", "1", "--no-plot", "--no-progress",
+                           "--seed", str(seed))
+    assert status == 0, err
+    assert "Held-out accuracy" in out
+
+
+def test_large_seeds_are_not_folded_onto_small_ones():
+    from nnpy.cli import _seed32
+    assert _seed32(5) == 5 and _seed32(2 ** 32 - 1) == 2 ** 32 - 1
+    derived = {_seed32(2 ** 32 + k) for k in range(50)} | {_seed32(2 ** 70)}
+    assert len(derived) == 51 and all(0 <= s < 2 ** 32 for s in derived)
+
+
+@pytest.mark.parametrize("argv", [["xor", "--epochs", "200", "--no-plot"],
+                                  ["digits", "--epochs", "1", "--no-plot", "--no-progress"]])
+def test_a_closed_pipe_ends_quietly(argv):
+    """`nnpy digits | head -n 2`: the reader is gone before nnpy writes (closed here before
+    the child has even started Python), so every write fails with EPIPE."""
+    if argv[0] == "digits":
+        pytest.importorskip("sklearn")
+    child = subprocess.Popen([sys.executable, "-m", "nnpy", *argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.close()
+    _, err = child.communicate(timeout=300)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert child.returncode == 1
+
+
+def test_a_pipe_closed_midway_ends_quietly():
+    """As `| head -n 2` does it: two lines read, then the reader goes away."""
+    child = subprocess.Popen([sys.executable, "-m", "nnpy", "xor", "--epochs", "100000",
+                              "--no-plot"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = [child.stdout.readline() for _ in range(2)]
+    child.stdout.close()
+    _, err = child.communicate(timeout=300)
+    assert lines[0].startswith(b"nnpy xor:")
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+def test_saturated_outputs_blame_the_learning_rate(capsys):
+    status, out, _ = run(capsys, "xor", "--lr", "1e6", "--no-plot")
+    assert status == 0
+    assert "Not learned" in out and "saturated" in out and "--lr 1e+06" in out
+    assert "another --seed" not in out and "local minimum" not in out
+
+
+def test_a_local_minimum_still_suggests_another_seed(capsys):
+    status, out, _ = run(capsys, "xor", "--seed", "12", "--no-plot")  # a local minimum at lr 1
+    assert status == 0
+    assert "local minimum" in out and "another --seed" in out and "saturated" not in out
+
+
+def test_help_shows_no_doubled_percent(capsys):
+    for command in ("xor", "digits", "bench"):
+        if command == "bench":
+            continue  # bench's help is the benchmark suite's
+        status, out, _ = run(capsys, command, "--help")
+        assert status == 0 and "%%" not in out
+    assert "75% of them" in " ".join(run(capsys, "digits", "--help")[1].split())
+
+
+def test_what_the_demos_write_is_git_ignored(capsys, tmp_path, monkeypatch):
+    """nnpy xor writes its plots into the current directory, often a checkout: .gitignore
+    (which the sdist build also honours) must cover every file it leaves."""
+    import fnmatch
+    import pathlib
+    pytest.importorskip("matplotlib")
+    ignore = pathlib.Path(__file__).resolve().parent.parent / ".gitignore"
+    patterns = [line.strip() for line in ignore.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "xor", "--epochs", "20")[0] == 0
+    written = sorted(os.listdir(tmp_path))
+    assert written == ["xor-loss.png", "xor-surface.png"]
+    for name in written:
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
+        assert name in ignore.read_text()
+    readme = (ignore.parent / "README.md").read_text()
+    assert all(name in readme for name in written)

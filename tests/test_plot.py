@@ -3,6 +3,7 @@ the functions say how to install it."""
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -70,14 +71,19 @@ def test_history_without_validation_has_one_panel():
 
 def test_estimator_curves():
     sklearn = pytest.importorskip("sklearn")  # noqa: F841
+    from sklearn.exceptions import ConvergenceWarning
     from nnpy.estimators import NNClassifier
     X = np.random.default_rng(0).normal(size=(80, 2))
     y = (X[:, 0] > 0).astype(int)
-    clf = NNClassifier(random_state=0, max_iter=20, early_stopping=True,
-                       n_iter_no_change=50).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter=20"):  # 20 epochs, patience 50
+        clf = NNClassifier(random_state=0, max_iter=20, early_stopping=True,
+                           n_iter_no_change=50).fit(X, y)
     ax = plot.plot_loss(clf)
-    assert len(ax.get_lines()) == 2
+    assert len(ax.get_lines()) == 1
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
+    ax = plot.plot_accuracy(clf)  # validation_scores_: the held-out accuracy per epoch
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(),
+                               100 * np.array(clf.validation_scores_))
 
 
 def test_empty_history_and_bad_input():
@@ -109,8 +115,11 @@ def test_decision_surface_of_a_classifier(tmp_path):
     pytest.importorskip("sklearn")
     from sklearn.datasets import make_blobs
     from nnpy.estimators import NNClassifier
+    from sklearn.exceptions import ConvergenceWarning
     X, y = make_blobs(n_samples=150, centers=3, random_state=2)
-    clf = NNClassifier(random_state=0, max_iter=100).fit(X, y)
+    with warnings.catch_warnings():  # whether 100 epochs converge does not matter to the plot
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = NNClassifier(random_state=0, max_iter=100).fit(X, y)
     ax = plot.plot_decision_surface(clf, X, y, path=tmp_path / "blobs.png", resolution=80)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1", "class 2"]
 

@@ -1,4 +1,4 @@
-"""The post's API (CONTRACT.md), point by point, against the post's own numpy code and
+"""The post's API (docs/post-api.md), point by point, against the post's own numpy code and
 nnpy.reference."""
 import random
 import textwrap

@@ -316,7 +316,9 @@ def test_load_random_bytes(tmp_path_factory, blob):
         Network.load(path)
 
 
-@given(names=st.lists(st.text(min_size=1, max_size=8), max_size=4),
+# (no NUL in names: zipfile cuts a member name at NUL and then fails writing it)
+@given(names=st.lists(st.text(min_size=1, max_size=8).filter(lambda s: "\x00" not in s),
+                      max_size=4),
        arrays=st.lists(any_array(dtypes=REAL_DTYPES), max_size=4))
 def test_load_random_archives(tmp_path_factory, names, arrays):
     pytest.importorskip("nnpy.io")

@@ -37,7 +37,7 @@ The classes of bad input the robustness tests try (issue 6), and where:
                                    params dicts with missing keys, wrong shapes, wrong
                                    dtypes, lists, non-dicts; a tampered forward pass
     estimators                     hidden_layer_sizes, learning_rate_init, batch_size, max_iter,
-                                   init, dtype, momentum, alpha, validation_fraction, shuffle
+                                   activation, dtype, momentum, alpha, validation_fraction, shuffle
   accepted layouts (same result as the C-contiguous copy in the working dtype)
                                    lists, int64/int32/uint8/bool, float32, float16, Fortran
                                    order, strided slices, transposes, reversed (negative
@@ -725,7 +725,7 @@ class TestAcceptedLayouts:
             assert cost(x, 0.5) == cost(xc, 0.5), name
 
     def test_post_theta_may_be_any_float64_layout(self):
-        # the dict's arrays are ordinary numpy arrays a user may replace (CONTRACT.md)
+        # the dict's arrays are ordinary numpy arrays a user may replace (docs/post-api.md)
         ref = init_net(3, 2, 2, rng=3)
         odd = init_net(3, 2, 2, rng=3)
         odd["theta"]["W_0"] = np.asfortranarray(odd["theta"]["W_0"])
@@ -820,9 +820,9 @@ class TestEstimators:
         ("learning_rate_init", float("nan"), ValueError), ("learning_rate_init", "1", TypeError),
         ("batch_size", 0, ValueError), ("batch_size", 1.5, TypeError),
         ("max_iter", 0, ValueError), ("max_iter", 2.5, TypeError),
-        ("init", "lecun", ValueError), ("dtype", np.int32, TypeError), ("dtype", "blah", TypeError),
-        ("momentum", 1.0, ValueError), ("alpha", -1.0, ValueError),
-        ("validation_fraction", 0.0, ValueError), ("shuffle", "yes", TypeError),
+        ("activation", "lecun", ValueError), ("dtype", np.int32, TypeError),
+        ("dtype", "blah", TypeError), ("momentum", 1.5, ValueError), ("alpha", -1.0, ValueError),
+        ("validation_fraction", 1.0, ValueError), ("shuffle", "yes", TypeError),
     ])
     def test_bad_hyper_parameters(self, estimator_class, param, value, exc):
         X, y = _est_data(estimator_class.__name__)

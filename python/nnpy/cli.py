@@ -1,22 +1,60 @@
 """The `nnpy` command (also `python -m nnpy`).
 
     nnpy                 same as `nnpy xor`
-    nnpy xor             the blog post's 2-2-1 network learns XOR; truth table, time, speed-up
-                         over the post's numpy loop, and the error-per-epoch plot xor-loss.png
+    nnpy xor             the blog post's 2-2-1 network learns XOR; truth table, times against
+                         the post's numpy loop, the error-per-epoch plot xor-loss.png and the
+                         output over the input plane xor-surface.png
     nnpy digits          scikit-learn's 8x8 digits with a 64-32-10 network: held-out accuracy,
                          confusion matrix, and the loss/accuracy curves digits-curves.png
     nnpy bench [--quick] the benchmark suite (nnpy.benchmarks)
+    nnpy train DATA.csv --target COLUMN --save MODEL
+                         trains an NNClassifier / NNRegressor on a CSV file's columns and saves
+                         the model (nnpy.modelfile) in one file
+    nnpy predict MODEL DATA.csv [--out FILE] [--proba]
+                         the model's predictions for a CSV file's rows, as CSV
 
-Common options: --seed, --epochs, --lr, --hidden, --no-progress, --out DIR, --no-plot.
-Every run is deterministic for a given seed (apart from the times it prints). Bad arguments
-give a message and exit status 2.
+Demo options (xor, digits): --seed, --epochs, --lr, --hidden, --no-progress, --out DIR,
+--no-plot. Every run is deterministic for a given seed (apart from the times it prints).
+
+nnpy train reads a CSV file with a header (comma-separated, UTF-8; see nnpy._csvtable for
+what a number is). The --target column is predicted from every other column (less those
+named by --ignore), which must be numeric. A target of integers or text is a classification,
+one of other numbers a regression, unless --task says otherwise. The rows are split into a
+training and a held-out part (--test-size, stratified by class for a classification, drawn
+with --seed); the features are standardised with the training part's mean and standard
+deviation (and a regression's target too); an NNClassifier / NNRegressor with scikit-learn's
+MLP parameters (--hidden 64,32 is hidden_layer_sizes=(64, 32); --activation, --solver,
+--epochs is max_iter, --seed is random_state) is trained on the training part; the held-out
+accuracy or R^2 and the training time are printed, and the model is saved to --save.
+
+nnpy predict reads the model and a CSV file holding the model's feature columns (matched by
+name, in any order; other columns are ignored) and writes CSV to stdout or to --out FILE
+(written atomically): a header, then one line per input row with the feature columns as
+they were read, then the prediction in a column named after the target (class labels as in
+the training file); --proba adds one column per class, P(label), its probability. Numbers
+are written with all the digits needed to read them back exactly.
+
+Bad arguments and bad input (a missing file, a column that is not there or not numeric, an
+empty cell, an --out that cannot be written, a file that is not a model) give a message and
+exit status 2, checked before training; a training run that diverges exits with status 1;
+the progress bar is drawn only on a terminal; a closed pipe (`nnpy digits | head`) ends the
+run quietly.
 """
+from __future__ import annotations
+
 import argparse
+import contextlib
+import csv
 import importlib
+import io
+import math
 import os
 import random
 import sys
+import tempfile
 import time
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,6 +96,34 @@ def _positive_float(text):
     return value
 
 
+def _fraction(text):
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (both excluded), got {text}")
+    return value
+
+
+def _widths(text):
+    """An argparse type: comma-separated hidden layer widths, "64,32" -> (64, 32)."""
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected widths separated by commas such as 64,32; "
+                                         f"{text!r} has an empty one")
+    return tuple(_positive_int(part.strip()) for part in parts)
+
+
+def _seed32(seed):
+    """A seed below 2**32 for what takes no larger one (np.random.seed, scikit-learn's
+    random_state): the seed itself when it fits, else one derived from all of its bits."""
+    if seed < 2 ** 32:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
+
+
 def _common_options():
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
@@ -82,29 +148,105 @@ def _common_options():
 def _parser():
     from . import __version__
     parser = argparse.ArgumentParser(
-        prog="nnpy", description="nnpy's demos: the blog post's XOR network, handwritten "
-        "digits, and the benchmarks. `nnpy` alone runs `nnpy xor`.")
+        prog="nnpy", description="nnpy's demos (the blog post's XOR network, handwritten "
+        "digits, the benchmarks), and training and prediction on your own CSV files. `nnpy` "
+        "alone runs `nnpy xor`.")
     parser.add_argument("--version", action="version", version=f"nnpy {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{xor,digits,bench}")
+    commands = parser.add_subparsers(dest="command",
+                                     metavar="{xor,digits,bench,train,predict}")
     common = _common_options()
     commands.add_parser("xor", parents=[common], help="the post's 2-2-1 network learns XOR",
                         description="Trains the blog post's 2-2-1 sigmoid network (weights "
                         "uniform in [0, 1), one sample per step) on all four XOR samples; prints "
-                        "the truth table, the time and the speed-up over the post's numpy loop, "
-                        "and writes the error per epoch to xor-loss.png.")
+                        "the truth table and the times against the post's loop, and writes the "
+                        "error per epoch to xor-loss.png and the output over the input plane to "
+                        "xor-surface.png.")
     commands.add_parser("digits", parents=[common], help="64-32-10 network on 8x8 digits",
                         description="Trains a 64-32-10 network on scikit-learn's digits "
-                        "(75%% of them, stratified) and reports the accuracy on the other 25%%, "
+                        "(75% of them, stratified) and reports the accuracy on the other 25%, "
                         "a confusion matrix, and the curves in digits-curves.png. Needs "
                         "scikit-learn.")
     commands.add_parser("bench", add_help=False, help="the benchmark suite: nnpy bench "
                         "[--quick] [...] (options: nnpy bench --help)")
+    _train_parser(commands)
+    _predict_parser(commands)
     return parser
 
 
-def main(argv=None):
+def _train_parser(commands):
+    train = commands.add_parser(
+        "train", help="train a network on a CSV file and save the model",
+        description="Trains an NNClassifier or NNRegressor (scikit-learn's MLP parameters) to "
+        "predict the --target column of a CSV file (a header line, then one row per sample) "
+        "from all its other columns, which must be numeric. A target of integers or text is a "
+        "classification, one of other numbers a regression, unless --task says otherwise. "
+        "The rows are split into training and held-out rows (stratified by class), the "
+        "features standardised with the training rows' mean and standard deviation (and a "
+        "regression's target too); prints the held-out accuracy or R^2 and the training "
+        "time, and saves everything `nnpy predict` and nnpy.load need in the --save file. "
+        "Needs scikit-learn.",
+        epilog="example: nnpy train iris.csv --target species --hidden 16 --save iris.model")
+    train.add_argument("data", metavar="DATA.csv", help="the training data")
+    train.add_argument("--target", required=True, metavar="COLUMN",
+                       help="the column to predict")
+    train.add_argument("--save", required=True, metavar="MODEL",
+                       help="the file to write the model to (replaced if it exists)")
+    train.add_argument("--task", choices=("classify", "regress"), default=None,
+                       help="classify or regress (default: classify a target of integers or "
+                       "text, regress one of other numbers)")
+    train.add_argument("--ignore", action="append", default=[], metavar="COLUMN",
+                       help="a column that is not a feature, such as an id (repeat for several)")
+    train.add_argument("--hidden", type=_widths, default=(100,), metavar="WIDTHS",
+                       help="hidden layer widths, comma-separated, e.g. 64,32 "
+                       "(hidden_layer_sizes; default 100)")
+    train.add_argument("--activation", choices=("relu", "tanh", "logistic", "identity"),
+                       default="relu", help="hidden layers' activation (default relu)")
+    train.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
+                       help="the optimiser (default adam)")
+    train.add_argument("--epochs", type=_positive_int, default=200,
+                       help="epochs at most (lbfgs: iterations; max_iter; default 200)")
+    train.add_argument("--test-size", type=_fraction, default=0.2, metavar="FRACTION",
+                       help="fraction of the rows held out to score the model (default 0.2)")
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="seed of the split, the initial weights and the shuffling "
+                       "(random_state; default 0)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _predict_parser(commands):
+    predict = commands.add_parser(
+        "predict", help="a saved model's predictions for a CSV file's rows",
+        description="Reads a model saved by `nnpy train` and a CSV file with the model's "
+        "feature columns (matched by name, in any order; other columns are ignored), and "
+        "writes CSV: a header, then for each input row its feature columns as read and the "
+        "prediction, in a column named after the target (class labels as in the training "
+        "file).",
+        epilog="example: nnpy predict iris.model new-flowers.csv --proba --out predictions.csv")
+    predict.add_argument("model", metavar="MODEL", help="a model file written by nnpy train")
+    predict.add_argument("data", metavar="DATA.csv", help="the rows to predict")
+    predict.add_argument("--out", metavar="FILE", default=None,
+                         help="write the CSV to FILE (atomically) instead of stdout")
+    predict.add_argument("--proba", action="store_true",
+                         help="add each class's probability, in columns named P(label) "
+                         "(classifiers)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # the reader went away (`nnpy digits | head -n 2`): stop quietly, and point stdout at
+        # devnull so that the interpreter's final flush does not complain either
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file (embedded use)
+            pass
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "bench":
         return _bench(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -117,11 +259,18 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    if not args.no_plot and os.path.exists(args.out) and not os.path.isdir(args.out):
-        print(f"nnpy: error: --out {args.out!r} is a file, not a directory", file=sys.stderr)
-        return 2
+    if args.command in ("xor", "digits"):
+        problem = _check_hidden(args) or _check_out(args)
+        if problem:
+            print(f"nnpy {args.command}: error: {problem}", file=sys.stderr)
+            return 2
+    run = {"xor": run_xor, "digits": run_digits, "train": run_train,
+           "predict": run_predict}[args.command]
     try:
-        return {"xor": run_xor, "digits": run_digits}[args.command](args)
+        return run(args)
+    except UsageError as err:
+        print(f"nnpy {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -145,8 +294,47 @@ def _settings(args, defaults):
             for key, value in defaults.items()}
 
 
+def _check_out(args):
+    """What is wrong with --out, or None: checked (and the directory made) before training,
+    so that a long run does not end in an error about where its plot goes."""
+    if args.no_plot or not _have_matplotlib():
+        return None
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        return f"--out {args.out!r} is a file, not a directory"
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=args.out):
+            pass
+    except OSError as err:
+        return f"--out {args.out!r} cannot be written: {err.strerror or err}"
+    return None
+
+
+def _check_hidden(args):
+    """What is wrong with --hidden, or None: a width whose weights alone would not fit in
+    this machine's memory is refused before anything is allocated."""
+    if args.hidden is None:
+        return None
+    n_in, n_out = (2, 1) if args.command == "xor" else (64, 10)
+    return _memory_problem([n_in, args.hidden, n_out], f"--hidden {args.hidden}")
+
+
+def _memory_problem(sizes, option):
+    """What is wrong with a network of these layer sizes, or None: one whose weights would
+    not fit in this machine's memory several times (training needs several copies)."""
+    n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        memory = 1 << 40
+    if 4 * 8 * n_params > memory:  # weights, gradients and work space: several copies
+        return (f"{option} means {n_params:,} weights ({8 * n_params / 2**30:,.1f} "
+                f"GiB each copy, and training needs several); this machine has "
+                f"{memory / 2**30:,.1f} GiB of memory")
+    return None
+
+
 def _out_path(args, name):
-    os.makedirs(args.out, exist_ok=True)
     return os.path.join(args.out, name)
 
 
@@ -176,23 +364,22 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
-def _post_loop(steps, seed):
-    """The post's training loop, as it is, in plain numpy (nnpy.reference): init_net(2, 2, 1)
-    and `steps` rounds of forwardPass/backPropogation on X[randrange(0, 3)] with lr 0.125.
-    Returns (seconds, params)."""
-    from . import reference
+def _post_loop(api, steps, seed):
+    """The post's training loop, as it is, on `api` (nnpy.reference: the post's plain numpy;
+    nnpy.post: nnpy's functions of the same names): init_net(2, 2, 1) and `steps` rounds of
+    forwardPass/backPropogation on X[randrange(0, 3)] with lr 0.125. Returns (seconds, params)."""
     state = np.random.get_state()
     try:
-        np.random.seed(seed)
-        params = reference.init_net(2, 2, 1)
+        np.random.seed(_seed32(seed))
+        params = api.init_net(2, 2, 1)
     finally:
         np.random.set_state(state)
     draw = random.Random(seed).randrange
     started = time.perf_counter()
     for _ in range(steps):
         item = draw(0, 3)
-        params = reference.forwardPass(XOR_X[item], XOR_Y[item], params)
-        params = reference.backPropogation(params, 0.125)
+        params = api.forwardPass(XOR_X[item], XOR_Y[item], params)
+        params = api.backPropogation(params, 0.125)
     return time.perf_counter() - started, params
 
 
@@ -201,7 +388,7 @@ def _post_predict(params, x):
     return float(reference.forwardPass(x, [0.0], params)["forwardPass"]["A_1"][0, 0])
 
 
-def run_xor(args):
+def run_xor(args: argparse.Namespace) -> int:
     from .network import Network, TrainingDiverged
     s = _settings(args, XOR_DEFAULTS)
     epochs, lr, hidden = s["epochs"], s["lr"], s["hidden"]
@@ -211,7 +398,7 @@ def run_xor(args):
     print(f"trained one sample at a time on all four XOR samples: {epochs} epochs x 4 = "
           f"{steps} steps, lr {lr}, 0.5 * squared error.")
     net = Network([2, hidden, 1], init="uniform01", seed=args.seed)
-    progress = not args.no_progress and epochs >= 20_000 and _have_tqdm()
+    progress = not args.no_progress and epochs >= 20_000 and _on_terminal() and _have_tqdm()
     started = time.perf_counter()
     try:
         history = net.fit(XOR_X, XOR_Y, epochs=epochs, lr=lr, batch_size=1, progress=progress)
@@ -230,23 +417,41 @@ def run_xor(args):
         print(f"   {x1}   {x2} |   {target}    | {out:.4f}  {mark}")
     learned = bool(np.all(np.abs(predictions - XOR_Y[:, 0]) < 0.25))
     print(f"  final error (mean 0.5 * squared error): {history.loss[-1]:.3g}")
-    if not learned:
+    # confidently wrong: the output sits at the wrong end of the sigmoid, whose slope is ~0
+    saturated = int(np.sum(np.abs(predictions - XOR_Y[:, 0]) > 1 - _SATURATED))
+    if not learned and saturated:
+        print(f"  Not learned: the output is saturated ({saturated} of 4 samples answered within "
+              f"{_SATURATED} of the\n  wrong value, where the sigmoid's slope is almost zero "
+              f"and training stalls). The learning rate\n  is too large: --lr {lr:g} throws "
+              f"the weights that far in the first steps. Try a smaller --lr\n  (the default is "
+              f"{XOR_DEFAULTS['lr']:g}).")
+    elif not learned:
         print("  Not learned. A 2-2-1 sigmoid network ends in a local minimum from some "
               "starting weights\n  (about 1 seed in 8 at the defaults), and few epochs may not "
               "be enough.\n  Try another --seed, more --epochs or a wider --hidden.")
 
-    # the post's loop in plain numpy, for the speed-up (and for what it learned)
+    # the post's loop, on its numpy and on nnpy's functions, for the times (and for what the
+    # post's loop learns)
     if hidden == 2:
+        from . import post, reference
         timed = min(steps, _REFERENCE_STEPS_MAX)
-        ref_seconds, params = _post_loop(timed, args.seed)
-        scaled = ref_seconds * steps / timed
+        numpy_seconds, params = _post_loop(reference, timed, args.seed)
+        nnpy_seconds, _ = _post_loop(post, timed, args.seed)
+        per_step = {"fit": seconds / steps, "numpy": numpy_seconds / timed,
+                    "nnpy": nnpy_seconds / timed}
         print()
-        print(f"Time: nnpy {_format_time(seconds)} for {steps} steps "
-              f"({_format_time(seconds / steps)} a step).")
-        how = (f"{timed} steps timed, scaled to {steps}" if timed < steps else f"{steps} steps")
-        print(f"Time: the post's loop in plain numpy (nnpy.reference) {_format_time(scaled)} "
-              f"({how}).")
-        print(f"Speed-up: nnpy is {scaled / seconds:.0f}x faster than the post's numpy loop.")
+        print("Time per training step (one sample: forward, backward, update):")
+        print(f"  nnpy's Network.fit, the whole loop compiled:       "
+              f"{_format_time(per_step['fit'])} ({steps} steps)")
+        print(f"  the post's loop on nnpy (`from nnpy import ...`):  "
+              f"{_format_time(per_step['nnpy'])} ({timed} steps)")
+        print(f"  the post's loop on its numpy (nnpy.reference):     "
+              f"{_format_time(per_step['numpy'])} ({timed} steps)")
+        print("Speed-up over the post's numpy loop, per step:")
+        print(f"  {per_step['numpy'] / per_step['nnpy']:.0f}x for the post's own script on nnpy's "
+              f"forwardPass/backPropogation,")
+        print(f"  {per_step['numpy'] / per_step['fit']:.0f}x for Network.fit (one call for all "
+              f"the steps, not a Python call per step).")
         answer = _post_predict(params, XOR_X[3])
         print()
         print("Note: the post's loop draws `randrange(0, 3)`, so only the first three samples: "
@@ -264,6 +469,18 @@ def run_xor(args):
     if not args.no_plot:
         _xor_plot(args, net, history, epochs, hidden, lr)
     return 0
+
+
+_SATURATED = 1e-3  # an output this close to the wrong value of 0 or 1 is saturated
+
+
+def _on_terminal():
+    """Whether a progress bar can be drawn: stderr (where tqdm draws) is a terminal, not a
+    pipe or a log file."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _have_tqdm():
@@ -295,7 +512,7 @@ def _xor_plot(args, net, history, epochs, hidden, lr):
 # nnpy digits
 # ---------------------------------------------------------------------------------------------
 
-def run_digits(args):
+def run_digits(args: argparse.Namespace) -> int:
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -312,14 +529,14 @@ def run_digits(args):
     labels = digits.target
     Y = np.eye(10)[labels]
     X_train, X_test, Y_train, Y_test, y_train, y_test = train_test_split(
-        X, Y, labels, test_size=0.25, stratify=labels, random_state=args.seed)
+        X, Y, labels, test_size=0.25, stratify=labels, random_state=_seed32(args.seed))
     print(f"nnpy digits: scikit-learn's 8x8 handwritten digits ({len(X)} images), "
           f"{len(X_train)} to train, {len(X_test)} held out")
     print(f"(stratified, seed {args.seed}); a 64-{hidden}-10 sigmoid network, "
           f"N(0, 1/sqrt(n_in)) weights, {epochs} epochs of mini-batch SGD")
     print(f"(batch {batch}, lr {lr}, 0.5 * squared error).")
     net = Network([64, hidden, 10], init="scaled_normal", seed=args.seed)
-    progress = not args.no_progress
+    progress = not args.no_progress and _on_terminal()
     if progress and not _have_tqdm():
         print('(no progress bar: pip install "nnpy[progress]")')
         progress = False
@@ -369,3 +586,339 @@ def run_digits(args):
         else:
             print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]")')
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# nnpy train, nnpy predict: a user's own CSV files
+# ---------------------------------------------------------------------------------------------
+
+class UsageError(Exception):
+    """A mistake in what the user typed or gave (a file, a column): its message is printed
+    and the command exits with status 2."""
+
+
+_NOT_NUMERIC_HINT = "feature columns must be numeric (leave a column out with --ignore COLUMN)"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    try:
+        from .estimators import NNClassifier, NNRegressor
+    except ImportError:
+        raise UsageError('training needs scikit-learn: pip install "nnpy-net[sklearn]"') from None
+    from sklearn.model_selection import train_test_split
+
+    from .modelfile import Model
+    problem = _check_writable(args.save, "--save")
+    if problem:
+        raise UsageError(problem)
+    table, features, X, y, task = _training_data(args)
+    classes = np.unique(y) if task == "classify" else None
+    n_test, n_train = _split_sizes(table, args, y, classes)
+    n_out = len(classes) if classes is not None and len(classes) > 2 else 1
+    problem = _memory_problem([len(features), *args.hidden, n_out],
+                              "--hidden " + ",".join(map(str, args.hidden)))
+    if problem:
+        raise UsageError(problem)
+
+    train_rows, test_rows = train_test_split(
+        np.arange(len(table)), test_size=n_test, train_size=n_train,
+        random_state=_seed32(args.seed), stratify=y if task == "classify" else None)
+    mean, scale = _scaling(X[train_rows], features, "feature column", table.name)
+    target_scaling = None
+    fit_y = y
+    if task == "regress":
+        (y_mean,), (y_scale,) = _scaling(y[train_rows, None], [args.target], "target",
+                                         table.name)
+        target_scaling = (y_mean, y_scale)
+        fit_y = (y - y_mean) / y_scale
+    kind = NNClassifier if task == "classify" else NNRegressor
+    estimator = kind(hidden_layer_sizes=args.hidden, activation=args.activation,
+                     solver=args.solver, max_iter=args.epochs, random_state=_seed32(args.seed))
+    unit = "iterations" if args.solver == "lbfgs" else "epochs"
+
+    what = ("regress" if classes is None
+            else f"classify, {len(classes)} classes: {_labels_listing(classes)}")
+    print(f"nnpy train: {table.name}, {len(table)} rows; target {args.target!r} ({what}); "
+          f"{len(features)} feature{'s' * (len(features) > 1)}")
+    print(f"{n_train} rows to train, {n_test} held out ({'stratified, ' * (task == 'classify')}"
+          f"seed {args.seed}); features standardised"
+          + (" and the target" if task == "regress" else ""))
+    print(f"{kind.__name__}: hidden layers {','.join(map(str, args.hidden))}, "
+          f"{args.activation}, {args.solver}, at most {args.epochs} {unit}")
+    sys.stdout.flush()
+
+    progress = not args.no_progress and _on_terminal() and _have_tqdm()
+    started = time.perf_counter()
+    converged = _fit(estimator, (X[train_rows] - mean) / scale, fit_y[train_rows], args.epochs,
+                     progress)
+    seconds = time.perf_counter() - started
+    if converged is None:
+        return 1
+
+    model = Model.from_estimator(estimator, features, args.target, mean=mean, scale=scale,
+                                 target_scaling=target_scaling)
+    predicted = model.predict(X[test_rows])
+    if task == "classify":
+        right = int(np.sum(predicted == y[test_rows]))
+        metric, score = "accuracy", right / n_test
+        print(f"Held-out accuracy: {100 * score:.1f}% ({right} of {n_test} rows)")
+    else:
+        from sklearn.metrics import r2_score
+        metric, score = "r2", float(r2_score(y[test_rows], predicted))
+        print(f"Held-out R^2: {score:.4f} ({n_test} rows)")
+    epochs = int(estimator.n_iter_)
+    print(f"Training: {_format_time(seconds)}, {epochs} {unit}"
+          + ("" if converged else f" (stopped at --epochs {args.epochs} before converging: more "
+             f"--epochs may help)"))
+    model.training = {"rows_train": n_train, "rows_test": n_test, "metric": metric,
+                      "score": score, "seconds": seconds, "epochs": epochs}
+    try:
+        model.save(args.save)
+    except OSError as err:
+        raise UsageError(f"--save {args.save!r} cannot be written: {err.strerror or err}") \
+            from None
+    print(f"Saved the model to {args.save}; predict with: nnpy predict {args.save} DATA.csv")
+    return 0
+
+
+def _training_data(args):
+    """(table, feature names, X, y, task) of nnpy train's CSV file, every cell checked."""
+    from ._csvtable import TableError, read_table
+    try:
+        table = read_table(args.data)
+        features = _feature_columns(table, args.target, args.ignore)
+        X = table.numbers(features, _NOT_NUMERIC_HINT)
+        y, task, _ = table.target(args.target, args.task)
+    except TableError as err:
+        raise UsageError(str(err)) from None
+    return table, features, X, y, task
+
+
+def _fit(estimator, Z, y, epochs, progress):
+    """estimator.fit(Z, y) with its warnings caught: True if it converged, False if it ran out
+    of epochs, None if it diverged (said on stderr). Ctrl-C, which scikit-learn's MLP turns
+    into a warning and an early return, is a KeyboardInterrupt again."""
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with _epoch_progress(estimator, epochs, progress):
+                estimator.fit(Z, y)
+        except ValueError as err:
+            if "non-finite" not in str(err):  # "Solver produced non-finite parameter weights"
+                raise
+            print(f"nnpy train: training diverged: {err}", file=sys.stderr)
+            return None
+    if any("interrupted" in str(w.message) for w in caught):
+        raise KeyboardInterrupt
+    return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+def _feature_columns(table, target, ignore):
+    """The feature columns of a training table: all but the target and the ignored ones,
+    every column named once."""
+    from ._csvtable import TableError
+    for column in [target, *ignore]:
+        table.index(column)  # names the column if the header lacks it
+    if target in ignore:
+        raise TableError(f"--ignore {target!r} names the --target column")
+    for i, name in enumerate(table.columns):
+        if not name:
+            raise TableError(f"{table.name}: column {i + 1} has no name in the header (pandas "
+                             f"writes its index so: to_csv(..., index=False) leaves it out)")
+        table.index(name)  # a column named twice
+    features = [c for c in table.columns if c != target and c not in ignore]
+    if not features:
+        raise TableError(f"{table.name}: no feature columns left besides the target "
+                         f"{target!r}")
+    return features
+
+
+def _split_sizes(table, args, y, classes):
+    """(n_test, n_train) as scikit-learn's train_test_split takes --test-size, after checking
+    that both parts can hold what scoring and a stratified split need."""
+    n = len(table)
+    n_test = math.ceil(args.test_size * n)
+    n_train = n - n_test
+    if classes is not None:
+        labels, first, counts = np.unique(y, return_index=True, return_counts=True)
+        if len(labels) < 2:
+            raise UsageError(f"{table.name}: the target {args.target!r} holds one class only "
+                             f"({_label(labels[0])}); a classifier needs at least 2")
+        lonely = np.flatnonzero(counts < 2)
+        if len(lonely):
+            row = first[lonely[0]]
+            raise UsageError(f"{table.name}, line {table.lines[row]}: class "
+                             f"{_label(labels[lonely[0]])} of {args.target!r} has a single "
+                             f"row; the split is stratified, and needs at least 2 rows of each "
+                             f"class ({len(lonely)} class{'es' * (len(lonely) > 1)} with one)")
+        need, why = len(labels), f"one row of each of the {len(labels)} classes"
+    else:
+        need, why = 2, "2 rows (R^2 is not defined for fewer)"
+    if n_test < need or n_train < need:
+        raise UsageError(f"{table.name}: too few rows: {n} rows with --test-size "
+                         f"{args.test_size:g} make {n_train} to train and {n_test} held out; "
+                         f"each part needs at least {why}")
+    return n_test, n_train
+
+
+def _scaling(X, columns, what, name):
+    """(mean, scale) of each column of X: its mean and standard deviation, scale 1 for a
+    constant column; UsageError if the values are too large to standardise."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        constant = (X == X[0]).all(axis=0)
+        scale[constant] = 1.0
+        ok = np.isfinite(mean) & np.isfinite(scale) & np.isfinite((X - mean) / scale).all(axis=0)
+    if not ok.all():
+        column = columns[int(np.argmin(ok))]
+        raise UsageError(f"{name}: {what} {column!r} holds numbers too large to standardise "
+                         f"(their mean or spread overflows float64)")
+    return mean, scale
+
+
+def _label(value):
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _labels_listing(classes, limit=6):
+    shown = ", ".join(_label(c) for c in classes[:limit])
+    return shown + (", ..." if len(classes) > limit else "")
+
+
+@contextlib.contextmanager
+def _epoch_progress(estimator, epochs, show):
+    """A progress bar over the epochs of estimator.fit (on stderr), drawn from the lines
+    scikit-learn's MLP prints with verbose=True ("Iteration N, loss = L"); nothing if not
+    `show`. The estimator's verbose is off again afterwards."""
+    if not show:
+        yield
+        return
+    from tqdm.auto import tqdm
+    bar = tqdm(total=epochs, unit="epoch", leave=False, file=sys.stderr)
+    estimator.set_params(verbose=True)
+    try:
+        with contextlib.redirect_stdout(_IterationLines(bar)):
+            yield
+    finally:
+        estimator.set_params(verbose=False)
+        bar.close()
+
+
+class _IterationLines:
+    """A stdout for estimator.fit(verbose=True): "Iteration N, loss = L" lines move the bar,
+    the rest of the verbose output is dropped."""
+
+    def __init__(self, bar):
+        self.bar = bar          # the tqdm bar
+        self.pending = ""       # text after the last newline
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.startswith("Iteration "):
+                head, _, loss = line.partition(", loss = ")
+                try:
+                    done = int(head.split()[1])
+                except (IndexError, ValueError):
+                    continue
+                self.bar.update(max(0, min(done, self.bar.total) - self.bar.n))
+                self.bar.set_postfix(loss=loss.strip(), refresh=False)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _check_writable(path, option):
+    """What keeps `path` from being written as a new file (replacing an old one), or None:
+    checked before a long run, which would otherwise end in the error."""
+    if os.path.isdir(path):
+        return f"{option} {path!r} is a directory; it needs a file name"
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"{option} {path!r}: the directory {directory!r} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        return f"{option} {path!r} cannot be written: {err.strerror or err}"
+    return None
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ._csvtable import TableError, read_table
+    from .modelfile import load
+    try:
+        model = load(args.model)
+    except FileNotFoundError:
+        raise UsageError(f"{args.model}: no such file") from None
+    except OSError as err:
+        raise UsageError(f"{args.model} cannot be read: {err.strerror or err}") from None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.proba and model.task != "classify":
+        raise UsageError(f"--proba: {args.model} is a regression model (target "
+                         f"{model.target!r}); only a classifier has class probabilities")
+    if args.out is not None:
+        problem = _check_writable(args.out, "--out")
+        if problem:
+            raise UsageError(problem)
+    features = list(model.feature_names)
+    try:
+        table = read_table(args.data)
+        missing = [name for name in features if name not in table.columns]
+        if missing:
+            raise TableError(f"{table.name} lacks the model's feature column"
+                             f"{'s' * (len(missing) > 1)} {', '.join(map(repr, missing))}"
+                             + (f" (the model takes {', '.join(map(repr, features))})"
+                                if len(missing) < len(features) else ""))
+        X = table.numbers(features, "the model's feature columns are numeric")
+        places = [table.index(name) for name in features]
+    except TableError as err:
+        raise UsageError(str(err)) from None
+    labels = model.predict(X)
+    header = features + [model.target]
+    if args.proba:
+        assert model.classes is not None  # a classifier: checked above
+        probabilities = model.predict_proba(X)
+        header += [f"P({label})" for label in model.classes.tolist()]
+
+    def write(out):
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        for i, row in enumerate(table.rows):
+            line = [row[j] for j in places]
+            line.append(_cell(labels[i]))
+            if args.proba:
+                line.extend(repr(float(p)) for p in probabilities[i])
+            writer.writerow(line)
+
+    if args.out is None:
+        write(sys.stdout)
+        sys.stdout.flush()
+        return 0
+
+    def write_file(f):
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        write(text)
+        text.flush()
+        text.detach()  # write_atomically closes f
+
+    from .io import write_atomically
+    try:
+        write_atomically(args.out, write_file)
+    except OSError as err:
+        raise UsageError(f"--out {args.out!r} cannot be written: {err.strerror or err}") \
+            from None
+    print(f"nnpy predict: wrote {len(table)} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    """A prediction as CSV text: labels as they were, floats with all their digits."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)

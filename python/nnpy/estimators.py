@@ -1,71 +1,102 @@
-"""scikit-learn estimators on top of nnpy.Network: NNClassifier and NNRegressor.
+"""scikit-learn's multi-layer perceptrons on nnpy's compiled core: NNClassifier and NNRegressor.
 
     from nnpy.estimators import NNClassifier
-    clf = NNClassifier(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
-    clf.predict(X), clf.predict_proba(X), clf.score(X, y)
+    clf = NNClassifier(hidden_layer_sizes=(100,), random_state=0).fit(X, y)
+    clf.predict(X), clf.predict_proba(X), clf.score(X, y), clf.coefs_, clf.loss_curve_
 
-They follow scikit-learn's conventions (get_params/set_params, clone, pipelines,
-GridSearchCV, pickling) and pass its estimator checks. The parameters are named as in
-scikit-learn's MLPClassifier/MLPRegressor where the meaning is the same:
+They take every parameter of scikit-learn's MLPClassifier / MLPRegressor, with the same
+meaning, default and checks (see scikit-learn's documentation of those classes), and set the
+same fitted attributes; the network itself is an nnpy.Network (`network_`) trained by nnpy's
+compiled core. With the same `random_state` they draw the same initial weights, the same
+early-stopping split and the same order of samples in every epoch as scikit-learn does, so the
+two follow the same path (to rounding, which chaotic training amplifies over many epochs).
 
-    hidden_layer_sizes   widths of the hidden (sigmoid) layers, e.g. (32,) or (64, 32)
-    learning_rate_init   the SGD step size (Network.fit's lr)
-    batch_size           samples per step (capped at the number of samples)
-    max_iter             epochs at most; a ConvergenceWarning if they run out
-    tol, n_iter_no_change  stop when the monitored loss has not improved by tol for
-                         n_iter_no_change epochs in a row
-    early_stopping       hold out validation_fraction of the training data, monitor the loss on
-                         it, and restore the weights of the epoch with the best one
-    alpha                L2 penalty, as MLPClassifier's: 0.5 * alpha * sum(W**2) / n_samples
-                         is added to the mean loss (Network.fit's l2 = alpha / n_samples)
-    momentum             SGD momentum
-    init, dtype          as for nnpy.Network
-    random_state         None, an int or a RandomState: initial weights, shuffling and the
-                         early-stopping split
-    shuffle              reshuffle the samples every epoch
-    verbose              print the loss after every epoch
+    hidden_layer_sizes, activation ("identity", "logistic", "tanh", "relu"),
+    solver ("lbfgs", "sgd", "adam"), alpha (L2 penalty, 0.5 * alpha * sum(W**2) divided by the
+    batch's sample count or weight sum), batch_size ("auto" = min(200, n_samples)),
+    learning_rate ("constant", "invscaling", "adaptive"; sgd only), learning_rate_init,
+    power_t, max_iter (epochs, or lbfgs iterations), shuffle, random_state, tol, verbose,
+    warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
+    beta_1, beta_2, epsilon, n_iter_no_change, max_fun (lbfgs)
+    NNRegressor also has scikit-learn's first parameter `loss` ("squared_error" only: nnpy has
+    no exponential output for "poisson").
+    dtype  nnpy's own: np.float64 (default) or np.float32, the precision of the network.
 
-NNClassifier uses a softmax output with cross-entropy for any number of classes (two
-included: a 2-unit softmax is the same model as one sigmoid unit with cross-entropy, since
-softmax(z)_1 = sigmoid(z_1 - z_0), and it keeps one code path and gives predict_proba its two
-columns directly).
+fit(X, y, sample_weight=None); partial_fit(X, y, sample_weight=None[, classes]) (sgd and adam:
+one epoch, the optimiser's state kept from call to call); predict, predict_proba,
+predict_log_proba, score.
 
-NNRegressor: nnpy's networks end in a sigmoid, which only produces values in (0, 1). So each
-target column is mapped linearly from [min, max] of the training targets onto [0.1, 0.9]
-(margins keep the targets off the sigmoid's flat ends), the network is trained with the mean
-squared error on those, and predict maps back. Consequences: predictions lie within the range
-of the training targets widened by 12.5% of its span on each side (no extrapolation beyond),
-and loss_curve_ is in the scaled units. partial_fit fixes the scaling on its first call.
-Multi-output regression (2-D y) is supported.
+Fitted attributes (as scikit-learn's): coefs_ and intercepts_ (coefs_[i] is (n_in, n_out);
+read-only views of network_'s weights: assign clf.coefs_ = [...] to change them), loss_,
+best_loss_, loss_curve_, validation_scores_, best_validation_score_ (sgd/adam; validation
+scores are the accuracy or R^2 on the held-out fraction), t_, n_iter_, n_layers_, n_outputs_,
+out_activation_, classes_, n_features_in_, feature_names_in_; network_ is the model.
 
-Fitted attributes: network_ (the nnpy.Network), n_features_in_ (and feature_names_in_),
-loss_curve_ (training loss per epoch), validation_loss_curve_ (with early_stopping),
-best_loss_, n_iter_ (epochs run), classes_ (classifier), n_outputs_ (regressor).
+The classifier: softmax output for several classes, one logistic unit for two (as
+scikit-learn, so coefs_ have its shapes), logistic units with binary cross-entropy for
+multi-label y (a 2-D indicator matrix). The regressor: identity output, squared error, no
+scaling of the targets.
 
-scikit-learn is imported by this module only (pip install "nnpy[sklearn]").
+Where nnpy differs from scikit-learn, in detail:
+- Adam: nnpy's is torch.optim.Adam's formula, w -= lr * m_hat / (sqrt(v_hat) + epsilon) with
+  bias-corrected m_hat, v_hat; scikit-learn adds epsilon before the bias correction,
+  w -= lr_t * m / (sqrt(v) + epsilon) with lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t),
+  which is the same step with epsilon scaled by sqrt(1 - beta_2**t). Steps differ only where
+  sqrt(v_hat) is within a few orders of magnitude of epsilon (1e-8 by default).
+- lbfgs runs scipy's L-BFGS-B on the same loss and gradient, with the parameters in nnpy's
+  order (W_0, b_0, W_1, ...) instead of scikit-learn's (all weights, then all intercepts):
+  L-BFGS does not depend on that order, so the iterates agree to rounding.
+- log-loss values are exact; scikit-learn clips probabilities to [eps, 1 - eps] first, which
+  caps one sample's loss at about 36 (float64).
+- A step that would make a weight infinite or NaN stops training with scikit-learn's
+  ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
+  after the remaining epochs.
+- Several regression outputs: loss_ and loss_curve_ are 0.5 * the sum over outputs of the
+  squared errors (the function whose gradient both libraries follow); scikit-learn reports
+  the mean over outputs, and its lbfgs line search sees that mean with the gradient of the
+  sum, so its lbfgs iterates differ there. tol applies to nnpy's value.
+- coefs_ / intercepts_ are read-only: in-place edits raise ValueError instead of being lost.
+- Sparse X is not accepted (nnpy's core is dense): convert with X.toarray().
+- partial_fit is absent with solver="lbfgs" for both estimators (scikit-learn's regressor
+  offers it and then runs lbfgs; its documentation and its classifier say stochastic only).
+
+scikit-learn is imported by this module only (pip install "nnpy-net[sklearn]").
 """
-import numbers
 import warnings
+from numbers import Integral, Real
+from typing import Optional
 
 import numpy as np
+import numpy.typing as npt
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context,
+                              is_classifier)
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, column_or_1d
+    from sklearn.utils._param_validation import Interval, Options, StrOptions
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import check_classification_targets, unique_labels
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as err:  # pragma: no cover - depends on the environment
-    raise ImportError('nnpy.estimators needs scikit-learn >= 1.6: pip install "nnpy[sklearn]"'
+    raise ImportError('nnpy.estimators needs scikit-learn >= 1.6: pip install "nnpy-net[sklearn]"'
                       f" ({err})") from None
 
-from ._validation import as_dtype, as_float, as_int, choice
-from .network import INITS, Network
+from ._validation import as_array, as_dtype
+from .network import Network, TrainingDiverged
 
 __all__ = ["NNClassifier", "NNRegressor"]
 
-_LOW, _HIGH = 0.1, 0.9   # NNRegressor maps the training targets' range onto this
+# scikit-learn's name of a hidden activation -> nnpy.Network's
+_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
+_OUTPUT = {"identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
+           "softmax": ("softmax", "cross_entropy")}
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
 
 
 def _validate(estimator, X, y="no_validation", **kwargs):
@@ -81,132 +112,409 @@ def _validate(estimator, X, y="no_validation", **kwargs):
         raise ValueError(f"the input holds a number too large for a float: {err}") from None
 
 
-class _NNBase(BaseEstimator):
-    """What NNClassifier and NNRegressor share: parameters, checks, the training loop."""
+def _check_sample_weight(sample_weight, n_samples: int, dtype) -> Optional[np.ndarray]:
+    """None, or the weights as a finite non-negative 1-D array of n_samples with a positive
+    sum (a scalar is one weight for every sample)."""
+    if sample_weight is None:
+        return None
+    weights = as_array(sample_weight, "sample_weight", dtype)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights, dtype)
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise ValueError(f"sample_weight must be 1-D with one weight per sample ({n_samples},),"
+                         f" got shape {weights.shape}")
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight contains NaN or infinity; weights must be finite")
+    if (weights < 0).any():
+        raise ValueError("sample_weight must be non-negative, got "
+                         f"{float(weights.min())!r} at index {int(np.argmin(weights))}")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight: the weights are all zero; at least one sample needs a "
+                         "positive weight")
+    return weights
 
-    def __init__(self, hidden_layer_sizes=(32,), *, learning_rate_init=0.1, batch_size=32,
-                 max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, alpha=1e-4, momentum=0.9, init="xavier",
-                 dtype=np.float64, random_state=None, shuffle=True, verbose=False):
+
+class _BaseMLP(BaseEstimator):
+    """What NNClassifier and NNRegressor share: scikit-learn's parameters and their checks,
+    the network's set-up and both solvers' loops."""
+
+    # scikit-learn's MLP constraints (checked by _fit_context, with its messages), plus dtype
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",  # checked by as_dtype in fit
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=np.float64) -> None:
+        # scikit-learn's MLP defaults; NNClassifier uses this signature as it is
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.learning_rate_init = learning_rate_init
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
-        self.alpha = alpha
-        self.momentum = momentum
-        self.init = init
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
-        self.random_state = random_state
-        self.shuffle = shuffle
-        self.verbose = verbose
 
-    # ---- parameters ---------------------------------------------------------------------
+    # ---- the network's parameters in scikit-learn's layout ------------------------------
 
-    def _check_params(self):
-        """The parameters, checked (scikit-learn checks them in fit, not in __init__)."""
+    @property
+    def coefs_(self) -> list:
+        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights."""
+        check_is_fitted(self, "network_")
+        return [w.T for w in self.network_.weights]
+
+    @coefs_.setter
+    def coefs_(self, values) -> None:
+        check_is_fitted(self, "network_")
+        self.network_.weights = [np.asarray(v).T for v in values]
+
+    @property
+    def intercepts_(self) -> list:
+        """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases."""
+        check_is_fitted(self, "network_")
+        return list(self.network_.biases)
+
+    @intercepts_.setter
+    def intercepts_(self, values) -> None:
+        check_is_fitted(self, "network_")
+        self.network_.biases = list(values)
+
+    # ---- fit ----------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self.hidden_layer_sizes
-        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
-            raise TypeError("hidden_layer_sizes must be a tuple of layer widths like (32,), "
-                            f"got {self.hidden_layer_sizes!r}")
-        hidden = tuple(as_int(h, "hidden_layer_sizes[%d]" % i, 1) for i, h in enumerate(hidden))
-        for flag in ("early_stopping", "shuffle"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise TypeError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
-        return dict(
-            hidden=hidden,
-            lr=as_float(self.learning_rate_init, "learning_rate_init", positive=True),
-            batch_size=as_int(self.batch_size, "batch_size", 1),
-            max_iter=as_int(self.max_iter, "max_iter", 1),
-            tol=as_float(self.tol, "tol", minimum=0.0),
-            n_iter_no_change=as_int(self.n_iter_no_change, "n_iter_no_change", 1),
-            validation_fraction=as_float(self.validation_fraction, "validation_fraction",
-                                         positive=True, below=1.0),
-            l2=as_float(self.alpha, "alpha", minimum=0.0),
-            momentum=as_float(self.momentum, "momentum", minimum=0.0, below=1.0),
-            init=choice(self.init, "init", INITS),
-            dtype=as_dtype(self.dtype),
-        )
+        hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+        for i, width in enumerate(hidden):
+            if isinstance(width, (bool, np.bool_)) or not isinstance(width, Integral):
+                raise TypeError(f"hidden_layer_sizes[{i}] must be an integer layer width, got "
+                                f"{width!r}")
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        hidden = [int(width) for width in hidden]
+        dtype = as_dtype(self.dtype)
+        loss = getattr(self, "loss", "squared_error")
+        if loss != "squared_error":
+            raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
+                             "output layer); use loss='squared_error'")
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        sample_weight = _check_sample_weight(sample_weight, len(X), dtype)
+        layer_units = [X.shape[1], *hidden, Y.shape[1]]
 
-    # ---- training -----------------------------------------------------------------------
+        rs = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, layer_units, rs, dtype)
+        else:
+            self._keep_network(layer_units, dtype)
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, Y, sample_weight, rs, incremental)
+            else:
+                self._fit_lbfgs(X, Y, sample_weight)
+        except TrainingDiverged as err:
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             f"contain large values and need to be preprocessed. ({err})") from None
+        return self
 
-    def _new_network(self, p, n_in, n_out, rs):
-        seed = int(rs.randint(np.iinfo(np.int32).max))
-        return Network([n_in, *p["hidden"], n_out], output=self._output, loss=self._loss,
-                       init=p["init"], dtype=p["dtype"], seed=seed)
+    def _new_network(self, layer_units, dtype):
+        output, loss = _OUTPUT[self.out_activation_]
+        return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
+                       loss=loss, dtype=dtype, seed=0)
 
-    def _train(self, p, X, Y, epochs, rs, stratify=None, incremental=False):
-        """Trains network_ on X, Y for up to `epochs` epochs with the stopping rules; sets
-        loss_curve_, validation_loss_curve_, best_loss_, n_iter_."""
-        net = self.network_
-        early = self.early_stopping and not incremental
-        if early:
-            if stratify is not None and np.min(np.unique(stratify, return_counts=True)[1]) < 2:
-                stratify = None  # a class with one sample cannot be split both ways
-            try:
-                X, Xv, Y, Yv = train_test_split(X, Y, test_size=p["validation_fraction"],
-                                                random_state=rs, stratify=stratify)
-            except ValueError as err:
-                raise ValueError(f"early_stopping cannot hold out validation_fraction="
-                                 f"{p['validation_fraction']} of {len(X)} samples: {err}") from None
-        if not hasattr(self, "loss_curve_") or not incremental:
-            self.loss_curve_ = []
-            self.validation_loss_curve_ = [] if early else None
+    def _initialize(self, Y, layer_units, rs, dtype):
+        """A new network with scikit-learn's initial weights (Glorot uniform, drawn from `rs`
+        in its order) and the attributes of a first fit."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        self.network_ = self._new_network(layer_units, dtype)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights, biases = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append(rs.uniform(-bound, bound, (fan_in, fan_out)).T)
+            biases.append(rs.uniform(-bound, bound, fan_out))
+        self.network_.weights = weights
+        self.network_.biases = biases
+        for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
+                     "loss_", "_optimizer"):
+            self.__dict__.pop(name, None)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._start_curves()
+
+    def _start_curves(self):
+        """The records of stochastic training, empty (scikit-learn keeps them across warm
+        starts and partial_fit calls)."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self._best_params = self._params_copy()
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
             self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _keep_network(self, layer_units, dtype):
+        """warm_start / partial_fit: continue from network_'s weights; a changed activation or
+        dtype takes effect on the same weights, as scikit-learn's."""
+        net = self.network_
+        if list(net.sizes) != layer_units:
+            raise ValueError(f"warm_start and partial_fit continue the fitted network of layer "
+                             f"sizes {list(net.sizes)}, but X, y and hidden_layer_sizes ask for "
+                             f"{layer_units}; fit with warm_start=False for a new network")
+        if net.activation != _HIDDEN[self.activation] or net.dtype != dtype:
+            fresh = self._new_network(layer_units, dtype)
+            fresh.weights = net.weights
+            fresh.biases = net.biases
+            self.network_ = fresh
+            self.__dict__.pop("_optimizer", None)
+        if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "loss_curve_"):
+            self._start_curves()  # an lbfgs fit before: nothing recorded yet
+
+    def _params_copy(self):
+        return ([w.copy() for w in self.network_.weights],
+                [b.copy() for b in self.network_.biases])
+
+    # ---- sgd and adam -------------------------------------------------------------------
+
+    def _fit_stochastic(self, X, Y, sample_weight, rs, incremental):
+        net = self.network_
+        settings = (self.solver, self.momentum, self.nesterovs_momentum, self.beta_1,
+                    self.beta_2, self.epsilon)
+        if not incremental or getattr(self, "_optimizer", None) is None or \
+                self._optimizer["settings"] != settings:
+            # a new optimiser, as scikit-learn makes at every fit: zero velocity and moments,
+            # the initial learning rate
+            net.reset_optimizer()
+            self._optimizer = {"settings": settings,
+                               "learning_rate": float(self.learning_rate_init)}
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # the split of scikit-learn: stratified for a single output column only
+            stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 \
+                else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            split = train_test_split(*arrays, random_state=rs,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, Y_train, Y_val = split[:4]
+            sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._targets_for_score(Y_val)
+        else:
+            X_train, Y_train, sw_train = X, Y, sample_weight
+            X_val = y_val = sw_val = None
+
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        sample_idx = np.arange(n_samples, dtype=np.intp)
+        if self.shuffle:  # buffers for each epoch's order of the samples
+            X_epoch, Y_epoch = np.empty_like(X_train), np.empty_like(Y_train)
+            sw_epoch = None if sw_train is None else np.empty_like(sw_train)
+        else:
+            X_epoch, Y_epoch, sw_epoch = X_train, Y_train, sw_train
+        sgd = self.solver == "sgd"
+        fit_settings = dict(batch_size=batch_size, shuffle=False, optimizer=self.solver,
+                            momentum=float(self.momentum) if sgd else 0.0,
+                            nesterov=bool(self.nesterovs_momentum) and sgd,
+                            betas=(float(self.beta_1), float(self.beta_2)),
+                            eps=float(self.epsilon), alpha=float(self.alpha))
+        try:
             self.n_iter_ = 0
-        state = {"no_improvement": 0, "best_net": None, "converged": False}
-        tol, patience = p["tol"], p["n_iter_no_change"]
-
-        def after_epoch(epoch, history):
-            loss = history.loss[-1]
-            self.loss_curve_.append(loss)
-            self.n_iter_ += 1
-            if early:
-                # a snapshot: the network cannot be read through its methods while fit runs
-                snapshot = net.copy()
-                monitored = snapshot.loss(Xv, Yv)
-                self.validation_loss_curve_.append(monitored)
-            else:
-                monitored = loss
-            if self.verbose:
-                extra = f", validation loss = {monitored:.8f}" if early else ""
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}{extra}")
-            if incremental:
-                self.best_loss_ = min(self.best_loss_, monitored)
-                return True
-            if monitored > self.best_loss_ - tol:
-                state["no_improvement"] += 1
-            else:
-                state["no_improvement"] = 0
-            if monitored < self.best_loss_:
-                self.best_loss_ = monitored
-                if early:
-                    state["best_net"] = snapshot
-            if state["no_improvement"] >= patience:
-                state["converged"] = True
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # scikit-learn's order: sklearn.utils.shuffle(sample_idx, random_state=rs),
+                    # the previous epoch's order permuted by the same draws
+                    permutation = np.arange(n_samples)
+                    rs.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
+                    np.take(X_train, sample_idx, axis=0, out=X_epoch)
+                    np.take(Y_train, sample_idx, axis=0, out=Y_epoch)
+                    if sw_train is not None:
+                        np.take(sw_train, sample_idx, out=sw_epoch)
+                history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
+                                  lr=self._optimizer["learning_rate"], **fit_settings)
+                self.n_iter_ += 1
+                self.loss_ = self._epoch_loss(history)
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
                 if self.verbose:
-                    what = "Validation loss" if early else "Training loss"
-                    print(f"{what} did not improve more than tol={tol} for {patience} "
-                          f"consecutive epochs. Stopping.")
-                return False
-            return True
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                if sgd and self.learning_rate == "invscaling":
+                    self._optimizer["learning_rate"] = \
+                        float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score did not improve" if early_stopping else \
+                        "Training loss did not improve"
+                    msg = (f"{what} more than tol={self.tol:f} for {self.n_iter_no_change} "
+                           f"consecutive epochs.")
+                    if self._trigger_stopping(msg, sgd):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (max_iter="
+                                  f"{self.max_iter}) reached and the optimization hasn't "
+                                  "converged yet.", ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:  # the weights of the best validation score
+            self.network_.weights, self.network_.biases = self._best_params
 
-        net.fit(X, Y, epochs=epochs, lr=p["lr"], batch_size=p["batch_size"],
-                shuffle=bool(self.shuffle), l2=p["l2"] / len(X), momentum=p["momentum"],
-                callback=after_epoch)
-        if early and state["best_net"] is not None:
-            best = state["best_net"]
-            net.weights = best.weights
-            net.biases = best.biases
-        if not incremental and not state["converged"]:
-            warnings.warn(f"{type(self).__name__}: stochastic gradient descent reached "
-                          f"max_iter={epochs} epochs and the optimisation has not converged "
-                          f"yet (tol={tol}, n_iter_no_change={patience}).", ConvergenceWarning)
+    def _epoch_loss(self, history):
+        """The epoch's training loss as scikit-learn reports it."""
+        return float(history.loss[-1])
+
+    def _trigger_stopping(self, msg, sgd):
+        """True to stop; with sgd's "adaptive" schedule, divides the learning rate by 5
+        instead until it is at most 1e-6."""
+        if not (sgd and self.learning_rate == "adaptive"):
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._optimizer["learning_rate"] <= _MIN_ADAPTIVE_LR:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer["learning_rate"] /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._optimizer["learning_rate"])
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+        if early_stopping:
+            score = self._validation_score(X_val, y_val, sw_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._params_copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _validation_score(self, X, y, sample_weight):
+        """Accuracy (classifier) or R^2 (regressor) of the current weights on X, y; NaN if
+        the outputs are not finite (as scikit-learn)."""
+        out = self.network_.predict(X)
+        if not np.isfinite(out).all():
+            return np.nan
+        return float(self._score_function(y, self._decode(out), sample_weight=sample_weight))
+
+    # ---- lbfgs --------------------------------------------------------------------------
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        import scipy.optimize
+        net = self.network_
+        iteration = [0]
+
+        def report(intermediate_result):
+            iteration[0] += 1
+            print("Iteration %d, loss = %.8f" % (iteration[0], intermediate_result.fun))
+
+        objective = net.objective(X, Y, sample_weight=sample_weight, alpha=float(self.alpha))
+        result = scipy.optimize.minimize(
+            objective, net.get_flat_params().astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=report if self.verbose else None,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        if result.status != 0:
+            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                       f"(status={result.status}):\n{result.message}\n")
+            if self.n_iter_ == self.max_iter:
+                message += ("\nIncrease the number of iterations to improve the convergence "
+                            f"(max_iter={self.max_iter}).")
+            message += ("\nYou might also want to scale the data as shown in:\n"
+                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        if not np.isfinite(result.x).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        net.set_flat_params(result.x)
+        self.loss_ = float(result.fun)
+
+    # ---- predict ------------------------------------------------------------------------
+
+    def _forward(self, X):
+        check_is_fitted(self, "network_")
+        X = _validate(self, X, reset=False, dtype=self.network_.dtype)
+        return self.network_.predict(X)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -215,135 +523,168 @@ class _NNBase(BaseEstimator):
         return tags
 
 
-class NNClassifier(ClassifierMixin, _NNBase):
-    """A classifier: sigmoid hidden layers and a softmax output trained with cross-entropy by
-    SGD in nnpy's compiled core. See the module docstring for the parameters."""
+class NNClassifier(ClassifierMixin, _BaseMLP):
+    """scikit-learn's MLPClassifier on nnpy's compiled core (see the module docstring):
+    softmax output for several classes, one logistic unit for two, logistic units for
+    multi-label indicator y; log-loss; solvers lbfgs, sgd, adam."""
 
-    _output, _loss = "softmax", "cross_entropy"
+    classes_: np.ndarray  # the labels (set by fit / the first partial_fit)
+    _score_function = staticmethod(accuracy_score)
 
-    def fit(self, X, y):
-        """Trains a new network on X (n_samples, n_features) and the class labels y."""
-        return self._fit(X, y, incremental=False)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: Optional[npt.ArrayLike] = None) -> "NNClassifier":
+        """Fits the model to X (n_samples, n_features) and the labels y (n_samples,), or a
+        multi-label indicator matrix (n_samples, n_labels); sample_weight weights each
+        sample's loss and gradient."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over X, y, continuing from the current weights (a new network on the
-        first call, which needs `classes`: all the labels that will ever appear)."""
-        return self._fit(X, y, incremental=True, classes=classes)
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: Optional[npt.ArrayLike] = None,
+                    classes: Optional[npt.ArrayLike] = None) -> "NNClassifier":
+        """One epoch over X, y from the current weights and optimiser state (sgd and adam).
+        The first call needs `classes`, every label that will ever appear."""
+        if getattr(self, "classes_", None) is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            if getattr(self, "classes_", None) is not None:
+                if not np.array_equal(self.classes_, unique_labels(classes)):
+                    raise ValueError(f"`classes={classes!r}` is not the same as on last call "
+                                     f"to partial_fit, was: {self.classes_!r}")
+            else:  # the first call
+                self.classes_ = unique_labels(classes)
+                self._label_binarizer = LabelBinarizer()
+                multilabel = np.ndim(y) == 2 and np.shape(y)[1] > 1
+                self._label_binarizer.fit(y if multilabel else classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _fit(self, X, y, incremental, classes=None):
-        p = self._check_params()
-        first = not incremental or not hasattr(self, "network_")
-        X, y = _validate(self, X, y, reset=first, dtype=p["dtype"])
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = _validate(self, X, y, multi_output=True, dtype=dtype, reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if first:
-            if incremental:
-                if classes is None:
-                    raise ValueError("classes must be passed on the first call to partial_fit")
-                self.classes_ = np.unique(np.asarray(classes))
-            else:
-                self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
-                                 f"got 1 class ({self.classes_[0]!r})")
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)),
-                                                        self.classes_):
-            raise ValueError(f"classes={classes!r} differs from the classes of the first "
-                             f"partial_fit call, {list(self.classes_)}")
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != y
-        if unknown.any():
-            raise ValueError(f"y holds labels not in classes_ {list(self.classes_)}: "
-                             f"{list(np.unique(y[unknown]))[:5]}")
-        Y = np.eye(len(self.classes_), dtype=p["dtype"])[codes]
-        rs = check_random_state(self.random_state)
-        if first:
-            self.network_ = self._new_network(p, X.shape[1], len(self.classes_), rs)
-        self._train(p, X, Y, 1 if incremental else p["max_iter"], rs, stratify=codes,
-                    incremental=incremental)
-        return self
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same "
+                                     "classes as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        Y = self._label_binarizer.transform(y).astype(dtype)
+        return X, np.ascontiguousarray(Y)
 
-    def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), columns in the order of classes_."""
-        check_is_fitted(self, "network_")
-        X = _validate(self, X, reset=False, dtype=self.network_.dtype)
-        return self.network_.predict(X)
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
-    def predict_log_proba(self, X):
-        """log of predict_proba."""
+    def _decode(self, out):
+        """Labels from the network's outputs."""
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
+
+    def _targets_for_score(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """The predicted labels (n_samples,), or indicator matrix for multi-label y."""
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Probabilities (n_samples, n_classes), columns in the order of classes_ (for
+        multi-label y, each label's probability)."""
+        out = self._forward(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        if out.ndim == 1:
+            return np.vstack([1 - out, out]).T
+        return out
+
+    def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """log of predict_proba (-inf where a probability is 0)."""
+        proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """The most probable class of each sample."""
-        check_is_fitted(self, "network_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            return np.log(proba, out=proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = True
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 
-class NNRegressor(RegressorMixin, _NNBase):
-    """A regressor: sigmoid layers trained on targets scaled into [0.1, 0.9] with the mean
-    squared error (see the module docstring for why and what follows). y may be 1-D or 2-D
-    (several outputs)."""
+class NNRegressor(RegressorMixin, _BaseMLP):
+    """scikit-learn's MLPRegressor on nnpy's compiled core (see the module docstring):
+    identity output, squared error, targets as given (1-D, or 2-D for several outputs)."""
 
-    _output, _loss = "sigmoid", "mse"
+    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
+                                    "loss": [StrOptions({"squared_error", "poisson"})]}
 
-    def __init__(self, hidden_layer_sizes=(32,), *, learning_rate_init=0.5, batch_size=32,
-                 max_iter=200, tol=1e-5, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, alpha=1e-4, momentum=0.9, init="xavier",
-                 dtype=np.float64, random_state=None, shuffle=True, verbose=False):
-        super().__init__(hidden_layer_sizes, learning_rate_init=learning_rate_init,
-                         batch_size=batch_size, max_iter=max_iter, tol=tol,
-                         n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
-                         validation_fraction=validation_fraction, alpha=alpha,
-                         momentum=momentum, init=init, dtype=dtype, random_state=random_state,
-                         shuffle=shuffle, verbose=verbose)
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=np.float64) -> None:
+        self.loss = loss
+        shared = dict(locals())  # every other parameter, passed on as it came
+        for name in ("self", "loss", "__class__"):
+            shared.pop(name, None)
+        super().__init__(**shared)
 
-    def fit(self, X, y):
-        """Trains a new network on X (n_samples, n_features) and targets y (n_samples,) or
-        (n_samples, n_outputs)."""
-        return self._fit(X, y, incremental=False)
+    _score_function = staticmethod(r2_score)
 
-    def partial_fit(self, X, y):
-        """One epoch over X, y, continuing from the current weights (the first call creates
-        the network and fixes the target scaling)."""
-        return self._fit(X, y, incremental=True)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: Optional[npt.ArrayLike] = None) -> "NNRegressor":
+        """Fits the model to X (n_samples, n_features) and targets y (n_samples,) or
+        (n_samples, n_outputs); sample_weight weights each sample's loss and gradient."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _fit(self, X, y, incremental):
-        p = self._check_params()
-        first = not incremental or not hasattr(self, "network_")
-        X, y = _validate(self, X, y, reset=first, dtype=p["dtype"], multi_output=True,
-                             y_numeric=True)
-        y = np.asarray(y, dtype=np.float64)
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        if first:
-            self.n_outputs_ = Y.shape[1]
-            self._y_1d = y.ndim == 1
-            self.y_min_ = Y.min(axis=0)
-            span = Y.max(axis=0) - self.y_min_
-            self.y_span_ = np.where(span > 0, span, 1.0)
-        elif Y.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {Y.shape[1]} outputs; the first partial_fit call had "
-                             f"{self.n_outputs_}")
-        T = (_LOW + (_HIGH - _LOW) * (Y - self.y_min_) / self.y_span_).astype(p["dtype"])
-        rs = check_random_state(self.random_state)
-        if first:
-            self.network_ = self._new_network(p, X.shape[1], self.n_outputs_, rs)
-        self._train(p, X, T, 1 if incremental else p["max_iter"], rs, incremental=incremental)
-        return self
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: Optional[npt.ArrayLike] = None) -> "NNRegressor":
+        """One epoch over X, y from the current weights and optimiser state (sgd and adam)."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predicted targets: (n_samples,) if fit saw a 1-D y, else (n_samples, n_outputs)."""
-        check_is_fitted(self, "network_")
-        X = _validate(self, X, reset=False, dtype=self.network_.dtype)
-        out = self.network_.predict(X).astype(np.float64)
-        y = self.y_min_ + (out - _LOW) / (_HIGH - _LOW) * self.y_span_
-        return y[:, 0] if self._y_1d else y
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = _validate(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
+                         reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = as_array(y.reshape(len(y), -1), "y", dtype)
+        # the squared error of targets this large overflows (before any training could help):
+        # say so, rather than letting a step go non-finite
+        limit = np.sqrt(np.finfo(dtype).max) / 4
+        largest = float(np.max(np.abs(Y))) if Y.size else 0.0
+        if largest >= limit:
+            raise ValueError(f"y holds values as large as {largest:.4g} in magnitude: their "
+                             f"squared error overflows {np.dtype(dtype).name} (|y| must stay "
+                             f"below {limit:.3g}). Scale the targets, e.g. with sklearn.compose."
+                             "TransformedTargetRegressor(transformer=StandardScaler()).")
+        return X, Y
+
+    def _out_activation(self):
+        return "identity"
+
+    def _decode(self, out):
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def _targets_for_score(self, Y):
+        return Y
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Predicted targets: (n_samples,) for a single output, else (n_samples, n_outputs)."""
+        return self._decode(self._forward(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,7 +23,13 @@ Reading never unpickles anything (every array is read with allow_pickle=False) a
 code from the file. Every field of the header is checked, and every array against it: the
 exact set of arrays, their dtype, shapes and finiteness. Anything else (a damaged zip, a
 truncated file, an unknown version, a missing or extra array, a wrong shape) raises
-ValueError; a missing file raises FileNotFoundError as open() does.
+ValueError; a missing file raises FileNotFoundError as open() does, and anything that is not
+a regular file (a directory, a FIFO, a device) raises ValueError without being opened for
+reading (a FIFO would block).
+
+Every writer writes a new file beside the target and renames it over the target, so a failed
+or interrupted write leaves the old file as it was; the new file gets the mode open() would
+give it (the old file's, else 0666 less the umask), and a symlink's target is what is written.
 
 Nielsen's network2.py format (`to_network2_json` / `from_network2_json`) is the JSON his
 `Network.save` writes: {"sizes": [...], "weights": [W_l as nested lists], "biases": [b_l as
@@ -31,18 +37,31 @@ Nielsen's network2.py format (`to_network2_json` / `from_network2_json`) is the 
 networks only; QuadraticCost is nnpy's "mse" (0.5 * squared error, as his) and
 CrossEntropyCost its sigmoid "cross_entropy".
 """
+from __future__ import annotations
+
 import io
 import json
+import math
 import numbers
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 import zlib
+from typing import IO, TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .network import Network
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+from .fann import from_fann, to_fann   # FANN's text format lives in nnpy.fann
 
 __all__ = ["save_network", "load_network", "to_network2_json", "from_network2_json",
-           "FORMAT", "VERSION"]
+           "to_fann", "from_fann", "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Network"
 VERSION = 2
@@ -61,7 +80,7 @@ _NETWORK2_COSTS = {"QuadraticCost": "mse", "CrossEntropyCost": "cross_entropy"}
 # nnpy's .npz format
 # ---------------------------------------------------------------------------------------------
 
-def save_network(net, path):
+def save_network(net: Network, path: PathLike | IO[bytes]) -> None:
     """Writes `net` (an nnpy.Network) to `path` (a path, written as given: no ".npz" is
     appended; or a writable binary file object). A path is written to a temporary file in the
     same directory first and then renamed, so an interrupted save never leaves half a file."""
@@ -82,16 +101,45 @@ def save_network(net, path):
         start += n_out * (n_in + 1)
     if optimizer is not None and optimizer.moments.size:
         arrays["optimizer_moments"] = optimizer.moments.reshape(-1, len(flat))
-    if hasattr(path, "write"):
-        np.savez(path, **arrays)
-        return
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nnpy-", suffix=".tmp", dir=directory)
+    if isinstance(path, (str, bytes, os.PathLike)):
+        write_atomically(path, lambda f: _savez(f, arrays))
+    else:  # a file object
+        _savez(path, arrays)
+
+
+def _savez(f: IO[bytes], arrays: dict[str, Any]) -> None:
+    np.savez(f, **arrays)
+
+
+def write_atomically(path: PathLike, write: Callable[[IO[bytes]], object]) -> None:
+    """Calls write(f) with a new binary file beside `path` (a str, bytes or os.PathLike) and
+    renames it over `path` once complete: a write that fails or is interrupted midway leaves
+    the old file (or none) and no temporary behind. As open(path, "wb") would: a symlink's
+    target is written, an existing file keeps its mode, and a new one gets 0666 less the
+    umask."""
+    target = os.path.realpath(os.fsdecode(os.fspath(path)))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # os.open below applies the umask to 0o666, as open() does
+    directory, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # another writer's temporary: draw another name
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -100,34 +148,75 @@ def save_network(net, path):
         raise
 
 
-def load_network(path, *, seed=None):
+def open_regular(path: PathLike, what: str = "file") -> tuple[IO[bytes], str]:
+    """`path` opened for binary reading, if it is a regular file: anything else (a directory,
+    a FIFO, a device) raises ValueError before it is opened for reading, so that nothing
+    blocks or has side effects; a missing file raises FileNotFoundError. Returns (file, name)."""
+    name = os.fsdecode(os.fspath(path))
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        raise ValueError(f"{name} is not a regular file ({_kind(os.stat(name).st_mode)}); "
+                         f"a {what} must be one")
+    # O_NONBLOCK: should a FIFO replace the file between the check and here, open does not
+    # wait for a writer, and the check below refuses it
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{name} is not a regular file ({_kind(mode)}); a {what} must be "
+                             f"one")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), name
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a plain file"
+
+
+def load_network(path: PathLike | IO[bytes], *, seed: int | None = None) -> Network:
     """Reads a network written by save_network from `path` (a path or a readable binary file
     object). `seed` seeds the loaded network's generator (the shuffling of later fits).
     Raises ValueError if the file is not an intact nnpy network file of a known version, and
     FileNotFoundError if it does not exist."""
     if hasattr(path, "read"):
         return _load(path, "<file object>", seed)
-    name = os.fspath(path)
-    with open(name, "rb") as f:
+    f, name = open_regular(path, "network file")
+    with f:
         return _load(f, name, seed)
 
 
 def _load(f, name, seed):
+    return read_npz(f, name, "nnpy network file", lambda zf: _load_zip(zf, name, seed))
+
+
+def read_npz(f: IO[bytes], name: str, what: str, read: Callable[[zipfile.ZipFile], Any]) -> Any:
+    """read(zf) on the .npz archive in the binary file `f`; anything but a ValueError from a
+    damaged or foreign file (not a zip, a bad member) becomes a ValueError saying that `name`
+    is not a `what`."""
     try:
         start = f.read(4)
         f.seek(0)
     except OSError as err:
         raise ValueError(f"{name}: cannot read: {err}") from None
     if start != b"PK\x03\x04":
-        raise ValueError(f"{name} is not an nnpy network file (not an .npz archive)")
+        raise ValueError(f"{name} is not an {what} (not an .npz archive)")
     try:
         with zipfile.ZipFile(f) as zf:
-            return _load_zip(zf, name, seed)
+            return read(zf)
     except ValueError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError,
             UnicodeDecodeError, NotImplementedError, RuntimeError) as err:
-        raise ValueError(f"{name} is damaged or not an nnpy network file: "
+        raise ValueError(f"{name} is damaged or not an {what}: "
                          f"{type(err).__name__}: {err}") from None
 
 
@@ -144,6 +233,20 @@ def _members(zf, name):
     return members
 
 
+def read_json_header(zf: zipfile.ZipFile, members: dict, name: str, what: str) -> Any:
+    """The archive's "header" member (a 0-d unicode .npy array) parsed as JSON."""
+    if "header" not in members:
+        raise ValueError(f"{name}: not an {what} (no header array)")
+    raw = _read_array(zf, members["header"], name, _MAX_HEADER_BYTES)
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ValueError(f"{name}: the header must be a single string, got an array of dtype "
+                         f"{raw.dtype} and shape {raw.shape}")
+    try:
+        return json.loads(str(raw[()]))
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
+
+
 def _read_array(zf, info, name, max_bytes):
     if info.file_size > max_bytes:
         raise ValueError(f"{name}: {info.filename!r} is {info.file_size} bytes, more than the "
@@ -156,6 +259,7 @@ def _read_array(zf, info, name, max_bytes):
     # allocates what the header declares (a 200-byte member may declare 100 GB).
     stream = io.BytesIO(data)
     fmt = np.lib.format
+    invalid = f"{name}: {info.filename!r} is not a valid .npy array"
     try:
         version = fmt.read_magic(stream)
         if version == (1, 0):
@@ -164,18 +268,21 @@ def _read_array(zf, info, name, max_bytes):
             shape, _, dtype = fmt.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as err:
-        raise ValueError(f"{name}: {info.filename!r} is not a valid .npy array: {err}") from None
+    except (ValueError, TypeError, OverflowError, SyntaxError) as err:
+        raise ValueError(f"{invalid}: {err}") from None
+    if not all(_is_int(extent) and extent >= 0 for extent in shape):
+        raise ValueError(f"{invalid}: its header declares shape {shape}")
     if dtype.hasobject:
         raise ValueError(f"{name}: {info.filename!r} holds Python objects; refused (no pickle)")
-    declared = dtype.itemsize
-    for extent in shape:
-        declared *= extent
+    declared = dtype.itemsize * math.prod(shape)
     if declared != len(data) - stream.tell():
         raise ValueError(f"{name}: {info.filename!r} declares shape {shape} of {dtype} "
                          f"({declared} bytes) but holds {len(data) - stream.tell()}")
     stream.seek(0)
-    return fmt.read_array(stream, allow_pickle=False)
+    try:
+        return fmt.read_array(stream, allow_pickle=False)
+    except (ValueError, TypeError, OverflowError, MemoryError) as err:
+        raise ValueError(f"{invalid}: {type(err).__name__}: {err}") from None
 
 
 def _check_header(header, name):
@@ -225,21 +332,17 @@ def _check_sizes(sizes, name):
             not all(_is_int(s) and s >= 1 for s in sizes):
         raise ValueError(f"{name}: sizes must be a list of at least two positive integers, "
                          f"got {sizes!r}")
+    from ._validation import as_sizes
+    try:
+        as_sizes(sizes)  # sizes no Network can have are refused here, before any array is read
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: {err}") from None
     return [int(s) for s in sizes]
 
 
 def _load_zip(zf, name, seed):
     members = _members(zf, name)
-    if "header" not in members:
-        raise ValueError(f"{name}: not an nnpy network file (no header array)")
-    raw = _read_array(zf, members["header"], name, _MAX_HEADER_BYTES)
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise ValueError(f"{name}: the header must be a single string, got an array of dtype "
-                         f"{raw.dtype} and shape {raw.shape}")
-    try:
-        header = json.loads(str(raw[()]))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
+    header = read_json_header(zf, members, name, "nnpy network file")
     sizes = _check_header(header, name)
     dtype = np.dtype(header["dtype"])
     n_layers = len(sizes) - 1
@@ -263,7 +366,7 @@ def _load_zip(zf, name, seed):
 
     arrays = {}
     for key, shape in shapes.items():
-        limit = int(np.prod(shape)) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
+        limit = math.prod(shape) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
         array = _read_array(zf, members[key], name, limit)
         if array.dtype != dtype:
             raise ValueError(f"{name}: {key} has dtype {array.dtype}; the header says "
@@ -351,7 +454,7 @@ def _check_optimizer_header(optimizer, name):
 # Nielsen's network2 JSON
 # ---------------------------------------------------------------------------------------------
 
-def to_network2_json(net, path):
+def to_network2_json(net: Network, path: PathLike | IO[str]) -> None:
     """Writes `net` in the JSON format of Nielsen's network2.py (`network2.load(path)` reads
     it). Only sigmoid-output networks fit that format: softmax ones raise ValueError. The
     values are written as float64 (JSON numbers; float32 networks convert exactly)."""
@@ -370,25 +473,15 @@ def to_network2_json(net, path):
     if hasattr(path, "write"):
         path.write(text)
         return
-    with open(os.fspath(path), "w", encoding="utf-8") as f:
-        f.write(text)
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def from_network2_json(path, *, dtype=np.float64, seed=None):
+def from_network2_json(path: PathLike | IO[str] | IO[bytes], *, dtype: npt.DTypeLike = np.float64,
+                       seed: int | None = None) -> Network:
     """A Network (sigmoid output) from a file written by Nielsen's network2.py `save` (or by
     to_network2_json). Raises ValueError for anything that is not a well-formed network2 file:
     unknown cost, sizes that do not match the arrays, ragged or non-finite values."""
-    if hasattr(path, "read"):
-        name, text = "<file object>", path.read()
-    else:
-        name = os.fspath(path)
-        with open(name, "rb") as f:
-            text = f.read()
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{name} is not a network2 JSON file (not UTF-8 text)") from None
+    name, text = _read_text(path, "utf-8", "a network2 JSON file")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -400,7 +493,7 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
         raise ValueError(f"{name}: not a network2 file: no {', '.join(missing)}")
     sizes = _check_sizes(data["sizes"], name)
     cost = data["cost"]
-    if cost not in _NETWORK2_COSTS:
+    if not isinstance(cost, str) or cost not in _NETWORK2_COSTS:
         raise ValueError(f"{name}: unknown cost {cost!r}; expected one of "
                          f"{', '.join(_NETWORK2_COSTS)}")
     n_layers = len(sizes) - 1
@@ -422,6 +515,23 @@ def from_network2_json(path, *, dtype=np.float64, seed=None):
     return net
 
 
+def _read_text(path, encoding, kind):
+    """(name, text) of `path` (a path to a regular file, or a readable file object, text or
+    binary); ValueError saying that it is not `kind` if the bytes are not `encoding`."""
+    if hasattr(path, "read"):
+        name, text = "<file object>", path.read()
+    else:
+        f, name = open_regular(path, kind.split(" ", 1)[1] if kind.startswith("a ") else kind)
+        with f:
+            text = f.read()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode(encoding)
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not {kind} (not {encoding.upper()} text)") from None
+    return name, text
+
+
 def _json_array(value, what, shape):
     if not isinstance(value, list) or len(value) != shape[0] or \
             not all(isinstance(row, list) and len(row) == shape[1] for row in value):
@@ -429,7 +539,20 @@ def _json_array(value, what, shape):
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                for row in value for v in row):
         raise ValueError(f"{what} must hold numbers only")
-    array = np.array(value, dtype=np.float64)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except OverflowError:  # a JSON integer beyond float64, such as 10**400
+        i, j = next((i, j) for i, row in enumerate(value) for j, v in enumerate(row)
+                    if abs(v) > float(np.finfo(np.float64).max))
+        raise ValueError(f"{what}[{i}][{j}] is {_short(value[i][j])}, beyond the range of "
+                         f"float64") from None
     if not np.isfinite(array).all():
-        raise ValueError(f"{what} holds NaN or infinity")
+        i, j = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{what}[{i}][{j}] holds NaN or infinity ({array[i, j]}); the values "
+                         f"must be finite")
     return array
+
+
+def _short(number):
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} digits)"

@@ -41,13 +41,15 @@ def _axes(ax):
 
 def _curves(history):
     """(train loss, validation loss, validation accuracy) lists from a History, a fitted
-    NNClassifier/NNRegressor (loss_curve_, validation_loss_curve_), or a plain sequence of
-    losses."""
+    NNClassifier/NNRegressor or scikit-learn MLP (loss_curve_; a classifier's
+    validation_scores_ with early_stopping are its validation accuracy), or a plain sequence
+    of losses."""
     if hasattr(history, "loss") and hasattr(history, "val_loss"):
         return list(history.loss), list(history.val_loss), list(history.val_accuracy)
     if hasattr(history, "loss_curve_"):
-        return (list(history.loss_curve_), list(getattr(history, "validation_loss_curve_", None)
-                                               or []), [])
+        scores = getattr(history, "validation_scores_", None) or []
+        classifier = getattr(history, "classes_", None) is not None  # else R^2: not accuracy
+        return list(history.loss_curve_), [], list(scores) if classifier else []
     if isinstance(history, (str, bytes)) or not hasattr(history, "__len__"):
         raise TypeError("history must be an nnpy History, a fitted nnpy estimator or a sequence "
                         f"of losses, got {type(history).__name__}")

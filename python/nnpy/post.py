@@ -3,9 +3,11 @@
     from nnpy import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropogation
 
 runs the post's XOR script as it is. The dicts hold ordinary float64 numpy arrays under the
-post's keys (see CONTRACT.md); `backPropogation` keeps the post's order of updates, so its
+post's keys (see docs/post-api.md); `backPropogation` keeps the post's order of updates, so its
 numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
+import warnings
+
 import numpy as np
 
 from . import _post
@@ -64,11 +66,17 @@ def init_net(inputSize, layers, outputSize, rng=None):
     return params
 
 
-def _network(params):
-    """(n_layers, [W_l], [B_l]) of a post-style params dict, every shape checked."""
+def _network(params, written=False):
+    """(n_layers, [W_l], [B_l]) of a post-style params dict, every shape checked; `written`:
+    the arrays are about to be updated in place, so they must be writeable and must not
+    overlap themselves (as numpy's `-=` refuses a read-only array, before anything changes)."""
     if not isinstance(params, dict) or "metadata" not in params or "theta" not in params:
         raise TypeError("params must be the dict made by init_net (keys 'metadata' and 'theta')")
     meta, theta = params["metadata"], params["theta"]
+    for name, value in (("metadata", meta), ("theta", theta)):
+        if not isinstance(value, dict):
+            raise TypeError(f"params[{name!r}] must be a dict (as init_net makes), got "
+                            f"{type(value).__name__}")
     try:
         n_layers = as_int(meta["n_layers"], "params['metadata']['n_layers']", 1)
         n_in = as_int(meta["inputSize"], "params['metadata']['inputSize']", 1)
@@ -88,6 +96,15 @@ def _network(params):
                                 f"{' of ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}")
             if value.shape != shape:
                 raise ValueError(f"params['theta'][{key!r}] has shape {value.shape}; expected {shape}")
+            if written and not value.flags.writeable:
+                raise ValueError(f"params['theta'][{key!r}] is read-only (a memory map opened "
+                                 f"with mode 'r', or setflags(write=False)): backPropogation "
+                                 f"updates it in place; pass a writeable copy (np.array(...))")
+            if written and _post.overlaps_itself(value):
+                raise ValueError(f"params['theta'][{key!r}] has elements that share memory (a "
+                                 f"broadcast or as_strided view, strides {value.strides}): "
+                                 f"backPropogation updates it in place; pass a copy "
+                                 f"(np.array(...))")
             store.append(value)
     return n_layers, weights, biases
 
@@ -136,8 +153,28 @@ def _forward_pass(x, y, params):
     return params
 
 
+def _overflow(key, lr, stacklevel=2):
+    """What numpy's `theta[key] -= lr * d_theta` does when it overflows: a RuntimeWarning (or
+    nothing, or FloatingPointError, as np.seterr/np.errstate say); the update has happened."""
+    mode = np.geterr()["over"]
+    message = (f"overflow encountered in backPropogation: the update made "
+               f"params['theta'][{key!r}] infinite (lr={lr!r} is too large)")
+    if mode == "raise":
+        raise FloatingPointError(message)
+    if mode != "ignore":
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
+
+
+def _update(lr, step, array, key):
+    """array -= lr * step in place (the core's axpy), reporting an overflow as numpy would."""
+    was_finite = np.isfinite(array).all()
+    core.axpy(-lr, step, array)
+    if was_finite and not np.isfinite(array).all():
+        _overflow(key, lr, stacklevel=4)  # the caller of backPropogation
+
+
 def _back_propagation(params, lr, update, debug):
-    n_layers, weights, biases = _network(params)
+    n_layers, weights, biases = _network(params, written=update)
     forward = params.get("forwardPass")
     if not isinstance(forward, dict) or "error" not in forward:
         raise ValueError("params has no forward pass: call forwardPass(x, y, params) first")
@@ -170,8 +207,8 @@ def _back_propagation(params, lr, update, debug):
         deltas["delta_" + str(l)] = delta
         d_theta["d_theta_" + str(l)] = dw
         if update:
-            core.axpy(-lr, dw, weights[l])
-            core.axpy(-lr, delta, biases[l])
+            _update(lr, dw, weights[l], "W_%d" % l)
+            _update(lr, delta, biases[l], "B_%d" % l)
         if debug:
             if l == n_layers - 1:
                 print(delta, dw)
@@ -183,4 +220,4 @@ def _back_propagation(params, lr, update, debug):
 
 
 _post.set_fallbacks(_forward_pass, _back_propagation,
-                    lambda lr: as_float(lr, "lr", positive=True))
+                    lambda lr: as_float(lr, "lr", positive=True), _overflow)

@@ -5,7 +5,7 @@ Two parts, both importing nothing compiled:
 1. The blog post's API, complete (its `forwardPass` was never shown) and tidied, with the post's
    numbers: `sigmoid`, `sigmoid_prime`, `cost`, `init_net`, `forwardPass`, `backPropogation`.
    `backPropogation` keeps the post's order: with `update=True` it changes W_l before the layer
-   below reads it, so lower layers get deltas through updated weights (see CONTRACT.md).
+   below reads it, so lower layers get deltas through updated weights (see docs/post-api.md).
 
 2. The library's algorithm for any layer sizes, the way Nielsen's network.py writes it:
    weights[l] is W_l with shape (n_out, n_in), biases[l] is b_l with shape (n_out,); samples are

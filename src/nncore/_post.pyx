@@ -5,7 +5,10 @@ multiply-adds) but everything around it. Here the dict walking, the checks and t
 are C; numpy is only asked for the new arrays the post's dicts hold. Anything out of the
 ordinary (a list for x, an int array in theta, a missing key, a wrong shape) is handed to
 nnpy.post's Python versions, which accept what can be accepted and raise the clear errors.
-The arithmetic is that of nnpy.post's Python path, operation for operation.
+So do arrays backPropogation would write into but must not (read-only, such as a memory map
+opened with mode "r", or self-overlapping, such as a broadcast view): the Python path refuses
+them by key before anything is written. The arithmetic is that of nnpy.post's Python path,
+operation for operation.
 """
 cimport numpy as cnp
 from libc.math cimport isfinite
@@ -26,6 +29,8 @@ cdef object DTHETA_KEYS = ["d_theta_%d" % l for l in range(64)]
 cdef enum:
     MAX_LAYERS = 32   # deeper dict networks take the Python path
 
+cdef object MAX_WIDTH = 1 << 40   # larger sizes take the Python path (no array is that wide)
+
 
 class _Irregular(Exception):
     """Raised inside this module when the input needs the Python path."""
@@ -41,8 +46,33 @@ cdef struct Mat:
     Py_ssize_t rows, cols, rs, cs
 
 
-# `obj` as a Mat, if it is an aligned float64 array of shape (rows, cols); else _Irregular.
-cdef Mat as_mat(object obj, Py_ssize_t rows, Py_ssize_t cols) except *:
+# Whether two elements of m share memory: i*rs == j*cs for some |i| < rows, |j| < cols other
+# than (0, 0). Exact: with g = gcd(|rs|, |cs|) the smallest such pair is (|cs|/g, |rs|/g).
+cdef bint overlaps(Mat m) noexcept:
+    cdef Py_ssize_t a = m.rs if m.rs >= 0 else -m.rs
+    cdef Py_ssize_t b = m.cs if m.cs >= 0 else -m.cs
+    cdef Py_ssize_t x = a, y = b, t
+    if m.rows <= 1 or m.cols <= 1:
+        return (m.rows > 1 and a == 0) or (m.cols > 1 and b == 0)
+    if a == 0 or b == 0:
+        return True
+    while y:
+        x, y = y, x % y
+    return b // x < m.rows and a // x < m.cols
+
+
+def overlaps_itself(cnp.ndarray arr):
+    """Whether a 2-D float64 array has elements that share memory (a broadcast or
+    as_strided view): writing one would change another."""
+    cdef Mat m
+    m.rows, m.cols = cnp.PyArray_DIM(arr, 0), cnp.PyArray_DIM(arr, 1)
+    m.rs, m.cs = cnp.PyArray_STRIDE(arr, 0) // 8, cnp.PyArray_STRIDE(arr, 1) // 8
+    return overlaps(m)
+
+
+# `obj` as a Mat, if it is an aligned float64 array of shape (rows, cols), and when `written`
+# also writeable without one element aliasing another; else _Irregular.
+cdef Mat as_mat(object obj, Py_ssize_t rows, Py_ssize_t cols, bint written=False) except *:
     cdef cnp.ndarray arr
     cdef Mat m
     if not isinstance(obj, cnp.ndarray):
@@ -56,6 +86,8 @@ cdef Mat as_mat(object obj, Py_ssize_t rows, Py_ssize_t cols) except *:
     m.rows, m.cols = rows, cols
     m.rs = cnp.PyArray_STRIDE(arr, 0) // 8
     m.cs = cnp.PyArray_STRIDE(arr, 1) // 8
+    if written and (not cnp.PyArray_ISWRITEABLE(arr) or overlaps(m)):
+        raise _Irregular
     return m
 
 
@@ -116,8 +148,8 @@ cdef tuple shape_of(object params):
     n_out = (<dict>meta).get("outputSize")
     if type(n_layers) is not int or type(n_in) is not int or type(n_out) is not int:
         raise _Irregular
-    if n_layers < 1 or n_in < 1 or n_out < 1:
-        raise _Irregular
+    if not (0 < n_layers <= MAX_WIDTH and 0 < n_in <= MAX_WIDTH and 0 < n_out <= MAX_WIDTH):
+        raise _Irregular  # beyond Py_ssize_t too: the Python path says what is wrong
     return n_layers, n_in, n_out
 
 
@@ -125,13 +157,15 @@ cdef tuple shape_of(object params):
 cdef object forward_fallback = None
 cdef object back_fallback = None
 cdef object check_lr = None
+cdef object report_overflow = None
 
 
-def set_fallbacks(forward, back, lr_check):
-    """Registers the Python paths: forward(x, y, params), back(params, lr, update, debug) and
-    lr_check(lr) -> float (raises for a bad lr)."""
-    global forward_fallback, back_fallback, check_lr
-    forward_fallback, back_fallback, check_lr = forward, back, lr_check
+def set_fallbacks(forward, back, lr_check, overflow):
+    """Registers the Python paths: forward(x, y, params), back(params, lr, update, debug),
+    lr_check(lr) -> float (raises for a bad lr) and overflow(key, lr) (warns, as numpy does,
+    that an update made a finite weight infinite)."""
+    global forward_fallback, back_fallback, check_lr, report_overflow
+    forward_fallback, back_fallback, check_lr, report_overflow = forward, back, lr_check, overflow
 
 
 def forwardPass(x, y, params):
@@ -201,7 +235,10 @@ def backPropogation(params, lr, update=True, debug=False):
     params["d_theta"]["d_theta_<l>"] from the top layer down and, when `update`, subtracts
     lr*d_theta from W_l and lr*delta from B_l in place as it goes (the post's order: a lower
     layer's delta then passes through the already-updated W_{l+1}). Prints as the post when
-    `debug`. Returns params."""
+    `debug`. Returns params. With `update`, weights that cannot or must not be written in place
+    (read-only, or elements sharing memory) raise ValueError naming the key before anything is
+    written, and an update that makes a finite weight infinite warns (RuntimeWarning, as
+    numpy's `-=` does; np.errstate(over=...) applies)."""
     if type(lr) is not float or not isfinite(lr) or lr <= 0:
         lr = check_lr(lr)
     return back_propagation(params, lr, update, debug)
@@ -218,7 +255,8 @@ cdef back_propagation(params, double lr, bint update, bint debug):
     cdef double* dp
     cdef double* gp
     cdef double* above
-    cdef double s, sg
+    cdef double s, sg, new
+    cdef str overflowed = None    # the first key an update made non-finite
     try:
         n_layers, n_in, n_out = shape_of(params)
         if n_layers > MAX_LAYERS:
@@ -230,8 +268,8 @@ cdef back_propagation(params, double lr, bint update, bint debug):
         # every array checked before any is changed
         for l in range(n_layers):
             rows = n_out if l == n_layers - 1 else n_in
-            ws[l] = as_mat(theta.get(key(W_KEYS, "W_", l)), rows, n_in)
-            bs[l] = as_mat(theta.get(key(B_KEYS, "B_", l)), rows, 1)
+            ws[l] = as_mat(theta.get(key(W_KEYS, "W_", l)), rows, n_in, update)
+            bs[l] = as_mat(theta.get(key(B_KEYS, "B_", l)), rows, 1, update)
             zs[l] = as_mat(forward.get(key(Z_KEYS, "Z_", l)), rows, 1)
             prevs[l] = as_mat(forward.get(key(PREV_KEYS, "A_prev", l)), n_in, 1)
         err = as_mat(forward.get("error"), n_out, 1)
@@ -267,8 +305,14 @@ cdef back_propagation(params, double lr, bint update, bint debug):
         if update:
             for i in range(w.rows):
                 for j in range(w.cols):
-                    w.data[i * w.rs + j * w.cs] = w.data[i * w.rs + j * w.cs] + -lr * gp[i * w.cols + j]
-                bs[l].data[i * bs[l].rs] = bs[l].data[i * bs[l].rs] + -lr * dp[i]
+                    new = w.data[i * w.rs + j * w.cs] + -lr * gp[i * w.cols + j]
+                    if not isfinite(new) and isfinite(w.data[i * w.rs + j * w.cs]) and overflowed is None:
+                        overflowed = key(W_KEYS, "W_", l)
+                    w.data[i * w.rs + j * w.cs] = new
+                new = bs[l].data[i * bs[l].rs] + -lr * dp[i]
+                if not isfinite(new) and isfinite(bs[l].data[i * bs[l].rs]) and overflowed is None:
+                    overflowed = key(B_KEYS, "B_", l)
+                bs[l].data[i * bs[l].rs] = new
         if debug:
             if l == n_layers - 1:
                 print(delta, dw)
@@ -277,4 +321,6 @@ cdef back_propagation(params, double lr, bint update, bint debug):
         above = dp
     params["deltas"] = deltas
     params["d_theta"] = d_theta
+    if overflowed is not None:
+        report_overflow(overflowed, lr)
     return params

@@ -4,6 +4,7 @@ import os
 import platform
 import subprocess
 import sys
+from typing import Dict, Optional
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NNPY_NUM_THREADS")
@@ -64,13 +65,17 @@ def describe():
     }
 
 
-def versions():
+def versions() -> Dict[str, Optional[str]]:
     """Versions of the packages compared, where installed (imported lazily: no torch here)."""
     from importlib import metadata
-    out = {}
-    for dist in ("numpy", "nnpy", "torch", "scikit-learn", "threadpoolctl", "matplotlib"):
+    out: Dict[str, Optional[str]] = {}
+    for dist in ("numpy", "nnpy-net", "nnpy", "torch", "scikit-learn", "threadpoolctl",
+                 "matplotlib"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = None
+    if out.pop("nnpy-net"):  # the distribution's new name; the report calls it nnpy
+        out["nnpy"] = metadata.version("nnpy-net")
+    out["libfann"] = _run(["dpkg-query", "-W", "-f", "${Version}", "libfann-dev"]).strip() or None
     return out

@@ -5,6 +5,7 @@ seconds of the part that counts, timed with perf_counter around that part only.
 """
 import gc
 import time
+from typing import Any, Callable, Dict, Tuple
 
 
 # Set by the worker from --budget / --min-repeats (--quick): once the timed repeats have used
@@ -70,3 +71,25 @@ def peak_memory(fn):
         pass
     return {"peak_traced_MB": round(traced / 2**20, 2),
             "peak_rss_above_start_MB": None if rss_delta is None else round(rss_delta, 2)}
+
+
+def calls(fn: Callable[[Any], Any], arg: Any, n: int) -> Callable[[], Tuple[float, dict]]:
+    """A run() for repeat(): n calls fn(arg) in a plain loop, timed together."""
+    def run():
+        start = timer()
+        for _ in range(n):
+            fn(arg)
+        return timer() - start, {}
+    return run
+
+
+def predict_timings(predict_one: Callable[[Any], Any], x: Any, predict_rows: Callable[[Any], Any],
+                    X: Any, n_calls: int, repeats: int, **info: Any) -> Dict[str, Any]:
+    """W4's two cases for one system: `n_calls` calls predict_one(x) per repeat (ns per call),
+    and predict_rows(X) on all rows (samples per second, at least 20 repeats: one is short).
+    Returns {"W4-one": ..., "W4-batch": ...} entries (info is added to both)."""
+    from nnpy.benchmarks.systems import result
+    one, rows = calls(predict_one, x, n_calls), calls(predict_rows, X, 1)
+    t_one, _ = repeat(one, repeats, warmup=calls(predict_one, x, min(n_calls, 1000)))
+    t_rows, _ = repeat(rows, max(repeats, 20), warmup=rows)
+    return {"W4-one": result(t_one, n_calls, **info), "W4-batch": result(t_rows, len(X), **info)}

@@ -11,9 +11,26 @@ The last stdout line starting with RESULT_MARK is the JSON result.
 """
 import argparse
 import json
+import subprocess
 import sys
+from types import ModuleType
+from typing import Any, Dict, List
 
 RESULT_MARK = "@@bench-result@@ "
+
+
+def run_process(cmd: List[str], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
+    """Runs a worker command line; returns the JSON result it printed after RESULT_MARK, or
+    {"status": "error", "reason": ...} when it printed none (a crash) or timed out."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "reason": f"timed out after {timeout} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_MARK):
+            return json.loads(line[len(RESULT_MARK):])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"status": "error", "reason": f"worker exited {proc.returncode}: " + " | ".join(tail)}
 
 
 def main(argv=None):
@@ -46,7 +63,7 @@ def main(argv=None):
     ctx = {"threads": args.threads, "repeats": args.repeats, "data": args.data,
            "calls": args.calls, "memory": args.memory, "case": args.case}
     try:
-        module = system_module(args.system)
+        module = system_module(args.system, args.workload)
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
@@ -78,14 +95,18 @@ def main(argv=None):
     return 0
 
 
-def system_module(system):
-    from nnpy.benchmarks.systems import nnpy_api, numpy_vec, post_loop
-    if system in ("nnpy-post", "reference"):
+def system_module(system: str, workload: str) -> ModuleType:
+    """The module that runs `system` on `workload` (the `reference` column is the post's loop
+    on W1 and nnpy.reference.sgd on W2/W3)."""
+    from nnpy.benchmarks.systems import numpy_lean, nnpy_api, post_loop, reference_sgd
+    if system == "nnpy-post" or (system == "reference" and workload == "W1"):
         return post_loop
+    if system == "reference":
+        return reference_sgd
     if system == "nnpy":
         return nnpy_api
-    if system == "numpy-vectorised":
-        return numpy_vec
+    if system == "numpy":
+        return numpy_lean
     if system == "torch":
         from nnpy.benchmarks.systems import torch_sys
         return torch_sys

@@ -1,8 +1,9 @@
-"""The fixed workloads W1-W4 (see shared/bench/WORKLOADS.md): their settings, the cases a run
+"""The fixed workloads W1-W4 (see docs/workloads.md): their settings, the cases a run
 measures, and the data files every system reads, so that all systems train on the same bytes.
 
 A *case* is one row of the results table: a workload at one size, dtype or thread count
-(W1 at 10,000 and 100,000 steps, W3 per dtype and thread count, W4 one sample and batch).
+(W1 at 10,000 and 100,000 steps, W2 at batch 10 and at batch 1, W3 per dtype and thread
+count, W4 one sample and batch). W5 is a plug-in with its own module (plugins.py).
 """
 import os
 from dataclasses import dataclass, field
@@ -53,30 +54,39 @@ class Case:
     systems: tuple = ()
 
 
-PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "reference", "numpy-vectorised", "torch", "sklearn")
-C_SYSTEMS = ("c-limit", "c-limit-dyn", "c-limit-O2")
+PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "reference", "numpy", "torch", "sklearn")
+C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2")
 ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
+PLUGIN_WORKLOADS = ("W5",)     # bring their own module (plugins.py)
 
 
 def cases(quick):
     """All cases of a run, in order. W4's two cases come from one worker call (workload W4)."""
-    w1_sys = ("nnpy-post", "nnpy", "reference", "numpy-vectorised", "torch") + C_SYSTEMS
+    c_sys = ("c-limit", "c-limit-dyn", "c-limit-O2")
+    w1_sys = ("nnpy-post", "nnpy", "reference", "numpy", "torch", "fann") + c_sys
     # In --quick the 100,000-step loop runs only where it is cheap (the slow loops take ~10 s)
-    w1_long = ("nnpy",) + C_SYSTEMS if quick else w1_sys
+    w1_long = ("nnpy", "fann") + c_sys if quick else w1_sys
     out = [
         Case("W1", "W1", "W1 xor-seed, 10,000 steps", "ns/step", {"steps": W1_STEPS}, w1_sys),
         Case("W1-100k", "W1", "W1 xor-seed, 100,000 steps", "ns/step",
              {"steps": W1_STEPS_LONG}, w1_long),
         Case("W2", "W2", "W2 digits-sgd, 30 epochs", "ms/epoch", {},
-             ("nnpy", "numpy-vectorised", "torch", "sklearn", "c-limit", "c-limit-O2")),
+             ("nnpy", "reference", "numpy", "torch", "sklearn", "c-limit", "c-limit-O2")),
+        # FANN has no mini-batch SGD: its incremental training (fann_train per sample) is
+        # compared with nnpy and C at batch 1, with the same step per sample (3.0 / 10)
+        Case("W2-b1", "W2", "W2 digits, per-sample SGD (batch 1, lr 0.3), 30 epochs",
+             "ms/epoch", {"batch": 1, "lr": W2_LR / W2_BATCH}, ("nnpy", "fann", "c-limit")),
     ]
-    for threads in ((1,) if quick else (1, 2)):  # 2 threads: full runs only
-        for dtype in ("float64", "float32"):
+    # 2 threads: float64 in every run (a target), float32 too in full runs
+    for threads, dtypes in ((1, ("float64", "float32")),
+                            (2, ("float64",) if quick else ("float64", "float32"))):
+        for dtype in dtypes:
             out.append(Case(f"W3-{dtype[-2:]}-{threads}t", "W3",
                             f"W3 wide-batch {dtype}, {threads} thread{'s' * (threads > 1)}",
                             "samples/s", {"dtype": dtype, "threads": threads},
-                            ("nnpy", "numpy-vectorised", "torch")))
-    w4_sys = ("nnpy", "numpy-vectorised", "torch", "sklearn", "c-limit", "c-limit-O2")
+                            ("nnpy", "numpy", "torch") if threads > 1
+                            else ("nnpy", "reference", "numpy", "torch")))
+    w4_sys = ("nnpy", "numpy", "torch", "sklearn", "fann", "c-limit", "c-limit-O2")
     out.append(Case("W4-one", "W4", "W4 predict one sample", "ns/call", {}, w4_sys))
     out.append(Case("W4-batch", "W4", "W4 predict 1797 samples", "samples/s", {}, w4_sys))
     return out
@@ -98,7 +108,8 @@ def w2_start(np):
     """W2's start weights and epoch orders, as nnpy.reference draws them with seed 0:
     init_params(sizes, "normal", default_rng(0)) and sgd(..., rng=default_rng(0)), which takes
     one permutation per epoch. Written out here so that bench needs no nnpy to make them and
-    the C yardstick and torch retrace numpy-vectorised's run."""
+    the numpy peer, torch, the C yardstick and FANN start from the same weights and visit
+    the rows in the same orders."""
     rng = np.random.default_rng(W2_SEED)
     weights, biases = [], []
     for n_in, n_out in zip(W2_SIZES[:-1], W2_SIZES[1:]):

@@ -34,6 +34,16 @@ static inline double rng_normal(void) { /* Box-Muller; one value per call is ple
 }
 static inline double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
+/* Reads n float64 values from the data file bench/run.py writes; exits on a short file. */
+static double *read_doubles(FILE *f, long n) {
+    double *p = malloc(sizeof(double) * (n > 0 ? n : 1));
+    if (!p || fread(p, sizeof(double), n, f) != (size_t)n) {
+        fprintf(stderr, "short data file\n");
+        exit(2);
+    }
+    return p;
+}
+
 static void print_times(const char *name, const double *times, int repeats) {
     printf("\"%s\": [", name);
     for (int r = 0; r < repeats; r++) printf("%s%.9g", r ? ", " : "", times[r]);

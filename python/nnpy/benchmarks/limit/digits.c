@@ -1,12 +1,12 @@
 /* W2 and W4 C yardstick on the digits data (64-32-10 sigmoid network, sizes fixed at compile
  * time), doing the arithmetic nnpy's fit and predict do:
- *   train: mini-batch SGD, batch 10, lr 3.0, 30 epochs, 0.5 * squared error, gradient of the
- *          batch mean, all deltas from the weights before the step, rows shuffled every epoch
- *          in the orders given in the file; starts from the weights given in the file.
- *          bench/run.py writes there the start weights and epoch orders that
- *          nnpy.reference.sgd draws with seed 0, so this run retraces numpy-vectorised's run
- *          (same accuracy, up to rounding) and shuffling costs nothing here. Reports the test
- *          accuracy.
+ *   train: mini-batch SGD (W2: batch 10, lr 3.0, 30 epochs; batch and lr are arguments),
+ *          0.5 * squared error, gradient of the batch mean, all deltas from the weights before
+ *          the step, rows shuffled every epoch in the orders given in the file; starts from the
+ *          weights given in the file. bench/run.py writes there the start weights and epoch
+ *          orders that nnpy.reference.sgd draws with seed 0, so this run retraces the numpy
+ *          peer's run (same accuracy, up to rounding) and shuffling costs nothing here.
+ *          Reports the test accuracy.
  *   forward: the network's output for one sample (called many times) and for all rows.
  *
  * The data file (written by bench/run.py) holds float64 values, in this order:
@@ -15,7 +15,7 @@
  *   W_0 (32 x 64, n_out x n_in), b_0 (32), W_1 (10 x 32), b_1 (10),
  *   orders (N_ORDERS x n_train: row numbers of every epoch, as float64)
  *
- * usage: digits train   FILE N_TRAIN N_TEST N_ALL EPOCHS REPEATS
+ * usage: digits train   FILE N_TRAIN N_TEST N_ALL EPOCHS REPEATS [BATCH LR]   (default 10 3.0)
  *        digits forward FILE N_TRAIN N_TEST N_ALL CALLS  REPEATS
  * (the file holds orders for N_ORDERS = 30 epochs; EPOCHS must not exceed that)
  */
@@ -25,7 +25,6 @@
 #define N0 64
 #define N1 32
 #define N2 10
-#define BATCH 10
 
 /* Weights are kept transposed (W0[i * N1 + j] is the weight from input i to unit j) so that
  * every inner loop runs over the units of a layer: independent sums the compiler vectorises
@@ -82,24 +81,19 @@ static void step(double scale) {
     for (int i = 0; i < N2; i++) B1[i] -= scale * gB1[i];
 }
 
-static double *read_doubles(FILE *f, long n) {
-    double *p = malloc(sizeof(double) * (n > 0 ? n : 1));
-    if (!p || fread(p, sizeof(double), n, f) != (size_t)n) {
-        fprintf(stderr, "digits: short data file\n");
-        exit(2);
-    }
-    return p;
-}
-
 int main(int argc, char **argv) {
     if (argc < 8) {
-        fprintf(stderr, "usage: digits train|forward FILE N_TRAIN N_TEST N_ALL COUNT REPEATS\n");
+        fprintf(stderr, "usage: digits train|forward FILE N_TRAIN N_TEST N_ALL COUNT REPEATS "
+                        "[BATCH LR]\n");
         return 2;
     }
     const char *mode = argv[1];
     long n_train = atol(argv[3]), n_test = atol(argv[4]), n_all = atol(argv[5]);
     long count = atol(argv[6]);
     int repeats = atoi(argv[7]);
+    long batch = argc > 8 ? atol(argv[8]) : 10;    /* samples per SGD step */
+    double lr = argc > 9 ? atof(argv[9]) : 3.0;    /* learning rate */
+    if (batch < 1) { fprintf(stderr, "digits: BATCH must be >= 1\n"); return 2; }
     FILE *f = fopen(argv[2], "rb");
     if (!f) { perror(argv[2]); return 2; }
     double *Xtr = read_doubles(f, n_train * N0), *Ytr = read_doubles(f, n_train * N2);
@@ -128,13 +122,13 @@ int main(int argc, char **argv) {
             double t0 = now_s();
             for (long e = 0; e < count; e++) {
                 const long *order = orders + e * n_train;
-                for (long first = 0; first < n_train; first += BATCH) {
-                    long n = n_train - first < BATCH ? n_train - first : BATCH;
+                for (long first = 0; first < n_train; first += batch) {
+                    long n = n_train - first < batch ? n_train - first : batch;
                     memset(gW0, 0, sizeof gW0); memset(gB0, 0, sizeof gB0);
                     memset(gW1, 0, sizeof gW1); memset(gB1, 0, sizeof gB1);
                     for (long s = 0; s < n; s++)
                         backward(Xtr + order[first + s] * N0, Ytr + order[first + s] * N2);
-                    step(3.0 / (double)n);
+                    step(lr / (double)n);
                 }
             }
             times[r] = now_s() - t0;

@@ -1,7 +1,12 @@
 """`nnpy`: the library's own API (nnpy.Network, its compiled training loop and predict).
 
 W1 trains with fit(epochs=2500, batch_size=1, shuffle=True): 10,000 per-sample steps, but in
-shuffled epochs of the 4 samples, not draws with replacement as the post's loop does."""
+shuffled epochs of the 4 samples, not draws with replacement as the post's loop does.
+W3 on 2 threads passes n_threads=2 to fit when fit has that parameter; until then the row runs
+nnpy's one thread, and the entry says so (nnpy_threads)."""
+import inspect
+from typing import Any, Dict, Tuple
+
 import numpy as np
 
 from nnpy.benchmarks import measure, workloads
@@ -30,22 +35,31 @@ def w1(Network, steps):
     return seconds, {"final_epoch_loss": _last_loss(history)}
 
 
-def w2(Network, data, epochs=workloads.W2_EPOCHS):
+def w2(Network, data, epochs=workloads.W2_EPOCHS, batch=workloads.W2_BATCH, lr=workloads.W2_LR):
     net = Network(workloads.W2_SIZES, init="normal", seed=workloads.W2_SEED)
     start = measure.timer()
-    history = net.fit(data["X_train"], data["Y_train"], epochs=epochs, lr=workloads.W2_LR,
-                      batch_size=workloads.W2_BATCH, loss="mse")
+    history = net.fit(data["X_train"], data["Y_train"], epochs=epochs, lr=lr,
+                      batch_size=batch, loss="mse")
     seconds = measure.timer() - start
     accuracy = float((net.predict(data["X_test"]).argmax(1) == data["y_test"]).mean())
     return seconds, {"accuracy": accuracy, "final_epoch_loss": _last_loss(history)}
 
 
-def w3(Network, X, Y, dtype, rows=None):
+def fit_threads(Network: Any, threads: int) -> Tuple[Dict[str, int], int]:
+    """fit's keyword arguments for `threads` threads, and the number nnpy will use: n_threads
+    when fit has it, else nothing (one thread)."""
+    if "n_threads" in inspect.signature(Network.fit).parameters:
+        return {"n_threads": threads}, threads
+    return {}, 1
+
+
+def w3(Network, X, Y, dtype, rows=None, threads=1):
     net = Network(workloads.W3_SIZES, dtype=dtype, seed=workloads.W3_SEED)
     X, Y = (X, Y) if rows is None else (X[:rows], Y[:rows])
+    extra, _ = fit_threads(Network, threads)
     start = measure.timer()
     history = net.fit(X, Y, epochs=1, lr=workloads.W3_LR, batch_size=workloads.W3_BATCH,
-                      loss="mse")
+                      loss="mse", **extra)
     seconds = measure.timer() - start
     return seconds, {"final_epoch_loss": _last_loss(history)}
 
@@ -57,24 +71,11 @@ def w4(Network, data, calls, repeats):
     predict = net.predict
     if predict(x).shape != (10,):
         raise RuntimeError(f"predict(x) of shape (64,) gave shape {predict(x).shape}")
-
-    def one():
-        start = measure.timer()
-        for _ in range(calls):
-            predict(x)
-        return measure.timer() - start, {}
-
-    def batch():
-        start = measure.timer()
-        predict(X)
-        return measure.timer() - start, {}
-
-    t_one, _ = measure.repeat(one, repeats, warmup=lambda: [predict(x) for _ in range(1000)])
-    t_batch, _ = measure.repeat(batch, max(repeats, 20), warmup=batch)
-    return {"W4-one": result(t_one, calls), "W4-batch": result(t_batch, len(X))}
+    return measure.predict_timings(predict, x, predict, X, calls, repeats)
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: Dict[str, Any],
+        ctx: Dict[str, Any]) -> Dict[str, Any]:
     Network = network_class()
     reps = ctx["repeats"]
     case = ctx["case"]
@@ -85,16 +86,20 @@ def run(system, workload, params, ctx):
         return {case: result(times, steps, **info)}
     if workload == "W2":
         data = workloads.load_digits_npz(ctx["data"])
-        times, info = measure.repeat(lambda: w2(Network, data), reps,
-                                     warmup=lambda: w2(Network, data, epochs=1))
+        batch = params.get("batch", workloads.W2_BATCH)
+        lr = params.get("lr", workloads.W2_LR)
+        times, info = measure.repeat(lambda: w2(Network, data, batch=batch, lr=lr), reps,
+                                     warmup=lambda: w2(Network, data, 1, batch, lr))
         return {case: result(times, workloads.W2_EPOCHS, **info)}
     if workload == "W3":
         dtype = np.dtype(params["dtype"])
         X, Y = workloads.w3_data(dtype)
-        times, info = measure.repeat(lambda: w3(Network, X, Y, dtype), reps,
-                                     warmup=lambda: w3(Network, X, Y, dtype, rows=1024))
+        threads = ctx["threads"]
+        times, info = measure.repeat(lambda: w3(Network, X, Y, dtype, threads=threads), reps,
+                                     warmup=lambda: w3(Network, X, Y, dtype, 1024, threads))
         memory = measure.peak_memory(lambda: w3(Network, X, Y, dtype)) if ctx["memory"] else {}
-        return {case: result(times, len(X), **info, **memory)}
+        nnpy_threads = fit_threads(Network, threads)[1]
+        return {case: result(times, len(X), nnpy_threads=nnpy_threads, **info, **memory)}
     if workload == "W4":
         return w4(Network, workloads.load_digits_npz(ctx["data"]), ctx["calls"], reps)
     raise Skip("n/a")

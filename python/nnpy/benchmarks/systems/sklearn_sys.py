@@ -43,19 +43,5 @@ def run(system, workload, params, ctx):
         x1 = X[:1].copy()
         calls = max(1000, ctx["calls"] // 10)  # ~50 us a call: fewer calls, same precision
         proba = clf.predict_proba
-
-        def one():
-            t0 = measure.timer()
-            for _ in range(calls):
-                proba(x1)
-            return measure.timer() - t0, {}
-
-        def batch():
-            t0 = measure.timer()
-            proba(X)
-            return measure.timer() - t0, {}
-        t_one, _ = measure.repeat(one, reps, warmup=lambda: [proba(x1) for _ in range(100)])
-        t_batch, _ = measure.repeat(batch, max(reps, 20), warmup=batch)
-        return {"W4-one": result(t_one, calls, note="predict_proba"),
-                "W4-batch": result(t_batch, len(X), note="predict_proba")}
+        return measure.predict_timings(proba, x1, proba, X, calls, reps, note="predict_proba")
     raise Skip("n/a")

@@ -1,0 +1,186 @@
+"""W5: scikit-learn's MLPClassifier / MLPRegressor against nnpy's NNClassifier / NNRegressor,
+the same parameters on the same data, one thread each.
+
+Cases: digits (X/16, stratified 75/25 split) with scikit-learn's defaults (ReLU + Adam),
+tanh + SGD with Nesterov momentum, logistic + Adam, ReLU + SGD with learning_rate="adaptive",
+and lbfgs; make_friedman1 (2000 samples, noise 0.5, X standardised on the training part,
+75/25 split) with the regressors' defaults. Every repeat fits both systems with the same
+random_state (0, 1, ... one per repeat), interleaved; the figures are medians over repeats of
+the time per iteration (fit time / n_iter_) and of the test accuracy / R^2.
+
+Targets (issue 10): accuracy within 0.02 of scikit-learn's (R^2 within 0.03), per-iteration
+time at least 5x lower (lbfgs: 2x).
+
+    python -m nnpy.benchmarks.w5 [--quick] [--repeats N] [--json PATH]
+
+run(quick, repeats) -> dict (JSON-serialisable) and markdown(result) -> str are what the
+benchmark suite (bench/run.py) calls.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
+
+# (name, task, parameters given to both systems); everything else is scikit-learn's default
+CASES: List[Tuple[str, str, Dict[str, Any]]] = [
+    ("digits-relu-adam", "classification", {}),
+    ("digits-tanh-sgd-nesterov", "classification",
+     {"activation": "tanh", "solver": "sgd", "nesterovs_momentum": True}),
+    ("digits-logistic-adam", "classification", {"activation": "logistic"}),
+    ("digits-relu-sgd-adaptive", "classification", {"solver": "sgd", "learning_rate": "adaptive"}),
+    ("digits-lbfgs", "classification", {"solver": "lbfgs"}),
+    ("friedman1-relu-adam", "regression", {}),
+]
+SCORE_MARGIN = {"classification": 0.02, "regression": 0.03}  # of accuracy / R^2
+SPEEDUP = {"lbfgs": 2.0, "sgd": 5.0, "adam": 5.0}            # per-iteration time, by solver
+QUICK_MAX_ITER = 50   # --quick: fewer epochs / iterations per fit (the defaults' 200 otherwise)
+
+
+def _datasets() -> Dict[str, tuple]:
+    from sklearn.datasets import load_digits, make_friedman1
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+    X, y = load_digits(return_X_y=True)
+    digits = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+    X, y = make_friedman1(n_samples=2000, noise=0.5, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    friedman = (scaler.transform(X_train), scaler.transform(X_test), y_train, y_test)
+    return {"classification": tuple(digits), "regression": friedman}
+
+
+def _estimators(task: str) -> Dict[str, Any]:
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from nnpy.estimators import NNClassifier, NNRegressor
+    if task == "classification":
+        return {"sklearn": MLPClassifier, "nnpy": NNClassifier}
+    return {"sklearn": MLPRegressor, "nnpy": NNRegressor}
+
+
+def _fit_once(cls, params: dict, data: tuple) -> Dict[str, float]:
+    X_train, X_test, y_train, y_test = data
+    model = cls(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter is expected here
+        started = time.perf_counter()
+        model.fit(X_train, y_train)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "n_iter": int(model.n_iter_),
+            "score": float(model.score(X_test, y_test))}
+
+
+def run(quick: bool = False, repeats: int = 3) -> Dict[str, Any]:
+    """Runs every case `repeats` times per system (one BLAS thread); returns the rows."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    datasets = _datasets()
+    rows: List[Dict[str, Any]] = []
+    with threadpool_limits(limits=1):
+        pools = [{k: p.get(k) for k in ("internal_api", "num_threads", "version")}
+                 for p in threadpool_info()]
+        for name, task, case_params in CASES:
+            systems = _estimators(task)
+            for cls in systems.values():  # untimed warm-up: imports, first-call costs
+                _fit_once(cls, dict(case_params, max_iter=2), datasets[task])
+            runs: Dict[str, List[dict]] = {system: [] for system in systems}
+            for seed in range(repeats):
+                params = dict(case_params, random_state=seed)
+                if quick:
+                    params["max_iter"] = QUICK_MAX_ITER
+                for system, cls in systems.items():  # interleaved: drift hits both alike
+                    runs[system].append(_fit_once(cls, params, datasets[task]))
+            row: Dict[str, Any] = {"case": name, "task": task,
+                                   "metric": "accuracy" if task == "classification" else "R^2",
+                                   "params": dict(case_params, **({"max_iter": QUICK_MAX_ITER}
+                                                                 if quick else {})),
+                                   "solver": case_params.get("solver", "adam")}
+            for system, results in runs.items():
+                row[system] = {
+                    "seconds_per_iter": statistics.median(r["seconds"] / r["n_iter"]
+                                                          for r in results),
+                    "score": statistics.median(r["score"] for r in results),
+                    "n_iter": statistics.median(r["n_iter"] for r in results),
+                    "scores": [r["score"] for r in results],
+                    "n_iters": [r["n_iter"] for r in results],
+                }
+            row["speedup"] = row["sklearn"]["seconds_per_iter"] / row["nnpy"]["seconds_per_iter"]
+            row["score_gap"] = row["nnpy"]["score"] - row["sklearn"]["score"]
+            rows.append(row)
+    from . import machine
+    return {"workload": "W5", "quick": bool(quick), "repeats": int(repeats), "threads": 1,
+            "threadpools": pools, "machine": machine.describe(), "versions": machine.versions(),
+            "rows": rows}
+
+
+def targets(result: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each row's two targets: per-iteration speed-up and score margin, met or missed."""
+    out = []
+    for row in result["rows"]:
+        bound = SPEEDUP[row["solver"]]
+        out.append({"target": f"{row['case']}: per-iteration time >= {bound:g}x lower",
+                    "met": row["speedup"] >= bound,
+                    "measured": f"{row['speedup']:.2f}x lower"})
+        margin = SCORE_MARGIN[row["task"]]
+        out.append({"target": f"{row['case']}: {row['metric']} within {margin:g} of "
+                              "scikit-learn's",
+                    "met": row["score_gap"] >= -margin,
+                    "measured": f"nnpy {row['nnpy']['score']:.4f}, scikit-learn "
+                                f"{row['sklearn']['score']:.4f} ({row['score_gap']:+.4f})"})
+    return out
+
+
+def markdown(result: Dict[str, Any]) -> str:
+    """The results table and the targets, met or missed, as Markdown."""
+    lines = ["## W5: scikit-learn's MLP against nnpy's estimators", "",
+             f"Same parameters and data, one thread each, medians of {result['repeats']} "
+             f"repeat(s) (random_state 0, 1, ...)"
+             f"{'; --quick: max_iter=%d' % QUICK_MAX_ITER if result['quick'] else ''}. "
+             "ms/iter is fit time / n_iter_ (an epoch for sgd/adam, an iteration for lbfgs); "
+             "scores on the held-out 25%.",
+             "",
+             "| case | parameters | scikit-learn ms/iter | nnpy ms/iter | speed-up | "
+             "scikit-learn score | nnpy score | n_iter (sklearn / nnpy) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "defaults"
+        sk, nn = row["sklearn"], row["nnpy"]
+        lines.append(f"| {row['case']} | {params} | {sk['seconds_per_iter'] * 1e3:.3g} | "
+                     f"{nn['seconds_per_iter'] * 1e3:.3g} | {row['speedup']:.1f}x | "
+                     f"{sk['score']:.4f} ({row['metric']}) | {nn['score']:.4f} | "
+                     f"{sk['n_iter']:g} / {nn['n_iter']:g} |")
+    lines += ["", "| target | verdict | measured |", "|---|---|---|"]
+    for t in targets(result):
+        lines.append(f"| {t['target']} | **{'met' if t['met'] else 'missed'}** | "
+                     f"{t['measured']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.w5",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"max_iter={QUICK_MAX_ITER} per fit, one repeat unless --repeats")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="fits per case and system (default 3, --quick 1)")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
+    args = parser.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    if repeats < 1:
+        parser.error("--repeats must be at least 1")
+    try:
+        result = run(quick=args.quick, repeats=repeats)
+    except ImportError as err:
+        print(f"W5 needs scikit-learn and threadpoolctl: pip install \"nnpy-net[bench]\" ({err})",
+              file=sys.stderr)
+        return 2
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    print(markdown(result), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

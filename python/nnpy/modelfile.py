@@ -1,0 +1,529 @@
+"""Trained models on named columns, and their files: what `nnpy train` saves, `nnpy predict`
+reads, and `nnpy.load(path)` returns.
+
+A Model is a network with everything prediction on a table needs: the names of its input
+columns (`feature_names`, in the network's input order) and of the column it predicts
+(`target`), the standardisation of the inputs (`mean`, `scale`: the network sees
+(x - mean) / scale), the task ("classify" or "regress") and, for a classifier, the class labels
+as they were in the training data (`classes`: int64 or str, in the order of the network's
+outputs, sorted); for a regression, the standardisation of the target (`target_mean`,
+`target_scale`: the network's output is (y - target_mean) / target_scale).
+
+    model = nnpy.load("iris.model")
+    model.predict({"sepal_length": [5.1, 6.2], "sepal_width": [3.5, 2.9], ...})  # by name
+    model.predict(X)          # X: a 2-D array, columns in the order of model.feature_names
+    model.predict_proba(X)    # classifiers: one column per class, in the order of classes
+    model.estimator           # the fitted NNClassifier / NNRegressor, in standardised units
+                              # (input, and a regression's output; needs scikit-learn)
+
+Columns by name: any mapping of column name -> values (a dict, a pandas DataFrame, a NumPy
+structured array): the feature columns are taken by name, in any order, other columns are
+ignored; each value is a number or a 1-D sequence of numbers. Anything else is read as a 2-D
+array of numbers. predict returns the labels (classify) or float64 values (regress), one per
+row; prediction needs numpy only.
+
+The file is one .npz archive in nnpy's safe format (see nnpy.io: read without pickle, every
+field checked, written atomically) with four members:
+
+    header    a 0-d unicode array: a JSON object
+              {"format": "nnpy.Model", "version": 1, "task": "classify" | "regress",
+               "target": name, "features": [name, ...], "classes": [label, ...] | null
+               (all JSON integers or all strings, sorted, no repeats),
+               "target_scaling": [target_mean, target_scale] | null (regress | classify),
+               "estimator_params": {the estimator's parameters, e.g. "hidden_layer_sizes":
+               [64, 32], "activation": "relu", "solver": "adam", "max_iter": 200,
+               "random_state": 0}, "nnpy_version": "...",
+               "training": {"rows_train": n, "rows_test": n, "metric": "accuracy" | "r2",
+               "score": s, "seconds": t, "epochs": n} (optional: how it was trained)}
+    network   uint8 (n_bytes,): a complete nnpy network file, as Network.save writes it
+              (read back by nnpy.io with all of its checks; no optimiser state)
+    mean      float64 (n_features,)
+    scale     float64 (n_features,), all > 0 (a constant column's scale is 1)
+
+Consistency is checked too: the network's inputs match the features, its outputs the task
+(classify: a softmax over the classes, or one sigmoid unit for two; regress: one identity
+output). A file from a newer nnpy (a larger version) is refused with a message saying so.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import numbers
+import zipfile
+from typing import IO, Any, Mapping, Optional, Sequence, cast
+
+import numpy as np
+
+from . import io as nnio
+from .io import PathLike
+from .network import Network
+
+__all__ = ["Model", "load", "FORMAT", "VERSION"]
+
+FORMAT = "nnpy.Model"
+VERSION = 1
+
+_REQUIRED = ("format", "version", "task", "target", "features", "classes", "target_scaling",
+             "estimator_params")
+_OPTIONAL = ("training", "nnpy_version")
+_TRAINING = {"rows_train": int, "rows_test": int, "metric": str, "score": float,
+             "seconds": float, "epochs": int}
+_METRICS = ("accuracy", "r2")
+_TASKS = ("classify", "regress")
+# the network's output activation -> scikit-learn's out_activation_
+_OUT_ACTIVATION = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+_INT64 = np.iinfo(np.int64)
+
+
+class Model:
+    """A trained network on named columns (see the module docstring). Made by `nnpy train`,
+    `Model.from_estimator`, or `nnpy.load`; every argument is checked (ValueError/TypeError
+    naming it)."""
+
+    def __init__(self, network: Network, feature_names: Sequence[str], target: str, *,
+                 classes: Optional[Sequence[Any]] = None, mean: Optional[Any] = None,
+                 scale: Optional[Any] = None, target_scaling: Optional[Sequence[float]] = None,
+                 estimator_params: Optional[Mapping] = None,
+                 training: Optional[Mapping] = None):
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
+        self.network = network                                     # the trained network
+        self.feature_names = _check_names(feature_names)           # input columns, in order
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a string (the column's name), got {target!r}")
+        if target in self.feature_names:
+            raise ValueError(f"target {target!r} is also one of the feature_names")
+        self.target = target                                       # the predicted column
+        self.classes: Optional[np.ndarray] = (  # the labels, or None for a regression
+            None if classes is None else _check_classes(classes))
+        self.task = "regress" if classes is None else "classify"
+        n = len(self.feature_names)
+        self.mean = _check_vector(np.zeros(n) if mean is None else mean, "mean", n)
+        self.scale = _check_vector(np.ones(n) if scale is None else scale, "scale", n)
+        if not (self.scale > 0).all():
+            raise ValueError("scale must be > 0 for every feature (1 for a constant column)")
+        if target_scaling is not None and self.task == "classify":
+            raise ValueError("target_scaling is for a regression; a classifier's target is "
+                             "its classes")
+        y_mean, y_scale = _check_vector((0.0, 1.0) if target_scaling is None
+                                        else target_scaling, "target_scaling", 2)
+        if not y_scale > 0:
+            raise ValueError(f"target_scaling's scale must be > 0, got {y_scale}")
+        self.target_mean, self.target_scale = float(y_mean), float(y_scale)  # regress only
+        self.estimator_params = _check_params(estimator_params or {})  # as get_params()
+        self.training = training                                   # how it was trained, or None
+        self._check_network()
+        self._estimator: Any = None  # the fitted estimator, made on first use
+
+    @property
+    def training(self) -> Optional[dict]:
+        """How the model was trained, or None: {"rows_train", "rows_test", "metric"
+        ("accuracy" or "r2"), "score" (held out), "seconds", "epochs"}, any of them."""
+        return self._training
+
+    @training.setter
+    def training(self, value: Optional[Mapping]) -> None:
+        self._training = _check_training(value)
+
+    @property
+    def label_type(self) -> Optional[str]:
+        """"int" or "str" for a classifier's labels, None for a regression."""
+        if self.classes is None:
+            return None
+        return "int" if self.classes.dtype.kind == "i" else "str"
+
+    def _check_network(self):
+        net, n = self.network, len(self.feature_names)
+        if net.sizes[0] != n:
+            raise ValueError(f"the network has {net.sizes[0]} inputs for {n} feature_names")
+        n_out = net.sizes[-1]
+        if self.task == "regress":
+            if net.output != "identity" or n_out != 1:
+                raise ValueError(f"a regression needs one identity output; the network has "
+                                 f"{n_out} {net.output} output(s)")
+            return
+        k = len(self.classes)
+        if not ((net.output == "softmax" and n_out == k >= 3) or
+                (net.output == "sigmoid" and net.loss_name == "cross_entropy" and n_out == 1
+                 and k == 2)):
+            raise ValueError(f"{k} classes need a softmax output of {k} units (or one sigmoid "
+                             f"unit with cross_entropy for 2); the network has {n_out} "
+                             f"{net.output} output(s) with loss {net.loss_name!r}")
+
+    # ---- from an estimator, to an estimator ------------------------------------------------
+
+    @classmethod
+    def from_estimator(cls, estimator: Any, feature_names: Sequence[str], target: str, *,
+                       mean: Optional[Any] = None, scale: Optional[Any] = None,
+                       target_scaling: Optional[Sequence[float]] = None,
+                       training: Optional[Mapping] = None) -> "Model":
+        """A Model of a fitted NNClassifier (single-label) or NNRegressor (one output) that was
+        trained on (x - mean) / scale of the columns `feature_names` (mean 0 and scale 1 when
+        not given) to predict the column `target` (a regressor: (y - target_mean) /
+        target_scale for target_scaling=(target_mean, target_scale), or y itself)."""
+        from .estimators import NNClassifier, NNRegressor
+        if not isinstance(estimator, (NNClassifier, NNRegressor)) or \
+                not hasattr(estimator, "network_"):
+            raise TypeError("estimator must be a fitted nnpy NNClassifier or NNRegressor, got "
+                            f"{type(estimator).__name__}")
+        params = {key: value for key, value in estimator.get_params().items()
+                  if _is_json_param(value)}
+        if "dtype" in estimator.get_params():
+            params["dtype"] = np.dtype(estimator.get_params()["dtype"]).name
+        classes = list(estimator.classes_) if isinstance(estimator, NNClassifier) else None
+        if estimator.out_activation_ != "softmax" and estimator.n_outputs_ != 1:
+            raise ValueError(f"a Model predicts one target column; this {type(estimator).__name__}"
+                             f" has {estimator.n_outputs_} outputs (multi-label or multi-output)")
+        model = cls(estimator.network_, feature_names, target, classes=classes, mean=mean,
+                    scale=scale, target_scaling=target_scaling, estimator_params=params,
+                    training=training)
+        model._estimator = estimator
+        return model
+
+    @property
+    def estimator(self) -> Any:
+        """The fitted NNClassifier / NNRegressor behind the model, in standardised units: it
+        takes model.standardize(X), and a regressor's predictions are (y - target_mean) /
+        target_scale. Needs scikit-learn (imported here)."""
+        if self._estimator is None:
+            self._estimator = self._make_estimator()
+        return self._estimator
+
+    def _make_estimator(self):
+        from sklearn.preprocessing import LabelBinarizer
+
+        from .estimators import NNClassifier, NNRegressor
+        params = dict(self.estimator_params)
+        if "hidden_layer_sizes" in params:
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        if "dtype" in params:
+            params["dtype"] = np.dtype(params["dtype"]).type
+        kind = NNClassifier if self.task == "classify" else NNRegressor
+        try:
+            estimator = kind(**params)
+        except TypeError as err:
+            raise ValueError(f"estimator_params do not fit {kind.__name__}: {err}") from None
+        # the fitted state scikit-learn's MLP has after fit (see nnpy.estimators)
+        net = self.network
+        estimator.network_ = net
+        estimator.n_features_in_ = net.sizes[0]
+        estimator.n_outputs_ = net.sizes[-1]
+        estimator.n_layers_ = len(net.sizes)
+        estimator.out_activation_ = _OUT_ACTIVATION[net.output]
+        estimator.n_iter_ = (self.training or {}).get("epochs", 0)
+        if self.task == "classify":
+            estimator._label_binarizer = LabelBinarizer().fit(self.classes)
+            estimator.classes_ = estimator._label_binarizer.classes_
+        return estimator
+
+    # ---- prediction --------------------------------------------------------------------------
+
+    def standardize(self, X: Any) -> np.ndarray:
+        """(x - mean) / scale of X's feature columns (by name or by position, see the module
+        docstring): the network's input, float64 (n_rows, n_features)."""
+        return (self._matrix(X) - self.mean) / self.scale
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The predicted label (classify) or value (regress) of each row of X."""
+        out = self._outputs(X)
+        if self.classes is None:  # a regression
+            return out[:, 0].astype(np.float64) * self.target_scale + self.target_mean
+        if out.shape[1] == 1:  # one sigmoid unit for two classes: as LabelBinarizer decodes it
+            return self.classes[(out[:, 0] > 0.5).astype(np.intp)]
+        return self.classes[np.argmax(out, axis=1)]
+
+    @property
+    def predict_proba(self):
+        """(classifiers only: a regression model has no such attribute) predict_proba(X), the
+        probability of each class (n_rows, n_classes), columns in the order of classes."""
+        if self.task != "classify":
+            raise AttributeError("a regression model has no predict_proba")
+        return self._predict_proba
+
+    def _predict_proba(self, X: Any) -> np.ndarray:
+        out = self._outputs(X)
+        if out.shape[1] == 1:
+            return np.column_stack([1 - out[:, 0], out[:, 0]])
+        return out
+
+    def _outputs(self, X):
+        return self.network.predict(self.standardize(X).astype(self.network.dtype, copy=False))
+
+    def _matrix(self, X):
+        """X's feature columns as float64 (n_rows, n_features), every value finite."""
+        names = self.feature_names
+        if _by_name(X):
+            missing = [name for name in names if not _has_column(X, name)]
+            if missing:
+                raise ValueError(f"X lacks the feature column{'s' * (len(missing) > 1)} "
+                                 f"{', '.join(map(repr, missing))} (the model takes "
+                                 f"{', '.join(map(repr, names))})")
+            columns = [_numbers(X[name], f"column {name!r}") for name in names]
+            if any(c.ndim > 1 for c in columns):
+                raise ValueError("each column must be a number or a 1-D sequence of numbers")
+            columns = [np.atleast_1d(c) for c in columns]
+            lengths = {len(c) for c in columns}
+            if len(lengths) > 1:
+                raise ValueError(f"the columns of X have different lengths {sorted(lengths)}")
+            matrix = np.column_stack(columns)
+        else:
+            matrix = _numbers(X, "X")
+            if matrix.ndim != 2 or matrix.shape[1] != len(names):
+                raise ValueError(f"X must be 2-D with {len(names)} columns (in the order of "
+                                 f"feature_names: {', '.join(map(repr, names))}), or columns by "
+                                 f"name; got shape {matrix.shape}")
+        bad = ~np.isfinite(matrix)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(f"X holds {matrix[row, col]} in column {names[col]!r} (row {row}); "
+                             f"every value must be finite")
+        return matrix
+
+    # ---- files -------------------------------------------------------------------------------
+
+    def save(self, path: PathLike | IO[bytes]) -> None:
+        """Writes the model to `path` (written as given; atomically: an interrupted save
+        leaves the old file) or a writable binary file object. nnpy.load reads it back."""
+        from . import __version__
+        net = self.network.copy()
+        net.reset_optimizer()  # prediction needs no optimiser state
+        network_file = io.BytesIO()
+        nnio.save_network(net, network_file)
+        header = {"format": FORMAT, "version": VERSION, "task": self.task,
+                  "target": self.target, "features": list(self.feature_names),
+                  "classes": None if self.classes is None else self.classes.tolist(),
+                  "target_scaling": None if self.task == "classify" else
+                  [self.target_mean, self.target_scale],
+                  "estimator_params": self.estimator_params, "nnpy_version": __version__}
+        if self.training is not None:
+            header["training"] = self.training
+        arrays = {"header": np.array(json.dumps(header, ensure_ascii=False)),
+                  "network": np.frombuffer(network_file.getvalue(), dtype=np.uint8),
+                  "mean": self.mean, "scale": self.scale}
+        if hasattr(path, "write"):
+            np.savez(cast(IO[bytes], path), **arrays)
+        else:
+            nnio.write_atomically(path, lambda f: np.savez(f, **arrays))
+
+    def __repr__(self) -> str:
+        what = ("regression" if self.classes is None
+                else f"classes={self.classes.tolist()!r}")
+        return (f"Model(target={self.target!r}, features={list(self.feature_names)!r}, {what}, "
+                f"network={self.network!r})")
+
+
+def load(path: PathLike | IO[bytes]) -> Model:
+    """The Model in the file `path` (a path or a readable binary file object), as `nnpy
+    train` or Model.save wrote it. ValueError for anything that is not an intact model file
+    of a version this nnpy reads (naming the file and what is wrong); FileNotFoundError if it
+    does not exist. Nothing in the file is unpickled or run."""
+    if hasattr(path, "read"):
+        return _read(path, "<file object>")
+    f, name = nnio.open_regular(path, "model file")
+    with f:
+        return _read(f, name)
+
+
+def _read(f, name):
+    try:
+        size = f.seek(0, 2)
+        f.seek(0)
+    except OSError as err:
+        raise ValueError(f"{name}: cannot read: {err}") from None
+    return nnio.read_npz(f, name, "nnpy model file", lambda zf: _read_zip(zf, name, size))
+
+
+def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
+    members = nnio._members(zf, name)
+    header = nnio.read_json_header(zf, members, name, "nnpy model file")
+    _check_header(header, name)
+    n = len(header["features"]) if isinstance(header["features"], list) else 0
+    expected = {"header", "network", "mean", "scale"}
+    missing, extra = sorted(expected - set(members)), sorted(set(members) - expected)
+    if missing or extra:
+        raise ValueError(f"{name}: the archive must hold header, network, mean and scale; "
+                         + (f"missing {', '.join(missing)}" if missing else "")
+                         + ("; " if missing and extra else "")
+                         + (f"unexpected {', '.join(extra)}" if extra else ""))
+    # nnpy writes the members uncompressed: none can be larger than the file itself
+    raw = nnio._read_array(zf, members["network"], name, size)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError(f"{name}: network must be a 1-D uint8 array (a network file's bytes), "
+                         f"got dtype {raw.dtype} and shape {raw.shape}")
+    net = nnio._load(io.BytesIO(raw.tobytes()), f"{name} (its network)", None)
+    vectors = {}
+    for key in ("mean", "scale"):
+        array = nnio._read_array(zf, members[key], name, 8 * n + nnio._NPY_HEADER_ALLOWANCE)
+        if array.dtype != np.float64 or array.shape != (n,):
+            raise ValueError(f"{name}: {key} must be float64 of shape ({n},) for {n} features, "
+                             f"got {array.dtype} of shape {array.shape}")
+        vectors[key] = array
+    try:
+        return Model(net, header["features"], header["target"], classes=header["classes"],
+                     mean=vectors["mean"], scale=vectors["scale"],
+                     target_scaling=header["target_scaling"],
+                     estimator_params=header["estimator_params"],
+                     training=header.get("training"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+def _check_header(header, name):
+    if not isinstance(header, dict):
+        raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
+    if header.get("format") == nnio.FORMAT:
+        raise ValueError(f"{name} is an nnpy network file, not a model file: read it with "
+                         f"nnpy.Network.load")
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{name}: not an nnpy model file (format {header.get('format')!r})")
+    version = header.get("version")
+    if not nnio._is_int(version) or version < 1:
+        raise ValueError(f"{name}: the format version must be an integer >= 1, got {version!r}")
+    if version > VERSION:
+        from . import __version__
+        raise ValueError(f"{name} was written by a newer nnpy (model format version {version}; "
+                         f"nnpy {__version__} reads version {VERSION}): upgrade nnpy to read it")
+    missing = [key for key in _REQUIRED if key not in header]
+    if missing:
+        raise ValueError(f"{name}: the header lacks {', '.join(missing)}")
+    unknown = sorted(set(header) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ValueError(f"{name}: the header has unknown fields {', '.join(map(repr, unknown))}")
+    if header["task"] not in _TASKS:
+        raise ValueError(f"{name}: task must be 'classify' or 'regress', got {header['task']!r}")
+    if (header["task"] == "classify") != (header["classes"] is not None):
+        raise ValueError(f"{name}: a {header['task']} model needs classes "
+                         f"{'[...]' if header['task'] == 'classify' else 'null'}")
+    if "nnpy_version" in header and not isinstance(header["nnpy_version"], str):
+        raise ValueError(f"{name}: nnpy_version must be a string")
+    if not isinstance(header["features"], list):
+        raise ValueError(f"{name}: features must be a list of names")
+
+
+# ---- checks ----------------------------------------------------------------------------------
+
+def _check_names(names):
+    if isinstance(names, str) or not isinstance(names, Sequence) and \
+            not isinstance(names, np.ndarray):
+        raise TypeError(f"feature_names must be a sequence of column names, got {names!r}")
+    names = tuple(names)
+    if not names:
+        raise ValueError("feature_names must name at least one column")
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise TypeError(f"feature_names[{i}] must be a string, got {name!r}")
+    if len(set(names)) != len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"feature_names holds {repeated!r} twice")
+    return names
+
+
+def _check_classes(classes):
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__"):
+        raise TypeError(f"classes must be a sequence of labels, got {classes!r}")
+    labels = list(np.asarray(classes).tolist()) if isinstance(classes, np.ndarray) \
+        else list(classes)
+    if all(nnio._is_int(c) for c in labels):
+        if not all(_INT64.min <= c <= _INT64.max for c in labels):
+            raise ValueError("integer classes must fit in int64")
+        array = np.array(labels, dtype=np.int64)
+    elif all(isinstance(c, str) for c in labels):
+        array = np.array(labels, dtype=str)
+    else:
+        raise TypeError("classes must be all integers or all strings, got "
+                        f"{', '.join(sorted({type(c).__name__ for c in labels}))}")
+    if len(array) < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {labels!r}")
+    if not (array[1:] > array[:-1]).all():
+        raise ValueError("classes must be sorted, without repeats (as np.unique gives them)")
+    return array
+
+
+def _check_vector(value, what, n):
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} must be {n} numbers: {err}") from None
+    if array.shape != (n,):
+        raise ValueError(f"{what} must have shape ({n},), one per feature; got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} holds NaN or infinity")
+    return array
+
+
+def _is_json_param(value):
+    if value is None or isinstance(value, (bool, str)):
+        return True
+    if isinstance(value, numbers.Real):
+        return math.isfinite(value) if isinstance(value, float) else True
+    return isinstance(value, (tuple, list)) and all(nnio._is_int(v) for v in value)
+
+
+def _check_params(params):
+    if not isinstance(params, Mapping):
+        raise TypeError(f"estimator_params must be a mapping, got {type(params).__name__}")
+    out = {}
+    for key, value in params.items():
+        if not isinstance(key, str) or not _is_json_param(value):
+            raise ValueError(f"estimator_params[{key!r}] must be a string, number, true/false, "
+                             f"null or a list of integers, got {value!r}")
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(value, (tuple, list)):
+            value = [int(v) for v in value]
+        out[key] = value
+    return out
+
+
+def _check_training(training):
+    if training is None:
+        return None
+    if not isinstance(training, Mapping):
+        raise TypeError(f"training must be a mapping, got {type(training).__name__}")
+    unknown = sorted(set(training) - set(_TRAINING))
+    if unknown:
+        raise ValueError(f"training has unknown fields {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(_TRAINING)}")
+    out = {}
+    for key, value in training.items():
+        kind = _TRAINING[key]
+        if kind is int:
+            ok = nnio._is_int(value) and value >= 0
+        elif kind is float:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+                math.isfinite(value)
+        else:
+            ok = isinstance(value, str) and (key != "metric" or value in _METRICS)
+        if not ok:
+            raise ValueError(f"training[{key!r}] is {value!r}; expected "
+                             + ("one of " + ", ".join(_METRICS) if key == "metric"
+                                else {int: "an integer >= 0", float: "a finite number"}[kind]))
+        out[key] = kind(value)
+    return out
+
+
+def _by_name(X):
+    """Whether X gives its columns by name: a mapping, a DataFrame, a structured array."""
+    if isinstance(X, Mapping) or hasattr(X, "columns"):
+        return True
+    return isinstance(X, np.ndarray) and X.dtype.names is not None
+
+
+def _has_column(X, name):
+    if isinstance(X, np.ndarray):
+        return name in X.dtype.names
+    return name in (X.columns if hasattr(X, "columns") else X)
+
+
+def _numbers(value, what):
+    """value as a float64 array, if it holds real numbers (not text, not dates)."""
+    array = np.asarray(value)
+    if array.dtype.kind == "O":
+        if not all(isinstance(v, numbers.Real) for v in array.ravel()):
+            raise TypeError(f"{what} must hold numbers only")
+    elif array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must hold numbers, got dtype {array.dtype}")
+    return array.astype(np.float64)

@@ -1,0 +1,271 @@
+"""The benchmark suite (nnpy.benchmarks, `nnpy bench`, bench/run.py): its command line, where
+its results go, its skip messages, the W5 plug-in wiring, and that its peers compute what nnpy
+computes (the numpy peer against nnpy.reference, torch's step, FANN against the C yardstick).
+No timing is asserted: only what a run reports and how."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnpy import benchmarks, reference
+from nnpy.benchmarks import plugins, report, run, workloads
+from nnpy.benchmarks.systems import Skip, climit, fann_c, need, numpy_lean
+
+BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+
+
+def bench(capsys, *argv, **kwargs):
+    status = benchmarks.main(list(argv), **kwargs)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# --- command line --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, names", [
+    (["--only", "W9"], "W9"),
+    (["--only", "W1,nope"], "NOPE"),
+    (["--only", ","], "--only"),
+    (["--systems", "nnpy,matlab"], "matlab"),
+    (["--repeats", "0"], "--repeats"),
+    (["--repeats", "x"], "--repeats"),
+    (["--no-such-option"], "--no-such-option"),
+])
+def test_bad_arguments_give_a_message_and_status_2(capsys, argv, names):
+    status, out, err = bench(capsys, *argv)
+    assert status == 2
+    assert names in err and "usage: nnpy bench" in err
+    assert "Traceback" not in err
+
+
+def test_out_that_is_a_file_is_refused_before_running(capsys, tmp_path):
+    target = tmp_path / "results"
+    target.write_text("")
+    status, _, err = bench(capsys, "--out", str(target), "--only", "W1")
+    assert status == 2 and "is a file" in err
+
+
+def test_nnpy_bench_with_an_unknown_workload_exits_2():
+    done = subprocess.run([sys.executable, "-m", "nnpy", "bench", "--only", "W9"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "W9" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_nnpy_bench_help_names_itself_and_its_results_folder(capsys):
+    status, out, _ = bench(capsys, "--help")
+    assert status == 0
+    assert out.startswith("usage: nnpy bench")
+    assert "bench-results" in out
+
+
+@pytest.mark.skipif(not BENCH_SCRIPT.exists(), reason="no source checkout (bench/run.py)")
+def test_bench_script_help_names_itself_and_bench_results(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH_SCRIPT), "--help"],
+                          cwd=BENCH_SCRIPT.parents[1], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python bench/run.py")
+    assert "nnpy bench" not in done.stdout
+    assert os.path.join("bench", "results") in done.stdout
+
+
+def test_default_results_folders():
+    assert run.parse_args([]).out == "bench-results"
+    assert run.parse_args([], "python bench/run.py", "bench/results").out == "bench/results"
+    assert run.parse_args(["--out", "x"]).out == "x"
+
+
+def test_only_accepts_workloads_and_cases_in_any_case():
+    args = run.parse_args(["--only", "w1,W3-64-2t,W5", "--quick"])
+    cases = [c.id for c in run.selected_cases(args)]
+    assert cases == ["W1", "W1-100k", "W3-64-2t"]
+    assert run.selected_plugins(args) == ["W5"]
+    assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
+    assert run.selected_plugins(run.parse_args([])) == ["W5"]
+    assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
+
+
+def test_quick_runs_w3_on_two_threads_in_float64():
+    quick = {c.id: c for c in workloads.cases(quick=True)}
+    full = {c.id for c in workloads.cases(quick=False)}
+    assert quick["W3-64-2t"].params == {"dtype": "float64", "threads": 2}
+    assert "W3-32-2t" not in quick and "W3-32-2t" in full
+
+
+# --- skip messages -------------------------------------------------------------------------
+
+def test_a_missing_torch_is_skipped_with_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    with pytest.raises(Skip, match=r"not installed \(torch.*pip install torch"):
+        need("torch")
+
+
+def test_nnpy_bench_without_torch_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    # a `torch` package that fails to import, ahead of any real one, in the worker processes
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch is hidden by a test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    status, out, _ = bench(capsys, "--only", "W1", "--systems", "torch", "--quick",
+                           "--repeats", "1", "--out", str(tmp_path / "out"))
+    assert status == 0
+    assert "pip install torch" in out
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "## Skipped" in md and "torch: not installed" in md and "pip install torch" in md
+    entry = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert entry["cases"]["W1"]["systems"]["torch"]["status"] == "skipped"
+
+
+def test_fann_missing_is_skipped_with_the_apt_package(tmp_path, monkeypatch):
+    failed = {"fann": None}, {"failed": {"fann": "fann.c:22:10: fatal error: doublefann.h: "
+                                                 "No such file or directory"}}
+    monkeypatch.setattr(climit, "build", lambda folder, builds=None: failed)
+    path, _, reason = fann_c.build(str(tmp_path))
+    assert path is None and "apt-get install libfann-dev" in reason
+    out = fann_c.run("W1", {"steps": 10}, {"repeats": 1, "timeout": 10, "case": "W1"}, path,
+                     reason)
+    assert out == {"status": "skipped", "reason": reason}
+
+
+def test_no_c_compiler_skips_the_compiled_systems(tmp_path, monkeypatch):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    binaries, log = climit.build(str(tmp_path))
+    assert set(binaries.values()) == {None} and "no C compiler" in log["error"]
+    out = climit.run("c-limit", "W1", {"steps": 10}, {"repeats": 1, "timeout": 10,
+                                                       "case": "W1"}, binaries)
+    assert out["status"] == "skipped" and "no C compiler" in out["reason"]
+    assert "no C compiler" in fann_c.build(str(tmp_path))[2]
+
+
+def test_report_lists_each_skipped_system_once():
+    entry = {"status": "skipped", "reason": "not installed (torch: x; pip install torch)"}
+    results = {"cases": {"W1": {"systems": {"torch": entry, "nnpy": {"status": "ok"}}},
+                         "W2": {"systems": {"torch": entry}}}}
+    assert report.skipped_systems(results) == {"torch": entry["reason"]}
+
+
+# --- the W5 plug-in ------------------------------------------------------------------------
+
+FAKE_W5 = '''
+def run(quick, repeats):
+    return {"rows": [{"name": "digits", "seconds": {"nnpy": 0.1, "sklearn": 0.3},
+                      "score": {"nnpy": 0.97, "sklearn": 0.96}}],
+            "quick": quick, "repeats": repeats}
+
+
+def markdown(result):
+    row = result["rows"][0]
+    return "## W5 fake\\n\\n| " + row["name"] + " | " + str(row["score"]["nnpy"]) + " |\\n"
+'''
+
+
+@pytest.fixture
+def fake_w5(tmp_path, monkeypatch):
+    """A stand-in W5 module on the path of this process and of the workers."""
+    (tmp_path / "fake_w5_plugin.py").write_text(textwrap.dedent(FAKE_W5))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setitem(plugins.PLUGINS, "W5", ("fake_w5_plugin", (), ""))
+    return tmp_path
+
+
+def test_w5_plugin_runs_in_a_worker_and_its_table_lands_in_the_report(capsys, fake_w5):
+    out_dir = fake_w5 / "out"
+    status, _, _ = bench(capsys, "--only", "W5", "--quick", "--repeats", "2",
+                         "--out", str(out_dir))
+    assert status == 0
+    results = json.loads((out_dir / "results.json").read_text())
+    w5 = results["plugins"]["W5"]
+    assert w5["status"] == "ok"
+    assert w5["result"]["quick"] is True and w5["result"]["repeats"] == 2
+    assert results["cases"] == {}
+    assert "## W5 fake\n\n| digits | 0.97 |" in (out_dir / "results.md").read_text()
+
+
+def test_w5_that_is_not_installed_is_skipped_with_a_message(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(plugins.PLUGINS, "W5", ("nnpy_no_such_w5_module", (), ""))
+    status, out, _ = bench(capsys, "--only", "W5", "--out", str(tmp_path))
+    assert status == 0
+    assert "nnpy_no_such_w5_module is not in this installation" in out
+    assert "W5 skipped" in (tmp_path / "results.md").read_text()
+
+
+def test_w5_needs_scikit_learn(monkeypatch):
+    monkeypatch.setitem(plugins.PLUGINS, "W5", ("fake", ("nnpy_no_such_dependency",),
+                                                'pip install "nnpy-net[sklearn]"'))
+    assert plugins.missing("W5") == ('not installed (nnpy_no_such_dependency; '
+                                     'pip install "nnpy-net[sklearn]")')
+
+
+def test_a_w5_result_that_is_not_json_is_an_error(capsys, fake_w5):
+    (fake_w5 / "fake_w5_plugin.py").write_text(
+        "def run(quick, repeats):\n    return {'x': object()}\n")
+    outcome = plugins.run_in_worker("W5", True, 1, dict(os.environ), 120)
+    assert outcome["status"] == "error" and "not JSON serializable" in outcome["reason"]
+
+
+# --- the peers compute what nnpy computes --------------------------------------------------
+
+def test_numpy_peer_takes_the_steps_of_nnpy_reference():
+    rng = np.random.default_rng(3)
+    X, Y = rng.random((95, 64)), rng.random((95, 10))
+    weights, biases = reference.init_params([64, 32, 10], init="normal", rng=rng)
+    net = numpy_lean.BatchSGD(weights[0], biases[0], weights[1], biases[1], batch=10)
+    orders = np.random.default_rng(0)  # reference.sgd draws one permutation per epoch
+    for _ in range(2):
+        net.epoch(X, Y, orders.permutation(len(X)), 3.0)  # 95 rows: a last batch of 5
+    reference.sgd(weights, biases, X, Y, epochs=2, lr=3.0, batch_size=10, output="sigmoid",
+                  loss="mse", rng=np.random.default_rng(0))
+    np.testing.assert_allclose(net.W0T.T, weights[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.W1T.T, weights[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.b0, biases[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.b1, biases[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.predict(X), reference.predict(weights, biases, X),
+                               rtol=1e-12)
+
+
+def test_torch_peer_takes_nnpys_step():
+    torch = pytest.importorskip("torch")
+    from nnpy.benchmarks.systems import torch_sys
+    rng = np.random.default_rng(1)
+    X, Y = rng.random((10, 64)), rng.random((10, 10))
+    weights, biases = reference.init_params([64, 32, 10], init="normal", rng=rng)
+    net = torch_sys.model(torch, [64, 32, 10], torch.float64)
+    with torch.no_grad():
+        for layer, w, b in zip((net[0], net[2]), weights, biases):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+    opt = torch_sys.sgd(torch, net, 3.0, len(X))
+    opt.zero_grad()
+    torch.nn.MSELoss(reduction="sum")(net(torch.from_numpy(X)), torch.from_numpy(Y)).backward()
+    opt.step()
+    _, dW, db = reference.gradients(weights, biases, X, Y)
+    for layer, w, g in zip((net[0], net[2]), weights, dW):
+        np.testing.assert_allclose(layer.weight.detach().numpy(), w - 3.0 * g, rtol=1e-10,
+                                   atol=1e-12)
+
+
+def _built(tmp_path, builds):
+    paths, log = climit.build(str(tmp_path), builds)
+    if climit.compiler() is None:
+        pytest.skip("no C compiler")
+    return paths, log
+
+
+def test_fann_trains_xor_as_the_c_yardstick_does(tmp_path):
+    """With steepness 0.5 and the linear error function, fann_train is the C yardstick's SGD
+    step: the same loss after 2,000 steps from the same start and draws (FANN's derivative
+    clipping to [0.01, 0.99] does not come into play this early)."""
+    path, log, reason = fann_c.build(str(tmp_path))
+    if path is None:
+        pytest.skip(reason)
+    paths, _ = _built(tmp_path, {"xor_fixed": climit.BUILDS["xor_fixed"]})
+    fann = climit.run_binary([path, "xor", "2000", "1"], 60)
+    c = climit.run_binary([paths["xor_fixed"], "2000", "1", "2", "2", "1"], 60)
+    assert fann["final_loss"] == pytest.approx(c["final_loss"], rel=1e-6)

@@ -1,0 +1,357 @@
+"""nnpy.export against real consumers: ONNX files run in onnxruntime, C headers compiled by the
+system's C compiler, both compared with `predict` / `predict_proba`."""
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnpy
+from nnpy.export import ONNX_IR_VERSION, ONNX_OPSET, to_c, to_onnx
+
+
+# (hidden activation, output) pairs covering every activation and output nnpy has
+PAIRS = [("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("tanh", "softmax"),
+         ("relu", "identity"), ("identity", "sigmoid"), ("tanh", "identity"),
+         ("relu", "softmax")]
+
+
+def network(hidden, output, sizes=(4, 6, 5, 3), dtype=np.float64, seed=0, scale=1.0):
+    """A Network with the given activations and N(0, scale) weights."""
+    net = nnpy.Network(list(sizes), activation=hidden, output=output, dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed)
+    net.weights = [rng.normal(0, scale, w.shape) for w in net.weights]
+    net.biases = [rng.normal(0, scale, b.shape) for b in net.biases]
+    return net
+
+
+def inputs(n_in, n=50, seed=1, dtype=np.float64):
+    return np.random.default_rng(seed).normal(0, 2.0, (n, n_in)).astype(dtype)
+
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX in onnxruntime
+# ---------------------------------------------------------------------------------------------
+
+def session(model, **options):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    buffer = io.BytesIO()
+    to_onnx(model, buffer, **options)
+    return ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hidden, output", PAIRS)
+def test_onnxruntime_computes_predict(hidden, output, dtype):
+    net = network(hidden, output, dtype=dtype)
+    run = session(net)
+    (x,), (y,) = run.get_inputs(), run.get_outputs()
+    element = "tensor(double)" if dtype == np.float64 else "tensor(float)"
+    assert (x.name, x.type, x.shape[1]) == ("X", element, 4)
+    assert (y.name, y.type, y.shape[1]) == ("output", element, 3)
+    X = inputs(4, dtype=dtype)
+    out = run.run(None, {"X": X})[0]
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, net.predict(X), rtol=0, atol=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("sizes", [(3, 1), (2, 7, 1), (5, 3, 3, 3, 3, 2)])
+def test_onnx_shapes(sizes):
+    net = network("sigmoid", "sigmoid", sizes=sizes)
+    X = inputs(sizes[0], n=1)            # one row, and many
+    np.testing.assert_allclose(session(net).run(None, {"X": X})[0], net.predict(X), atol=1e-12)
+    X = inputs(sizes[0], n=300)
+    np.testing.assert_allclose(session(net).run(None, {"X": X})[0], net.predict(X), atol=1e-12)
+
+
+def test_onnx_float_export_of_a_double_network():
+    net = network("sigmoid", "softmax")
+    run = session(net, dtype=np.float32)
+    assert run.get_inputs()[0].type == "tensor(float)"
+    X = inputs(4, dtype=np.float32)
+    np.testing.assert_allclose(run.run(None, {"X": X})[0], net.predict(X.astype(np.float64)),
+                               atol=1e-5)
+
+
+def test_onnx_file_opset_and_checker(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    net = network("sigmoid", "softmax")
+    returned = to_onnx(net, tmp_path / "net.onnx")
+    model = onnx.load(str(tmp_path / "net.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert model == returned
+    assert model.ir_version == ONNX_IR_VERSION
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", ONNX_OPSET)]
+    assert {n.op_type for n in model.graph.node} == {"Gemm", "Sigmoid", "Softmax", "Identity"}
+    assert model.producer_name == "nnpy"
+
+
+def test_onnx_extreme_inputs_stay_finite():
+    net = network("sigmoid", "softmax", scale=30.0)
+    X = inputs(4) * 100
+    out = session(net).run(None, {"X": X})[0]
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, net.predict(X), atol=1e-12)
+
+
+def test_to_onnx_refuses_what_is_not_a_model():
+    pytest.importorskip("onnx")
+    with pytest.raises(TypeError, match="nnpy.Network or a fitted"):
+        to_onnx([[1.0]], io.BytesIO())
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        to_onnx(nnpy.Network([2, 1]), io.BytesIO(), dtype=np.int32)
+
+
+# ---- the estimators -------------------------------------------------------------------------
+
+def fitted(kind, y, **params):
+    """A fitted NNClassifier / NNRegressor on 60 random samples (skipped before issue 10's
+    estimators, which keep their network in `network_`)."""
+    pytest.importorskip("sklearn")
+    from nnpy import estimators
+    if "solver" not in getattr(estimators, kind)().get_params():
+        pytest.skip("these estimators predate issue 10 (scikit-learn's MLP parameters)")
+    X = inputs(4, n=len(y))
+    model = getattr(estimators, kind)(hidden_layer_sizes=(6,), max_iter=30, random_state=0,
+                                      **params)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # ConvergenceWarning: 30 iterations are plenty
+        model.fit(X, y)
+    return model, X
+
+
+LABELS = {"int": np.array([3, 7, 11]), "str": np.array(["cat", "dog", "emu"]),
+          "float": np.array([1.0, 2.0, 4.0])}   # integral: scikit-learn refuses others
+
+
+@pytest.mark.parametrize("labels", list(LABELS))
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+def test_onnx_classifier_as_skl2onnx(labels, n_classes, activation):
+    rng = np.random.default_rng(0)
+    y = LABELS[labels][:n_classes][rng.integers(0, n_classes, 60)]
+    clf, X = fitted("NNClassifier", y, activation=activation)
+    assert clf.out_activation_ == ("logistic" if n_classes == 2 else "softmax")
+    run = session(clf)
+    assert [o.name for o in run.get_outputs()] == ["label", "probabilities"]
+    assert run.get_outputs()[1].type == "tensor(double)"
+    label, proba = run.run(None, {"X": X})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-12)
+    expected = clf.predict(X)
+    if labels == "str":
+        assert run.get_outputs()[0].type == "tensor(string)"
+        assert label.tolist() == expected.tolist()
+    else:
+        assert run.get_outputs()[0].type == ("tensor(int64)" if labels == "int" else
+                                             "tensor(double)")
+        assert label.dtype == (np.int64 if labels == "int" else np.float64)
+        np.testing.assert_array_equal(label, expected)
+
+
+def test_onnx_bool_labels_and_float32():
+    y = np.random.default_rng(0).random(60) < 0.5
+    clf, X = fitted("NNClassifier", y, dtype=np.float32)
+    run = session(clf)
+    assert [o.type for o in run.get_outputs()] == ["tensor(bool)", "tensor(float)"]
+    label, proba = run.run(None, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+    # near p = 0.5 float rounding may differ; elsewhere the labels agree
+    sure = np.abs(proba[:, 1] - 0.5) > 1e-4
+    np.testing.assert_array_equal(label[sure], clf.predict(X)[sure])
+
+
+def test_onnx_multilabel_classifier():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((60, 3)) < 0.5).astype(int)
+    clf, X = fitted("NNClassifier", Y)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 3
+    label, proba = session(clf).run(None, {"X": X})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-12)
+    assert label.dtype == np.int64 and label.shape == (60, 3)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_onnx_regressor(n_targets):
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(60, n_targets)) * 5
+    reg, X = fitted("NNRegressor", y.ravel() if n_targets == 1 else y)
+    run = session(reg)
+    (out,) = run.get_outputs()
+    assert out.name == "variable"
+    result = run.run(None, {"X": X})[0]
+    np.testing.assert_allclose(result, np.reshape(reg.predict(X), (60, n_targets)), atol=1e-12)
+
+
+def test_onnx_unfitted_estimator():
+    pytest.importorskip("onnx")
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import NotFittedError
+    from nnpy.estimators import NNClassifier
+    with pytest.raises(NotFittedError):
+        to_onnx(NNClassifier(), io.BytesIO())
+
+
+# ---- optional dependency ------------------------------------------------------------------
+
+def test_import_nnpy_export_imports_no_onnx():
+    code = ("import sys, nnpy, nnpy.export, nnpy.io\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('onnx', 'onnxruntime', 'sklearn')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_to_onnx_without_onnx_says_what_to_install(tmp_path):
+    from test_optional_imports import blocked_env, run
+    done = run("import nnpy, nnpy.export\n"
+               "try:\n    nnpy.export.to_onnx(nnpy.Network([2, 1]), 'x.onnx')\n"
+               "except ImportError as e:\n    print(e)\n", blocked_env(tmp_path, "onnx"))
+    assert 'pip install "nnpy-net[onnx]"' in done.stdout, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# C headers compiled with cc
+# ---------------------------------------------------------------------------------------------
+
+CC = shutil.which(os.environ.get("CC", "cc"))
+needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc) on PATH")
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror"]
+
+
+def c_literal(value, dtype):
+    if dtype == np.float32:
+        return np.format_float_scientific(np.float32(value), unique=True) + "f"
+    return repr(float(value))
+
+
+def compile_and_run(tmp_path, headers, X, dtype, extra_sources=()):
+    """Compiles a program that includes `headers` ({name: header path}), runs each network's
+    NAME_predict on every row of X and returns {name: outputs (n, n_out)}."""
+    T = "float" if dtype == np.float32 else "double"
+    rows = ",\n".join("    {" + ", ".join(c_literal(v, dtype) for v in row) + "}"
+                      for row in X)
+    lines = ["#include <stdio.h>"] + [f'#include "{path}"' for path in headers.values()]
+    lines += [f"static const {T} inputs[{len(X)}][{X.shape[1]}] = {{\n{rows}\n}};",
+              "int main(void)", "{", "    int i, k;"]
+    for name in headers:
+        upper = name.upper()
+        lines += [f"    for (i = 0; i < {len(X)}; ++i) {{",
+                  f"        {T} y[{upper}_N_OUTPUTS];",
+                  f"        {name}_predict(inputs[i], y);",
+                  f"        for (k = 0; k < {upper}_N_OUTPUTS; ++k)",
+                  f'            printf("%.17g ", (double)y[k]);',
+                  f'        printf("\\n");',
+                  f"    }}"]
+    lines += ["    return 0;", "}", ""]
+    (tmp_path / "main.c").write_text("\n".join(lines))
+    sources = [str(tmp_path / "main.c")] + [str(s) for s in extra_sources]
+    done = subprocess.run([CC, *CFLAGS, "-o", str(tmp_path / "main"), *sources, "-lm"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ran = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    results = {}
+    for k, name in enumerate(headers):
+        block = lines[k * len(X):(k + 1) * len(X)]
+        results[name] = np.array([[float(v) for v in line.split()] for line in block])
+    return results
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hidden, output", PAIRS)
+def test_c_header_computes_predict(tmp_path, hidden, output, dtype):
+    net = network(hidden, output, dtype=dtype)
+    to_c(net, tmp_path / "net.h", name="net")
+    X = inputs(4, dtype=dtype)
+    out = compile_and_run(tmp_path, {"net": tmp_path / "net.h"}, X, dtype)["net"]
+    np.testing.assert_allclose(out, net.predict(X), rtol=0, atol=TOLERANCE[dtype])
+
+
+@needs_cc
+@pytest.mark.parametrize("sizes", [(3, 1), (1, 1), (2, 9, 1), (5, 4, 7, 3, 2)])
+def test_c_header_shapes(tmp_path, sizes):
+    net = network("sigmoid", "sigmoid", sizes=sizes)
+    to_c(net, tmp_path / "net.h")
+    X = inputs(sizes[0], n=10)
+    out = compile_and_run(tmp_path, {"nnpy_net": tmp_path / "net.h"}, X, np.float64)
+    np.testing.assert_allclose(out["nnpy_net"], net.predict(X), rtol=0, atol=1e-12)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_c_sigmoid_and_softmax_do_not_overflow(tmp_path, dtype):
+    net = network("sigmoid", "softmax", dtype=dtype, scale=40.0)
+    to_c(net, tmp_path / "net.h", name="big")
+    X = inputs(4, dtype=dtype) * 50
+    out = compile_and_run(tmp_path, {"big": tmp_path / "net.h"}, X, dtype)["big"]
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, net.predict(X), rtol=0, atol=TOLERANCE[dtype])
+
+
+@needs_cc
+def test_two_headers_in_one_program_and_one_header_in_two_files(tmp_path):
+    a = network("sigmoid", "sigmoid", sizes=(4, 3, 2), seed=1)
+    b = network("sigmoid", "softmax", sizes=(4, 5, 3), seed=2)
+    to_c(a, tmp_path / "a.h", name="model_a")
+    to_c(b, tmp_path / "b.h", name="model_b")
+    # a second translation unit including the same header: static inline, so it links
+    (tmp_path / "other.c").write_text(f'#include "{tmp_path / "a.h"}"\n'
+                                      f'#include "{tmp_path / "a.h"}"\n'   # include guard
+                                      "double other(const double *x);\n"
+                                      "double other(const double *x)\n{\n"
+                                      "    double y[MODEL_A_N_OUTPUTS];\n"
+                                      "    model_a_predict(x, y);\n    return y[0];\n}\n")
+    X = inputs(4, n=8)
+    out = compile_and_run(tmp_path, {"model_a": tmp_path / "a.h", "model_b": tmp_path / "b.h"},
+                          X, np.float64, extra_sources=[tmp_path / "other.c"])
+    np.testing.assert_allclose(out["model_a"], a.predict(X), atol=1e-12)
+    np.testing.assert_allclose(out["model_b"], b.predict(X), atol=1e-12)
+
+
+def test_c_header_text(tmp_path):
+    net = network("sigmoid", "sigmoid", sizes=(2, 3, 1), dtype=np.float32)
+    buffer = io.StringIO()
+    to_c(net, buffer, name="tiny")
+    text = buffer.getvalue()
+    assert "static const float tiny_w0[3][2]" in text
+    assert "static inline void tiny_predict(const float *x, float *y)" in text
+    assert "#define TINY_N_INPUTS 2" in text and "#define TINY_N_OUTPUTS 1" in text
+    assert "expf(" in text and "malloc" not in text
+    assert [line for line in text.splitlines() if line.startswith("#include")] == \
+        ["#include <math.h>"]
+
+
+@pytest.mark.parametrize("name, error", [
+    ("2net", ValueError), ("my-net", ValueError), ("", ValueError), ("net h", ValueError),
+    ("int", ValueError), ("static", ValueError), ("__net", ValueError), ("_Net", ValueError),
+    ("ñet", ValueError), (None, TypeError), (b"net", TypeError)])
+def test_c_names_must_be_identifiers(tmp_path, name, error):
+    with pytest.raises(error, match="name"):
+        to_c(nnpy.Network([2, 1]), tmp_path / "n.h", name=name)
+    assert not (tmp_path / "n.h").exists()
+
+
+def test_to_c_needs_a_network(tmp_path):
+    with pytest.raises(TypeError, match="to_c needs an nnpy.Network"):
+        to_c("net", tmp_path / "n.h")
+
+
+def test_every_activation_of_the_model_table_is_exported():
+    """A new activation in nnpy's model table needs an ONNX operator and a C expression."""
+    from nnpy import _model, export
+    names = set(_model.HIDDEN) | set(_model.OUTPUTS)
+    assert set(export._ONNX_OPS) == names
+    assert set(export._C_ACTIVATIONS) == names
