@@ -337,14 +337,45 @@ def test_a_read_waits_for_an_assignment_under_way_and_sees_all_of_it():
 
 def test_predict_one_refuses_while_another_thread_holds_the_network():
     net = Network([4, 3, 2], seed=0)
-    out = np.empty(2)
 
     class Guard:
         _exclusive = threading.get_ident() + 1  # another thread's write or fit
 
-    assert core.predict_one(net._model(), net._flat, np.ones(4), out, Guard) == -1
+    assert core.predict_one(net._model(), net._flat, np.ones(4), Guard) is None
     Guard._exclusive = None
-    assert core.predict_one(net._model(), net._flat, np.ones(4), out, Guard) == 1
+    out = core.predict_one(net._model(), net._flat, np.ones(4), Guard)
+    np.testing.assert_allclose(out, net.predict(np.ones((2, 4)))[0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_one_takes_one_sample_and_leaves_the_rest_to_the_general_path(dtype):
+    net = Network([4, 3, 2], dtype=dtype, seed=0)
+    rows = np.arange(12, dtype=dtype).reshape(3, 4) / 10
+    expected = net.predict(rows)  # the general path (3 rows)
+
+    class Guard:
+        _exclusive = None
+
+    def one(x):
+        return core.predict_one(net._forward_model, net._flat, x, Guard)
+
+    for x, shape in ((rows[1], (2,)), (rows[1:2], (1, 2))):
+        out = one(x)
+        assert out.shape == shape and out.dtype == dtype and out.flags.writeable
+        np.testing.assert_array_equal(out.reshape(-1), expected[1])
+        assert net.predict(x).shape == shape
+    other = np.float32 if dtype == np.float64 else np.float64
+    irregular = [rows[1].astype(other), rows[:2], rows[1:2].T, rows[:, 1], rows[1, :3],
+                 rows[1].tolist(), rows[1].reshape(1, 1, 4), rows[1].astype(np.int64),
+                 np.full(4, np.nan, dtype), rows[1].view(rows.dtype.newbyteorder()),
+                 np.array(1.0, dtype)]
+    for x in irregular:  # taken by predict's general path, which converts or raises
+        assert one(x) is None, x
+    with pytest.raises(ValueError, match="X"):
+        net.predict(np.full(4, np.nan, dtype))
+    with pytest.raises(ValueError, match="X"):
+        net.predict(rows[1, :3])
+    np.testing.assert_allclose(net.predict(rows[1].tolist()), expected[1], rtol=1e-6)
 
 
 def test_weight_views_are_read_only_and_say_to_assign():

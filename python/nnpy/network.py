@@ -288,7 +288,8 @@ class Network:
             seed = as_int(seed, "seed", 0)
         self._rng = np.random.default_rng(seed)
         self._models: dict = {}
-        self._flat = np.empty(self._model().n_params, self.dtype)
+        self._forward_model = self._model()  # for predict: the forward pass has no loss
+        self._flat = np.empty(self._forward_model.n_params, self.dtype)
         self._n_out = int(self._sizes[-1])
         self._optimizer = None
         self._make_views()
@@ -455,8 +456,8 @@ class Network:
     def __getstate__(self) -> dict:
         with self._guard.read():
             state = self.__dict__.copy()
-            for key in ("_guard", "_models", "_weights_views", "_biases_views",
-                        "_public_weights", "_public_biases"):
+            for key in ("_guard", "_models", "_forward_model", "_weights_views",
+                        "_biases_views", "_public_weights", "_public_biases"):
                 state.pop(key, None)
             state["_flat"] = self._flat.copy()
             state["_rng"] = self._rng.bit_generator.state
@@ -477,6 +478,7 @@ class Network:
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = rng_state
         self._models = {}
+        self._forward_model = self._model()
         self._make_views()
         self._guard = _Guard()
 
@@ -485,13 +487,14 @@ class Network:
     def predict(self, X: Any) -> np.ndarray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
         1-D sample gives a 1-D output."""
-        if type(X) is np.ndarray and X.ndim == 1:
-            # One sample: the core's latency path checks X and whether a fit or an assignment
-            # is under way in another thread itself, needs no workspace and keeps the GIL (so
-            # none can start while it runs): no lock, no reader count. Anything it does not
-            # take (a busy network, a non-finite output) goes the general way below.
-            out = np.empty(self._n_out, self.dtype)
-            if core.predict_one(self._model(), self._flat, X, out, self._guard) == 1:
+        if type(X) is np.ndarray:
+            # One sample, (n_inputs,) or (1, n_inputs): the core's latency path checks X and
+            # whether a fit or an assignment is under way in another thread itself, allocates
+            # the output, needs no workspace and keeps the GIL (so none can start while it
+            # runs): no lock, no reader count. Anything it does not take (other shapes or
+            # dtypes, a busy network, a non-finite input or output) goes the general way below.
+            out = core.predict_one(self._forward_model, self._flat, X, self._guard)
+            if out is not None:
                 return out
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         out = np.empty((len(X), self._n_out), self.dtype)
@@ -662,6 +665,9 @@ class Network:
                             f"training diverged in epoch {run.completed + 1}: a step would have "
                             f"made a weight infinite or NaN (lr={lr}); the weights before that "
                             f"step are kept. Try a smaller lr.")
+                    if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
+                        history.loss.extend(losses[:completed].tolist())
+                        continue
                     for value in losses[:completed]:
                         history.loss.append(float(value))
                         if validation is not None:

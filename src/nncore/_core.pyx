@@ -20,8 +20,9 @@ from libc.stdint cimport uint64_t
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 
-from activations cimport (sigmoid, activation, activate, times_derivative, softmax_rows,
-                          row_loss, row_output_delta, nonfinite, SIGMOID, TANH, RELU, IDENTITY,
+from activations cimport (sigmoid, activation, derivative, activate, times_derivative,
+                          softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
+                          RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
 from gemm cimport gemm, MR, NR, KC, MC, NC
 from shuffle cimport seed_state, shuffle
@@ -516,14 +517,52 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
 # matrix-vector products as plain loops, no packing, no blocking
 # ---------------------------------------------------------------------------------------------
 
-# Dot product of n values, in 8 partial sums the compiler keeps in one SIMD register (a
-# single running sum would be a serial chain: without -ffast-math it cannot reorder it).
-cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noexcept nogil:
+# Width tags: the per-sample passes are compiled once per tag (a fused type). In the copy for
+# small networks (SmallNet: every width at most SMALL_WIDTH, as in the post's 2-2-1) each loop
+# runs to SMALL_WIDTH and exits at its width: the compiler unrolls it into straight code, with
+# no loop set-up and no vectorised versions to choose between, so that a step costs its
+# arithmetic. AnyNet: every loop runs to its width.
+cdef struct SmallNet:
+    char unused
+cdef struct AnyNet:
+    char unused
+ctypedef fused Widths:
+    SmallNet
+    AnyNet
+
+cdef enum:
+    SMALL_WIDTH = 4   # networks whose widths are all at most this take the SmallNet copy
+
+
+# Whether every width of the network is at most SMALL_WIDTH.
+cdef bint small_network(const Net* net) noexcept nogil:
+    cdef Py_ssize_t l
+    for l in range(net.n_layers + 1):
+        if net.sizes[l] > SMALL_WIDTH:
+            return 0
+    return 1
+
+
+# The bound of a loop over n values: SMALL_WIDTH in the SmallNet copy (whose loops exit at n),
+# else n.
+cdef inline Py_ssize_t bound(Widths* tag, Py_ssize_t n) noexcept nogil:
+    if Widths is SmallNet:
+        return SMALL_WIDTH
+    return n
+
+
+# Dot product of n values. With AnyNet, in 8 partial sums the compiler keeps in one SIMD
+# register (a single running sum would be a serial chain: without -ffast-math it cannot reorder
+# it); small dots, in one running sum.
+cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n,
+                         Widths* tag) noexcept nogil:
     cdef floating part[8]
     cdef floating total = 0
     cdef Py_ssize_t i, t, blocks = n // 8 * 8
-    if n < 8:  # tiny layers (the post's 2-2-1): the partial sums would cost more than they save
-        for i in range(n):
+    if Widths is SmallNet or n < 8:  # the partial sums would cost more than they save
+        for i in range(bound(tag, n)):
+            if Widths is SmallNet and i == n:
+                break
             total = total + u[i] * v[i]
         return total
     for t in range(8):
@@ -540,40 +579,54 @@ cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n) noe
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
 # pre-activations in z_out; returns A_L.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
-                                     floating* acts, floating* z_out) noexcept nogil:
+                                     floating* acts, floating* z_out,
+                                     Widths* tag) noexcept nogil:
     cdef Py_ssize_t j, l, n_in, n_out
     cdef const floating* a_prev = x
     cdef const floating* w = params
     cdef const floating* b
     cdef floating* a = acts
-    cdef int hidden = net.hidden, output = net.output
+    cdef int kind = net.hidden
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         b = w + n_out * n_in
-        # one output at a time, activation included: no separate pass over the layer, which
-        # for the small layers trained sample by sample costs more than the arithmetic
-        if l < net.n_layers - 1:
-            for j in range(n_out):
-                a[j] = activation(hidden, dot(w + j * n_in, a_prev, n_in) + b[j])
-            a_prev = a
-            a = a + n_out
+        for j in range(bound(tag, n_out)):
+            if Widths is SmallNet and j == n_out:
+                break
+            a[j] = dot(w + j * n_in, a_prev, n_in, tag) + b[j]
+        if l == net.n_layers - 1:  # the output layer: its pre-activations kept for the loss
+            kind = net.output
+            for j in range(bound(tag, n_out)):
+                if Widths is SmallNet and j == n_out:
+                    break
+                z_out[j] = a[j]
+        # the activation over the layer: a vectorised pass, or one value at a time in the
+        # unrolled small copy
+        if Widths is SmallNet and kind != SOFTMAX:
+            for j in range(bound(tag, n_out)):
+                if j == n_out:
+                    break
+                a[j] = activation(kind, a[j])
         else:
-            for j in range(n_out):
-                z_out[j] = dot(w + j * n_in, a_prev, n_in) + b[j]
-                a[j] = z_out[j] if output == SOFTMAX else activation(output, z_out[j])
-            if output == SOFTMAX:
-                softmax_rows(a, 1, n_out)
+            activate(kind, a, 1, n_out)
+        a_prev = a
+        a = a + n_out
         w = b + n_out
-    return a
+    return <floating*>a_prev
 
 
 # Backprop of one sample: grads = the sample's loss gradient (overwritten, not added to);
 # returns its loss. The arithmetic of accumulate_gradients with count == 1, as plain vector
 # loops. A_0 is x itself.
+# With `bad` (not NULL) grads gets plain SGD's step instead, -lr * (g + decay * W) for the
+# weights and -lr * g for the biases (step_range's formula), computed as each gradient is, and
+# *bad is or-ed with 1 if a parameter plus its step is inf or NaN: the step and its check in the
+# pass that computes the gradient, not in passes of their own (the caller applies the step).
 cdef inline double sample_gradients(const Net* net, const floating* params, const floating* x,
                                     const floating* y, floating* grads, floating* work,
-                                    Layout lay) noexcept nogil:
+                                    Layout lay, Widths* tag, floating lr, floating decay,
+                                    unsigned int* bad) noexcept nogil:
     cdef Py_ssize_t i, j, l, n_in, n_out, offset, acts_offset = lay.acts
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef const floating* a_prev
@@ -583,10 +636,11 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
     cdef floating* delta = work + lay.delta
     cdef floating* delta_below = delta + lay.delta_half
     cdef floating* swap
-    cdef floating d
+    cdef floating d, total, step
+    cdef unsigned int flags = 0
     cdef double sample_loss
 
-    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out)
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out, tag)
     for l in range(net.n_layers):
         acts_offset += net.sizes[l + 1]  # just past A_L
 
@@ -604,23 +658,56 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
         grad_w = grads + offset
         acts_offset -= n_out
         a_prev = work + acts_offset - n_in if l > 0 else x
-        for j in range(n_out):
-            d = delta[j]
-            for i in range(n_in):
-                grad_w[j * n_in + i] = d * a_prev[i]
-            grad_w[n_out * n_in + j] = d
-        if l > 0:
-            # delta_below = (W.T @ delta) * f'(z_below), summed row by row of W
-            for i in range(n_in):
-                delta_below[i] = 0
-            for j in range(n_out):
+        if bad == NULL:
+            for j in range(bound(tag, n_out)):
+                if Widths is SmallNet and j == n_out:
+                    break
                 d = delta[j]
+                for i in range(bound(tag, n_in)):
+                    if Widths is SmallNet and i == n_in:
+                        break
+                    grad_w[j * n_in + i] = d * a_prev[i]
+                grad_w[n_out * n_in + j] = d
+        else:
+            for j in range(bound(tag, n_out)):
+                if Widths is SmallNet and j == n_out:
+                    break
+                d = delta[j]
+                for i in range(bound(tag, n_in)):
+                    if Widths is SmallNet and i == n_in:
+                        break
+                    step = -lr * (d * a_prev[i] + decay * w[j * n_in + i])
+                    grad_w[j * n_in + i] = step
+                    flags |= nonfinite(w[j * n_in + i] + step)
+                step = -lr * d
+                grad_w[n_out * n_in + j] = step
+                flags |= nonfinite(w[n_out * n_in + j] + step)
+        if l > 0:
+            # delta_below = (W.T @ delta) * f'(z_below): summed row by row of W (contiguous
+            # reads), or in the unrolled small copy one input at a time
+            if Widths is SmallNet:
+                for i in range(bound(tag, n_in)):
+                    if i == n_in:
+                        break
+                    total = 0
+                    for j in range(bound(tag, n_out)):
+                        if j == n_out:
+                            break
+                        total = total + delta[j] * w[j * n_in + i]
+                    delta_below[i] = total * derivative(net.hidden, a_prev[i])
+            else:
                 for i in range(n_in):
-                    delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-            times_derivative(net.hidden, delta_below, a_prev, n_in)
+                    delta_below[i] = 0
+                for j in range(n_out):
+                    d = delta[j]
+                    for i in range(n_in):
+                        delta_below[i] = delta_below[i] + d * w[j * n_in + i]
+                times_derivative(net.hidden, delta_below, a_prev, n_in)
             swap = delta
             delta = delta_below
             delta_below = swap
+    if bad != NULL:
+        bad[0] |= flags
     return sample_loss
 
 
@@ -825,7 +912,10 @@ cdef bint forward_one(const Net* net, const floating* params, const floating* x,
         return 0
     for i in range(1, net.n_layers + 1):
         widths += net.sizes[i]
-    a = forward_sample(net, params, x, work, work + widths)
+    if small_network(net):
+        a = forward_sample(net, params, x, work, work + widths, <SmallNet*>NULL)
+    else:
+        a = forward_sample(net, params, x, work, work + widths, <AnyNet*>NULL)
     for i in range(n_last):
         bad |= nonfinite(a[i])
     if bad:
@@ -846,49 +936,57 @@ cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
             and cnp.PyArray_SIZE(a) == size)
 
 
-def predict_one(Model model, cnp.ndarray params, cnp.ndarray x, cnp.ndarray out, guard):
-    """out = the network's output for the one sample x: the latency path of predict(x).
+def predict_one(Model model, cnp.ndarray params, object x, object guard):
+    """The network's output for the one sample x, in a new array: the latency path of
+    predict(x). x of shape (n_0,) gives (n_L,), x of shape (1, n_0) gives (1, n_L).
 
-    Takes numpy arrays as they are (no memoryviews to set up) and needs no workspace from the
-    caller. It keeps the GIL: for the networks it takes (at most ONE_SAMPLE_PARAMS parameters)
-    one sample costs about a microsecond, less than releasing the GIL would. Holding it also
-    makes the check for a fit or an assignment under way in another thread
-    (guard._exclusive, see nnpy.network) race-free without a lock: no other thread runs
-    between the check and the last read of the weights.
-    Returns 1 when out holds the output; -1 when another thread is training the network or
-    assigning its weights; 0, computing nothing, where this path does not apply: x not a 1-D
-    contiguous array of params' dtype with sizes[0] finite values, out not a writeable array
-    of n_L, a larger network, a non-finite output, or anything else irregular. The caller then
-    takes the general path (forward), which says what is wrong."""
+    Takes numpy arrays as they are (no memoryviews to set up), allocates the output itself and
+    needs no workspace from the caller. It keeps the GIL: for the networks it takes (at most
+    ONE_SAMPLE_PARAMS parameters) one sample costs about a microsecond, less than releasing
+    the GIL would. Holding it also makes the check for a fit or an assignment under way in
+    another thread (guard._exclusive, see nnpy.network) race-free without a lock: no other
+    thread runs between the check and the last read of the weights.
+    Returns None, computing nothing, where this path does not apply: x not a C-contiguous,
+    aligned, native ndarray of params' dtype and one of those shapes, x not finite, a larger
+    network, a non-finite output, another thread training the network or assigning its
+    weights. The caller then takes the general path (forward), which says what is wrong or
+    waits for the other thread."""
     cdef int kind = cnp.PyArray_TYPE(params)
     cdef const Net* net = &model.net
     cdef Py_ssize_t l, need = 0
+    cdef cnp.npy_intp dims[2]
+    cdef cnp.ndarray xa, out
+    cdef int ndim
     cdef double work[STACK_WORK]
     cdef bint done
-    if kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT:
-        return 0
+    if type(x) is not np.ndarray or (kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT):
+        return None
+    xa = <cnp.ndarray>x
+    ndim = cnp.PyArray_NDIM(xa)
+    if not (ndim == 1 or (ndim == 2 and cnp.PyArray_DIM(xa, 0) == 1)):
+        return None
     for l in range(1, net.n_layers + 1):
         if net.sizes[l] > STACK_WORK:
-            return 0
+            return None
         need += net.sizes[l]
     if (need + net.sizes[net.n_layers] > STACK_WORK or net.n_params > ONE_SAMPLE_PARAMS
-            or not plain(params, kind, net.n_params)
-            or cnp.PyArray_NDIM(x) != 1 or not plain(x, kind, net.sizes[0])
-            or not plain(out, kind, net.sizes[net.n_layers])
-            or not cnp.PyArray_ISWRITEABLE(out)):
-        return 0
+            or not plain(params, kind, net.n_params) or not plain(xa, kind, net.sizes[0])):
+        return None
     owner = guard._exclusive
     if owner is not None and owner != PyThread_get_thread_ident():
-        return -1
+        return None
+    dims[0] = 1
+    dims[ndim - 1] = net.sizes[net.n_layers]
+    out = cnp.PyArray_EMPTY(ndim, dims, kind, 0)
     if kind == cnp.NPY_DOUBLE:
         done = forward_one(net, <const double*>cnp.PyArray_DATA(params),
-                           <const double*>cnp.PyArray_DATA(x),
+                           <const double*>cnp.PyArray_DATA(xa),
                            <double*>cnp.PyArray_DATA(out), work)
     else:
         done = forward_one(net, <const float*>cnp.PyArray_DATA(params),
-                           <const float*>cnp.PyArray_DATA(x),
+                           <const float*>cnp.PyArray_DATA(xa),
                            <float*>cnp.PyArray_DATA(out), <float*>work)
-    return 1 if done else 0
+    return out if done else None
 
 
 cdef double weight_sum(const floating* weights, const Py_ssize_t* rows, Py_ssize_t first,
@@ -1042,6 +1140,10 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef floating* new_state = grads + lay.vector
     cdef floating* state_ptr = &st[0] if state_length else NULL
     cdef Py_ssize_t* order = &epochs.order[0]
+    cdef bint small = small_network(net)   # per-sample steps take the unrolled copy
+    cdef bint plain_sgd = s.kind == SGD and s.momentum == 0   # no state: the step folded in
+    cdef floating lr = <floating>s.lr, decay
+    cdef unsigned int bad
     cdef bint caught = nn_catch_sigint() if interruptible else 0
     try:
         with nogil:
@@ -1055,12 +1157,39 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                 count = min_(epochs.batch_size, n - position)
                 end = position + count
                 wsum = weight_sum(weights, order, position, count)
-                if wsum > 0:
+                if wsum > 0 and count == 1 and plain_sgd:
+                    # one sample, plain SGD: the step computed and checked with the gradient
+                    row = order[position]
+                    decay = <floating>(s.l2 + s.alpha / wsum)
+                    bad = 0
+                    if small:
+                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
+                                                      base, lay, <SmallNet*>NULL, lr, decay,
+                                                      &bad)
+                    else:
+                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
+                                                      base, lay, <AnyNet*>NULL, lr, decay, &bad)
+                    if s.alpha != 0:
+                        batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
+                    if bad or nonfinite(batch_loss):
+                        status = DIVERGED
+                        break
+                    for i in range(n_params):
+                        p[i] = p[i] + grads[i]
+                    optimizer.steps[0] += 1
+                    epochs.loss_sum += batch_loss
+                elif wsum > 0:
                     # the batch's mean gradient into grads, its mean loss into batch_loss
                     if count == 1:  # one sample: its weight cancels
                         row = order[position]
-                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
-                                                      grads, base, lay)
+                        if small:
+                            batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
+                                                          grads, base, lay, <SmallNet*>NULL, 0,
+                                                          0, NULL)
+                        else:
+                            batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
+                                                          grads, base, lay, <AnyNet*>NULL, 0,
+                                                          0, NULL)
                     else:
                         memset(grads, 0, n_params * sizeof(floating))
                         batch_loss = 0

@@ -8,13 +8,15 @@
 # and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
 # in nnpy/_model.py and its two functions in nnpy/reference.py.
 from cython cimport floating
-from libc.math cimport log1p
+from libc.math cimport log1p, fabs, fabsf
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
     float nn_expf_neg(float x)     # the same in float
     unsigned long long nn_nonfinite(double x)  # 1 if x is inf or NaN (a bit test)
     unsigned int nn_nonfinitef(float x)        # the same in float
+    double nn_if_negative(double x, double a, double b)  # x < 0 ? b : a, without a branch
+    float nn_if_negativef(float x, float a, float b)     # the same in float
 
 
 # Activation codes (nnpy._model maps the names onto them).
@@ -80,17 +82,43 @@ cdef inline floating relu_derivative(floating a) noexcept nogil:
     return 1 if a > 0 else 0
 
 
+# sigmoid(x) with the same arithmetic and value, without a branch, for the per-sample path's
+# scalar code (in loops the compiler makes sigmoid's selects blends itself): a jump on the sign
+# of x is mispredicted whenever the sign changes between samples.
+cdef inline floating scalar_sigmoid(floating x) noexcept nogil:
+    cdef floating e, s
+    if floating is float:
+        e = exp_neg(-fabsf(x))
+        s = 1 / (1 + e)
+        return nn_if_negativef(x, s, e * s)
+    else:
+        e = exp_neg(-fabs(x))
+        s = 1 / (1 + e)
+        return nn_if_negative(x, s, e * s)
+
+
 # ---- the switches: once per layer (or per element on the per-sample path) -------------------
 
 # f(z) for an elementwise activation (not SOFTMAX).
 cdef inline floating activation(int kind, floating z) noexcept nogil:
     if kind == SIGMOID:
-        return sigmoid(z)
+        return scalar_sigmoid(z)
     if kind == TANH:
         return tanh_(z)
     if kind == RELU:
         return relu(z)
     return z
+
+
+# f'(z) from a = f(z), for an elementwise activation.
+cdef inline floating derivative(int kind, floating a) noexcept nogil:
+    if kind == SIGMOID:
+        return sigmoid_derivative(a)
+    if kind == TANH:
+        return tanh_derivative(a)
+    if kind == RELU:
+        return relu_derivative(a)
+    return 1
 
 
 # Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first).

@@ -97,4 +97,27 @@ static inline uint32_t nn_nonfinitef(float x)
     return (((b >> 23) & 0xFFu) + 1u) >> 8;
 }
 
+/* (x < 0 ? b : a) without a branch: a bit mask, not a select the compiler may turn into a
+ * jump. The per-sample path's scalar sigmoid needs it: the sign of a pre-activation changes
+ * from sample to sample, and a mispredicted jump costs more than the arithmetic around it. */
+static inline double nn_if_negative(double x, double a, double b)
+{
+    uint64_t ab, bb, mask = -(uint64_t)(x < 0);
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & ~mask) | (bb & mask);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
+static inline float nn_if_negativef(float x, float a, float b)
+{
+    uint32_t ab, bb, mask = -(uint32_t)(x < 0);
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & ~mask) | (bb & mask);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
 #endif
