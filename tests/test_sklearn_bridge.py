@@ -226,6 +226,11 @@ def test_converted_models_keep_training_with_early_stopping(solver):
     mlp.set_params(warm_start=True).fit(X, y)
     assert len(mlp.validation_scores_) == 6
     back = NNClassifier.from_sklearn(mlp)
+    best_weights, best_biases = back._best_params  # early stopping's best weights carried
+    for ours, theirs in zip(best_weights + best_biases,
+                            [c.T for c in mlp._best_coefs] + mlp._best_intercepts):
+        np.testing.assert_array_equal(ours, theirs)
+    assert back._no_improvement_count == mlp._no_improvement_count
     back.fit(X, y)
     assert len(back.validation_scores_) == 9 and back.n_iter_ == 3
     assert back.best_validation_score_ == max(back.validation_scores_)

@@ -371,10 +371,12 @@ class _BaseMLP(BaseEstimator):
         if estimator.solver in _STOCHASTIC_SOLVERS:
             # early stopping's best weights so far and the epochs without improvement
             estimator._no_improvement_count = int(getattr(mlp, "_no_improvement_count", 0))
-            best = (getattr(mlp, "_best_coefs", None), getattr(mlp, "_best_intercepts", None))
-            if all(isinstance(b, list) and len(b) == len(weights) for b in best):
-                estimator._best_params = ([np.array(c, weights[0].dtype).T for c in best[0]],
-                                          [np.array(b, weights[0].dtype) for b in best[1]])
+            best_coefs = getattr(mlp, "_best_coefs", None) or []
+            best_intercepts = getattr(mlp, "_best_intercepts", None) or []
+            if [np.shape(c) for c in best_coefs] == [w.T.shape for w in weights] and \
+                    [np.shape(b) for b in best_intercepts] == [b.shape for b in biases]:
+                estimator._best_params = ([np.array(c, network.dtype).T for c in best_coefs],
+                                          [np.array(b, network.dtype) for b in best_intercepts])
         return estimator
 
     def to_sklearn(self) -> BaseEstimator:
