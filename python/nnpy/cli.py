@@ -696,21 +696,18 @@ def _training_data(args):
 
 def _fit(estimator, Z, y, epochs, progress):
     """estimator.fit(Z, y) with its warnings caught: True if it converged, False if it ran out
-    of epochs, None if it diverged (said on stderr). Ctrl-C, which scikit-learn's MLP turns
-    into a warning and an early return, is a KeyboardInterrupt again."""
+    of epochs, None if it diverged (said on stderr). Ctrl-C propagates (KeyboardInterrupt)."""
     from sklearn.exceptions import ConvergenceWarning
+
+    from .network import TrainingDiverged
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with _epoch_progress(estimator, epochs, progress):
                 estimator.fit(Z, y)
-        except ValueError as err:
-            if "non-finite" not in str(err):  # "Solver produced non-finite parameter weights"
-                raise
+        except TrainingDiverged as err:  # the estimators' SolverDiverged
             print(f"nnpy train: training diverged: {err}", file=sys.stderr)
             return None
-    if any("interrupted" in str(w.message) for w in caught):
-        raise KeyboardInterrupt
     return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
