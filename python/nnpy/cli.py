@@ -493,7 +493,7 @@ def _have_tqdm():
 
 def _xor_plot(args, net, history, epochs, hidden, lr):
     if not _have_matplotlib():
-        print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]" for '
+        print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]" for '
               'xor-loss.png)')
         return
     from .plot import plot_decision_surface, plot_loss
@@ -517,7 +517,7 @@ def run_digits(args: argparse.Namespace) -> int:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy[sklearn]"',
+        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy-net[sklearn]"',
               file=sys.stderr)
         return 2
     from .network import Network, TrainingDiverged
@@ -538,7 +538,7 @@ def run_digits(args: argparse.Namespace) -> int:
     net = Network([64, hidden, 10], init="scaled_normal", seed=args.seed)
     progress = not args.no_progress and _on_terminal()
     if progress and not _have_tqdm():
-        print('(no progress bar: pip install "nnpy[progress]")')
+        print('(no progress bar: pip install "nnpy-net[progress]")')
         progress = False
 
     def held_out(epoch, history):
@@ -584,7 +584,7 @@ def run_digits(args: argparse.Namespace) -> int:
             print(f"\nWrote {path}: training and held-out loss, and held-out accuracy, per "
                   "epoch.")
         else:
-            print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]")')
+            print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]")')
     return 0
 
 
