@@ -783,7 +783,7 @@ def _evaluate(model, params, X, Y, sample_weight, alpha):
 def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):
     """The checked settings the optimiser state belongs to (see _OptimizerState.settings)."""
     optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
-    momentum = as_float(momentum, "momentum", minimum=0.0, below=1.0)
+    momentum = as_float(momentum, "momentum", minimum=0.0, maximum=1.0)  # as scikit-learn
     if not isinstance(nesterov, (bool, np.bool_)):
         raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
     if optimizer == "sgd":
