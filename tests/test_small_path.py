@@ -1,0 +1,107 @@
+"""Per-sample plain SGD on small networks (every width <= 4, as the post's 2-2-1): the core
+trains them with its unrolled copy of the per-sample passes, the SGD step and its finiteness
+check folded into the gradient pass (issue 11). These tests hold that path to Nielsen's
+per-sample backprop in nnpy.reference, and to the divergence guarantee: a step that would make
+a weight non-finite is not applied."""
+import numpy as np
+import pytest
+
+from nnpy import Network, TrainingDiverged, _model, reference
+
+ACTIVATIONS = list(_model.HIDDEN)
+PAIRS = sorted(_model.PAIRS)
+SMALL_SIZES = [[2, 2, 1], [1, 4, 4, 1], [4, 3, 4], [3, 1, 2, 4, 2]]
+
+
+def problem(rng, sizes, output, n, dtype=np.float64):
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    if output == "softmax":
+        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
+    elif output == "identity":
+        Y = (3 * rng.standard_normal((n, sizes[-1]))).astype(dtype)
+    else:
+        Y = rng.random((n, sizes[-1])).astype(dtype)
+    return X, Y
+
+
+def layers(net):
+    return ([w.astype(np.float64) for w in net.weights],
+            [b.astype(np.float64) for b in net.biases])
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_small_per_sample_sgd_equals_nielsen(sizes, activation):
+    rng = np.random.default_rng(len(sizes) * 10 + sizes[0])
+    for output, loss in PAIRS:
+        for l2, weighted in ((0.0, False), (0.01, True)):
+            net = Network(sizes, activation=activation, output=output, loss=loss, seed=2)
+            X, Y = problem(rng, sizes, output, 6)
+            sw = np.array([1.0, 0.0, 2.0, 0.5, 1.0, 3.0]) if weighted else None
+            weights, biases = layers(net)
+            history = net.fit(X, Y, epochs=15, lr=0.01, batch_size=1, shuffle=False, l2=l2,
+                              sample_weight=sw)
+            expected = reference.train(weights, biases, X, Y, epochs=15, lr=0.01, batch_size=1,
+                                       activation=activation, output=output, loss=loss, l2=l2,
+                                       sample_weight=sw, vectorised=False)
+            what = f"{output}/{loss} l2={l2} weighted={weighted}"
+            for got, want in zip(sum(layers(net), []), weights + biases):
+                np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=what)
+            np.testing.assert_allclose(history.loss, expected, rtol=1e-10, err_msg=what)
+            # zero-weight samples take no step
+            assert net._optimizer.step == 15 * (5 if weighted else 6)
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_small_per_sample_sgd_in_float32(sizes):
+    rng = np.random.default_rng(7)
+    X, Y = problem(rng, sizes, "sigmoid", 8, np.float32)
+    net = Network(sizes, dtype=np.float32, seed=4)
+    weights, biases = layers(net)
+    history = net.fit(X, Y, epochs=10, lr=0.2, batch_size=1, shuffle=False)
+    expected = reference.train(weights, biases, X.astype(np.float64), Y.astype(np.float64),
+                               epochs=10, lr=0.2, batch_size=1, vectorised=False)
+    assert net.weights[0].dtype == np.float32
+    for got, want in zip(sum(layers(net), []), weights + biases):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(history.loss, expected, rtol=1e-4)
+
+
+def test_fits_continue_where_they_stopped():
+    """Two fits give the weights of one as long (a long fit makes several calls into the
+    core, each continuing where the last stopped)."""
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    Y = np.array([[0], [1], [1], [0]], float)
+    one, two = Network([2, 2, 1], seed=5), Network([2, 2, 1], seed=5)
+    one.fit(X, Y, epochs=3000, lr=0.5, shuffle=False)
+    two.fit(X, Y, epochs=1000, lr=0.5, shuffle=False)
+    two.fit(X, Y, epochs=2000, lr=0.5, shuffle=False)
+    np.testing.assert_array_equal(one.get_flat_params(), two.get_flat_params())
+    # the post's XOR, shuffled, is learnt
+    net = Network([2, 2, 1], init="uniform01", seed=0)
+    history = net.fit(X, Y, epochs=5000, lr=0.5)
+    assert history.loss[-1] < history.loss[0] / 10
+    np.testing.assert_array_equal(net.predict(X).round(), Y)
+
+
+def test_a_diverging_step_is_not_applied():
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    Y = np.array([[0.0], [1e3]])
+    lr = 1e307
+    # the first step (x = 0) is finite; the second would make a weight infinite
+    net = Network([2, 2, 1], activation="tanh", output="identity", seed=0)
+    weights, biases = layers(net)
+    with pytest.raises(TrainingDiverged):
+        net.fit(X, Y, epochs=3, lr=lr, shuffle=False)
+    reference.train(weights, biases, X[:1], Y[:1], epochs=1, lr=lr, batch_size=1,
+                    activation="tanh", output="identity", vectorised=False)
+    assert net._optimizer.step == 1
+    for got, want in zip(sum(layers(net), []), weights + biases):
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # from the start: nothing applied at all
+    net = Network([2, 2, 1], activation="tanh", output="identity", seed=0)
+    before = net.get_flat_params()
+    with pytest.raises(TrainingDiverged):
+        net.fit(X[1:], Y[1:], epochs=1, lr=lr)
+    np.testing.assert_array_equal(net.get_flat_params(), before)
