@@ -90,8 +90,10 @@ def _use_log(values: Sequence[float]) -> bool:
 
 
 def _save(fig: Figure | SubFigure, path: Optional[SavePath]) -> None:
+    """Saves the whole figure `fig` belongs to: a SubFigure (an `ax` of a subfigure) has no
+    savefig; its `figure` is the root Figure, as a Figure's is itself."""
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.figure.savefig(path, dpi=120)
 
 
 def plot_loss(history: HistoryLike, ax: Optional[Axes] = None, *, log: Optional[bool] = None,
