@@ -178,8 +178,9 @@ def as_int(value: object, name: str, minimum: int) -> int:
 
 
 def as_float(value: object, name: str, minimum: Optional[float] = None, positive: bool = False,
-             below: Optional[float] = None) -> float:
-    """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below."""
+             below: Optional[float] = None, maximum: Optional[float] = None) -> float:
+    """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below;
+    `maximum`: <= maximum."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
@@ -194,6 +195,8 @@ def as_float(value: object, name: str, minimum: Optional[float] = None, positive
         raise ValueError(f"{name} must be >= {minimum}, got {result}")
     if below is not None and result >= below:
         raise ValueError(f"{name} must be < {below}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {result}")
     return result
 
 

@@ -501,7 +501,7 @@ def _have_tqdm() -> bool:
 def _xor_plot(args: argparse.Namespace, net: Network, history: History, epochs: int,
               hidden: int, lr: float) -> None:
     if not _have_matplotlib():
-        print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]" for '
+        print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]" for '
               'xor-loss.png)')
         return
     from .plot import plot_decision_surface, plot_loss
@@ -525,7 +525,7 @@ def run_digits(args: argparse.Namespace) -> int:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy[sklearn]"',
+        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy-net[sklearn]"',
               file=sys.stderr)
         return 2
     from .network import Network, TrainingDiverged
@@ -546,7 +546,7 @@ def run_digits(args: argparse.Namespace) -> int:
     net = Network([64, hidden, 10], init="scaled_normal", seed=args.seed)
     progress = not args.no_progress and _on_terminal()
     if progress and not _have_tqdm():
-        print('(no progress bar: pip install "nnpy[progress]")')
+        print('(no progress bar: pip install "nnpy-net[progress]")')
         progress = False
 
     def held_out(epoch: int, history: History) -> None:
@@ -592,7 +592,7 @@ def run_digits(args: argparse.Namespace) -> int:
             print(f"\nWrote {path}: training and held-out loss, and held-out accuracy, per "
                   "epoch.")
         else:
-            print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]")')
+            print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]")')
     return 0
 
 

@@ -101,15 +101,20 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from ._validation import as_array, as_dtype
 from .network import History, Network, TrainingDiverged
 
+if TYPE_CHECKING:
+    from .network import Activation, Loss, Output
+
 __all__ = ["NNClassifier", "NNRegressor", "SolverDiverged"]
 
 # scikit-learn's name of a hidden activation -> nnpy.Network's
-_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                                  "relu": "relu"}
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
-_OUTPUT = {"identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
-           "softmax": ("softmax", "cross_entropy")}
+_OUTPUT: dict[str, tuple[Output, Loss]] = {
+    "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
+    "softmax": ("softmax", "cross_entropy")}
 # nnpy.Network's name of a hidden activation -> scikit-learn's
-_SKLEARN_HIDDEN = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
+_SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
 _TRAINING_RECORDS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                      "validation_scores_", "best_validation_score_")

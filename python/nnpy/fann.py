@@ -35,13 +35,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import IO, TYPE_CHECKING, Any, Iterable, Union
+from typing import IO, TYPE_CHECKING, Any, Iterable, Union, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 if TYPE_CHECKING:
-    from .network import Network
+    from .network import Network, Output
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 
@@ -217,9 +217,9 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
         raise ValueError(f"{name}: the output layer is {activations[-1]}; nnpy's outputs from "
                          f"FANN are {' and '.join(_OUTPUTS_FROM_FANN)}")
     from .network import Network
-    options = {"activation": hidden.pop()} if hidden else {}   # none: no hidden layer
-    net = Network([s - 1 for s in sizes], output=activations[-1], dtype=dtype, seed=seed,
-                  **options)
+    output = cast("Output", activations[-1])  # the cast: one of _OUTPUTS_FROM_FANN, as checked
+    options: dict[str, Any] = {"activation": hidden.pop()} if hidden else {}  # none: no hidden
+    net = Network([s - 1 for s in sizes], output=output, dtype=dtype, seed=seed, **options)
     net.weights = weights
     net.biases = biases
     return net
