@@ -151,3 +151,15 @@ def test_without_matplotlib_the_error_says_how_to_install(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(tmp_path / "block")), timeout=120)
     assert done.returncode == 0, done.stderr
     assert 'pip install "nnpy-net[plot]"' in done.stdout
+
+
+def test_axes_of_a_subfigure_save_the_whole_figure(tmp_path):
+    # an `ax` in a matplotlib SubFigure: `path` saves the figure it belongs to (a SubFigure
+    # itself has no savefig)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(8, 3))
+    left, right = fig.subfigures(1, 2)
+    ax = plot.plot_loss([1.0, 0.5, 0.25], right.add_subplot(), path=tmp_path / "sub.png")
+    assert ax.figure is right
+    width, height = png_size(tmp_path / "sub.png")
+    assert (width, height) == (8 * 120, 3 * 120)

@@ -519,7 +519,7 @@ class TestFitHyperParameters:
         ({"loss": "hinge"}, ValueError, ["loss", "mse"]),
         ({"l2": -1.0}, ValueError, ["l2"]),
         ({"l2": float("nan")}, ValueError, ["l2"]),
-        ({"momentum": 1.0}, ValueError, ["momentum"]),
+        ({"momentum": 1.01}, ValueError, ["momentum"]),
         ({"momentum": -0.1}, ValueError, ["momentum"]),
         ({"shuffle": "yes"}, TypeError, ["shuffle"]),
         ({"shuffle": 1}, TypeError, ["shuffle"]),

@@ -95,7 +95,7 @@ class Table:
                 return np.array(values, dtype=np.int64), task, "int"
         return np.array(cells, dtype=str), task, "str"
 
-    def _numeric(self, column, cells, why=""):
+    def _numeric(self, column: str, cells: Sequence[str], why: str = "") -> np.ndarray:
         """The cells as float64, or a TableError naming the column and the first bad line."""
         try:
             values = np.array(cells, dtype=np.float64)  # fast; accepts more than we do
@@ -165,7 +165,7 @@ def read_table(path: PathLike) -> Table:
     return Table(name, columns, rows, lines)
 
 
-def _display(path) -> str:
+def _display(path: PathLike) -> str:
     return os.fsdecode(os.fspath(path))
 
 

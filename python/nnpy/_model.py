@@ -9,6 +9,8 @@ the code's ACT_ name in _core.pyx's exports; a row in HIDDEN here; its function 
 in nnpy.reference.ACTIVATIONS / DERIVATIVES. Network, the files, the estimators and the tests'
 parametrisations read the table.
 """
+from __future__ import annotations
+
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
@@ -16,7 +18,7 @@ __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEF
 
 # Hidden-layer activations: name -> core code. The derivative each needs in backprop is taken
 # from the activation's value (as scikit-learn's DERIVATIVES do), so only activations are kept.
-HIDDEN = {
+HIDDEN: dict[str, int] = {
     "sigmoid": core.ACT_SIGMOID,    # 1/(1+exp(-z)), the post's
     "tanh": core.ACT_TANH,          # tanh(z)
     "relu": core.ACT_RELU,          # max(z, 0)
@@ -24,7 +26,7 @@ HIDDEN = {
 }
 
 # Output activations: name -> core code.
-OUTPUTS = {
+OUTPUTS: dict[str, int] = {
     "sigmoid": core.ACT_SIGMOID,    # each output in (0, 1): binary / multi-label, or the post's
     "softmax": core.ACT_SOFTMAX,    # outputs in (0, 1) summing to 1: one class of several
     "identity": core.ACT_IDENTITY,  # any real value: regression
@@ -34,27 +36,27 @@ OUTPUTS = {
 #   mse            0.5 * sum_k (a_k - y_k)^2
 #   cross_entropy  sigmoid output: -sum_k y_k log(a_k) + (1 - y_k) log(1 - a_k)
 #                  softmax output: -sum_k y_k log(a_k)
-LOSSES = {
+LOSSES: dict[str, int] = {
     "mse": core.LOSS_MSE,
     "cross_entropy": core.LOSS_CROSS_ENTROPY,
 }
 
 # The (output, loss) pairs a network may train with.
-PAIRS = {
+PAIRS: set[tuple[str, str]] = {
     ("sigmoid", "mse"),            # the post's
     ("sigmoid", "cross_entropy"),  # binary or multi-label classification
     ("softmax", "cross_entropy"),  # classes
     ("identity", "mse"),           # regression
 }
 
-DEFAULT_LOSS = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse"}
+DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse"}
 
 # Initialisations (see nnpy.reference.init_params for the formulas), and the default per hidden
 # activation: Glorot ("xavier") for sigmoid, tanh and identity, He for ReLU.
-INITS = ("xavier", "he", "uniform01", "normal", "scaled_normal")
-DEFAULT_INIT = {"sigmoid": "xavier", "tanh": "xavier", "identity": "xavier", "relu": "he"}
+INITS: tuple[str, ...] = ("xavier", "he", "uniform01", "normal", "scaled_normal")
+DEFAULT_INIT: dict[str, str] = {"sigmoid": "xavier", "tanh": "xavier", "identity": "xavier", "relu": "he"}
 
-OPTIMIZERS = {"sgd": core.OPT_SGD, "adam": core.OPT_ADAM}
+OPTIMIZERS: dict[str, int] = {"sgd": core.OPT_SGD, "adam": core.OPT_ADAM}
 
 
 def check_pair(output: str, loss: str) -> None:

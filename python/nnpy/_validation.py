@@ -4,15 +4,19 @@ The compiled core runs without bounds checks, so nothing reaches it before these
 have turned the input into a C-contiguous finite array of the right dtype and shape, or raised
 a ValueError/TypeError that names the argument and says what was expected.
 """
+from __future__ import annotations
+
 import numbers
 import operator
+from typing import Any, Optional, Sequence, SupportsIndex, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_dtype(dtype):
+def as_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """np.float32 or np.float64 (any spelling numpy accepts), else TypeError."""
     try:
         resolved = np.dtype(dtype)
@@ -25,7 +29,7 @@ def as_dtype(dtype):
     return resolved
 
 
-def as_array(value, name, dtype=np.float64):
+def as_array(value: ArrayLike, name: str, dtype: DTypeLike = np.float64) -> np.ndarray:
     """`value` as a C-contiguous numpy array of `dtype`: numbers, bools and ints are converted
     (any order or strides); complex, object, string and ragged data raise TypeError/ValueError
     naming `name`, and so do numbers too large for `dtype` (never a silent infinity, never a
@@ -70,15 +74,15 @@ def as_array(value, name, dtype=np.float64):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def _has_nonfinite(array):
+def _has_nonfinite(array: np.ndarray) -> bool:
     if array.dtype in FLOAT_DTYPES and array.flags.c_contiguous:
         # counted by the core: no temporary as large as the data (np.isfinite makes one)
         from ._dispatch import core
-        return core.count_nonfinite(array.reshape(-1)) > 0
+        return bool(core.count_nonfinite(array.reshape(-1)) > 0)
     return not np.isfinite(array).all()
 
 
-def check_finite(array, name):
+def check_finite(array: np.ndarray, name: str) -> None:
     """ValueError if `array` holds NaN or infinity, saying which and where."""
     if array.dtype.kind == "f" and _has_nonfinite(array):
         bad = np.flatnonzero(~np.isfinite(array.ravel()))[0]
@@ -88,7 +92,8 @@ def check_finite(array, name):
                          f"inputs must be finite")
 
 
-def as_matrix(value, name, dtype=np.float64, n_cols=None, allow_1d=False):
+def as_matrix(value: ArrayLike, name: str, dtype: DTypeLike = np.float64,
+              n_cols: Optional[int] = None, allow_1d: bool = False) -> tuple[np.ndarray, bool]:
     """A finite, C-contiguous, non-empty 2-D array of `dtype` with `n_cols` columns when given.
     With allow_1d, a 1-D input is one sample (a single row); the second value returned says
     whether that happened."""
@@ -109,7 +114,8 @@ def as_matrix(value, name, dtype=np.float64, n_cols=None, allow_1d=False):
     return array, single
 
 
-def as_targets(value, name, n_rows, n_cols, dtype=np.float64):
+def as_targets(value: ArrayLike, name: str, n_rows: int, n_cols: int,
+               dtype: DTypeLike = np.float64) -> np.ndarray:
     """Targets for n_rows samples and n_cols outputs: (n_rows, n_cols), or 1-D when n_cols == 1
     (or when a single sample was given)."""
     array = as_array(value, name, dtype)
@@ -130,7 +136,7 @@ def as_targets(value, name, n_rows, n_cols, dtype=np.float64):
     return array
 
 
-def as_vector(values, name, length, dtype=np.float64):
+def as_vector(values: ArrayLike, name: str, length: int, dtype: DTypeLike = np.float64) -> np.ndarray:
     """A finite 1-D vector of `length` values in `dtype` (a flat parameter vector)."""
     flat = as_array(values, name, dtype)
     if flat.shape != (length,):
@@ -140,7 +146,7 @@ def as_vector(values, name, length, dtype=np.float64):
     return flat
 
 
-def as_sample_weight(value, n, dtype=np.float64):
+def as_sample_weight(value: Optional[ArrayLike], n: int, dtype: DTypeLike = np.float64) -> np.ndarray:
     """sample_weight as n finite non-negative values with a positive sum, or an empty array
     for None (every weight 1)."""
     if value is None:
@@ -157,12 +163,13 @@ def as_sample_weight(value, n, dtype=np.float64):
     return weights
 
 
-def as_int(value, name, minimum):
+def as_int(value: object, name: str, minimum: int) -> int:
     """An int >= minimum (bools and non-integral floats rejected), else TypeError/ValueError."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        result = operator.index(value)
+        # cast: whether value has __index__ is what this asks; a TypeError is the answer no
+        result = operator.index(cast(SupportsIndex, value))
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
     if result < minimum:
@@ -170,7 +177,8 @@ def as_int(value, name, minimum):
     return result
 
 
-def as_float(value, name, minimum=None, positive=False, below=None, maximum=None):
+def as_float(value: object, name: str, minimum: Optional[float] = None, positive: bool = False,
+             below: Optional[float] = None, maximum: Optional[float] = None) -> float:
     """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below;
     `maximum`: <= maximum."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -195,7 +203,7 @@ def as_float(value, name, minimum=None, positive=False, below=None, maximum=None
 MAX_PARAMS = 1 << 40  # weights + biases: far beyond memory, far below Py_ssize_t overflow
 
 
-def as_sizes(sizes):
+def as_sizes(sizes: Sequence[int] | np.ndarray) -> NDArray[np.intp]:
     """Layer widths: a sequence of at least two integers >= 1, as an np.intp array."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or \
             (isinstance(sizes, np.ndarray) and sizes.ndim != 1):
@@ -211,7 +219,7 @@ def as_sizes(sizes):
     return np.array(widths, dtype=np.intp)
 
 
-def choice(value, name, options):
+def choice(value: object, name: str, options: Sequence[str]) -> str:
     """`value` if it is one of `options` (strings), else ValueError listing them."""
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")

@@ -54,9 +54,15 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Sequence
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TextIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._csvtable import Table
+    from .estimators import NNClassifier, NNRegressor
+    from .network import History, Network
 
 __all__ = ["main"]
 
@@ -69,9 +75,9 @@ _REFERENCE_STEPS_MAX = 10_000   # steps of the post's numpy loop timed at most (
 # Arguments
 # ---------------------------------------------------------------------------------------------
 
-def _int_at_least(minimum, wording):
+def _int_at_least(minimum: int, wording: str) -> Callable[[str], int]:
     """An argparse type: a whole number >= minimum."""
-    def parse(text):
+    def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
@@ -86,7 +92,7 @@ _positive_int = _int_at_least(1, "at least 1")
 _seed = _int_at_least(0, "0 or more")
 
 
-def _positive_float(text):
+def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -96,7 +102,7 @@ def _positive_float(text):
     return value
 
 
-def _fraction(text):
+def _fraction(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1."""
     try:
         value = float(text)
@@ -107,7 +113,7 @@ def _fraction(text):
     return value
 
 
-def _widths(text):
+def _widths(text: str) -> tuple[int, ...]:
     """An argparse type: comma-separated hidden layer widths, "64,32" -> (64, 32)."""
     parts = text.split(",")
     if any(not part.strip() for part in parts):
@@ -116,7 +122,7 @@ def _widths(text):
     return tuple(_positive_int(part.strip()) for part in parts)
 
 
-def _seed32(seed):
+def _seed32(seed: int) -> int:
     """A seed below 2**32 for what takes no larger one (np.random.seed, scikit-learn's
     random_state): the seed itself when it fits, else one derived from all of its bits."""
     if seed < 2 ** 32:
@@ -124,7 +130,7 @@ def _seed32(seed):
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
 
 
-def _common_options():
+def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument("--seed", type=_seed, default=0,
@@ -145,7 +151,7 @@ def _common_options():
     return common
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     from . import __version__
     parser = argparse.ArgumentParser(
         prog="nnpy", description="nnpy's demos (the blog post's XOR network, handwritten "
@@ -173,7 +179,8 @@ def _parser():
     return parser
 
 
-def _train_parser(commands):
+# `commands` is what ArgumentParser.add_subparsers returns
+def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = commands.add_parser(
         "train", help="train a network on a CSV file and save the model",
         description="Trains an NNClassifier or NNRegressor (scikit-learn's MLP parameters) to "
@@ -213,7 +220,7 @@ def _train_parser(commands):
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _predict_parser(commands):
+def _predict_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     predict = commands.add_parser(
         "predict", help="a saved model's predictions for a CSV file's rows",
         description="Reads a model saved by `nnpy train` and a CSV file with the model's "
@@ -276,7 +283,7 @@ def _main(argv: list[str]) -> int:
         return 130
 
 
-def _bench(argv):
+def _bench(argv: list[str]) -> int:
     try:
         benchmarks = importlib.import_module("nnpy.benchmarks")
     except ImportError as err:
@@ -289,12 +296,12 @@ def _bench(argv):
     return 0 if status is None else int(status)
 
 
-def _settings(args, defaults):
+def _settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any]:
     return {key: getattr(args, key) if getattr(args, key, None) is not None else value
             for key, value in defaults.items()}
 
 
-def _check_out(args):
+def _check_out(args: argparse.Namespace) -> Optional[str]:
     """What is wrong with --out, or None: checked (and the directory made) before training,
     so that a long run does not end in an error about where its plot goes."""
     if args.no_plot or not _have_matplotlib():
@@ -310,7 +317,7 @@ def _check_out(args):
     return None
 
 
-def _check_hidden(args):
+def _check_hidden(args: argparse.Namespace) -> Optional[str]:
     """What is wrong with --hidden, or None: a width whose weights alone would not fit in
     this machine's memory is refused before anything is allocated."""
     if args.hidden is None:
@@ -319,7 +326,7 @@ def _check_hidden(args):
     return _memory_problem([n_in, args.hidden, n_out], f"--hidden {args.hidden}")
 
 
-def _memory_problem(sizes, option):
+def _memory_problem(sizes: Sequence[int], option: str) -> Optional[str]:
     """What is wrong with a network of these layer sizes, or None: one whose weights would
     not fit in this machine's memory several times (training needs several copies)."""
     n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
@@ -334,11 +341,11 @@ def _memory_problem(sizes, option):
     return None
 
 
-def _out_path(args, name):
+def _out_path(args: argparse.Namespace, name: str) -> str:
     return os.path.join(args.out, name)
 
 
-def _have_matplotlib():
+def _have_matplotlib() -> bool:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -346,7 +353,7 @@ def _have_matplotlib():
     return True
 
 
-def _format_time(seconds):
+def _format_time(seconds: float) -> str:
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"
     if seconds < 1e-3:
@@ -364,7 +371,7 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
-def _post_loop(api, steps, seed):
+def _post_loop(api: ModuleType, steps: int, seed: int) -> tuple[float, dict[str, Any]]:
     """The post's training loop, as it is, on `api` (nnpy.reference: the post's plain numpy;
     nnpy.post: nnpy's functions of the same names): init_net(2, 2, 1) and `steps` rounds of
     forwardPass/backPropogation on X[randrange(0, 3)] with lr 0.125. Returns (seconds, params)."""
@@ -383,7 +390,7 @@ def _post_loop(api, steps, seed):
     return time.perf_counter() - started, params
 
 
-def _post_predict(params, x):
+def _post_predict(params: dict[str, Any], x: np.ndarray) -> float:
     from . import reference
     return float(reference.forwardPass(x, [0.0], params)["forwardPass"]["A_1"][0, 0])
 
@@ -474,7 +481,7 @@ def run_xor(args: argparse.Namespace) -> int:
 _SATURATED = 1e-3  # an output this close to the wrong value of 0 or 1 is saturated
 
 
-def _on_terminal():
+def _on_terminal() -> bool:
     """Whether a progress bar can be drawn: stderr (where tqdm draws) is a terminal, not a
     pipe or a log file."""
     try:
@@ -483,7 +490,7 @@ def _on_terminal():
         return False
 
 
-def _have_tqdm():
+def _have_tqdm() -> bool:
     try:
         import tqdm  # noqa: F401
     except ImportError:
@@ -491,7 +498,8 @@ def _have_tqdm():
     return True
 
 
-def _xor_plot(args, net, history, epochs, hidden, lr):
+def _xor_plot(args: argparse.Namespace, net: Network, history: History, epochs: int,
+              hidden: int, lr: float) -> None:
     if not _have_matplotlib():
         print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]" for '
               'xor-loss.png)')
@@ -541,7 +549,7 @@ def run_digits(args: argparse.Namespace) -> int:
         print('(no progress bar: pip install "nnpy-net[progress]")')
         progress = False
 
-    def held_out(epoch, history):
+    def held_out(epoch: int, history: History) -> None:
         # measured on a snapshot: the network itself is busy inside fit
         snapshot = net.copy()
         history.val_loss.append(snapshot.loss(X_test, Y_test))
@@ -681,7 +689,8 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training_data(args):
+def _training_data(args: argparse.Namespace) -> tuple[Table, list[str], np.ndarray, np.ndarray,
+                                                      str]:
     """(table, feature names, X, y, task) of nnpy train's CSV file, every cell checked."""
     from ._csvtable import TableError, read_table
     try:
@@ -694,7 +703,8 @@ def _training_data(args):
     return table, features, X, y, task
 
 
-def _fit(estimator, Z, y, epochs, progress):
+def _fit(estimator: NNClassifier | NNRegressor, Z: np.ndarray, y: np.ndarray, epochs: int,
+         progress: bool) -> Optional[bool]:
     """estimator.fit(Z, y) with its warnings caught: True if it converged, False if it ran out
     of epochs, None if it diverged (said on stderr). Ctrl-C propagates (KeyboardInterrupt)."""
     from sklearn.exceptions import ConvergenceWarning
@@ -711,7 +721,7 @@ def _fit(estimator, Z, y, epochs, progress):
     return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
-def _feature_columns(table, target, ignore):
+def _feature_columns(table: Table, target: str, ignore: Sequence[str]) -> list[str]:
     """The feature columns of a training table: all but the target and the ignored ones,
     every column named once."""
     from ._csvtable import TableError
@@ -731,7 +741,8 @@ def _feature_columns(table, target, ignore):
     return features
 
 
-def _split_sizes(table, args, y, classes):
+def _split_sizes(table: Table, args: argparse.Namespace, y: np.ndarray,
+                 classes: Optional[np.ndarray]) -> tuple[int, int]:
     """(n_test, n_train) as scikit-learn's train_test_split takes --test-size, after checking
     that both parts can hold what scoring and a stratified split need."""
     n = len(table)
@@ -759,7 +770,8 @@ def _split_sizes(table, args, y, classes):
     return n_test, n_train
 
 
-def _scaling(X, columns, what, name):
+def _scaling(X: np.ndarray, columns: Sequence[str], what: str,
+             name: str) -> tuple[np.ndarray, np.ndarray]:
     """(mean, scale) of each column of X: its mean and standard deviation, scale 1 for a
     constant column; UsageError if the values are too large to standardise."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -775,17 +787,18 @@ def _scaling(X, columns, what, name):
     return mean, scale
 
 
-def _label(value):
+def _label(value: Any) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-def _labels_listing(classes, limit=6):
+def _labels_listing(classes: np.ndarray, limit: int = 6) -> str:
     shown = ", ".join(_label(c) for c in classes[:limit])
     return shown + (", ..." if len(classes) > limit else "")
 
 
 @contextlib.contextmanager
-def _epoch_progress(estimator, epochs, show):
+def _epoch_progress(estimator: NNClassifier | NNRegressor, epochs: int,
+                    show: bool) -> Iterator[None]:
     """A progress bar over the epochs of estimator.fit (on stderr), drawn from the lines
     scikit-learn's MLP prints with verbose=True ("Iteration N, loss = L"); nothing if not
     `show`. The estimator's verbose is off again afterwards."""
@@ -807,7 +820,7 @@ class _IterationLines:
     """A stdout for estimator.fit(verbose=True): "Iteration N, loss = L" lines move the bar,
     the rest of the verbose output is dropped."""
 
-    def __init__(self, bar):
+    def __init__(self, bar: Any) -> None:  # a tqdm bar (tqdm is optional, imported lazily)
         self.bar = bar          # the tqdm bar
         self.pending = ""       # text after the last newline
 
@@ -829,7 +842,7 @@ class _IterationLines:
         pass
 
 
-def _check_writable(path, option):
+def _check_writable(path: str, option: str) -> Optional[str]:
     """What keeps `path` from being written as a new file (replacing an old one), or None:
     checked before a long run, which would otherwise end in the error."""
     if os.path.isdir(path):
@@ -883,7 +896,7 @@ def run_predict(args: argparse.Namespace) -> int:
         probabilities = model.predict_proba(X)
         header += [f"P({label})" for label in model.classes.tolist()]
 
-    def write(out):
+    def write(out: TextIO) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for i, row in enumerate(table.rows):
@@ -898,7 +911,7 @@ def run_predict(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
 
-    def write_file(f):
+    def write_file(f: IO[bytes]) -> None:
         text = io.TextIOWrapper(f, encoding="utf-8", newline="")
         write(text)
         text.flush()

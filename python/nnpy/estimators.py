@@ -71,10 +71,13 @@ To and from scikit-learn's own MLP, and from an nnpy.Network:
 
 scikit-learn is imported by this module only (pip install "nnpy-net[sklearn]").
 """
+from __future__ import annotations
+
 import copy
 import warnings
 from numbers import Integral, Real
-from typing import Any, Optional, Type, TypeVar
+from typing import (TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Type, TypeVar,
+                    TypedDict, Union, cast, overload)
 
 import numpy as np
 import numpy.typing as npt
@@ -96,23 +99,43 @@ except ImportError as err:  # pragma: no cover - depends on the environment
                       f" ({err})") from None
 
 from ._validation import as_array, as_dtype
-from .network import Network, TrainingDiverged
+from .network import History, Network, TrainingDiverged
+
+if TYPE_CHECKING:
+    from .network import Activation, Loss, Output
 
 __all__ = ["NNClassifier", "NNRegressor", "SolverDiverged"]
 
 # scikit-learn's name of a hidden activation -> nnpy.Network's
-_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                                  "relu": "relu"}
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
-_OUTPUT = {"identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
-           "softmax": ("softmax", "cross_entropy")}
+_OUTPUT: dict[str, tuple[Output, Loss]] = {
+    "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
+    "softmax": ("softmax", "cross_entropy")}
 # nnpy.Network's name of a hidden activation -> scikit-learn's
-_SKLEARN_HIDDEN = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
+_SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
 _TRAINING_RECORDS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                      "validation_scores_", "best_validation_score_")
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _Estimator = TypeVar("_Estimator", bound="_BaseMLP")  # NNClassifier or NNRegressor
+_Classifier = TypeVar("_Classifier", bound="NNClassifier")
+_Regressor = TypeVar("_Regressor", bound="NNRegressor")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+# The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
+HiddenActivation = Literal["identity", "logistic", "tanh", "relu"]
+Solver = Literal["lbfgs", "sgd", "adam"]
+LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]
+# what check_random_state takes: a seed, a RandomState, or None for numpy's global one
+RandomState = Union[int, np.random.RandomState, None]
 _MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
+
+
+class _Optimizer(TypedDict):
+    """The estimator's record of its optimiser (_fit_stochastic)."""
+    settings: tuple[Any, ...]  # solver, momentum, nesterovs_momentum, beta_1, beta_2, epsilon
+    learning_rate: float       # the current one (invscaling and adaptive change it)
 
 
 _DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
@@ -125,20 +148,35 @@ class SolverDiverged(TrainingDiverged, ValueError):
     weights of the last finite step."""
 
 
-def _validate(estimator, X, y="no_validation", **kwargs):
+def _typed(decorator: Callable[[Any], Any]) -> Callable[[_Method], _Method]:
+    """`decorator` itself, typed as keeping the decorated method's signature: scikit-learn
+    ships no type information, so a type checker would otherwise see its decorated methods
+    (fit, partial_fit) as untyped."""
+    return cast(Callable[[_Method], _Method], decorator)
+
+
+@overload
+def _validate(estimator: _BaseMLP, X: npt.ArrayLike, **kwargs: Any) -> np.ndarray: ...
+@overload
+def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: npt.ArrayLike,
+              **kwargs: Any) -> tuple[np.ndarray, np.ndarray]: ...
+def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: Union[npt.ArrayLike, str] = "no_validation",
+              **kwargs: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """validate_data, plus what it lets through: datetime/timedelta arrays (which it would
     turn into numbers) are a TypeError, integers too large for a float a ValueError."""
     for name, value in (("X", X), ("y", y)):
-        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        dtype = getattr(value, "dtype", None)
+        kind = getattr(dtype, "kind", None)
         if kind is not None and kind in "mM":
-            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+            raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
     try:
         return validate_data(estimator, X, y, **kwargs)
     except OverflowError as err:
         raise ValueError(f"the input holds a number too large for a float: {err}") from None
 
 
-def _check_sample_weight(sample_weight, n_samples: int, dtype) -> Optional[np.ndarray]:
+def _check_sample_weight(sample_weight: Optional[npt.ArrayLike], n_samples: int,
+                         dtype: npt.DTypeLike) -> Optional[np.ndarray]:
     """None, or the weights as a finite non-negative 1-D array of n_samples with a positive
     sum (a scalar is one weight for every sample)."""
     if sample_weight is None:
@@ -160,7 +198,7 @@ def _check_sample_weight(sample_weight, n_samples: int, dtype) -> Optional[np.nd
     return weights
 
 
-def _sklearn_layers(mlp):
+def _sklearn_layers(mlp: BaseEstimator) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(weights, biases) of a fitted scikit-learn MLP in nnpy.Network's layout, after checking
     that its coefs_ and intercepts_ are what its fit makes: dense float32 or float64 arrays
     of one dtype whose shapes chain (n_in, n_1), (n_1, n_2), ..."""
@@ -217,13 +255,51 @@ class _BaseMLP(BaseEstimator):
         "dtype": "no_validation",  # checked by as_dtype in fit
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float64) -> None:
+    # fitted attributes set by fit (declared for type checkers; see the module docstring)
+    network_: Network
+    n_features_in_: int
+    feature_names_in_: np.ndarray
+    n_outputs_: int
+    n_layers_: int
+    out_activation_: str
+    n_iter_: int
+    t_: int
+    loss_: float
+    loss_curve_: list[float]                  # sgd and adam
+    best_loss_: Optional[float]               # None with early_stopping
+    validation_scores_: Optional[list[float]]  # with early_stopping, else None
+    best_validation_score_: Optional[float]   # with early_stopping, else None
+    _no_improvement_count: int
+    _best_params: tuple[list[np.ndarray], list[np.ndarray]]
+    _optimizer: _Optimizer
+
+    if TYPE_CHECKING:  # what NNClassifier and NNRegressor each define
+        def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool,
+                            reset: bool, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]: ...
+        def _out_activation(self) -> str: ...
+        @staticmethod
+        def _sklearn_class() -> type[BaseEstimator]: ...
+        @staticmethod
+        def _binarizer_for(network: Network,
+                           classes: Optional[npt.ArrayLike]) -> Optional[LabelBinarizer]: ...
+        def _decode(self, out: np.ndarray) -> np.ndarray: ...
+        def _targets_for_score(self, Y: np.ndarray) -> np.ndarray: ...
+        # scikit-learn's mixins' (untyped there): accuracy for NNClassifier, R^2 for NNRegressor
+        def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                  sample_weight: Optional[npt.ArrayLike] = None) -> float: ...
+
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int], np.ndarray] = (100,),
+                 activation: HiddenActivation = "relu", *, solver: Solver = "adam",
+                 alpha: float = 0.0001, batch_size: Union[int, Literal["auto"]] = "auto",
+                 learning_rate: LearningRateSchedule = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: RandomState = None, tol: float = 1e-4,
+                 verbose: Union[bool, int] = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
+                 max_fun: int = 15000, dtype: npt.DTypeLike = np.float64) -> None:
         # scikit-learn's MLP defaults; NNClassifier uses this signature as it is
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -253,24 +329,24 @@ class _BaseMLP(BaseEstimator):
     # ---- the network's parameters in scikit-learn's layout ------------------------------
 
     @property
-    def coefs_(self) -> list:
+    def coefs_(self) -> list[np.ndarray]:
         """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights."""
         check_is_fitted(self, "network_")
         return [w.T for w in self.network_.weights]
 
     @coefs_.setter
-    def coefs_(self, values) -> None:
+    def coefs_(self, values: Sequence[npt.ArrayLike]) -> None:
         check_is_fitted(self, "network_")
         self.network_.weights = [np.asarray(v).T for v in values]
 
     @property
-    def intercepts_(self) -> list:
+    def intercepts_(self) -> list[np.ndarray]:
         """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases."""
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
 
     @intercepts_.setter
-    def intercepts_(self, values) -> None:
+    def intercepts_(self, values: Sequence[np.ndarray]) -> None:
         check_is_fitted(self, "network_")
         self.network_.biases = list(values)
 
@@ -420,7 +496,9 @@ class _BaseMLP(BaseEstimator):
 
     # ---- fit ----------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self: _Estimator, X: npt.ArrayLike, y: npt.ArrayLike,
+             sample_weight: Optional[npt.ArrayLike] = None,
+             incremental: bool = False) -> _Estimator:
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         for i, width in enumerate(hidden):
@@ -454,12 +532,13 @@ class _BaseMLP(BaseEstimator):
             raise SolverDiverged(f"{_DIVERGED} ({err})") from None
         return self
 
-    def _new_network(self, layer_units, dtype):
+    def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
         return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
                        loss=loss, dtype=dtype, seed=0)
 
-    def _initialize(self, Y, layer_units, rs, dtype):
+    def _initialize(self, Y: np.ndarray, layer_units: list[int], rs: np.random.RandomState,
+                    dtype: np.dtype[Any]) -> None:
         """A new network with scikit-learn's initial weights (Glorot uniform, drawn from `rs`
         in its order) and the attributes of a first fit."""
         self.n_iter_ = 0
@@ -482,7 +561,7 @@ class _BaseMLP(BaseEstimator):
         if self.solver in _STOCHASTIC_SOLVERS:
             self._start_curves()
 
-    def _start_curves(self):
+    def _start_curves(self) -> None:
         """The records of stochastic training, empty (scikit-learn keeps them across warm
         starts and partial_fit calls)."""
         self.loss_curve_ = []
@@ -497,7 +576,7 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _keep_network(self, layer_units, dtype):
+    def _keep_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> None:
         """warm_start / partial_fit: continue from network_'s weights; a changed activation or
         dtype takes effect on the same weights, as scikit-learn's."""
         net = self.network_
@@ -514,13 +593,14 @@ class _BaseMLP(BaseEstimator):
         if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "loss_curve_"):
             self._start_curves()  # an lbfgs fit before: nothing recorded yet
 
-    def _params_copy(self):
+    def _params_copy(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return ([w.copy() for w in self.network_.weights],
                 [b.copy() for b in self.network_.biases])
 
     # ---- sgd and adam -------------------------------------------------------------------
 
-    def _fit_stochastic(self, X, Y, sample_weight, rs, incremental):
+    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                        rs: np.random.RandomState, incremental: bool) -> None:
         net = self.network_
         settings = (self.solver, self.momentum, self.nesterovs_momentum, self.beta_1,
                     self.beta_2, self.epsilon)
@@ -534,6 +614,9 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
+        X_val: Optional[np.ndarray]
+        y_val: Optional[np.ndarray]
+        sw_val: Optional[np.ndarray]
         if early_stopping:
             # the split of scikit-learn: stratified for a single output column only
             stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 \
@@ -618,15 +701,15 @@ class _BaseMLP(BaseEstimator):
             raise
         self._end_stochastic(early_stopping)
 
-    def _end_stochastic(self, early_stopping):
+    def _end_stochastic(self, early_stopping: bool) -> None:
         if early_stopping:  # the weights of the best validation score
             self.network_.weights, self.network_.biases = self._best_params
 
-    def _epoch_loss(self, history):
+    def _epoch_loss(self, history: History) -> float:
         """The epoch's training loss as scikit-learn reports it."""
         return float(history.loss[-1])
 
-    def _trigger_stopping(self, msg, sgd):
+    def _trigger_stopping(self, msg: str, sgd: bool) -> bool:
         """True to stop; with sgd's "adaptive" schedule, divides the learning rate by 5
         instead until it is at most 1e-6."""
         if not (sgd and self.learning_rate == "adaptive"):
@@ -642,28 +725,37 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % self._optimizer["learning_rate"])
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+    def _update_no_improvement_count(self, early_stopping: bool, X_val: Optional[np.ndarray],
+                                     y_val: Optional[np.ndarray],
+                                     sw_val: Optional[np.ndarray]) -> None:
+        # casts: with early stopping, _start_curves made the validation records and the
+        # split made X_val, y_val; without it, best_loss_ is a number
         if early_stopping:
-            score = self._validation_score(X_val, y_val, sw_val)
-            self.validation_scores_.append(score)
+            scores, best = cast("list[float]", self.validation_scores_), \
+                cast(float, self.best_validation_score_)
+            score = self._validation_score(cast(np.ndarray, X_val), cast(np.ndarray, y_val),
+                                           sw_val)
+            scores.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
-            if score < self.best_validation_score_ + self.tol:
+            if score < best + self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            if score > best:
                 self.best_validation_score_ = score
                 self._best_params = self._params_copy()
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            best_loss = cast(float, self.best_loss_)
+            if self.loss_curve_[-1] > best_loss - self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
+            if self.loss_curve_[-1] < best_loss:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _validation_score(self, X, y, sample_weight):
+    def _validation_score(self, X: np.ndarray, y: np.ndarray,
+                          sample_weight: Optional[np.ndarray]) -> float:
         """Accuracy (classifier) or R^2 (regressor) of the current weights on X, y; NaN if
         the outputs are not finite (as scikit-learn)."""
         out = self.network_.predict(X)
@@ -673,12 +765,12 @@ class _BaseMLP(BaseEstimator):
 
     # ---- lbfgs --------------------------------------------------------------------------
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray]) -> None:
         import scipy.optimize
         net = self.network_
         iteration = [0]
 
-        def report(intermediate_result):
+        def report(intermediate_result: Any) -> None:  # a scipy.optimize.OptimizeResult
             iteration[0] += 1
             print("Iteration %d, loss = %.8f" % (iteration[0], intermediate_result.fun))
 
@@ -704,18 +796,18 @@ class _BaseMLP(BaseEstimator):
 
     # ---- predict ------------------------------------------------------------------------
 
-    def _forward(self, X):
+    def _forward(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self, "network_")
         X = _validate(self, X, reset=False, dtype=self.network_.dtype)
         return self.network_.predict(X)
 
-    def _check_solver(self):
+    def _check_solver(self) -> bool:
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError("partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
         return True
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
@@ -730,19 +822,19 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
     classes_: np.ndarray  # the labels (set by fit / the first partial_fit)
     _score_function = staticmethod(accuracy_score)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-            sample_weight: Optional[npt.ArrayLike] = None) -> "NNClassifier":
+    @_typed(_fit_context(prefer_skip_nested_validation=True))
+    def fit(self: _Classifier, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: Optional[npt.ArrayLike] = None) -> _Classifier:
         """Fits the model to X (n_samples, n_features) and the labels y (n_samples,), or a
         multi-label indicator matrix (n_samples, n_labels); sample_weight weights each
         sample's loss and gradient."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(lambda est: est._check_solver())
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+    @_typed(available_if(lambda est: est._check_solver()))
+    @_typed(_fit_context(prefer_skip_nested_validation=True))
+    def partial_fit(self: _Classifier, X: npt.ArrayLike, y: npt.ArrayLike,
                     sample_weight: Optional[npt.ArrayLike] = None,
-                    classes: Optional[npt.ArrayLike] = None) -> "NNClassifier":
+                    classes: Optional[npt.ArrayLike] = None) -> _Classifier:
         """One epoch over X, y from the current weights and optimiser state (sgd and adam).
         The first call needs `classes`, every label that will ever appear."""
         if getattr(self, "classes_", None) is None and classes is None:
@@ -759,7 +851,8 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y if multilabel else classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _validate_input(self, X, y, incremental, reset, dtype):
+    def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool, reset: bool,
+                        dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
         X, y = _validate(self, X, y, multi_output=True, dtype=dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -781,16 +874,16 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         Y = self._label_binarizer.transform(y).astype(dtype)
         return X, np.ascontiguousarray(Y)
 
-    def _out_activation(self):
+    def _out_activation(self) -> Literal["softmax", "logistic"]:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     @staticmethod
-    def _sklearn_class():
+    def _sklearn_class() -> type[BaseEstimator]:  # MLPClassifier
         from sklearn.neural_network import MLPClassifier
         return MLPClassifier
 
     @staticmethod
-    def _binarizer_for(network, classes):
+    def _binarizer_for(network: Network, classes: Optional[npt.ArrayLike]) -> LabelBinarizer:
         """The LabelBinarizer of a fit whose labels are `classes` on `network`'s outputs
         (see from_network)."""
         n_out = network.sizes[-1]
@@ -820,13 +913,13 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
                              f"{classes.tolist()!r}")
         return binarizer
 
-    def _decode(self, out):
+    def _decode(self, out: np.ndarray) -> np.ndarray:
         """Labels from the network's outputs."""
         if self.n_outputs_ == 1:
             out = out.ravel()
         return self._label_binarizer.inverse_transform(out)
 
-    def _targets_for_score(self, Y):
+    def _targets_for_score(self, Y: np.ndarray) -> np.ndarray:
         return self._label_binarizer.inverse_transform(Y)
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
@@ -849,7 +942,7 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
@@ -862,13 +955,19 @@ class NNRegressor(RegressorMixin, _BaseMLP):
     _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
                                     "loss": [StrOptions({"squared_error", "poisson"})]}
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float64) -> None:
+    def __init__(self, loss: Literal["squared_error"] = "squared_error",
+                 hidden_layer_sizes: Union[int, Sequence[int], np.ndarray] = (100,),
+                 activation: HiddenActivation = "relu", *, solver: Solver = "adam",
+                 alpha: float = 0.0001, batch_size: Union[int, Literal["auto"]] = "auto",
+                 learning_rate: LearningRateSchedule = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: RandomState = None, tol: float = 1e-4,
+                 verbose: Union[bool, int] = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
+                 max_fun: int = 15000, dtype: npt.DTypeLike = np.float64) -> None:
         self.loss = loss
         shared = dict(locals())  # every other parameter, passed on as it came
         for name in ("self", "loss", "__class__"):
@@ -877,25 +976,26 @@ class NNRegressor(RegressorMixin, _BaseMLP):
 
     _score_function = staticmethod(r2_score)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-            sample_weight: Optional[npt.ArrayLike] = None) -> "NNRegressor":
+    @_typed(_fit_context(prefer_skip_nested_validation=True))
+    def fit(self: _Regressor, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: Optional[npt.ArrayLike] = None) -> _Regressor:
         """Fits the model to X (n_samples, n_features) and targets y (n_samples,) or
         (n_samples, n_outputs); sample_weight weights each sample's loss and gradient."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(lambda est: est._check_solver())
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
-                    sample_weight: Optional[npt.ArrayLike] = None) -> "NNRegressor":
+    @_typed(available_if(lambda est: est._check_solver()))
+    @_typed(_fit_context(prefer_skip_nested_validation=True))
+    def partial_fit(self: _Regressor, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: Optional[npt.ArrayLike] = None) -> _Regressor:
         """One epoch over X, y from the current weights and optimiser state (sgd and adam)."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _validate_input(self, X, y, incremental, reset, dtype):
+    def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool, reset: bool,
+                        dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
         X, y = _validate(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
                          reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+            y = cast(np.ndarray, column_or_1d(y, warn=True))  # scikit-learn is untyped
         Y = as_array(y.reshape(len(y), -1), "y", dtype)
         # the squared error of targets this large overflows (before any training could help):
         # say so, rather than letting a step go non-finite
@@ -908,16 +1008,16 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                              "TransformedTargetRegressor(transformer=StandardScaler()).")
         return X, Y
 
-    def _out_activation(self):
+    def _out_activation(self) -> Literal["identity"]:
         return "identity"
 
     @staticmethod
-    def _sklearn_class():
+    def _sklearn_class() -> type[BaseEstimator]:  # MLPRegressor
         from sklearn.neural_network import MLPRegressor
         return MLPRegressor
 
     @staticmethod
-    def _binarizer_for(network, classes):
+    def _binarizer_for(network: Network, classes: Optional[npt.ArrayLike]) -> None:
         """None (a regressor has no labels), once `network` is known to be a regression's."""
         if classes is not None:
             raise ValueError(f"a regressor has no classes, got classes={classes!r}")
@@ -927,17 +1027,17 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                              f"{network.loss_name!r}")
         return None
 
-    def _decode(self, out):
+    def _decode(self, out: np.ndarray) -> np.ndarray:
         return out.ravel() if out.shape[1] == 1 else out
 
-    def _targets_for_score(self, Y):
+    def _targets_for_score(self, Y: np.ndarray) -> np.ndarray:
         return Y
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Predicted targets: (n_samples,) for a single output, else (n_samples, n_outputs)."""
         return self._decode(self._forward(X))
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True

@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import os
 import re
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import DTypeLike
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import onnx
 
+    from .estimators import NNClassifier, NNRegressor
     from .network import Network
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
@@ -53,7 +57,7 @@ _ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "S
              "identity": None}
 
 
-def _network_of(model):
+def _network_of(model: object) -> tuple[Network, NNClassifier | NNRegressor | None]:
     """(network, estimator or None): the Network itself, or a fitted estimator's network_."""
     from .network import Network
     if isinstance(model, Network):
@@ -62,13 +66,13 @@ def _network_of(model):
         from sklearn.utils.validation import check_is_fitted
         check_is_fitted(model)
         network = getattr(model, "network_", None)
-        if isinstance(network, Network):
-            return network, model
+        if isinstance(network, Network):  # the cast: an estimator with a network_ is nnpy's
+            return network, cast("NNClassifier | NNRegressor", model)
     raise TypeError(f"expected an nnpy.Network or a fitted nnpy NNClassifier/NNRegressor, got "
                     f"{type(model).__name__}")
 
 
-def _layer_activations(net):
+def _layer_activations(net: Network) -> list[str]:
     """The activation of each weight layer, the output's last."""
     return [net.activation] * (net.n_layers - 1) + [net.output]
 
@@ -77,7 +81,8 @@ def _layer_activations(net):
 # ONNX
 # ---------------------------------------------------------------------------------------------
 
-def to_onnx(model: Any, path: PathOrFile, *, dtype: DTypeLike | None = None) -> onnx.ModelProto:
+def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
+            dtype: DTypeLike | None = None) -> onnx.ModelProto:
     """Writes `model` (an nnpy.Network, or a fitted NNClassifier / NNRegressor) to `path` (a
     path or a writable binary file) as an ONNX model, and returns the onnx.ModelProto.
 
@@ -98,7 +103,7 @@ def to_onnx(model: Any, path: PathOrFile, *, dtype: DTypeLike | None = None) -> 
     elem = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
     nodes, initializers = [], []
 
-    def constant(name, value):
+    def constant(name: str, value: npt.ArrayLike) -> str:
         initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
@@ -144,13 +149,19 @@ def to_onnx(model: Any, path: PathOrFile, *, dtype: DTypeLike | None = None) -> 
     return onnx_model
 
 
-def _rename(helper, nodes, current, name, elem, shape):
+# helper is the onnx.helper module, TensorProto onnx's class (onnx is imported lazily); elem is
+# a TensorProto element type; shapes are lists of dimensions, "N" the batch.
+def _rename(helper: ModuleType, nodes: list[onnx.NodeProto], current: str, name: str, elem: int,
+            shape: list[int | str]) -> onnx.ValueInfoProto:
     """Routes tensor `current` to the graph output `name` (an Identity node)."""
     nodes.append(helper.make_node("Identity", [current], [name], name=f"{name}_out"))
     return helper.make_tensor_value_info(name, elem, shape)
 
 
-def _classifier_outputs(helper, TensorProto, nodes, constant, scores, elem, clf, dtype):
+def _classifier_outputs(helper: ModuleType, TensorProto: type[onnx.TensorProto],
+                        nodes: list[onnx.NodeProto], constant: Callable[[str, npt.ArrayLike], str],
+                        scores: str, elem: int, clf: NNClassifier,
+                        dtype: np.dtype[Any]) -> list[onnx.ValueInfoProto]:
     """label and probabilities nodes after the network's outputs `scores`, as skl2onnx's."""
     classes = np.asarray(clf.classes_)
     out_activation = clf.out_activation_
@@ -189,7 +200,8 @@ def _classifier_outputs(helper, TensorProto, nodes, constant, scores, elem, clf,
             helper.make_tensor_value_info("probabilities", elem, ["N", len(classes)])]
 
 
-def _class_tensor(classes, TensorProto):
+def _class_tensor(classes: np.ndarray,
+                  TensorProto: type[onnx.TensorProto]) -> tuple[np.ndarray, int]:
     """classes_ as an ONNX-storable array and its element type."""
     kind = classes.dtype.kind
     if kind in "iu":
@@ -223,7 +235,7 @@ _C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu":
                   "identity": "z", "softmax": "z"}
 
 
-def _check_c_name(name):
+def _check_c_name(name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string (a C identifier), got {type(name).__name__}")
     if not _C_IDENTIFIER.match(name) or not name.isascii():
@@ -259,11 +271,11 @@ def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
         f.write(text)
 
 
-def _c_header(net, name):
+def _c_header(net: Network, name: str) -> str:
     single = net.dtype == np.float32
     T, fn = ("float", "f") if single else ("double", "")   # type, suffix of <math.h> functions
 
-    def number(value):
+    def number(value: float) -> str:
         """A C literal that reads back as exactly `value` in T."""
         if single:
             return np.format_float_scientific(np.float32(value), unique=True, trim="-") + "f"

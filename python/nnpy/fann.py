@@ -35,13 +35,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Iterable, Union, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 if TYPE_CHECKING:
-    from .network import Network
+    from .network import Network, Output
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 
@@ -104,7 +104,7 @@ _SCALE_KEYS = tuple(f"scale_{what}_{where}" for where in ("in", "out")
                     for what in ("mean", "deviation", "new_min", "factor"))
 
 
-def _e20(value):
+def _e20(value: float) -> str:
     """A number as FANN writes it (C's "%.20e"; both are correctly rounded, so identical)."""
     return "%.20e" % value
 
@@ -217,19 +217,19 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
         raise ValueError(f"{name}: the output layer is {activations[-1]}; nnpy's outputs from "
                          f"FANN are {' and '.join(_OUTPUTS_FROM_FANN)}")
     from .network import Network
-    options = {"activation": hidden.pop()} if hidden else {}   # none: no hidden layer
-    net = Network([s - 1 for s in sizes], output=activations[-1], dtype=dtype, seed=seed,
-                  **options)
+    output = cast("Output", activations[-1])  # the cast: one of _OUTPUTS_FROM_FANN, as checked
+    options: dict[str, Any] = {"activation": hidden.pop()} if hidden else {}  # none: no hidden
+    net = Network([s - 1 for s in sizes], output=output, dtype=dtype, seed=seed, **options)
     net.weights = weights
     net.biases = biases
     return net
 
 
-def _fields(lines, name):
+def _fields(lines: list[str], name: str) -> dict[str, str]:
     """{key: value} of the `key=value` lines, checked against the keys fann_save writes, in its
     order."""
     expected = ["num_layers"] + [key for key, _ in _SETTINGS] + ["layer_sizes", "scale_included"]
-    fields = {}
+    fields: dict[str, str] = {}
     position = 0
     for number, line in enumerate(lines, start=2):
         if not line.strip():
@@ -264,7 +264,7 @@ def _fields(lines, name):
     return fields
 
 
-def _shape(fields, name):
+def _shape(fields: dict[str, str], name: str) -> tuple[list[int], int, float]:
     """Layer sizes (each with its bias neuron), network_type and connection_rate."""
     try:
         num_layers = int(fields["num_layers"])
@@ -283,9 +283,15 @@ def _shape(fields, name):
     return sizes, network_type, connection_rate
 
 
-def _parse_list(text, pattern, count, what, name):
+# A parsed entry: integers, then a float: a neuron (inputs, activation function, steepness), a
+# connection (source, weight). Typed loosely: the tuples' lengths differ by list.
+_Entry = tuple[Any, ...]
+
+
+def _parse_list(text: str, pattern: re.Pattern[str], count: int, what: str,
+                name: str) -> list[_Entry]:
     """The `count` tuples of `text`, each matched by `pattern`; the numbers are checked."""
-    items = []
+    items: list[tuple[str, ...]] = []
     position = 0
     while position < len(text) and len(items) < count:
         match = pattern.match(text, position)
@@ -306,10 +312,13 @@ def _parse_list(text, pattern, count, what, name):
     return parsed
 
 
-def _layers(sizes, neurons, connections, name):
+def _layers(sizes: list[int], neurons: list[_Entry], connections: list[_Entry],
+            name: str) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """Weights (n_out, n_in), biases and the activation name of each layer after the input,
     checked to be a fully connected layered network nnpy can represent."""
-    weights, biases, activations = [], [], []
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray] = []
+    activations: list[str] = []
     first_neuron = sizes[0]          # index of the layer's first neuron (in `neurons`)
     first_source = 0                 # index of the layer before's first neuron
     con = 0                          # index of the next connection
@@ -343,12 +352,12 @@ def _layers(sizes, neurons, connections, name):
     return weights, biases, activations
 
 
-def _describe(kind):
+def _describe(kind: tuple[int, float]) -> str:
     function, steepness = kind
     label = _FANN_ACTIVATIONS[function] if function < len(_FANN_ACTIVATIONS) else \
         f"activation function {function}"
     return f"{label} at steepness {steepness:g}"
 
 
-def _describe_all(kinds):
+def _describe_all(kinds: Iterable[tuple[int, float]]) -> str:
     return ", ".join(_describe(k) for k in sorted(kinds))

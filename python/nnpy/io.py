@@ -49,13 +49,13 @@ import secrets
 import stat
 import zipfile
 import zlib
-from typing import IO, TYPE_CHECKING, Any, Callable, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from .network import Network
+    from .network import Loss, Network, _OptimizerState
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -179,7 +179,7 @@ def open_regular(path: PathLike, what: str = "file") -> tuple[IO[bytes], str]:
         raise
 
 
-def _kind(mode):
+def _kind(mode: int) -> str:
     for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISSOCK, "a socket")):
@@ -193,14 +193,14 @@ def load_network(path: PathLike | IO[bytes], *, seed: int | None = None) -> Netw
     object). `seed` seeds the loaded network's generator (the shuffling of later fits).
     Raises ValueError if the file is not an intact nnpy network file of a known version, and
     FileNotFoundError if it does not exist."""
-    if hasattr(path, "read"):
-        return _load(path, "<file object>", seed)
+    if hasattr(path, "read"):  # a file object (the cast: hasattr does not narrow)
+        return _load(cast("IO[bytes]", path), "<file object>", seed)
     f, name = open_regular(path, "network file")
     with f:
         return _load(f, name, seed)
 
 
-def _load(f, name, seed):
+def _load(f: IO[bytes], name: str, seed: int | None) -> Network:
     return read_npz(f, name, "nnpy network file", lambda zf: _load_zip(zf, name, seed))
 
 
@@ -226,7 +226,7 @@ def read_npz(f: IO[bytes], name: str, what: str, read: Callable[[zipfile.ZipFile
                          f"{type(err).__name__}: {err}") from None
 
 
-def _members(zf, name):
+def _members(zf: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
     """{array name: ZipInfo} of the archive, every member an .npy file, no duplicates."""
     members = {}
     for info in zf.infolist():
@@ -253,7 +253,8 @@ def read_json_header(zf: zipfile.ZipFile, members: dict, name: str, what: str) -
         raise ValueError(f"{name}: the header is not valid JSON: {err}") from None
 
 
-def _read_array(zf, info, name, max_bytes):
+def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
+                max_bytes: int) -> np.ndarray:
     if info.file_size > max_bytes:
         raise ValueError(f"{name}: {info.filename!r} is {info.file_size} bytes, more than the "
                          f"{max_bytes} its header allows")
@@ -291,7 +292,7 @@ def _read_array(zf, info, name, max_bytes):
         raise ValueError(f"{invalid}: {type(err).__name__}: {err}") from None
 
 
-def _check_header(header, name):
+def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, checked here
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     if header.get("format") != FORMAT:
@@ -329,11 +330,11 @@ def _check_header(header, name):
     return sizes
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _check_sizes(sizes, name):
+def _check_sizes(sizes: Any, name: str) -> list[int]:  # sizes: parsed JSON, checked here
     if not isinstance(sizes, list) or len(sizes) < 2 or \
             not all(_is_int(s) and s >= 1 for s in sizes):
         raise ValueError(f"{name}: sizes must be a list of at least two positive integers, "
@@ -346,7 +347,7 @@ def _check_sizes(sizes, name):
     return [int(s) for s in sizes]
 
 
-def _load_zip(zf, name, seed):
+def _load_zip(zf: zipfile.ZipFile, name: str, seed: int | None) -> Network:
     members = _members(zf, name)
     header = read_json_header(zf, members, name, "nnpy network file")
     sizes = _check_header(header, name)
@@ -354,7 +355,7 @@ def _load_zip(zf, name, seed):
     n_layers = len(sizes) - 1
 
     expected = {"header"}
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for l in range(n_layers):
         shapes["W_%d" % l] = (sizes[l + 1], sizes[l])
         shapes["b_%d" % l] = (sizes[l + 1],)
@@ -404,7 +405,7 @@ def _load_zip(zf, name, seed):
     return net
 
 
-def _optimizer_header(state):
+def _optimizer_header(state: _OptimizerState | None) -> dict[str, Any] | None:
     """The header's "optimizer" field for a network's optimiser state (None: none kept)."""
     if state is None:
         return None
@@ -415,14 +416,14 @@ def _optimizer_header(state):
             "step": state.step}
 
 
-def _moment_vectors(optimizer):
+def _moment_vectors(optimizer: dict[str, Any] | None) -> int:
     """Rows of the optimizer_moments array a checked "optimizer" field needs."""
     if optimizer is None:
         return 0
     return 2 if optimizer["name"] == "adam" else int(optimizer["momentum"] != 0)
 
 
-def _check_optimizer_header(optimizer, name):
+def _check_optimizer_header(optimizer: Any, name: str) -> None:  # optimizer: parsed JSON
     if optimizer is None:
         return
     fields = {"sgd": ("name", "momentum", "nesterov", "step"),
@@ -432,9 +433,9 @@ def _check_optimizer_header(optimizer, name):
         raise ValueError(f"{name}: optimizer must be null or an object with the fields "
                          f"{' / '.join(', '.join(f) for f in fields.values())}, got {optimizer!r}")
 
-    def real(value, low, high, what):
+    def real(value: Any, low: float, high: float, what: str) -> None:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not low <= value < high:
+                not low <= cast(float, value) < high:  # numbers.Real has no typed comparisons
             raise ValueError(f"{name}: optimizer {what} must be a number in [{low}, {high}), "
                              f"got {value!r}")
 
@@ -514,14 +515,15 @@ def from_network2_json(path: PathLike | IO[str] | IO[bytes], *, dtype: npt.DType
         ws.append(w)
         bs.append(b.ravel())
     from .network import Network
-    net = Network(sizes, output="sigmoid", loss=_NETWORK2_COSTS[cost], init="scaled_normal",
-                  dtype=dtype, seed=seed)
+    loss = cast("Loss", _NETWORK2_COSTS[cost])  # the cast: the table's values are Loss names
+    net = Network(sizes, output="sigmoid", loss=loss, init="scaled_normal", dtype=dtype,
+                  seed=seed)
     net.weights = ws
     net.biases = bs
     return net
 
 
-def _read_text(path, encoding, kind):
+def _read_text(path: PathLike | IO[str] | IO[bytes], encoding: str, kind: str) -> tuple[str, str]:
     """(name, text) of `path` (a path to a regular file, or a readable file object, text or
     binary); ValueError saying that it is not `kind` if the bytes are not `encoding`."""
     if hasattr(path, "read"):
@@ -538,7 +540,7 @@ def _read_text(path, encoding, kind):
     return name, text
 
 
-def _json_array(value, what, shape):
+def _json_array(value: Any, what: str, shape: tuple[int, int]) -> np.ndarray:  # parsed JSON
     if not isinstance(value, list) or len(value) != shape[0] or \
             not all(isinstance(row, list) and len(row) == shape[1] for row in value):
         raise ValueError(f"{what} must be a {shape[0]} x {shape[1]} nested list")
@@ -559,6 +561,6 @@ def _json_array(value, what, shape):
     return array
 
 
-def _short(number):
+def _short(number: object) -> str:
     text = repr(number)
     return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} digits)"

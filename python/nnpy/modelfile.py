@@ -51,13 +51,16 @@ import json
 import math
 import numbers
 import zipfile
-from typing import IO, Any, Mapping, Optional, Sequence, cast
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, cast
 
 import numpy as np
 
 from . import io as nnio
 from .io import PathLike
 from .network import Network
+
+if TYPE_CHECKING:
+    from .estimators import NNClassifier, NNRegressor
 
 __all__ = ["Model", "load", "FORMAT", "VERSION"]
 
@@ -131,7 +134,7 @@ class Model:
             return None
         return "int" if self.classes.dtype.kind == "i" else "str"
 
-    def _check_network(self):
+    def _check_network(self) -> None:
         net, n = self.network, len(self.feature_names)
         if net.sizes[0] != n:
             raise ValueError(f"the network has {net.sizes[0]} inputs for {n} feature_names")
@@ -141,7 +144,7 @@ class Model:
                 raise ValueError(f"a regression needs one identity output; the network has "
                                  f"{n_out} {net.output} output(s)")
             return
-        k = len(self.classes)
+        k = len(cast(np.ndarray, self.classes))  # a classifier's: not None
         if not ((net.output == "softmax" and n_out == k >= 3) or
                 (net.output == "sigmoid" and net.loss_name == "cross_entropy" and n_out == 1
                  and k == 2)):
@@ -188,7 +191,7 @@ class Model:
             self._estimator = self._make_estimator()
         return self._estimator
 
-    def _make_estimator(self):
+    def _make_estimator(self) -> NNClassifier | NNRegressor:
         from .estimators import NNClassifier, NNRegressor
         params = dict(self.estimator_params)
         if "hidden_layer_sizes" in params:
@@ -221,7 +224,7 @@ class Model:
         return self.classes[np.argmax(out, axis=1)]
 
     @property
-    def predict_proba(self):
+    def predict_proba(self) -> Callable[[Any], np.ndarray]:
         """(classifiers only: a regression model has no such attribute) predict_proba(X), the
         probability of each class (n_rows, n_classes), columns in the order of classes."""
         if self.task != "classify":
@@ -234,10 +237,10 @@ class Model:
             return np.column_stack([1 - out[:, 0], out[:, 0]])
         return out
 
-    def _outputs(self, X):
+    def _outputs(self, X: Any) -> np.ndarray:
         return self.network.predict(self.standardize(X).astype(self.network.dtype, copy=False))
 
-    def _matrix(self, X):
+    def _matrix(self, X: Any) -> np.ndarray:
         """X's feature columns as float64 (n_rows, n_features), every value finite."""
         names = self.feature_names
         if _by_name(X):
@@ -285,9 +288,10 @@ class Model:
                   "estimator_params": self.estimator_params, "nnpy_version": __version__}
         if self.training is not None:
             header["training"] = self.training
-        arrays = {"header": np.array(json.dumps(header, ensure_ascii=False)),
-                  "network": np.frombuffer(network_file.getvalue(), dtype=np.uint8),
-                  "mean": self.mean, "scale": self.scale}
+        arrays: dict[str, Any] = {  # Any: savez's keywords would otherwise match allow_pickle
+            "header": np.array(json.dumps(header, ensure_ascii=False)),
+            "network": np.frombuffer(network_file.getvalue(), dtype=np.uint8),
+            "mean": self.mean, "scale": self.scale}
         if hasattr(path, "write"):
             np.savez(cast(IO[bytes], path), **arrays)
         else:
@@ -305,14 +309,14 @@ def load(path: PathLike | IO[bytes]) -> Model:
     train` or Model.save wrote it. ValueError for anything that is not an intact model file
     of a version this nnpy reads (naming the file and what is wrong); FileNotFoundError if it
     does not exist. Nothing in the file is unpickled or run."""
-    if hasattr(path, "read"):
-        return _read(path, "<file object>")
+    if hasattr(path, "read"):  # a file object (the cast: hasattr does not narrow)
+        return _read(cast(IO[bytes], path), "<file object>")
     f, name = nnio.open_regular(path, "model file")
     with f:
         return _read(f, name)
 
 
-def _read(f, name):
+def _read(f: IO[bytes], name: str) -> Model:
     try:
         size = f.seek(0, 2)
         f.seek(0)
@@ -356,7 +360,7 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
         raise ValueError(f"{name}: {err}") from None
 
 
-def _check_header(header, name):
+def _check_header(header: Any, name: str) -> None:  # header: parsed JSON, checked here
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     if header.get("format") == nnio.FORMAT:
@@ -364,7 +368,7 @@ def _check_header(header, name):
                          f"nnpy.Network.load")
     if header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy model file (format {header.get('format')!r})")
-    version = header.get("version")
+    version: Any = header.get("version")
     if not nnio._is_int(version) or version < 1:
         raise ValueError(f"{name}: the format version must be an integer >= 1, got {version!r}")
     if version > VERSION:
@@ -390,7 +394,7 @@ def _check_header(header, name):
 
 # ---- checks ----------------------------------------------------------------------------------
 
-def _check_names(names):
+def _check_names(names: object) -> tuple[str, ...]:
     if isinstance(names, str) or not isinstance(names, Sequence) and \
             not isinstance(names, np.ndarray):
         raise TypeError(f"feature_names must be a sequence of column names, got {names!r}")
@@ -406,7 +410,7 @@ def _check_names(names):
     return names
 
 
-def _check_classes(classes):
+def _check_classes(classes: Sequence[Any] | np.ndarray) -> np.ndarray:
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__"):
         raise TypeError(f"classes must be a sequence of labels, got {classes!r}")
     labels = list(np.asarray(classes).tolist()) if isinstance(classes, np.ndarray) \
@@ -427,7 +431,7 @@ def _check_classes(classes):
     return array
 
 
-def _check_vector(value, what, n):
+def _check_vector(value: object, what: str, n: int) -> np.ndarray:
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -439,7 +443,7 @@ def _check_vector(value, what, n):
     return array
 
 
-def _is_json_param(value):
+def _is_json_param(value: object) -> bool:
     if value is None or isinstance(value, (bool, str)):
         return True
     if isinstance(value, numbers.Real):
@@ -447,7 +451,7 @@ def _is_json_param(value):
     return isinstance(value, (tuple, list)) and all(nnio._is_int(v) for v in value)
 
 
-def _check_params(params):
+def _check_params(params: object) -> dict[str, Any]:
     if not isinstance(params, Mapping):
         raise TypeError(f"estimator_params must be a mapping, got {type(params).__name__}")
     out = {}
@@ -465,7 +469,7 @@ def _check_params(params):
     return out
 
 
-def _check_training(training):
+def _check_training(training: object) -> Optional[dict[str, Any]]:
     if training is None:
         return None
     if not isinstance(training, Mapping):
@@ -492,20 +496,20 @@ def _check_training(training):
     return out
 
 
-def _by_name(X):
+def _by_name(X: Any) -> bool:
     """Whether X gives its columns by name: a mapping, a DataFrame, a structured array."""
     if isinstance(X, Mapping) or hasattr(X, "columns"):
         return True
     return isinstance(X, np.ndarray) and X.dtype.names is not None
 
 
-def _has_column(X, name):
+def _has_column(X: Any, name: str) -> bool:
     if isinstance(X, np.ndarray):
         return name in X.dtype.names
     return name in (X.columns if hasattr(X, "columns") else X)
 
 
-def _numbers(value, what):
+def _numbers(value: Any, what: str) -> np.ndarray:
     """value as a float64 array, if it holds real numbers (not text, not dates)."""
     array = np.asarray(value)
     if array.dtype.kind == "O":

@@ -9,14 +9,41 @@ matplotlib Figure objects directly, not through pyplot: no window opens, no back
 and no global state changes, so they work the same in scripts, servers and notebooks (where a
 returned Figure displays itself). Pass `ax` to draw into an axes of your own figure instead.
 """
+from __future__ import annotations
+
+import os
+from typing import IO, TYPE_CHECKING, Any, Optional, Protocol, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from .estimators import NNClassifier, NNRegressor
+    from .network import History
+
+# What the curve plots take: an nnpy History, a fitted nnpy estimator (or scikit-learn MLP:
+# untyped, so any object passes), or the losses themselves.
+HistoryLike = Union["History", "NNClassifier", "NNRegressor", Sequence[float]]
+# Where a figure is saved: a path or a binary file object (any format matplotlib writes).
+SavePath = Union[str, "os.PathLike[str]", IO[bytes]]
+
+
+class Predictor(Protocol):
+    """What plot_decision_surface draws: an nnpy.Network, a fitted NNClassifier/NNRegressor, or
+    any model whose predict (or predict_proba, used when present) takes (n, 2) rows."""
+
+    def predict(self, X: Any) -> Any: ...
+
 
 __all__ = ["plot_loss", "plot_accuracy", "plot_history", "plot_decision_surface"]
 
 _MISSING = 'nnpy.plot needs matplotlib: pip install "nnpy-net[plot]"'
 
 
-def _figure(**kwargs):
+def _figure(**kwargs: Any) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -24,14 +51,14 @@ def _figure(**kwargs):
     return Figure(**kwargs)
 
 
-def _require_matplotlib():
+def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError(_MISSING) from None
 
 
-def _axes(ax):
+def _axes(ax: Optional[Axes]) -> Axes:
     """`ax`, or the axes of a new figure for one curve plot (matplotlib checked either way)."""
     if ax is not None:
         _require_matplotlib()
@@ -39,7 +66,8 @@ def _axes(ax):
     return _figure(figsize=(6.4, 4.2), layout="constrained").add_subplot()
 
 
-def _curves(history):
+def _curves(history: Any) -> tuple[list[float], list[float], list[float]]:  # HistoryLike, by
+    # its attributes (Any: a History, an estimator and an MLP share no declared type)
     """(train loss, validation loss, validation accuracy) lists from a History, a fitted
     NNClassifier/NNRegressor or scikit-learn MLP (loss_curve_; a classifier's
     validation_scores_ with early_stopping are its validation accuracy), or a plain sequence
@@ -56,18 +84,21 @@ def _curves(history):
     return [float(v) for v in history], [], []
 
 
-def _use_log(values):
-    values = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
-    return values.size > 1 and values.min() > 0 and values.max() / values.min() > 30
+def _use_log(values: Sequence[float]) -> bool:
+    finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    return bool(finite.size > 1 and finite.min() > 0 and finite.max() / finite.min() > 30)
 
 
-def _save(fig, path):
+def _save(fig: Figure | SubFigure, path: Optional[SavePath]) -> None:
+    """Saves the whole figure `fig` belongs to: a SubFigure (an `ax` of a subfigure) has no
+    savefig; its `figure` is the root Figure, as a Figure's is itself."""
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.figure.savefig(path, dpi=120)
 
 
-def plot_loss(history, ax=None, *, log=None, ylabel="loss", title=None, path=None,
-              val_label="validation"):
+def plot_loss(history: HistoryLike, ax: Optional[Axes] = None, *, log: Optional[bool] = None,
+              ylabel: str = "loss", title: Optional[str] = None, path: Optional[SavePath] = None,
+              val_label: str = "validation") -> Axes:
     """The training loss per epoch, and the validation loss when the history has one
     (labelled `val_label`).
 
@@ -96,7 +127,8 @@ def plot_loss(history, ax=None, *, log=None, ylabel="loss", title=None, path=Non
     return ax
 
 
-def plot_accuracy(history, ax=None, *, title=None, path=None, val_label="validation"):
+def plot_accuracy(history: HistoryLike, ax: Optional[Axes] = None, *, title: Optional[str] = None,
+                  path: Optional[SavePath] = None, val_label: str = "validation") -> Axes:
     """The validation accuracy per epoch (History.val_accuracy), in percent."""
     _, _, acc = _curves(history)
     if not acc:
@@ -117,8 +149,9 @@ def plot_accuracy(history, ax=None, *, title=None, path=None, val_label="validat
     return ax
 
 
-def plot_history(history, path=None, *, log=None, ylabel="loss", title=None,
-                 val_label="validation"):
+def plot_history(history: HistoryLike, path: Optional[SavePath] = None, *,
+                 log: Optional[bool] = None, ylabel: str = "loss", title: Optional[str] = None,
+                 val_label: str = "validation") -> Figure:
     """A figure of the loss curves, beside the validation accuracy when the history has it.
     Returns the Figure; `path` saves it (any format matplotlib writes: .png, .svg, .pdf)."""
     _, _, acc = _curves(history)
@@ -135,8 +168,10 @@ def plot_history(history, path=None, *, log=None, ylabel="loss", title=None,
     return fig
 
 
-def plot_decision_surface(model, X, y=None, ax=None, *, resolution=200, margin=0.25,
-                          title=None, path=None):
+def plot_decision_surface(model: Predictor, X: ArrayLike, y: Optional[ArrayLike] = None,
+                          ax: Optional[Axes] = None, *, resolution: int = 200,
+                          margin: float = 0.25, title: Optional[str] = None,
+                          path: Optional[SavePath] = None) -> Axes:
     """The outputs of a 2-input model over the plane around the samples X (n, 2), with the
     samples on top, coloured by y (labels or one-hot rows).
 
@@ -178,8 +213,8 @@ def plot_decision_surface(model, X, y=None, ax=None, *, resolution=200, margin=0
     if out.shape[1] == 1:
         z = out[:, 0].reshape(gx.shape)
         unit = z.min() >= 0 and z.max() <= 1  # a probability-like output: fix the scale
-        mesh = ax.pcolormesh(gx, gy, z, cmap="RdBu_r", shading="auto",
-                             **({"vmin": 0, "vmax": 1} if unit else {}))
+        limits: dict[str, Any] = {"vmin": 0, "vmax": 1} if unit else {}
+        mesh = ax.pcolormesh(gx, gy, z, cmap="RdBu_r", shading="auto", **limits)
         if unit and z.min() < 0.5 < z.max():
             ax.contour(gx, gy, z, levels=[0.5], colors="k", linewidths=1.2)
         ax.figure.colorbar(mesh, ax=ax, label="network output")
@@ -205,9 +240,9 @@ def plot_decision_surface(model, X, y=None, ax=None, *, resolution=200, margin=0
             ax.contour(gx, gy, (region == i).astype(float), levels=[0.5], colors="k",
                        linewidths=0.8)
         if labels is not None:
-            classes = list(getattr(model, "classes_", range(k)))
+            known = list(getattr(model, "classes_", range(k)))
             for i, c in enumerate(np.unique(labels)):
-                position = classes.index(c) if c in classes else i
+                position = known.index(c) if c in known else i
                 mask = labels == c
                 ax.scatter(X[mask, 0], X[mask, 1], s=40, c=palette[position % len(palette)],
                            edgecolors="k", linewidths=0.6, label=f"class {c}", zorder=3)
@@ -221,7 +256,7 @@ def plot_decision_surface(model, X, y=None, ax=None, *, resolution=200, margin=0
     return ax
 
 
-def _outputs(model, grid):
+def _outputs(model: Predictor, grid: np.ndarray) -> np.ndarray:
     if hasattr(model, "predict_proba"):
         out = model.predict_proba(grid)
     else:

@@ -6,9 +6,13 @@ runs the post's XOR script as it is. The dicts hold ordinary float64 numpy array
 post's keys (see docs/post-api.md); `backPropogation` keeps the post's order of updates, so its
 numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
+from __future__ import annotations
+
 import warnings
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _post
 from ._dispatch import core
@@ -16,25 +20,29 @@ from ._validation import as_array, as_float, as_int, check_finite
 
 __all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation"]
 
+Params = Dict[str, Any]  # the post's dict: "metadata", "theta", "forwardPass", "deltas", ...
+Float64 = npt.NDArray[np.float64]
 
-def _elementwise(kernel, x):
+
+def _elementwise(kernel: Callable[[Float64, Float64], None],
+                 x: npt.ArrayLike) -> Union[Float64, float]:
     array = as_array(x, "x")  # +-inf are fine (0 or 1); NaN gives NaN, as numpy's formula does
     out = np.empty(array.shape)
     kernel(array.reshape(-1), out.reshape(-1))
     return out.reshape(np.shape(x))[()] if np.ndim(x) == 0 else out
 
 
-def sigmoid(x):
+def sigmoid(x: npt.ArrayLike) -> Union[Float64, float]:
     """1/(1+exp(-x)) elementwise, for a scalar or an array of any shape; no overflow warning."""
     return _elementwise(core.sigmoid_array, x)
 
 
-def sigmoid_prime(x):
+def sigmoid_prime(x: npt.ArrayLike) -> Union[Float64, float]:
     """sigmoid(x) * (1 - sigmoid(x)) elementwise."""
     return _elementwise(core.sigmoid_prime_array, x)
 
 
-def cost(y_hat, y):
+def cost(y_hat: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Mean of the squared differences of y_hat and y (broadcast together), as in the post."""
     a, b = np.broadcast_arrays(as_array(y_hat, "y_hat"), as_array(y, "y"))
     if a.size == 0:
@@ -43,7 +51,8 @@ def cost(y_hat, y):
     return core.sum_squared_difference(a, b) / a.size
 
 
-def init_net(inputSize, layers, outputSize, rng=None):
+def init_net(inputSize: int, layers: int, outputSize: int,
+             rng: Union[int, np.random.Generator, None] = None) -> Params:
     """A dict network as the post's: `layers` sigmoid layers, all `inputSize` wide but the last
     (`outputSize`); weights and biases uniform in [0, 1), drawn W_0, B_0, W_1, B_1, ... from
     numpy's global generator (so np.random.seed gives the post's weights), or from `rng`
@@ -51,13 +60,14 @@ def init_net(inputSize, layers, outputSize, rng=None):
     inputSize = as_int(inputSize, "inputSize", 1)
     layers = as_int(layers, "layers", 1)
     outputSize = as_int(outputSize, "outputSize", 1)
+    draw: Callable[..., Any]  # draw(*shape): uniform [0, 1) values of that shape
     if rng is None:
         draw = np.random.rand
     else:
         generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         draw = lambda *shape: generator.random(shape)  # noqa: E731
-    params = {"metadata": {"inputSize": inputSize, "outputSize": outputSize, "n_layers": layers}}
-    theta = {}
+    params: Params = {"metadata": {"inputSize": inputSize, "outputSize": outputSize, "n_layers": layers}}
+    theta: Dict[str, Float64] = {}
     for idx in range(layers):
         n_out = outputSize if idx == layers - 1 else inputSize
         theta["W_" + str(idx)] = draw(n_out, inputSize)
@@ -66,7 +76,8 @@ def init_net(inputSize, layers, outputSize, rng=None):
     return params
 
 
-def _network(params, written=False):
+def _network(params: Params,
+             written: bool = False) -> Tuple[int, List[Float64], List[Float64]]:
     """(n_layers, [W_l], [B_l]) of a post-style params dict, every shape checked; `written`:
     the arrays are about to be updated in place, so they must be writeable and must not
     overlap themselves (as numpy's `-=` refuses a read-only array, before anything changes)."""
@@ -83,7 +94,8 @@ def _network(params, written=False):
         n_out = as_int(meta["outputSize"], "params['metadata']['outputSize']", 1)
     except KeyError as err:
         raise ValueError(f"params['metadata'] is missing {err}") from None
-    weights, biases = [], []
+    weights: List[Float64] = []
+    biases: List[Float64] = []
     for l in range(n_layers):
         rows = n_out if l == n_layers - 1 else n_in
         for key, shape, store in (("W_%d" % l, (rows, n_in), weights), ("B_%d" % l, (rows, 1), biases)):
@@ -109,7 +121,7 @@ def _network(params, written=False):
     return n_layers, weights, biases
 
 
-def _column(value, name, size):
+def _column(value: npt.ArrayLike, name: str, size: int) -> Float64:
     array = as_array(value, name)
     if array.size != size or (array.ndim == 2 and 1 not in array.shape) or array.ndim > 2:
         raise ValueError(f"{name} must hold {size} values (1-D or a column), got shape {array.shape}")
@@ -117,7 +129,7 @@ def _column(value, name, size):
     return array.reshape(size, 1)
 
 
-def _work(m, n, k):
+def _work(m: int, n: int, k: int) -> Float64:
     return np.empty(core.matmul_work_size(m, n, k))
 
 
@@ -131,7 +143,7 @@ backPropogation = _post.backPropogation
 # The same two functions in Python over the core's kernels: they take whatever the compiled
 # glue finds irregular, convert what can be converted and raise clear errors.
 
-def _forward_pass(x, y, params):
+def _forward_pass(x: npt.ArrayLike, y: npt.ArrayLike, params: Params) -> Params:
     n_layers, weights, biases = _network(params)
     a = _column(x, "x", weights[0].shape[1])
     target = _column(y, "y", weights[-1].shape[0])
@@ -153,7 +165,7 @@ def _forward_pass(x, y, params):
     return params
 
 
-def _overflow(key, lr, stacklevel=2):
+def _overflow(key: str, lr: float, stacklevel: int = 2) -> None:
     """What numpy's `theta[key] -= lr * d_theta` does when it overflows: a RuntimeWarning (or
     nothing, or FloatingPointError, as np.seterr/np.errstate say); the update has happened."""
     mode = np.geterr()["over"]
@@ -165,7 +177,7 @@ def _overflow(key, lr, stacklevel=2):
         warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
 
 
-def _update(lr, step, array, key):
+def _update(lr: float, step: Float64, array: Float64, key: str) -> None:
     """array -= lr * step in place (the core's axpy), reporting an overflow as numpy would."""
     was_finite = np.isfinite(array).all()
     core.axpy(-lr, step, array)
@@ -173,7 +185,7 @@ def _update(lr, step, array, key):
         _overflow(key, lr, stacklevel=4)  # the caller of backPropogation
 
 
-def _back_propagation(params, lr, update, debug):
+def _back_propagation(params: Params, lr: float, update: bool, debug: bool) -> Params:
     n_layers, weights, biases = _network(params, written=update)
     forward = params.get("forwardPass")
     if not isinstance(forward, dict) or "error" not in forward:

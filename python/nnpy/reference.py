@@ -19,9 +19,12 @@ Two parts, both importing nothing compiled:
    sample weights); scikit-learn's alpha adds 0.5 * alpha * sum(W**2) / sum(w_i). Optimisers:
    SGD (momentum, Nesterov's as scikit-learn has it) and Adam (torch.optim.Adam's formula).
 """
+from __future__ import annotations
+
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
@@ -34,27 +37,33 @@ __all__ = [
 # 1. The post's API
 # ---------------------------------------------------------------------------------------------
 
-def sigmoid(x):
+# The post's network: {"metadata": {"inputSize", "outputSize", "n_layers", "learningRate"},
+# "theta": {"W_l", "B_l"}, "forwardPass": {...}, "deltas": {...}, "d_theta": {...}}; the
+# values' types differ by key, hence Any.
+Params = Dict[str, Any]
+
+def sigmoid(x: ArrayLike) -> NDArray[np.float64]:  # a numpy float64 for a scalar x
     """1/(1+exp(-x)), without overflow warnings for large |x|."""
     # exp(-log(1 + exp(-x))): logaddexp never overflows, and the exp's argument is <= 0
     return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
 
 
-def sigmoid_prime(x):
+def sigmoid_prime(x: ArrayLike) -> NDArray[np.float64]:
     """Derivative of the sigmoid: s * (1 - s)."""
     s = sigmoid(x)
     return s * (1 - s)
 
 
-def cost(y_hat, y):
+def cost(y_hat: ArrayLike, y: ArrayLike) -> np.floating[Any]:  # a numpy float64
     """Mean of the squared differences, as in the post."""
     return np.mean((np.asarray(y_hat, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2)
 
 
-def init_net(inputSize, layers, outputSize):
+def init_net(inputSize: int, layers: int, outputSize: int) -> Params:
     """The post's network: `layers` sigmoid layers, all but the last `inputSize` wide, weights
     uniform in [0, 1) from numpy's global generator, drawn in the post's order."""
-    params = {"metadata": {"inputSize": inputSize, "outputSize": outputSize, "n_layers": layers}}
+    params: Params = {"metadata": {"inputSize": inputSize, "outputSize": outputSize,
+                                   "n_layers": layers}}
     theta = {}
     for idx in range(layers):
         n_out = outputSize if idx == layers - 1 else inputSize
@@ -64,7 +73,7 @@ def init_net(inputSize, layers, outputSize):
     return params
 
 
-def forwardPass(x, y, params):
+def forwardPass(x: ArrayLike, y: ArrayLike, params: Params) -> Params:
     """One sample through the network; stores A_prev<l>, Z_<l>, A_<l> and error in
     params["forwardPass"] and returns params."""
     theta = params["theta"]
@@ -81,7 +90,8 @@ def forwardPass(x, y, params):
     return params
 
 
-def backPropogation(params, lr, update=True, debug=False):
+def backPropogation(params: Params, lr: float, update: bool = True,
+                    debug: bool = False) -> Params:
     """The post's backprop: deltas from the top layer down, each layer updated as soon as its
     gradient is known (when `update`), d_theta and deltas stored in params."""
     L = params["metadata"]["n_layers"]
@@ -113,19 +123,19 @@ def backPropogation(params, lr, update=True, debug=False):
 # 2. The library's algorithm
 # ---------------------------------------------------------------------------------------------
 
-def _logistic(z):
+def _logistic(z: np.ndarray) -> np.ndarray:
     return sigmoid(z).astype(z.dtype)
 
 
-def _relu(z):
+def _relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0)
 
 
-def _identity(z):
+def _identity(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def _softmax(z):
+def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -214,7 +224,7 @@ def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output:
     return np.sum(np.where(z > 0, (1 - Y) * z, -Y * z) + np.log1p(np.exp(-np.abs(z))), axis=1)
 
 
-def _output_delta(a, Y, output, loss):
+def _output_delta(a: np.ndarray, Y: np.ndarray, output: str, loss: str) -> np.ndarray:
     """dLoss/dz of the output layer, one row per sample."""
     if loss == "mse":
         return (a - Y) * DERIVATIVES[output](a)
@@ -223,7 +233,7 @@ def _output_delta(a, Y, output, loss):
     return a - Y
 
 
-def _penalty(weights, alpha, weight_sum):
+def _penalty(weights: Sequence[np.ndarray], alpha: float, weight_sum: float) -> float:
     """scikit-learn's alpha: 0.5 * alpha * sum(W**2) / sum(w_i) on the loss."""
     if not alpha:
         return 0.0

@@ -1,10 +1,12 @@
 """The environment of a benchmark run: thread limits set before numpy loads, the OpenBLAS
 variables that slow a current numpy, and a description of the machine for the results."""
+from __future__ import annotations
+
 import os
 import platform
 import subprocess
 import sys
-from typing import Dict, Optional
+from typing import Any, Dict, MutableMapping, Optional, Sequence, TypeVar, overload
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NNPY_NUM_THREADS")
@@ -13,7 +15,15 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 SLOW_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def set_thread_env(threads, env=None):
+_Env = TypeVar("_Env", bound=MutableMapping[str, str])
+
+
+@overload
+def set_thread_env(threads: int) -> os._Environ[str]: ...
+@overload
+def set_thread_env(threads: int, env: _Env) -> _Env: ...
+def set_thread_env(threads: int,
+                   env: Optional[MutableMapping[str, str]] = None) -> MutableMapping[str, str]:
     """Limits every thread pool we know of to `threads` (must run before numpy is imported:
     OpenBLAS and OpenMP read these once, when they load)."""
     env = os.environ if env is None else env
@@ -22,13 +32,13 @@ def set_thread_env(threads, env=None):
     return env
 
 
-def drop_slow_openblas_vars(env=None):
+def drop_slow_openblas_vars(env: Optional[MutableMapping[str, str]] = None) -> dict[str, str]:
     """Removes OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; returns what was removed."""
     env = os.environ if env is None else env
     return {name: env.pop(name) for name in SLOW_OPENBLAS_VARS if name in env}
 
 
-def _run(cmd):
+def _run(cmd: Sequence[str]) -> str:
     # without the thread limits: nproc reports OMP_NUM_THREADS when it is set
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS + ("OMP_THREAD_LIMIT",)}
     try:
@@ -37,14 +47,14 @@ def _run(cmd):
         return ""
 
 
-def cpu_model():
+def cpu_model() -> str:
     for line in _run(["lscpu"]).splitlines():
         if line.startswith("Model name:"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
 
 
-def describe():
+def describe() -> dict[str, Any]:
     """Machine, OS, compiler and load: what a reader needs to place the absolute numbers."""
     try:
         affinity = len(os.sched_getaffinity(0))

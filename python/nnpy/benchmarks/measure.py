@@ -3,9 +3,11 @@
 A measured function does its own set-up (a fresh network, fresh parameters) and returns the
 seconds of the part that counts, timed with perf_counter around that part only.
 """
+from __future__ import annotations
+
 import gc
 import time
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 
 # Set by the worker from --budget / --min-repeats (--quick): once the timed repeats have used
@@ -13,14 +15,19 @@ from typing import Any, Callable, Dict, Tuple
 BUDGET_S = 0.0
 MIN_REPEATS = 1
 
+Info = Dict[str, Any]                   # what a measured run reports besides its seconds
+Run = Callable[[], Tuple[float, Info]]  # a measured run: () -> (seconds, info)
 
-def repeat(run, repeats, warmup=None):
+
+def repeat(run: Run, repeats: int,
+           warmup: Optional[Callable[[], object]] = None) -> tuple[list[float], Info]:
     """Calls warmup() once (untimed: imports, caches, lazy allocations), then run() `repeats`
     times (fewer under a --quick budget); returns (list of seconds, info of the last run).
     run() returns (seconds, info)."""
     if warmup is not None:
         warmup()
-    times, info = [], {}
+    times: list[float] = []
+    info: Info = {}
     for _ in range(repeats):
         gc.collect()  # so that one repeat does not pay for the garbage of the one before
         seconds, info = run()
@@ -30,12 +37,12 @@ def repeat(run, repeats, warmup=None):
     return times, info
 
 
-def timer():
+def timer() -> float:
     """perf_counter; a name so that the call sites read as what they do."""
     return time.perf_counter()
 
 
-def _status_kb(field):
+def _status_kb(field: str) -> Optional[int]:
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -46,7 +53,7 @@ def _status_kb(field):
     return None
 
 
-def peak_memory(fn):
+def peak_memory(fn: Callable[[], object]) -> dict[str, Optional[float]]:
     """Runs fn() twice: once under tracemalloc (peak bytes of Python and numpy allocations made
     during the call) and once watching the resident set (peak RSS above the RSS at the call's
     start, by resetting the kernel's high-water mark; Linux only). Returns MB, None if unknown.
@@ -73,9 +80,9 @@ def peak_memory(fn):
             "peak_rss_above_start_MB": None if rss_delta is None else round(rss_delta, 2)}
 
 
-def calls(fn: Callable[[Any], Any], arg: Any, n: int) -> Callable[[], Tuple[float, dict]]:
+def calls(fn: Callable[[Any], Any], arg: Any, n: int) -> Run:
     """A run() for repeat(): n calls fn(arg) in a plain loop, timed together."""
-    def run():
+    def run() -> tuple[float, Info]:
         start = timer()
         for _ in range(n):
             fn(arg)

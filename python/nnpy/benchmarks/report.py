@@ -1,9 +1,16 @@
 """Turns the raw measurements of a run into figures, ratios, the targets' verdicts, and the
 three output files: results.json, results.md (tables) and results.png (bar chart)."""
+from __future__ import annotations
+
 import json
 import os
 import statistics
 from typing import Any, Dict, List, Optional, Tuple
+
+# One system's measurements on one case ({"status", "times_s", "work", "median_s", ...}), and
+# the cases of a run ({case id: {"title", "metric", "systems": {system: Entry}}}): JSON.
+Entry = Dict[str, Any]
+Cases = Dict[str, Any]
 
 from nnpy.benchmarks import plugins
 
@@ -51,7 +58,7 @@ TARGETS = [
 ]
 
 
-def summarise(entry, metric):
+def summarise(entry: Entry, metric: str) -> Entry:
     """Adds median/min seconds and the metric to one system's entry of one case."""
     times = entry.get("times_s")
     if entry.get("status") != "ok" or not times:
@@ -67,23 +74,23 @@ def summarise(entry, metric):
     return entry
 
 
-def per_unit(entry, which="median_s"):
+def per_unit(entry: Entry, which: str = "median_s") -> float:
     return entry[which] / entry["work"]
 
 
-def ok(cases, case, system):
+def ok(cases: Cases, case: str, system: str) -> Optional[Entry]:
     entry = cases.get(case, {}).get("systems", {}).get(system)
     return entry if entry and entry.get("status") == "ok" and "median_s" in entry else None
 
 
-def ratios(cases, mine="nnpy"):
+def ratios(cases: Cases, mine: str = "nnpy") -> dict[str, dict[str, dict[str, float]]]:
     """{case: {other: speedup of `mine` over other (median; and from minimums)}}."""
-    out = {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for case, data in cases.items():
         me = ok(cases, case, mine)
         if me is None:
             continue
-        row = {}
+        row: dict[str, dict[str, float]] = {}
         for other in data["systems"]:
             you = ok(cases, case, other)
             if other == mine or you is None:
@@ -157,11 +164,11 @@ def accuracy_verdict(cases: Dict[str, Any], case: str, me: Dict[str, Any],
             + (f"; missing {', '.join(missing)}" if missing else "")}
 
 
-def linearity(cases):
+def linearity(cases: Cases) -> dict[str, dict[str, float]]:
     """ns/step at 100,000 steps over ns/step at 10,000, per system (1.0 = linear), from the
     fastest repeats (a short loop of the C yardstick takes under a millisecond, and on a
     shared machine the medians of long loops take more preemption: minimums compare better)."""
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for system in cases.get("W1", {}).get("systems", {}):
         short, long_ = ok(cases, "W1", system), ok(cases, "W1-100k", system)
         if short and long_:
@@ -174,7 +181,7 @@ def linearity(cases):
 # Output files
 # ---------------------------------------------------------------------------------------------
 
-def fmt(value, metric):
+def fmt(value: Optional[float], metric: str) -> str:
     if value is None:
         return ""
     if metric == "samples/s":
@@ -308,7 +315,7 @@ def skipped_systems(results: Dict[str, Any]) -> Dict[str, str]:
     return out
 
 
-def chart(results, path):
+def chart(results: Dict[str, Any], path: str) -> Optional[str]:
     """Bar chart, one panel per case, log scale; returns a message when it cannot."""
     try:
         import matplotlib
@@ -358,7 +365,7 @@ def chart(results, path):
     return None
 
 
-def write(results, out_dir):
+def write(results: Dict[str, Any], out_dir: str) -> tuple[str, Optional[str]]:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1, default=str)

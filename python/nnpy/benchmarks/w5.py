@@ -60,7 +60,7 @@ def _estimators(task: str) -> Dict[str, Any]:
     return {"sklearn": MLPRegressor, "nnpy": NNRegressor}
 
 
-def _fit_once(cls, params: dict, data: tuple) -> Dict[str, float]:
+def _fit_once(cls: type, params: dict, data: tuple) -> Dict[str, float]:  # an estimator class
     X_train, X_test, y_train, y_test = data
     model = cls(**params)
     with warnings.catch_warnings():

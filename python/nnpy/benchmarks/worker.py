@@ -9,12 +9,14 @@ usage (run.py calls it):
                          [--data DIR] [--calls N] [--memory]
 The last stdout line starting with RESULT_MARK is the JSON result.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import subprocess
 import sys
 from types import ModuleType
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 RESULT_MARK = "@@bench-result@@ "
 
@@ -33,7 +35,7 @@ def run_process(cmd: List[str], env: Dict[str, str], timeout: float) -> Dict[str
     return {"status": "error", "reason": f"worker exited {proc.returncode}: " + " | ".join(tail)}
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("system")
     parser.add_argument("workload")
@@ -116,7 +118,7 @@ def system_module(system: str, workload: str) -> ModuleType:
     raise ValueError(f"unknown system {system!r}")
 
 
-def threadpool_info():
+def threadpool_info() -> Optional[list[dict[str, Any]]]:
     """Which BLAS/OpenMP libraries this process loaded, with their kernel and thread count."""
     try:
         from threadpoolctl import threadpool_info as info
@@ -127,7 +129,7 @@ def threadpool_info():
     return [{k: lib.get(k) for k in keep if k in lib} for lib in info()]
 
 
-def nnpy_cpu_level():
+def nnpy_cpu_level() -> Optional[str]:
     if "nnpy" not in sys.modules:
         return None
     return getattr(sys.modules["nnpy"], "CPU_LEVEL", None)

@@ -5,8 +5,16 @@ A *case* is one row of the results table: a workload at one size, dtype or threa
 (W1 at 10,000 and 100,000 steps, W2 at batch 10 and at batch 1, W3 per dtype and thread
 count, W4 one sample and batch). W5 is a plug-in with its own module (plugins.py).
 """
+from __future__ import annotations
+
 import os
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy itself is imported inside the functions: after the thread limits
+    import numpy
+    from numpy.typing import DTypeLike
 
 # W1: the post's XOR loop
 W1_SIZES = [2, 2, 1]
@@ -34,7 +42,7 @@ W3_SEED = 0
 W4_SIZES = W2_SIZES
 
 
-def w3_flops_per_epoch(rows=W3_ROWS, batch=W3_BATCH):
+def w3_flops_per_epoch(rows: int = W3_ROWS, batch: int = W3_BATCH) -> int:
     """Floating-point operations counted for one W3 epoch: 6 * batch * (784*256 + 256*10) per
     batch, i.e. 2 for the forward product, 2 for the weight gradient, 2 for the delta passed
     down (the update and the elementwise work are not counted: the usual convention)."""
@@ -60,7 +68,7 @@ ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
 PLUGIN_WORKLOADS = ("W5",)     # bring their own module (plugins.py)
 
 
-def cases(quick):
+def cases(quick: bool) -> list[Case]:
     """All cases of a run, in order. W4's two cases come from one worker call (workload W4)."""
     c_sys = ("c-limit", "c-limit-dyn", "c-limit-O2")
     w1_sys = ("nnpy-post", "nnpy", "reference", "numpy", "torch", "fann") + c_sys
@@ -96,7 +104,7 @@ def cases(quick):
 # Data: written once per run by run.py into a temporary folder, read by the workers
 # ---------------------------------------------------------------------------------------------
 
-def xor_data():
+def xor_data() -> tuple[numpy.ndarray, numpy.ndarray]:
     """The post's XOR data: X (4, 2) integers as in the post, y a (4, 1) column."""
     import numpy as np
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
@@ -104,7 +112,7 @@ def xor_data():
     return X, y
 
 
-def w2_start(np):
+def w2_start(np: ModuleType) -> tuple[list[numpy.ndarray], list[numpy.ndarray], numpy.ndarray]:
     """W2's start weights and epoch orders, as nnpy.reference draws them with seed 0:
     init_params(sizes, "normal", default_rng(0)) and sgd(..., rng=default_rng(0)), which takes
     one permutation per epoch. Written out here so that bench needs no nnpy to make them and
@@ -120,7 +128,7 @@ def w2_start(np):
     return weights, biases, orders
 
 
-def write_digits(folder):
+def write_digits(folder: str) -> str:
     """Writes digits.npz (for the Python systems) and digits.bin (for the C yardstick) into
     `folder`; returns the npz path. Needs scikit-learn (load_digits ships the data)."""
     import numpy as np
@@ -141,13 +149,13 @@ def write_digits(folder):
     return path
 
 
-def load_digits_npz(folder):
+def load_digits_npz(folder: str) -> dict[str, numpy.ndarray]:
     import numpy as np
     with np.load(os.path.join(folder, "digits.npz")) as f:
         return {k: f[k] for k in f.files}
 
 
-def w3_data(dtype):
+def w3_data(dtype: DTypeLike) -> tuple[numpy.ndarray, numpy.ndarray]:
     """8192 x 784 standard normal inputs and one-hot targets of 10 random classes (seed 0)."""
     import numpy as np
     rng = np.random.default_rng(W3_SEED)

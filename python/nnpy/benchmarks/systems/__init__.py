@@ -4,8 +4,10 @@ called inside a worker process (worker.py) whose thread limits are already set; 
 when the system (or the piece of it a workload needs) is not installed, with how to install it.
 The compiled harnesses (climit: the C yardstick; fann_c: FANN) are built and run from run.py."""
 
+from __future__ import annotations
+
 from types import ModuleType
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 # What to install when a system's package is missing (the message of its Skip).
 INSTALL_HINTS = {
@@ -30,13 +32,15 @@ def need(module_name: str, what: Optional[str] = None) -> ModuleType:
                    + (f"; {hint}" if hint else "") + ")") from None
 
 
-def need_attr(obj, name, what):
+def need_attr(obj: object, name: str, what: str) -> Any:
     if not hasattr(obj, name):
         raise Skip(f"not installed ({what} has no {name} yet)")
     return getattr(obj, name)
 
 
-def result(times, work, **extra):
+def result(times: Iterable[float], work: float, **extra: Any) -> dict[str, Any]:
+    """One case's entry of a run(): the seconds of each repeat, the units of work timed (steps,
+    epochs, rows, calls) and `extra` (losses, accuracies, ...)."""
     out = {"times_s": list(times), "work": work}
     out.update(extra)
     return out

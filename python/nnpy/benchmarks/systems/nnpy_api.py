@@ -4,8 +4,10 @@ W1 trains with fit(epochs=2500, batch_size=1, shuffle=True): 10,000 per-sample s
 shuffled epochs of the 4 samples, not draws with replacement as the post's loop does.
 W3 on 2 threads passes n_threads=2 to fit when fit has that parameter; until then the row runs
 nnpy's one thread, and the entry says so (nnpy_threads)."""
+from __future__ import annotations
+
 import inspect
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -13,17 +15,20 @@ from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import Skip, need, need_attr, result
 
 
-def network_class():
+# `Network` below is whatever nnpy.Network the installed nnpy has (the suite also measures
+# older versions), found at run time: Any.
+
+def network_class() -> Any:
     nnpy = need("nnpy")
     return need_attr(nnpy, "Network", "nnpy")
 
 
-def _last_loss(history):
+def _last_loss(history: Any) -> Optional[float]:
     loss = getattr(history, "loss", None)
     return float(loss[-1]) if loss else None
 
 
-def w1(Network, steps):
+def w1(Network: Any, steps: int) -> tuple[float, measure.Info]:
     X, y = workloads.xor_data()
     X = X.astype(np.float64)
     y = y.astype(np.float64)
@@ -35,7 +40,8 @@ def w1(Network, steps):
     return seconds, {"final_epoch_loss": _last_loss(history)}
 
 
-def w2(Network, data, epochs=workloads.W2_EPOCHS, batch=workloads.W2_BATCH, lr=workloads.W2_LR):
+def w2(Network: Any, data: dict[str, np.ndarray], epochs: int = workloads.W2_EPOCHS,
+       batch: int = workloads.W2_BATCH, lr: float = workloads.W2_LR) -> tuple[float, measure.Info]:
     net = Network(workloads.W2_SIZES, init="normal", seed=workloads.W2_SEED)
     start = measure.timer()
     history = net.fit(data["X_train"], data["Y_train"], epochs=epochs, lr=lr,
@@ -53,7 +59,8 @@ def fit_threads(Network: Any, threads: int) -> Tuple[Dict[str, int], int]:
     return {}, 1
 
 
-def w3(Network, X, Y, dtype, rows=None, threads=1):
+def w3(Network: Any, X: np.ndarray, Y: np.ndarray, dtype: np.dtype[Any],
+       rows: Optional[int] = None, threads: int = 1) -> tuple[float, measure.Info]:
     net = Network(workloads.W3_SIZES, dtype=dtype, seed=workloads.W3_SEED)
     X, Y = (X, Y) if rows is None else (X[:rows], Y[:rows])
     extra, _ = fit_threads(Network, threads)
@@ -64,7 +71,8 @@ def w3(Network, X, Y, dtype, rows=None, threads=1):
     return seconds, {"final_epoch_loss": _last_loss(history)}
 
 
-def w4(Network, data, calls, repeats):
+def w4(Network: Any, data: dict[str, np.ndarray], calls: int,
+       repeats: int) -> dict[str, Any]:
     net = Network(workloads.W4_SIZES, init="normal", seed=0)
     X = np.ascontiguousarray(data["X"])
     x = X[0].copy()

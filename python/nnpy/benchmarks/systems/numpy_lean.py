@@ -12,6 +12,8 @@ on tiny arrays); W1's 2-element vectors use plain expressions (see xor_steps); t
 on batches of rows.
 
 (nnpy.reference.sgd, the `reference` column, is the same algorithm written to be read.)"""
+from __future__ import annotations
+
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -139,21 +141,22 @@ def run(system: str, workload: str, params: Dict[str, Any],
         return _run(workload, params, ctx, reps, case)
 
 
-def _run(workload, params, ctx, reps, case):
+def _run(workload: str, params: Dict[str, Any], ctx: Dict[str, Any], reps: int,
+         case: str) -> Dict[str, Any]:
     if workload == "W1":
         steps = params["steps"]
 
-        def once(n=steps):
+        def once_w1(n: int = steps) -> tuple[float, measure.Info]:
             seconds, loss = xor_steps(n)
             return seconds, {"final_loss": loss}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1000))
+        times, info = measure.repeat(once_w1, reps, warmup=lambda: once_w1(1000))
         return {case: result(times, steps, **info)}
 
     if workload == "W2":
         d = workloads.load_digits_npz(ctx["data"])
         X, Y, orders = d["X_train"], d["Y_train"], d["orders"]
 
-        def once(epochs=workloads.W2_EPOCHS):
+        def once_w2(epochs: int = workloads.W2_EPOCHS) -> tuple[float, measure.Info]:
             t0 = measure.timer()
             net = BatchSGD(d["W0"], d["b0"], d["W1"], d["b1"], workloads.W2_BATCH)
             for e in range(epochs):
@@ -161,22 +164,22 @@ def _run(workload, params, ctx, reps, case):
             seconds = measure.timer() - t0
             accuracy = float((net.predict(d["X_test"]).argmax(1) == d["y_test"]).mean())
             return seconds, {"accuracy": accuracy}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1))
+        times, info = measure.repeat(once_w2, reps, warmup=lambda: once_w2(1))
         return {case: result(times, workloads.W2_EPOCHS, **info)}
 
     if workload == "W3":
         dtype = np.dtype(params["dtype"])
         X, Y = workloads.w3_data(dtype)
-        start = [w.astype(dtype) for w in w3_start()]
+        W0, b0, W1, b1 = (w.astype(dtype) for w in w3_start())
 
-        def once(rows=len(X)):
+        def once_w3(rows: int = len(X)) -> tuple[float, measure.Info]:
             rng = np.random.default_rng(workloads.W3_SEED)
             t0 = measure.timer()
-            net = BatchSGD(*start, workloads.W3_BATCH)
+            net = BatchSGD(W0, b0, W1, b1, workloads.W3_BATCH)
             net.epoch(X[:rows], Y[:rows], rng.permutation(rows), workloads.W3_LR)
             return measure.timer() - t0, {"weights_dtype": str(net.W0T.dtype)}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1024))
-        memory = measure.peak_memory(once) if ctx["memory"] else {}
+        times, info = measure.repeat(once_w3, reps, warmup=lambda: once_w3(1024))
+        memory = measure.peak_memory(once_w3) if ctx["memory"] else {}
         return {case: result(times, len(X), **info, **memory)}
 
     if workload == "W4":
@@ -205,7 +208,7 @@ def w4(d: Dict[str, np.ndarray], calls: int, reps: int) -> Dict[str, Any]:
     H, O = np.empty((len(X), len(b0))), np.empty((len(X), len(b1)))
     dot, add = np.dot, np.add
 
-    def predict_one(x):
+    def predict_one(x: np.ndarray) -> np.ndarray:
         dot(W0, x, out=h)
         add(h, b0, out=h)
         sigmoid_(h)
@@ -213,7 +216,7 @@ def w4(d: Dict[str, np.ndarray], calls: int, reps: int) -> Dict[str, Any]:
         add(o, b1, out=o)
         return sigmoid_(o)
 
-    def predict_rows(X):
+    def predict_rows(X: np.ndarray) -> np.ndarray:
         np.matmul(X, W0T, out=H)
         add(H, b0, out=H)
         sigmoid_(H)

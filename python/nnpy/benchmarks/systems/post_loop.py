@@ -3,7 +3,10 @@ and `reference` (nnpy.reference, the post's numpy code), both in the post's Pyth
 one sample drawn with randrange(0, 4) per step (all four; the post's randrange(0, 3) never
 trains [1, 1]), forwardPass, backPropogation(lr=0.125), and the post's error bookkeeping
 (c = 0.5 * error**2 appended to a list)."""
+from __future__ import annotations
+
 import random
+from typing import Any, Callable
 
 import numpy as np
 
@@ -11,7 +14,13 @@ from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import Skip, need, result
 
 
-def api(system):
+# The post's three functions, as the system under test has them.
+InitNet = Callable[[int, int, int], Any]
+ForwardPass = Callable[[Any, Any, Any], Any]
+BackPropogation = Callable[..., Any]
+
+
+def api(system: str) -> tuple[InitNet, ForwardPass, BackPropogation]:
     if system == "nnpy-post":
         mod = need("nnpy")
     else:
@@ -23,7 +32,8 @@ def api(system):
     return mod.init_net, mod.forwardPass, mod.backPropogation
 
 
-def post_loop(init_net, forwardPass, backPropogation, steps, seed=0):
+def post_loop(init_net: InitNet, forwardPass: ForwardPass, backPropogation: BackPropogation,
+              steps: int, seed: int = 0) -> tuple[float, measure.Info]:
     """The post's loop; returns (seconds of the loop, info). Set-up is not timed."""
     X, y = workloads.xor_data()
     np.random.seed(seed)          # init_net draws from numpy's global generator, as the post
@@ -42,7 +52,8 @@ def post_loop(init_net, forwardPass, backPropogation, steps, seed=0):
     return seconds, {"final_step_loss": float(np.mean(epoch_error[-100:]))}
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: dict[str, Any],
+        ctx: dict[str, Any]) -> dict[str, Any]:
     if workload != "W1":
         raise Skip("n/a")
     fns = api(system)

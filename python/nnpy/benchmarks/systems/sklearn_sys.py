@@ -3,7 +3,10 @@ momentum, no L2, no early stop, shuffled each epoch). Its loss is softmax cross-
 MSE, and it starts from its own Glorot-uniform weights: the same network and batch size, not
 the same arithmetic; its learning rate is workloads.SKLEARN_LR (3.0 is too large for that
 loss). W4 times predict_proba of a classifier trained one epoch."""
+from __future__ import annotations
+
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +14,7 @@ from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import Skip, need, result
 
 
-def classifier(epochs, lr=workloads.SKLEARN_LR):
+def classifier(epochs: int, lr: float = workloads.SKLEARN_LR) -> Any:  # an MLPClassifier
     MLPClassifier = need("sklearn.neural_network", "scikit-learn").MLPClassifier
     return MLPClassifier(hidden_layer_sizes=(workloads.W2_SIZES[1],), activation="logistic",
                          solver="sgd", learning_rate_init=lr, batch_size=workloads.W2_BATCH,
@@ -19,14 +22,15 @@ def classifier(epochs, lr=workloads.SKLEARN_LR):
                          n_iter_no_change=epochs + 1, tol=0)  # run every epoch
 
 
-def run(system, workload, params, ctx):
+def run(system: str, workload: str, params: dict[str, Any],
+        ctx: dict[str, Any]) -> dict[str, Any]:
     reps, case = ctx["repeats"], ctx["case"]
     warnings.filterwarnings("ignore")  # ConvergenceWarning after max_iter, by design
     d = workloads.load_digits_npz(ctx["data"])
     y_train = d["y"][:workloads.W2_N_TRAIN]
 
     if workload == "W2":
-        def once(epochs=workloads.W2_EPOCHS):
+        def once(epochs: int = workloads.W2_EPOCHS) -> tuple[float, measure.Info]:
             clf = classifier(epochs)
             t0 = measure.timer()
             clf.fit(d["X_train"], y_train)

@@ -11,8 +11,10 @@ Runs in its own worker process (its thread pool and numpy's OpenBLAS slow each o
 process), with torch.set_num_threads(threads). float64 for W1, W2 and W4 (as nnpy and numpy),
 both dtypes for W3. W2 starts from the same weights and visits the samples in the same orders
 as the numpy peer."""
+from __future__ import annotations
+
 import random
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from nnpy.benchmarks import measure, workloads
 from nnpy.benchmarks.systems import need, result
 
 
-def setup(threads):
+def setup(threads: int) -> Any:  # the torch module (Any: torch is optional)
     torch = need("torch")
     torch.set_num_threads(threads)
     try:
@@ -30,7 +32,7 @@ def setup(threads):
     return torch
 
 
-def model(torch, sizes, dtype):
+def model(torch: Any, sizes: Sequence[int], dtype: Any) -> Any:  # an nn.Sequential
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [torch.nn.Linear(n_in, n_out, dtype=dtype), torch.nn.Sigmoid()]
@@ -69,7 +71,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
         y = torch.tensor(y, dtype=f64)
         samples = [(X[i:i + 1], y[i:i + 1]) for i in range(4)]
 
-        def once(steps=params["steps"]):
+        def once_w1(steps: int = params["steps"]) -> tuple[float, measure.Info]:
             torch.manual_seed(0)
             random.seed(0)
             net = model(torch, workloads.W1_SIZES, f64)
@@ -88,7 +90,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
             with torch.no_grad():
                 final = mean_half_sse(torch, net(X), y)
             return seconds, {"final_loss": final}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1000))
+        times, info = measure.repeat(once_w1, reps, warmup=lambda: once_w1(1000))
         return {case: result(times, params["steps"], **info)}
 
     if workload == "W2":
@@ -99,7 +101,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
         orders = torch.tensor(d["orders"])
         batch = workloads.W2_BATCH
 
-        def once(epochs=workloads.W2_EPOCHS):
+        def once_w2(epochs: int = workloads.W2_EPOCHS) -> tuple[float, measure.Info]:
             net = model(torch, workloads.W2_SIZES, f64)
             with torch.no_grad():  # the W2 start weights
                 for layer, w, b in ((net[0], d["W0"], d["b0"]), (net[2], d["W1"], d["b1"])):
@@ -118,7 +120,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
             with torch.no_grad():
                 predicted = net(Xte).argmax(1).numpy()
             return seconds, {"accuracy": float((predicted == d["y_test"]).mean())}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1))
+        times, info = measure.repeat(once_w2, reps, warmup=lambda: once_w2(1))
         return {case: result(times, workloads.W2_EPOCHS, **info)}
 
     if workload == "W3":
@@ -126,7 +128,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
         Xn, Yn = workloads.w3_data(np.dtype(params["dtype"]))
         X, Y = torch.from_numpy(Xn), torch.from_numpy(Yn)
 
-        def once(rows=len(X)):
+        def once_w3(rows: int = len(X)) -> tuple[float, measure.Info]:
             torch.manual_seed(0)
             net = model(torch, workloads.W3_SIZES, dtype)
             batch = workloads.W3_BATCH
@@ -141,8 +143,8 @@ def run(system: str, workload: str, params: Dict[str, Any],
                 loss_fn(net(Xe[start:start + batch]), Ye[start:start + batch]).backward()
                 opt.step()
             return measure.timer() - t0, {}
-        times, info = measure.repeat(once, reps, warmup=lambda: once(1024))
-        memory = measure.peak_memory(once) if ctx["memory"] else {}
+        times, info = measure.repeat(once_w3, reps, warmup=lambda: once_w3(1024))
+        memory = measure.peak_memory(once_w3) if ctx["memory"] else {}
         return {case: result(times, len(X), **info, **memory)}
 
     if workload == "W4":
@@ -161,10 +163,10 @@ def run(system: str, workload: str, params: Dict[str, Any],
             if not torch.allclose(sigmoid(addmv(b1, W1, sigmoid(addmv(b0, W0, x)))), net(x)):
                 raise RuntimeError("torch W4: the functional forward pass differs from net(x)")
 
-        def predict_one(v):
+        def predict_one(v: Any) -> Any:  # torch tensors
             return sigmoid(addmv(b1, W1, sigmoid(addmv(b0, W0, v))))
 
-        def predict_rows(V):
+        def predict_rows(V: Any) -> Any:
             return sigmoid(addmm(b1, sigmoid(addmm(b0, V, W0.T)), W1.T))
 
         with torch.inference_mode():
