@@ -27,6 +27,7 @@ import gc
 import random
 import statistics
 import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -37,7 +38,8 @@ from nnpy.benchmarks import workloads
 LR = workloads.W1_LR
 
 
-def post_loop(forwardPass, backPropogation, params, steps, seed=0):
+def post_loop(forwardPass: Callable[..., Any], backPropogation: Callable[..., Any],
+              params: Dict[str, Any], steps: int, seed: int = 0) -> float:
     """The post's loop, as bench's post_loop system runs it; returns seconds."""
     X, y = workloads.xor_data()
     random.seed(seed)
@@ -54,7 +56,7 @@ def post_loop(forwardPass, backPropogation, params, steps, seed=0):
     return time.perf_counter() - start
 
 
-def floor_functions(params):
+def floor_functions(params: Dict[str, Any]) -> Tuple[Callable[..., Any], Callable[..., Any]]:
     """forwardPass and backPropogation that make only the objects a step leaves in params."""
     meta = params["metadata"]
     n_layers, n_in, n_out = meta["n_layers"], meta["inputSize"], meta["outputSize"]
@@ -66,8 +68,8 @@ def floor_functions(params):
     dtheta_keys = ["d_theta_%d" % l for l in range(n_layers)]
     empty = np.empty
 
-    def forward(x, y, params):
-        forward = {}
+    def forward(x: Any, y: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        forward: Dict[str, Any] = {}
         a = empty((n_in, 1))                       # x as a column
         target = empty((n_out, 1))                 # y as a column: becomes the error
         for l in range(n_layers):
@@ -78,9 +80,11 @@ def floor_functions(params):
         params["forwardPass"] = forward
         return params
 
-    def back(params, lr, update=True, debug=False):
+    def back(params: Dict[str, Any], lr: float, update: bool = True,
+             debug: bool = False) -> Dict[str, Any]:
         params["metadata"]["learningRate"] = lr
-        deltas, d_theta = {}, {}
+        deltas: Dict[str, Any] = {}
+        d_theta: Dict[str, Any] = {}
         for l in range(n_layers - 1, -1, -1):
             deltas[delta_keys[l]] = empty((rows[l], 1))
             d_theta[dtheta_keys[l]] = empty((rows[l], n_in))
@@ -91,7 +95,7 @@ def floor_functions(params):
     return forward, back
 
 
-def floor_c_functions():
+def floor_c_functions() -> Tuple[Optional[Callable[..., Any]], Optional[str]]:
     """floor_functions compiled (bench/post_floor_alloc.pyx), or a reason why not."""
     import os
     import sys
@@ -112,13 +116,13 @@ def floor_c_functions():
     return post_floor_alloc.functions, None
 
 
-def loop_functions(params):
+def loop_functions(params: Dict[str, Any]) -> Tuple[Callable[..., Any], Callable[..., Any]]:
     """forwardPass and backPropogation that do nothing (params keeps one forward pass)."""
     params["forwardPass"] = {"error": np.zeros((params["metadata"]["outputSize"], 1))}
     return (lambda x, y, params: params), (lambda params, lr, update=True, debug=False: params)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=7)
@@ -126,37 +130,42 @@ def main(argv=None):
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be at least 1")
 
-    def params_for(module):
+    def params_for(module: Any) -> Dict[str, Any]:
         np.random.seed(0)  # the post's weights
-        return module.init_net(2, 2, 1)
+        params: Dict[str, Any] = module.init_net(2, 2, 1)
+        return params
 
-    cases = {
+    cases: Dict[str, Callable[[], float]] = {
         "numpy": lambda: post_loop(nnpy.reference.forwardPass, nnpy.reference.backPropogation,
                                    params_for(nnpy.reference), args.steps),
         "nnpy-post": lambda: post_loop(nnpy.forwardPass, nnpy.backPropogation,
                                        params_for(nnpy), args.steps),
     }
-    makers = [("floor", floor_functions)]
+    makers: List[Tuple[str, Callable[..., Any]]] = [("floor", floor_functions)]
     floor_c, why = floor_c_functions()
     if floor_c is not None:
         makers.append(("floor-C", floor_c))
     else:
         print(f"floor-C left out: {why}")
     makers.append(("loop", loop_functions))
-    for name, make in makers:
-        def run(make=make):
+    def floor_case(make: Callable[..., Any]) -> Callable[[], float]:
+        def run() -> float:
             params = params_for(nnpy)
+            forward, back = make(params)
             with np.errstate(all="ignore"):  # the floor's arrays hold whatever np.empty left
-                return post_loop(*make(params), params, args.steps)
-        cases[name] = run
+                return post_loop(forward, back, params, args.steps)
+        return run
 
-    times = {name: [] for name in cases}
-    for name, run in cases.items():  # warm-up
-        run()
+    for name, make in makers:
+        cases[name] = floor_case(make)
+
+    times: Dict[str, List[float]] = {name: [] for name in cases}
+    for case in cases.values():  # warm-up
+        case()
     for _ in range(args.repeats):
-        for name, run in cases.items():
+        for name, case in cases.items():
             gc.collect()
-            times[name].append(run() / args.steps * 1e9)
+            times[name].append(case() / args.steps * 1e9)
     median = {name: statistics.median(t) for name, t in times.items()}
 
     print(f"the post's loop, {args.steps:,} steps, {args.repeats} repeats interleaved; "
@@ -178,7 +187,7 @@ def main(argv=None):
           f"{median['nnpy-post'] - median['loop']:,.0f} ns/step")
 
 
-def _loadavg():
+def _loadavg() -> Tuple[float, ...]:
     try:
         import os
         return os.getloadavg()

@@ -517,6 +517,8 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
 # matrix-vector products as plain loops, no packing, no blocking
 # ---------------------------------------------------------------------------------------------
 
+from activations cimport scalar_sigmoid   # the per-sample path's branch-free sigmoid
+
 # Width tags: the per-sample passes are compiled once per tag (a fused type). In the copy for
 # small networks (SmallNet: every width at most SMALL_WIDTH, as in the post's 2-2-1) each loop
 # runs to SMALL_WIDTH and exits at its width: the compiler unrolls it into straight code, with
@@ -601,13 +603,18 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
                 if Widths is SmallNet and j == n_out:
                     break
                 z_out[j] = a[j]
-        # the activation over the layer: a vectorised pass, or one value at a time in the
-        # unrolled small copy
+        # the activation over the layer: one value at a time in the unrolled small copy; the
+        # post's sigmoid without a branch (scalar_sigmoid: the signs of one sample's
+        # pre-activations are not predictable, and a mispredicted jump costs more than its
+        # arithmetic); the others in activate's vectorised pass
         if Widths is SmallNet and kind != SOFTMAX:
             for j in range(bound(tag, n_out)):
                 if j == n_out:
                     break
                 a[j] = activation(kind, a[j])
+        elif kind == SIGMOID:
+            for j in range(n_out):
+                a[j] = scalar_sigmoid(a[j])
         else:
             activate(kind, a, 1, n_out)
         a_prev = a
