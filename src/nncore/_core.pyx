@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 from activations cimport (sigmoid, activation, activate, times_derivative, softmax_rows,
                           row_loss, row_output_delta, nonfinite, SIGMOID, TANH, RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
-from gemm cimport gemm, MR, NR, KC, MC, NC
+from gemm cimport gemm, gemm_work_size
 from shuffle cimport seed_state, shuffle
 
 cnp.import_array()
@@ -177,9 +177,7 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors) noexcep
     out.delta_half = round_up(block * widest, ALIGN)
     out.z_out = out.delta + 2 * out.delta_half
     out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
-    # gemm packs at most a min(m, MC) x min(k, KC) block of A and a min(k, KC) x min(n, NC) of B
-    out.total = out.pack + (round_up(min_(biggest, MC), MR) * min_(biggest, KC)
-                            + min_(biggest, KC) * round_up(min_(biggest, NC), NR)) + ALIGN
+    out.total = out.pack + gemm_work_size(biggest, biggest, biggest) + ALIGN
     return out
 
 
@@ -326,12 +324,12 @@ cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, d
     with nogil:
         gemm(m, n, k, <floating>alpha, &a[0, 0] if k else NULL, rsa, csa,
              &b[0, 0] if k else NULL, rsb, csb, <floating>beta, &c[0, 0], n,
-             &work[0] if work.shape[0] else NULL)
+             &work[0] if work.shape[0] else NULL, 1)
 
 
 def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
     """Elements of workspace matmul needs for an m x k times k x n product."""
-    return (round_up(min_(m, MC), MR) * min_(k, KC) + min_(k, KC) * round_up(min_(n, NC), NR))
+    return gemm_work_size(m, n, k)
 
 
 def axpy(double alpha, const floating[:, :] x, object y):
@@ -436,7 +434,7 @@ cdef void forward_rows(const Net* net, const floating* params, const floating* x
             for j in range(n_out):
                 a_next[i * n_out + j] = b[j]
         gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
-             a_next, n_out, work + lay.pack)
+             a_next, n_out, work + lay.pack, 1)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             activate(net.output, a_next, count, n_out)
@@ -495,7 +493,7 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         a = work + acts_offset
         # dW += scale * D.T @ A
         gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, <floating>1,
-             grad_w, n_in, work + lay.pack)
+             grad_w, n_in, work + lay.pack, 1)
         # db += scale * column sums of D
         for i in range(count):
             for j in range(n_out):
@@ -503,7 +501,7 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         if l > 0:
             # D_below = (D @ W) * f'(Z_below), f' from the stored activations
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
-                 delta_below, n_in, work + lay.pack)
+                 delta_below, n_in, work + lay.pack, 1)
             times_derivative(net.hidden, delta_below, a, count * n_in)
             swap = delta
             delta = delta_below
@@ -704,12 +702,15 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
         eps = <floating>s.eps
         step_size = <floating>(s.lr / (1 - pow(s.beta1, <double>t)))
         root_bc2 = <floating>sqrt(1 - pow(s.beta2, <double>t))
+        # two loops, the moments and then the step: one loop over all six arrays needs more
+        # run-time alias checks than gcc makes (10), and it left it scalar (10 ns a parameter)
         for i in range(begin, end):
             g = grads[i] + decay * params[i]
-            m = state[i] + (1 - b1) * (g - state[i])
-            v = b2 * state[n + i] + (1 - b2) * g * g
-            new_state[i] = m
-            new_state[n + i] = v
+            new_state[i] = state[i] + (1 - b1) * (g - state[i])
+            new_state[n + i] = b2 * state[n + i] + (1 - b2) * g * g
+        for i in range(begin, end):
+            m = new_state[i]
+            v = new_state[n + i]
             grads[i] = -step_size * m / (<floating>sqrt(v) / root_bc2 + eps)
             bad |= nonfinite(params[i] + grads[i]) | nonfinite(m) | nonfinite(v)
     elif momentum != 0 and s.nesterov:
