@@ -10,11 +10,11 @@
 #     micro-kernel (gemm_kernel.h) over every sliver and panel. Narrow C is computed as
 #     C^T = B^T A^T when that pads the tiles less.
 # Every element of C is one sum over k in a fixed order that depends only on the shape, never
-# on the number of threads: threads (gemm_blocked only, for products of at least
-# PARALLEL_WORK multiply-adds) split the slivers of C's columns among them, so the weights a
-# fit computes are bit-identical for any number of threads.
+# on the number of threads: threads (the blocked method only, each with at least
+# PARALLEL_WORK multiply-adds) split C's columns among them, so the weights a fit computes are
+# bit-identical for any number of threads.
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange
 
 cdef extern from "gemm_kernel.h" nogil:
     enum:
@@ -48,8 +48,8 @@ cdef enum:
     DOT_ROWS = 48   # rows (of the shorter side) up to which the dot kernel beats packing
     DIRECT_ROWS = 12    # with at most this many rows of A, B's rows are read in place when
                         # contiguous: so few panels do not repay packing B
-    PARALLEL_WORK = 1 << 21  # multiply-adds per thread below which threads cost more than
-                             # they save (2M: about 100 us on one core)
+    PARALLEL_WORK = 1 << 19  # multiply-adds per thread below which waking a thread costs
+                             # more than it saves (512K: about 30 us on one core)
 
 
 # Elements of workspace gemm needs for an m x k times k x n product: a packed A block and a
@@ -78,9 +78,9 @@ cdef inline void kernel(Py_ssize_t k, const floating* a, const floating* b, Py_s
 
 
 # Packs the kc x nc block of B at b (strides rs, cs) into nrt-column slivers, row p of a sliver
-# contiguous, zero-padded to a multiple of nrt; slivers first .. last - 1 only (threads pack
-# their share). Loop order follows B's unit stride: B row-major is a copy of row pieces; B = W.T
-# is a transpose, done in 4 x 4 blocks (gcc turns those into vector loads and shuffles).
+# contiguous, zero-padded to a multiple of nrt; slivers first .. last - 1 only (those before
+# `first` are read in place). Loop order follows B's unit stride: B row-major is a copy of row
+# pieces; B = W.T is a transpose, done in 4 x 4 blocks.
 cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssize_t rs,
                         Py_ssize_t cs, floating* out, Py_ssize_t nrt, Py_ssize_t first,
                         Py_ssize_t last) noexcept nogil:
@@ -115,18 +115,17 @@ cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssiz
 
 
 # Packs the mc x kc block of A at a (strides rs, cs) into MR-row panels (column p of a panel:
-# MR contiguous values), panels first .. last - 1 only. Rows past mc repeat the last row, so
+# MR contiguous values). Rows past mc repeat the last row, so
 # the kernel's padding rows hold finite numbers (their results are never stored). Loop order
 # follows A's unit stride: A^T (a layer's deltas) is a copy of MR-long pieces; A row-major (a
 # batch of rows) reads MR rows side by side, 4 columns at a time (gcc turns those into vector
 # loads and shuffles).
 cdef inline void pack_a(Py_ssize_t mc, Py_ssize_t kc, const floating* a, Py_ssize_t rs,
-                        Py_ssize_t cs, floating* out, Py_ssize_t first,
-                        Py_ssize_t last) noexcept nogil:
+                        Py_ssize_t cs, floating* out) noexcept nogil:
     cdef Py_ssize_t it, i, p, q, row
     cdef const floating* src
     cdef floating* dst
-    for it in range(first, last):
+    for it in range((mc + MR - 1) // MR):
         dst = out + it * MR * kc
         src = a + it * MR * rs
         if (it + 1) * MR <= mc and rs == 1:
@@ -245,29 +244,21 @@ cdef inline void macro_kernel(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc, float
                    nrt if nc - jr > nrt else nc - jr)
 
 
-# Slivers of a panel of nc columns that thread `t` of `threads` takes: a contiguous range, the
-# same partition for every block, so each thread keeps writing the same columns of C.
-cdef inline Py_ssize_t share(Py_ssize_t slivers, int t, int threads) noexcept nogil:
-    return slivers * t // threads
-
-
-# The blocked product into C at strides rsc, csc (csc != 1: C^T of the caller's product).
-# k and n are split into equal blocks (no thin leftover block). B is packed unless A has so
-# few rows that its slivers are read in place (rows contiguous, full slivers only). `threads`
-# threads share each panel's slivers; they pack the panel together first (a barrier between).
+# The blocked product into C at strides rsc, csc (csc != 1: C^T of the caller's product), one
+# thread. k and n are split into equal blocks (no thin leftover block). B is packed unless A
+# has so few rows that its slivers are read in place (rows contiguous, full slivers only).
 cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                               const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                               const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
                               floating beta, floating* c, Py_ssize_t rsc, Py_ssize_t csc,
-                              floating* work, int threads) noexcept nogil:
+                              floating* work) noexcept nogil:
     cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
-    cdef Py_ssize_t jb, kb, ib, jc, pc, ic, nc, kc, mc, nc_step, kc_step, blocks, slivers, panels, full
+    cdef Py_ssize_t jb, kb, ib, jc, pc, ic, nc, kc, mc, nc_step, kc_step, blocks, slivers, full
     cdef floating beta_block
     cdef floating* pa = line_start(work)
     cdef floating* pb = line_start(pa + ((m if m < MC else MC) + MR - 1) // MR * MR
                                    * (k if k < KC else KC))
-    cdef bint b_in_place
-    cdef int t
+    cdef bint b_in_place = csb == 1 and m <= DIRECT_ROWS
     blocks = (n + NC - 1) // NC
     nc_step = ((n + blocks - 1) // blocks + nrt - 1) // nrt * nrt
     blocks = (k + KC - 1) // KC
@@ -276,18 +267,16 @@ cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating
         jc = jb * nc_step
         nc = nc_step if n - jc > nc_step else n - jc
         slivers = (nc + nrt - 1) // nrt
+        full = nc // nrt if b_in_place else 0
         for kb in range((k + kc_step - 1) // kc_step):
             pc = kb * kc_step
             kc = kc_step if k - pc > kc_step else k - pc
             beta_block = beta if pc == 0 else 1
-            b_in_place = csb == 1 and m <= DIRECT_ROWS
-            full = nc // nrt if b_in_place else 0
             pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pb, nrt, full, slivers)
             for ib in range((m + MC - 1) // MC):
                 ic = ib * MC
                 mc = MC if m - ic > MC else m - ic
-                panels = (mc + MR - 1) // MR
-                pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa, 0, panels)
+                pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa)
                 if full:
                     macro_kernel(mc, nc, kc, alpha, pa, b + pc * rsb + jc, rsb, nrt,
                                  beta_block, c + ic * rsc + jc * csc, rsc, csc, nrt, 0, full)
@@ -295,19 +284,50 @@ cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating
                              c + ic * rsc + jc * csc, rsc, csc, nrt, full, slivers)
 
 
+# gemm_blocked on `threads` threads: thread t computes a contiguous range of C's columns,
+# whole slivers from column 0 (the tiles of one thread), with its own packing space at
+# work + t * stride. Every element of C is computed exactly as on one thread (same k blocks,
+# same tile, same order), so the result is the same bit for bit for any number of threads.
+# Only the packing of A is done once per thread (a block of A is small next to its product).
+cdef inline void gemm_parallel(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+                               const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
+                               const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
+                               floating beta, floating* c, Py_ssize_t rsc, Py_ssize_t csc,
+                               floating* work, Py_ssize_t stride, int threads) noexcept nogil:
+    cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
+    cdef Py_ssize_t slivers = (n + nrt - 1) // nrt, first, last
+    cdef Py_ssize_t most = m * n * k // PARALLEL_WORK  # threads with enough work each
+    cdef int t
+    if most < threads:
+        threads = <int>most
+    if slivers < threads:
+        threads = <int>slivers
+    if threads <= 1:
+        gemm_blocked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, work)
+        return
+    for t in prange(threads, num_threads=threads, schedule="static"):
+        first = slivers * t // threads * nrt
+        last = slivers * (t + 1) // threads * nrt
+        if last > n:
+            last = n
+        gemm_blocked(m, last - first, k, alpha, a, rsa, csa, b + first * csb, rsb, csb, beta,
+                     c + first * csc, rsc, csc, work + t * stride)
+
+
 # Micro-tiles (in elements of C) an m x n product computes.
 cdef inline Py_ssize_t tiled_area(Py_ssize_t m, Py_ssize_t n, Py_ssize_t nrt) noexcept nogil:
     return (m + MR - 1) // MR * MR * ((n + nrt - 1) // nrt * nrt)
 
 
-# C = alpha * A @ B + beta * C. `work` holds gemm_work_size(m, n, k) elements; `threads`
-# (>= 1) is how many threads a large product may use. With k == 0, C = beta * C. beta == 0
-# never reads C.
+# C = alpha * A @ B + beta * C. `threads` (>= 1) threads may share a large product; thread t
+# packs into work + t * stride, stride >= gemm_work_size(m, n, k) (stride is unused with one
+# thread). With k == 0, C = beta * C. beta == 0 never reads C. The method depends on the shape
+# alone, never on `threads`.
 cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                       const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                       const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
                       floating beta, floating* c, Py_ssize_t ldc, floating* work,
-                      int threads) noexcept nogil:
+                      Py_ssize_t stride, int threads) noexcept nogil:
     cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
     if m <= 0 or n <= 0:
         return
@@ -317,6 +337,8 @@ cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
         gemm_dot(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc)
     elif 10 * tiled_area(n, m, nrt) < 9 * tiled_area(m, n, nrt):
         # C^T = B^T A^T pads less (C narrower than a tile): written transposed
-        gemm_blocked(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work, threads)
+        gemm_parallel(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work, stride,
+                      threads)
     else:
-        gemm_blocked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, 1, work, threads)
+        gemm_parallel(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, 1, work, stride,
+                      threads)
