@@ -195,7 +195,7 @@ def test_digits_without_scikit_learn(capsys, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     status, _, err = run(capsys, "digits", "--epochs", "1")
     assert status == 2
-    assert 'pip install "nnpy[sklearn]"' in err
+    assert 'pip install "nnpy-net[sklearn]"' in err
 
 
 def test_python_dash_m_and_the_console_script(tmp_path):

@@ -61,7 +61,7 @@ def test_progress_without_tqdm(tmp_path):
             "try:\n    nnpy.Network([1, 1]).fit([[0]], [[1]], epochs=1, lr=1, progress=True)\n"
             "except ImportError as e:\n    print(e)\n")
     done = run(code, blocked_env(tmp_path, "tqdm"))
-    assert 'pip install "nnpy[progress]"' in done.stdout, done.stderr
+    assert 'pip install "nnpy-net[progress]"' in done.stdout, done.stderr
 
 
 def test_cli_without_matplotlib_still_runs_xor(tmp_path):
@@ -69,7 +69,7 @@ def test_cli_without_matplotlib_still_runs_xor(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env=blocked_env(tmp_path, "matplotlib"))
     assert done.returncode == 0, done.stderr
-    assert 'pip install "nnpy[plot]"' in done.stdout
+    assert 'pip install "nnpy-net[plot]"' in done.stdout
     assert not (tmp_path / "xor-loss.png").exists()
 
 
@@ -86,4 +86,4 @@ def test_cli_digits_without_tqdm(tmp_path):
         os.close(terminal)
         os.close(main_fd)
     assert done.returncode == 0
-    assert 'pip install "nnpy[progress]"' in done.stdout
+    assert 'pip install "nnpy-net[progress]"' in done.stdout

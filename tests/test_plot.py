@@ -150,4 +150,4 @@ def test_without_matplotlib_the_error_says_how_to_install(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(tmp_path / "block")), timeout=120)
     assert done.returncode == 0, done.stderr
-    assert 'pip install "nnpy[plot]"' in done.stdout
+    assert 'pip install "nnpy-net[plot]"' in done.stdout

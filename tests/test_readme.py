@@ -30,6 +30,20 @@ def check_estimator(out, tmp):
     assert float(out.split()[-1]) > 0.95  # "about 0.97"
 
 
+def check_regression(out, tmp):
+    assert out.split() == ["[20.", "29.96]"]  # the output the README prints
+
+
+def check_to_sklearn(out, tmp):
+    assert out.splitlines() == ["MLPClassifier True", "NNClassifier True"]
+
+
+def check_exports(out, tmp):
+    assert out.split() == ["True", "True"]
+    for name in ("xor.onnx", "xor.h", "xor.net"):
+        assert (tmp / name).stat().st_size > 0
+
+
 def check_dask(out, tmp):
     best = eval(out.strip().splitlines()[-1], {})  # a dict literal of the best parameters
     assert set(best) == {"hidden_layer_sizes", "learning_rate_init"}
@@ -44,9 +58,12 @@ def check_plots(out, tmp):
 BLOCKS = [
     ("from nnpy import sigmoid, sigmoid_prime, cost", [], check_post),
     ("net = nnpy.Network([2, 2, 1], init=\"xavier\", seed=0)            #", [], check_library),
+    ("# regression: tanh hidden layer, identity output, Adam", [], check_regression),
     ("from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"], check_estimator),
+    ("mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
     ("from dask.distributed import", ["sklearn", "dask.distributed"], check_dask),
     ("from nnpy.plot import", ["matplotlib"], check_plots),
+    ("from nnpy.export import to_c, to_onnx", ["onnx", "onnxruntime"], check_exports),
 ]
 
 

@@ -493,7 +493,7 @@ def _have_tqdm():
 
 def _xor_plot(args, net, history, epochs, hidden, lr):
     if not _have_matplotlib():
-        print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]" for '
+        print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]" for '
               'xor-loss.png)')
         return
     from .plot import plot_decision_surface, plot_loss
@@ -517,7 +517,7 @@ def run_digits(args: argparse.Namespace) -> int:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy[sklearn]"',
+        print('nnpy digits needs scikit-learn for its data set: pip install "nnpy-net[sklearn]"',
               file=sys.stderr)
         return 2
     from .network import Network, TrainingDiverged
@@ -538,7 +538,7 @@ def run_digits(args: argparse.Namespace) -> int:
     net = Network([64, hidden, 10], init="scaled_normal", seed=args.seed)
     progress = not args.no_progress and _on_terminal()
     if progress and not _have_tqdm():
-        print('(no progress bar: pip install "nnpy[progress]")')
+        print('(no progress bar: pip install "nnpy-net[progress]")')
         progress = False
 
     def held_out(epoch, history):
@@ -584,7 +584,7 @@ def run_digits(args: argparse.Namespace) -> int:
             print(f"\nWrote {path}: training and held-out loss, and held-out accuracy, per "
                   "epoch.")
         else:
-            print('\n(no plot: matplotlib is not installed; pip install "nnpy[plot]")')
+            print('\n(no plot: matplotlib is not installed; pip install "nnpy-net[plot]")')
     return 0
 
 
@@ -696,21 +696,18 @@ def _training_data(args):
 
 def _fit(estimator, Z, y, epochs, progress):
     """estimator.fit(Z, y) with its warnings caught: True if it converged, False if it ran out
-    of epochs, None if it diverged (said on stderr). Ctrl-C, which scikit-learn's MLP turns
-    into a warning and an early return, is a KeyboardInterrupt again."""
+    of epochs, None if it diverged (said on stderr). Ctrl-C propagates (KeyboardInterrupt)."""
     from sklearn.exceptions import ConvergenceWarning
+
+    from .network import TrainingDiverged
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with _epoch_progress(estimator, epochs, progress):
                 estimator.fit(Z, y)
-        except ValueError as err:
-            if "non-finite" not in str(err):  # "Solver produced non-finite parameter weights"
-                raise
+        except TrainingDiverged as err:  # the estimators' SolverDiverged
             print(f"nnpy train: training diverged: {err}", file=sys.stderr)
             return None
-    if any("interrupted" in str(w.message) for w in caught):
-        raise KeyboardInterrupt
     return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 

@@ -50,7 +50,10 @@ Where nnpy differs from scikit-learn, in detail:
   caps one sample's loss at about 36 (float64).
 - A step that would make a weight infinite or NaN stops training with scikit-learn's
   ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
-  after the remaining epochs.
+  after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged.
+- Ctrl-C (KeyboardInterrupt) during sgd/adam training propagates; scikit-learn turns it into
+  a warning and returns. Either way the estimator is left fitted as far as it got (the
+  completed steps; with early_stopping, the best weights so far).
 - Several regression outputs: loss_ and loss_curve_ are 0.5 * the sum over outputs of the
   squared errors (the function whose gradient both libraries follow); scikit-learn reports
   the mean over outputs, and its lbfgs line search sees that mean with the gradient of the
@@ -60,11 +63,18 @@ Where nnpy differs from scikit-learn, in detail:
 - partial_fit is absent with solver="lbfgs" for both estimators (scikit-learn's regressor
   offers it and then runs lbfgs; its documentation and its classifier say stochastic only).
 
+To and from scikit-learn's own MLP, and from an nnpy.Network:
+
+    mlp = clf.to_sklearn()                  # a fitted MLPClassifier: same weights, predictions
+    clf = NNClassifier.from_sklearn(mlp)    # and back (NNRegressor: MLPRegressor)
+    clf = NNClassifier.from_network(net, classes=["a", "b", "c"])   # a fitted estimator
+
 scikit-learn is imported by this module only (pip install "nnpy-net[sklearn]").
 """
+import copy
 import warnings
 from numbers import Integral, Real
-from typing import Optional
+from typing import Any, Optional, Type, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -88,15 +98,31 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from ._validation import as_array, as_dtype
 from .network import Network, TrainingDiverged
 
-__all__ = ["NNClassifier", "NNRegressor"]
+__all__ = ["NNClassifier", "NNRegressor", "SolverDiverged"]
 
 # scikit-learn's name of a hidden activation -> nnpy.Network's
 _HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT = {"identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
            "softmax": ("softmax", "cross_entropy")}
+# nnpy.Network's name of a hidden activation -> scikit-learn's
+_SKLEARN_HIDDEN = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
+# the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
+_TRAINING_RECORDS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
+                     "validation_scores_", "best_validation_score_")
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+_Estimator = TypeVar("_Estimator", bound="_BaseMLP")  # NNClassifier or NNRegressor
 _MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
+
+
+_DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
+             "values and need to be preprocessed.")  # scikit-learn's message
+
+
+class SolverDiverged(TrainingDiverged, ValueError):
+    """A step of fit or partial_fit would have made a weight infinite or NaN: scikit-learn's
+    ValueError (with its message) and an nnpy.TrainingDiverged. The estimator keeps the
+    weights of the last finite step."""
 
 
 def _validate(estimator, X, y="no_validation", **kwargs):
@@ -132,6 +158,31 @@ def _check_sample_weight(sample_weight, n_samples: int, dtype) -> Optional[np.nd
         raise ValueError("sample_weight: the weights are all zero; at least one sample needs a "
                          "positive weight")
     return weights
+
+
+def _sklearn_layers(mlp):
+    """(weights, biases) of a fitted scikit-learn MLP in nnpy.Network's layout, after checking
+    that its coefs_ and intercepts_ are what its fit makes: dense float32 or float64 arrays
+    of one dtype whose shapes chain (n_in, n_1), (n_1, n_2), ..."""
+    coefs, intercepts = mlp.coefs_, mlp.intercepts_
+    n = getattr(mlp, "n_layers_", None)
+    if not isinstance(coefs, list) or not isinstance(intercepts, list) or \
+            len(coefs) != len(intercepts) or not coefs or (n is not None and len(coefs) != n - 1):
+        raise ValueError(f"the MLP's coefs_ and intercepts_ must be lists of n_layers_ - 1 = "
+                         f"{n and n - 1} arrays, as its fit makes them")
+    dtype = getattr(coefs[0], "dtype", None)
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        for name, array, ndim in (("coefs_", coef, 2), ("intercepts_", intercept, 1)):
+            if not isinstance(array, np.ndarray) or array.ndim != ndim or \
+                    array.dtype not in (np.float32, np.float64) or array.dtype != dtype:
+                raise ValueError(f"the MLP's {name}[{i}] must be a dense {ndim}-D float32 or "
+                                 f"float64 array of the same dtype as coefs_[0], got "
+                                 f"{type(array).__name__} {getattr(array, 'dtype', '')} of "
+                                 f"shape {getattr(array, 'shape', None)}")
+        if intercept.shape != coef.shape[1:] or (i and coef.shape[0] != coefs[i - 1].shape[1]):
+            raise ValueError(f"the MLP's coefs_[{i}] {coef.shape} and intercepts_[{i}] "
+                             f"{intercept.shape} do not follow the layer before")
+    return [coef.T for coef in coefs], list(intercepts)
 
 
 class _BaseMLP(BaseEstimator):
@@ -223,6 +274,150 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "network_")
         self.network_.biases = list(values)
 
+    # ---- an nnpy.Network or scikit-learn's MLP in, scikit-learn's MLP out -----------------
+
+    @classmethod
+    def from_network(cls: Type[_Estimator], network: Network,
+                     classes: Optional[npt.ArrayLike] = None, *,
+                     feature_names: Optional[npt.ArrayLike] = None,
+                     **params: Any) -> _Estimator:
+        """A fitted estimator whose model is `network` itself (not a copy: predict uses it,
+        and further fitting with warm_start or partial_fit trains it), in the state of a
+        first fit that has initialised its weights and taken no step yet: n_iter_ and t_ are 0
+        and loss_curve_ is empty.
+
+        network: an nnpy.Network. A classifier needs a cross_entropy network: a softmax
+          output over 3 or more classes, one sigmoid unit for 2, or several sigmoid units for
+          multi-label targets; a regressor an identity output with mse.
+        classes: the classifier's labels, in the order of the network's outputs, sorted and
+          distinct as np.unique gives them (the default: 0, 1, ..., or [0, 1] for one sigmoid
+          unit); for multi-label outputs, None or 0, 1, ..., n_outputs - 1 (scikit-learn's
+          classes_ for an indicator matrix). A regressor takes None.
+        feature_names: the names of the input columns (feature_names_in_), or None.
+        params: the estimator's parameters (as in the constructor). hidden_layer_sizes,
+          activation and dtype default to the network's, and must agree with it if given.
+        """
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
+        sizes = network.sizes
+        defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _SKLEARN_HIDDEN[
+            network.activation], "dtype": network.dtype.type}
+        estimator = cls(**{**defaults, **params})
+        estimator._validate_params()
+        hidden = estimator.hidden_layer_sizes
+        hidden = tuple(hidden) if hasattr(hidden, "__iter__") else (hidden,)
+        for name, given, wanted in (("hidden_layer_sizes", hidden, defaults[
+                "hidden_layer_sizes"]), ("activation", estimator.activation,
+                defaults["activation"]), ("dtype", as_dtype(estimator.dtype), network.dtype)):
+            if given != wanted:
+                raise ValueError(f"{name}={params[name]!r} disagrees with the network's "
+                                 f"{wanted!r}; leave it out to take the network's")
+        binarizer = estimator._binarizer_for(network, classes)
+        estimator.network_ = network
+        estimator.n_features_in_ = sizes[0]
+        if feature_names is not None:
+            names = np.asarray(feature_names, dtype=object)
+            if names.shape != (sizes[0],) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"feature_names must be {sizes[0]} strings, one per input of "
+                                 f"the network, got {feature_names!r}")
+            estimator.feature_names_in_ = names
+        if binarizer is not None:
+            estimator._label_binarizer = binarizer
+            estimator.classes_ = binarizer.classes_
+        estimator.n_outputs_ = sizes[-1]
+        estimator.n_layers_ = len(sizes)
+        estimator.out_activation_ = estimator._out_activation()
+        estimator.n_iter_ = 0
+        estimator.t_ = 0
+        if estimator.solver in _STOCHASTIC_SOLVERS:
+            estimator._start_curves()
+        return estimator
+
+    @classmethod
+    def from_sklearn(cls: Type[_Estimator], mlp: BaseEstimator) -> _Estimator:
+        """A fitted nnpy estimator from a fitted scikit-learn MLPClassifier (for
+        NNClassifier) or MLPRegressor (for NNRegressor): the same parameters, weights (in
+        their dtype, float64 or float32), classes, feature names and training records (n_iter_,
+        t_, loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, as
+        they are: for several regression outputs scikit-learn's losses are the mean over
+        the outputs, nnpy's the sum). Not carried over: the optimiser's state (momentum
+        velocities, Adam moments): continued training starts a fresh optimiser. An unfitted MLP raises
+        scikit-learn's NotFittedError (a ValueError); what nnpy cannot represent
+        (loss="poisson"; sparse or otherwise altered coefs_) a ValueError saying what."""
+        kind = cls._sklearn_class()
+        if not isinstance(mlp, kind):
+            raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted scikit-learn "
+                            f"{kind.__name__}, got {type(mlp).__name__}")
+        check_is_fitted(mlp, ("coefs_", "intercepts_", "out_activation_"))
+        params = mlp.get_params()
+        if params.get("loss", "squared_error") != "squared_error" or \
+                mlp.out_activation_ not in _OUTPUT:
+            raise ValueError(f"this {kind.__name__} has loss={params.get('loss')!r} and "
+                             f"out_activation_={mlp.out_activation_!r}: nnpy has no "
+                             "exponential output layer (poisson); only squared_error")
+        weights, biases = _sklearn_layers(mlp)
+        output, loss = _OUTPUT[mlp.out_activation_]
+        network = Network([weights[0].shape[1], *(w.shape[0] for w in weights)],
+                          activation=_HIDDEN[mlp.activation], output=output, loss=loss,
+                          dtype=weights[0].dtype, seed=0)
+        network.weights = weights
+        network.biases = biases
+        estimator = cls.from_network(network, getattr(mlp, "classes_", None),
+                                     feature_names=getattr(mlp, "feature_names_in_", None),
+                                     **params)
+        for name in _TRAINING_RECORDS:
+            if name in mlp.__dict__:
+                setattr(estimator, name, copy.deepcopy(mlp.__dict__[name]))
+        if estimator.solver in _STOCHASTIC_SOLVERS:
+            # early stopping's best weights so far and the epochs without improvement
+            estimator._no_improvement_count = int(getattr(mlp, "_no_improvement_count", 0))
+            best_coefs = getattr(mlp, "_best_coefs", None) or []
+            best_intercepts = getattr(mlp, "_best_intercepts", None) or []
+            if [np.shape(c) for c in best_coefs] == [w.T.shape for w in weights] and \
+                    [np.shape(b) for b in best_intercepts] == [b.shape for b in biases]:
+                estimator._best_params = ([np.array(c, network.dtype).T for c in best_coefs],
+                                          [np.array(b, network.dtype) for b in best_intercepts])
+        return estimator
+
+    def to_sklearn(self) -> BaseEstimator:
+        """A fitted scikit-learn MLPClassifier (NNClassifier) or MLPRegressor (NNRegressor)
+        with the same parameters (all but nnpy's dtype), weights (copies, in the network's
+        dtype: scikit-learn keeps float32 weights after a fit on float32), predictions,
+        classes, feature names and training records (as they are, see from_sklearn), and what
+        scikit-learn's partial_fit and warm_start read (early stopping's best weights, the
+        epochs without improvement), so it continues training. The optimiser's state is not
+        carried over: its next partial_fit starts a fresh optimiser. The way to skops,
+        skl2onnx and the rest of scikit-learn's tools; needs nothing beyond scikit-learn."""
+        check_is_fitted(self, "network_")
+        params = self.get_params()
+        params.pop("dtype")
+        mlp = self._sklearn_class()(**params)
+        net = self.network_
+        mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]
+        mlp.intercepts_ = [np.array(b) for b in net.biases]
+        mlp.n_features_in_ = self.n_features_in_
+        if hasattr(self, "feature_names_in_"):
+            mlp.feature_names_in_ = self.feature_names_in_.copy()
+        mlp.n_outputs_ = self.n_outputs_
+        mlp.n_layers_ = self.n_layers_
+        mlp.out_activation_ = self.out_activation_
+        if is_classifier(self):
+            mlp._label_binarizer = copy.deepcopy(self._label_binarizer)
+            mlp.classes_ = mlp._label_binarizer.classes_
+        for name in _TRAINING_RECORDS:
+            if name in self.__dict__:
+                setattr(mlp, name, copy.deepcopy(self.__dict__[name]))
+        # early stopping's best weights (every first fit of scikit-learn's sets them) and
+        # the epochs without improvement: stochastic training's state (see _start_curves)
+        stochastic = "loss_curve_" in self.__dict__
+        best_weights, best_biases = self._best_params if stochastic else (net.weights,
+                                                                           net.biases)
+        mlp._best_coefs = [np.array(w.T, order="C") for w in best_weights]
+        mlp._best_intercepts = [np.array(b) for b in best_biases]
+        if stochastic:
+            mlp._no_improvement_count = self._no_improvement_count
+        return mlp
+
     # ---- fit ----------------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -256,8 +451,7 @@ class _BaseMLP(BaseEstimator):
             else:
                 self._fit_lbfgs(X, Y, sample_weight)
         except TrainingDiverged as err:
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             f"contain large values and need to be preprocessed. ({err})") from None
+            raise SolverDiverged(f"{_DIVERGED} ({err})") from None
         return self
 
     def _new_network(self, layer_units, dtype):
@@ -418,7 +612,13 @@ class _BaseMLP(BaseEstimator):
                                   f"{self.max_iter}) reached and the optimization hasn't "
                                   "converged yet.", ConvergenceWarning)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            # scikit-learn warns and returns; here Ctrl-C propagates, the estimator fitted
+            # as far as it got (the completed steps, or early stopping's best weights)
+            self._end_stochastic(early_stopping)
+            raise
+        self._end_stochastic(early_stopping)
+
+    def _end_stochastic(self, early_stopping):
         if early_stopping:  # the weights of the best validation score
             self.network_.weights, self.network_.biases = self._best_params
 
@@ -498,8 +698,7 @@ class _BaseMLP(BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
         if not np.isfinite(result.x).all():
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             "contain large values and need to be preprocessed.")
+            raise TrainingDiverged("L-BFGS-B ended on non-finite parameters")
         net.set_flat_params(result.x)
         self.loss_ = float(result.fun)
 
@@ -584,6 +783,42 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
 
     def _out_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    @staticmethod
+    def _sklearn_class():
+        from sklearn.neural_network import MLPClassifier
+        return MLPClassifier
+
+    @staticmethod
+    def _binarizer_for(network, classes):
+        """The LabelBinarizer of a fit whose labels are `classes` on `network`'s outputs
+        (see from_network)."""
+        n_out = network.sizes[-1]
+        if network.output not in ("sigmoid", "softmax") or network.loss_name != "cross_entropy":
+            raise ValueError(f"a classifier's network has a softmax or sigmoid output with loss "
+                             f"'cross_entropy'; this one has a {network.output} output with "
+                             f"loss {network.loss_name!r} (make it with loss='cross_entropy')")
+        if network.output == "sigmoid" and n_out > 1:  # multi-label: one unit per label
+            if classes is not None and not np.array_equal(classes, np.arange(n_out)):
+                raise ValueError(f"the network's {n_out} sigmoid outputs are multi-label, whose "
+                                 f"classes are 0, ..., {n_out - 1} (an indicator matrix's "
+                                 f"columns), got classes={classes!r}")
+            return LabelBinarizer().fit(np.eye(n_out, dtype=int))
+        if n_out == 2:
+            raise ValueError("a softmax over 2 outputs: scikit-learn's classifier has one "
+                             "sigmoid unit for 2 classes (Network(..., output='sigmoid', "
+                             "loss='cross_entropy'))")
+        n_classes = max(n_out, 2)
+        classes = np.arange(n_classes) if classes is None else np.asarray(classes)
+        if classes.shape != (n_classes,):
+            raise ValueError(f"the network's {n_out} {network.output} output(s) need "
+                             f"{n_classes} classes, got {classes.tolist()!r}")
+        binarizer = LabelBinarizer().fit(classes)
+        if not np.array_equal(binarizer.classes_, classes):
+            raise ValueError(f"classes must be sorted and distinct, as np.unique gives them "
+                             f"(the network's outputs follow that order), got "
+                             f"{classes.tolist()!r}")
+        return binarizer
 
     def _decode(self, out):
         """Labels from the network's outputs."""
@@ -675,6 +910,22 @@ class NNRegressor(RegressorMixin, _BaseMLP):
 
     def _out_activation(self):
         return "identity"
+
+    @staticmethod
+    def _sklearn_class():
+        from sklearn.neural_network import MLPRegressor
+        return MLPRegressor
+
+    @staticmethod
+    def _binarizer_for(network, classes):
+        """None (a regressor has no labels), once `network` is known to be a regression's."""
+        if classes is not None:
+            raise ValueError(f"a regressor has no classes, got classes={classes!r}")
+        if network.output != "identity" or network.loss_name != "mse":
+            raise ValueError(f"a regressor's network has an identity output with loss 'mse'; "
+                             f"this one has a {network.output} output with loss "
+                             f"{network.loss_name!r}")
+        return None
 
     def _decode(self, out):
         return out.ravel() if out.shape[1] == 1 else out

@@ -71,8 +71,6 @@ _TRAINING = {"rows_train": int, "rows_test": int, "metric": str, "score": float,
              "seconds": float, "epochs": int}
 _METRICS = ("accuracy", "r2")
 _TASKS = ("classify", "regress")
-# the network's output activation -> scikit-learn's out_activation_
-_OUT_ACTIVATION = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
 _INT64 = np.iinfo(np.int64)
 
 
@@ -191,8 +189,6 @@ class Model:
         return self._estimator
 
     def _make_estimator(self):
-        from sklearn.preprocessing import LabelBinarizer
-
         from .estimators import NNClassifier, NNRegressor
         params = dict(self.estimator_params)
         if "hidden_layer_sizes" in params:
@@ -201,20 +197,11 @@ class Model:
             params["dtype"] = np.dtype(params["dtype"]).type
         kind = NNClassifier if self.task == "classify" else NNRegressor
         try:
-            estimator = kind(**params)
-        except TypeError as err:
-            raise ValueError(f"estimator_params do not fit {kind.__name__}: {err}") from None
-        # the fitted state scikit-learn's MLP has after fit (see nnpy.estimators)
-        net = self.network
-        estimator.network_ = net
-        estimator.n_features_in_ = net.sizes[0]
-        estimator.n_outputs_ = net.sizes[-1]
-        estimator.n_layers_ = len(net.sizes)
-        estimator.out_activation_ = _OUT_ACTIVATION[net.output]
+            estimator = kind.from_network(self.network, self.classes, **params)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"estimator_params do not fit {kind.__name__} on this network: "
+                             f"{err}") from None
         estimator.n_iter_ = (self.training or {}).get("epochs", 0)
-        if self.task == "classify":
-            estimator._label_binarizer = LabelBinarizer().fit(self.classes)
-            estimator.classes_ = estimator._label_binarizer.classes_
         return estimator
 
     # ---- prediction --------------------------------------------------------------------------

@@ -851,5 +851,5 @@ def _progress_bar(total):
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        raise ImportError('progress=True needs tqdm: pip install "nnpy[progress]"') from None
+        raise ImportError('progress=True needs tqdm: pip install "nnpy-net[progress]"') from None
     return tqdm(total=total, unit="epoch")

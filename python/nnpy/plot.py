@@ -4,7 +4,7 @@
     fig = plot_history(history, path="loss.png")          # a History, or a fitted estimator
     fig = plot_decision_surface(net, X, y, path="surface.png")
 
-matplotlib is imported inside these functions only (pip install "nnpy[plot]"). They draw on
+matplotlib is imported inside these functions only (pip install "nnpy-net[plot]"). They draw on
 matplotlib Figure objects directly, not through pyplot: no window opens, no backend is chosen
 and no global state changes, so they work the same in scripts, servers and notebooks (where a
 returned Figure displays itself). Pass `ax` to draw into an axes of your own figure instead.
@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["plot_loss", "plot_accuracy", "plot_history", "plot_decision_surface"]
 
-_MISSING = 'nnpy.plot needs matplotlib: pip install "nnpy[plot]"'
+_MISSING = 'nnpy.plot needs matplotlib: pip install "nnpy-net[plot]"'
 
 
 def _figure(**kwargs):
