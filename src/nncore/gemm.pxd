@@ -35,6 +35,11 @@ cdef extern from "gemm_kernel.h" nogil:
     void nn_dot_kernel_f(Py_ssize_t k, const float* a, Py_ssize_t lda, const float* b,
                          Py_ssize_t ldb, float alpha, float beta, float* c,
                          Py_ssize_t rsc, Py_ssize_t csc, Py_ssize_t mr, Py_ssize_t nr)
+    # transposing packers: an MR-row panel of row-major A, an NR-column sliver of B = W.T
+    void nn_pack_rows_d(Py_ssize_t kc, const double* src, Py_ssize_t rs, double* dst)
+    void nn_pack_rows_f(Py_ssize_t kc, const float* src, Py_ssize_t rs, float* dst)
+    void nn_pack_cols_d(Py_ssize_t kc, const double* src, Py_ssize_t cs, double* dst)
+    void nn_pack_cols_f(Py_ssize_t kc, const float* src, Py_ssize_t cs, float* dst)
 
 cdef enum:
     NR = NR_F       # the widest sliver (float's), for workspace sizes
@@ -80,11 +85,11 @@ cdef inline void kernel(Py_ssize_t k, const floating* a, const floating* b, Py_s
 # Packs the kc x nc block of B at b (strides rs, cs) into nrt-column slivers, row p of a sliver
 # contiguous, zero-padded to a multiple of nrt; slivers first .. last - 1 only (those before
 # `first` are read in place). Loop order follows B's unit stride: B row-major is a copy of row
-# pieces; B = W.T is a transpose, done in 4 x 4 blocks.
+# pieces; B = W.T is a transpose, done in 4 x 4 blocks in registers (nn_pack_cols_*).
 cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssize_t rs,
                         Py_ssize_t cs, floating* out, Py_ssize_t nrt, Py_ssize_t first,
                         Py_ssize_t last) noexcept nogil:
-    cdef Py_ssize_t jt, jr, p, j, q, pq, jq, cols
+    cdef Py_ssize_t jt, jr, p, j, cols
     cdef const floating* src
     cdef floating* dst
     for jt in range(first, last):
@@ -97,15 +102,10 @@ cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssiz
                 for j in range(nrt):
                     dst[p * nrt + j] = src[p * rs + j]
         elif cols == nrt and rs == 1:
-            for pq in range(kc // 4):
-                for jq in range(nrt // 4):
-                    for q in range(4):
-                        for j in range(4):
-                            dst[(pq * 4 + q) * nrt + jq * 4 + j] = \
-                                src[(jq * 4 + j) * cs + pq * 4 + q]
-            for p in range(kc - kc % 4, kc):
-                for j in range(nrt):
-                    dst[p * nrt + j] = src[j * cs + p]
+            if floating is float:
+                nn_pack_cols_f(kc, src, cs, dst)
+            else:
+                nn_pack_cols_d(kc, src, cs, dst)
         else:
             for p in range(kc):
                 for j in range(cols):
@@ -118,11 +118,11 @@ cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssiz
 # MR contiguous values). Rows past mc repeat the last row, so
 # the kernel's padding rows hold finite numbers (their results are never stored). Loop order
 # follows A's unit stride: A^T (a layer's deltas) is a copy of MR-long pieces; A row-major (a
-# batch of rows) reads MR rows side by side, 4 columns at a time (gcc turns those into vector
-# loads and shuffles).
+# batch of rows) reads MR rows side by side, 4 columns at a time, transposed in registers
+# (nn_pack_rows_*: gcc left the plain loops as scalar moves).
 cdef inline void pack_a(Py_ssize_t mc, Py_ssize_t kc, const floating* a, Py_ssize_t rs,
                         Py_ssize_t cs, floating* out) noexcept nogil:
-    cdef Py_ssize_t it, i, p, q, row
+    cdef Py_ssize_t it, i, p, row
     cdef const floating* src
     cdef floating* dst
     for it in range((mc + MR - 1) // MR):
@@ -133,13 +133,10 @@ cdef inline void pack_a(Py_ssize_t mc, Py_ssize_t kc, const floating* a, Py_ssiz
                 for i in range(MR):
                     dst[p * MR + i] = src[p * cs + i]
         elif (it + 1) * MR <= mc and cs == 1:
-            for p in range(kc // 4):
-                for q in range(4):
-                    for i in range(MR):
-                        dst[(4 * p + q) * MR + i] = src[i * rs + 4 * p + q]
-            for p in range(kc - kc % 4, kc):
-                for i in range(MR):
-                    dst[p * MR + i] = src[i * rs + p]
+            if floating is float:
+                nn_pack_rows_f(kc, src, rs, dst)
+            else:
+                nn_pack_rows_d(kc, src, rs, dst)
         else:
             for i in range(MR):
                 row = it * MR + i if it * MR + i < mc else mc - 1

@@ -232,6 +232,108 @@ static inline void nn_dot_kernel_f(nn_idx k, const float *a, nn_idx lda, const f
     NN_STORE_TILE(float, tile, NN_DN)
 }
 
+/* Transposing packers (the packing of a batch of rows and of W.T, which plain loops leave to
+ * scalar moves): 4 x 4 blocks transposed in registers.
+ * nn_pack_rows_*: an NN_MR-row panel of row-major A (src + i*rs + p) into dst[p*NN_MR + i].
+ * nn_pack_cols_*: an NR-column sliver of B = W.T (src + j*cs + p) into dst[p*NR + j]. */
+#define NN_TRANSPOSE4_D(r0, r1, r2, r3, c0, c1, c2, c3) {                                  \
+    __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);              \
+    __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);              \
+    c0 = _mm256_permute2f128_pd(t0, t2, 0x20); c1 = _mm256_permute2f128_pd(t1, t3, 0x20);   \
+    c2 = _mm256_permute2f128_pd(t0, t2, 0x31); c3 = _mm256_permute2f128_pd(t1, t3, 0x31); }
+
+static inline void nn_pack_rows_d(nn_idx kc, const double *src, nn_idx rs, double *dst)
+{
+    nn_idx p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        const double *s = src + p;
+        __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + rs);
+        __m256d r2 = _mm256_loadu_pd(s + 2 * rs), r3 = _mm256_loadu_pd(s + 3 * rs);
+        __m256d r4 = _mm256_loadu_pd(s + 4 * rs), r5 = _mm256_loadu_pd(s + 5 * rs);
+        __m256d c0, c1, c2, c3;
+        NN_TRANSPOSE4_D(r0, r1, r2, r3, c0, c1, c2, c3)
+        __m256d lo = _mm256_unpacklo_pd(r4, r5), hi = _mm256_unpackhi_pd(r4, r5);
+        double *d = dst + p * NN_MR;
+        _mm256_storeu_pd(d, c0);
+        _mm_storeu_pd(d + 4, _mm256_castpd256_pd128(lo));
+        _mm256_storeu_pd(d + NN_MR, c1);
+        _mm_storeu_pd(d + NN_MR + 4, _mm256_castpd256_pd128(hi));
+        _mm256_storeu_pd(d + 2 * NN_MR, c2);
+        _mm_storeu_pd(d + 2 * NN_MR + 4, _mm256_extractf128_pd(lo, 1));
+        _mm256_storeu_pd(d + 3 * NN_MR, c3);
+        _mm_storeu_pd(d + 3 * NN_MR + 4, _mm256_extractf128_pd(hi, 1));
+    }
+    for (; p < kc; p++)
+        for (nn_idx i = 0; i < NN_MR; i++)
+            dst[p * NN_MR + i] = src[i * rs + p];
+}
+
+static inline void nn_pack_rows_f(nn_idx kc, const float *src, nn_idx rs, float *dst)
+{
+    nn_idx p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        const float *s = src + p;
+        __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + rs);
+        __m128 r2 = _mm_loadu_ps(s + 2 * rs), r3 = _mm_loadu_ps(s + 3 * rs);
+        __m128 r4 = _mm_loadu_ps(s + 4 * rs), r5 = _mm_loadu_ps(s + 5 * rs);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
+        float *d = dst + p * NN_MR;
+        _mm_storeu_ps(d, r0);
+        _mm_storel_pi((__m64 *)(d + 4), lo);
+        _mm_storeu_ps(d + NN_MR, r1);
+        _mm_storeh_pi((__m64 *)(d + NN_MR + 4), lo);
+        _mm_storeu_ps(d + 2 * NN_MR, r2);
+        _mm_storel_pi((__m64 *)(d + 2 * NN_MR + 4), hi);
+        _mm_storeu_ps(d + 3 * NN_MR, r3);
+        _mm_storeh_pi((__m64 *)(d + 3 * NN_MR + 4), hi);
+    }
+    for (; p < kc; p++)
+        for (nn_idx i = 0; i < NN_MR; i++)
+            dst[p * NN_MR + i] = src[i * rs + p];
+}
+
+static inline void nn_pack_cols_d(nn_idx kc, const double *src, nn_idx cs, double *dst)
+{
+    nn_idx p = 0;
+    for (; p + 4 <= kc; p += 4)
+        for (nn_idx jq = 0; jq < NN_NR_D; jq += 4) {
+            const double *s = src + jq * cs + p;
+            __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + cs);
+            __m256d r2 = _mm256_loadu_pd(s + 2 * cs), r3 = _mm256_loadu_pd(s + 3 * cs);
+            __m256d c0, c1, c2, c3;
+            NN_TRANSPOSE4_D(r0, r1, r2, r3, c0, c1, c2, c3)
+            double *d = dst + p * NN_NR_D + jq;
+            _mm256_storeu_pd(d, c0);
+            _mm256_storeu_pd(d + NN_NR_D, c1);
+            _mm256_storeu_pd(d + 2 * NN_NR_D, c2);
+            _mm256_storeu_pd(d + 3 * NN_NR_D, c3);
+        }
+    for (; p < kc; p++)
+        for (nn_idx j = 0; j < NN_NR_D; j++)
+            dst[p * NN_NR_D + j] = src[j * cs + p];
+}
+
+static inline void nn_pack_cols_f(nn_idx kc, const float *src, nn_idx cs, float *dst)
+{
+    nn_idx p = 0;
+    for (; p + 4 <= kc; p += 4)
+        for (nn_idx jq = 0; jq < NN_NR_F; jq += 4) {
+            const float *s = src + jq * cs + p;
+            __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + cs);
+            __m128 r2 = _mm_loadu_ps(s + 2 * cs), r3 = _mm_loadu_ps(s + 3 * cs);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            float *d = dst + p * NN_NR_F + jq;
+            _mm_storeu_ps(d, r0);
+            _mm_storeu_ps(d + NN_NR_F, r1);
+            _mm_storeu_ps(d + 2 * NN_NR_F, r2);
+            _mm_storeu_ps(d + 3 * NN_NR_F, r3);
+        }
+    for (; p < kc; p++)
+        for (nn_idx j = 0; j < NN_NR_F; j++)
+            dst[p * NN_NR_F + j] = src[j * cs + p];
+}
+
 #else  /* plain C: constant tile bounds, so the compiler keeps acc in SIMD registers */
 
 #define NN_PLAIN_KERNEL(NAME, T, NR)                                                       \
@@ -266,6 +368,19 @@ static inline void NAME(nn_idx k, const T *a, nn_idx lda, const T *b, nn_idx ldb
 }
 NN_PLAIN_DOT_KERNEL(nn_dot_kernel_d, double)
 NN_PLAIN_DOT_KERNEL(nn_dot_kernel_f, float)
+
+/* The transposing packers (see the AVX2 versions) as plain loops. */
+#define NN_PLAIN_PACK(NAME, T, N)                                                          \
+static inline void NAME(nn_idx kc, const T *src, nn_idx ld, T *dst)                        \
+{                                                                                          \
+    for (nn_idx p = 0; p < kc; p++)                                                        \
+        for (nn_idx i = 0; i < N; i++)                                                     \
+            dst[p * N + i] = src[i * ld + p];                                              \
+}
+NN_PLAIN_PACK(nn_pack_rows_d, double, NN_MR)
+NN_PLAIN_PACK(nn_pack_rows_f, float, NN_MR)
+NN_PLAIN_PACK(nn_pack_cols_d, double, NN_NR_D)
+NN_PLAIN_PACK(nn_pack_cols_f, float, NN_NR_F)
 
 #endif
 #endif
