@@ -438,8 +438,9 @@ def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floatin
 # ---------------------------------------------------------------------------------------------
 
 cdef enum:
-    PARALLEL_ELEMENTS = 1 << 16  # elements of an element-wise loop per thread below which
-                                 # waking a thread costs more than it saves
+    PARALLEL_ELEMENTS = 1 << 14  # elements of an element-wise loop per thread below which
+                                 # waking a thread costs more than it saves (16K: about
+                                 # 10-20 us of sigmoid or copying on one core)
 
 
 # Threads worth using for `elements` elements of element-wise work, at most `threads`.
@@ -465,6 +466,22 @@ cdef void activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
         activate(kind, z + lo * n, hi - lo, n)
 
 
+# Copies rows rows[first + i] of x (row first + i when rows is NULL), i < count, of n values
+# each into out, one after the other, the rows split among threads.
+cdef void gather_rows(const floating* x, const Py_ssize_t* rows, Py_ssize_t first,
+                      Py_ssize_t count, Py_ssize_t n, floating* out, int threads) noexcept nogil:
+    cdef Py_ssize_t i, row
+    cdef int used = element_threads(count * n, threads)
+    if used <= 1:
+        for i in range(count):
+            row = rows[first + i] if rows != NULL else first + i
+            memcpy(out + i * n, x + row * n, n * sizeof(floating))
+        return
+    for i in prange(count, num_threads=used, schedule="static"):
+        row = rows[first + i] if rows != NULL else first + i
+        memcpy(out + i * n, x + row * n, n * sizeof(floating))
+
+
 # d *= f'(z) over n values (see times_derivative), split among threads.
 cdef void derivative_rows(int kind, floating* d, const floating* a, Py_ssize_t n,
                           int threads) noexcept nogil:
@@ -484,16 +501,13 @@ cdef void derivative_rows(int kind, floating* d, const floating* a, Py_ssize_t n
 cdef void forward_rows(const Net* net, const floating* params, const floating* x,
                        const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
                        floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, row, n_in, n_out
+    cdef Py_ssize_t i, j, l, n_in, n_out
     cdef floating* a = work + lay.acts
     cdef floating* a_next
     cdef const floating* w = params
     cdef const floating* b
     # A_0: a contiguous copy of the block's inputs
-    n_in = net.sizes[0]
-    for i in range(count):
-        row = rows[first + i] if rows != NULL else first + i
-        memcpy(a + i * n_in, x + row * n_in, n_in * sizeof(floating))
+    gather_rows(x, rows, first, count, net.sizes[0], a, lay.threads)
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
