@@ -127,6 +127,19 @@ def test_bytes_paths(tmp_path, writer):
     assert same_weights(read(path), small_net())
 
 
+@writers
+def test_errors_name_the_path_given_not_a_temporary(tmp_path, writer):
+    write, _ = WRITERS[writer]
+    missing = str(tmp_path / "no-such-folder" / "net.out")
+    with pytest.raises(FileNotFoundError) as caught:
+        write(small_net(), missing)
+    assert caught.value.filename == missing and ".tmp" not in str(caught.value)
+    with pytest.raises(IsADirectoryError) as caught:
+        write(small_net(), str(tmp_path))
+    assert caught.value.filename == str(tmp_path)
+    assert os.listdir(tmp_path) == []  # no temporary left behind
+
+
 def make_fifo(tmp_path):
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs on this platform")

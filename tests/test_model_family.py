@@ -194,7 +194,7 @@ def test_table_and_validation():
     assert {o for o, _ in _model.PAIRS} == set(_model.OUTPUTS)
     for output, default in (("sigmoid", "mse"), ("softmax", "cross_entropy"), ("identity", "mse")):
         assert Network([2, 2], output=output).loss_name == default
-    with pytest.raises(ValueError, match="identity output trains with loss 'mse'"):
+    with pytest.raises(ValueError, match="output='identity' trains with loss 'mse'"):
         Network([2, 2], output="identity", loss="cross_entropy")
     with pytest.raises(ValueError, match="activation"):
         Network([2, 2], activation="softmax")
@@ -202,6 +202,7 @@ def test_table_and_validation():
     X, Y = np.ones((3, 2)), np.ones((3, 2))
     for kwargs, words in [
             (dict(optimizer="rmsprop"), "optimizer"),
+            (dict(momentum=1.5), r"momentum must be <= 1.0"),
             (dict(optimizer="adam", momentum=0.9), "momentum and nesterov"),
             (dict(betas=(0.9, 1.0), optimizer="adam"), r"betas\[1\]"),
             (dict(betas=0.9, optimizer="adam"), "betas must be a pair"),
@@ -215,6 +216,8 @@ def test_table_and_validation():
         with pytest.raises((ValueError, TypeError), match=words):
             net.fit(X, Y, epochs=1, lr=0.1, **kwargs)
     assert net.optimizer_state is None  # nothing refused started an optimiser
+    # momentum 1 (no decay of the velocity) is allowed, as scikit-learn's MLP allows it
+    Network([2, 2], seed=0).fit(X, Y, epochs=2, lr=0.1, momentum=1.0)
     objective = net.objective(X, Y)
     with pytest.raises(ValueError, match="vector of 6 values"):
         objective(np.zeros(5))

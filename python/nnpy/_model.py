@@ -61,5 +61,5 @@ def check_pair(output: str, loss: str) -> None:
     """ValueError unless the output activation trains with this loss."""
     if (output, loss) not in PAIRS:
         valid = sorted(l for o, l in PAIRS if o == output)
-        raise ValueError(f"a {output} output trains with loss "
+        raise ValueError(f"output={output!r} trains with loss "
                          f"{' or '.join(map(repr, valid))}; got {loss!r}")

@@ -170,8 +170,9 @@ def as_int(value, name, minimum):
     return result
 
 
-def as_float(value, name, minimum=None, positive=False, below=None):
-    """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below."""
+def as_float(value, name, minimum=None, positive=False, below=None, maximum=None):
+    """A finite real number; `positive`: > 0; `minimum`: >= minimum; `below`: < below;
+    `maximum`: <= maximum."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
@@ -186,6 +187,8 @@ def as_float(value, name, minimum=None, positive=False, below=None):
         raise ValueError(f"{name} must be >= {minimum}, got {result}")
     if below is not None and result >= below:
         raise ValueError(f"{name} must be < {below}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {result}")
     return result
 
 

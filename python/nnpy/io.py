@@ -39,6 +39,7 @@ CrossEntropyCost its sigmoid "cross_entropy".
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -117,11 +118,14 @@ def write_atomically(path: PathLike, write: Callable[[IO[bytes]], object]) -> No
     the old file (or none) and no temporary behind. As open(path, "wb") would: a symlink's
     target is written, an existing file keeps its mode, and a new one gets 0666 less the
     umask."""
-    target = os.path.realpath(os.fsdecode(os.fspath(path)))
+    name = os.fsdecode(os.fspath(path))
+    target = os.path.realpath(name)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None  # os.open below applies the umask to 0o666, as open() does
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
     directory, base = os.path.split(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | \
         getattr(os, "O_CLOEXEC", 0)
@@ -132,6 +136,8 @@ def write_atomically(path: PathLike, write: Callable[[IO[bytes]], object]) -> No
             break
         except FileExistsError:  # another writer's temporary: draw another name
             continue
+        except OSError as err:  # a missing or read-only folder: name the user's path, as open()
+            raise type(err)(err.errno, err.strerror, name) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:

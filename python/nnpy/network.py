@@ -35,19 +35,28 @@ For scikit-learn's MLP (nnpy.estimators), two things match its definitions exact
   Its Adam adds epsilon to sqrt(v) and then corrects the step size by sqrt(1 - beta2^t), where
   torch's (nnpy's) adds eps to sqrt(v / (1 - beta2^t)): the same up to eps's scale.
 """
+from __future__ import annotations
+
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from contextlib import contextmanager
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _model, reference
 from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
                           as_targets, as_vector, choice)
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm as _Tqdm
+
+    from .io import PathLike
 
 __all__ = ["Network", "History", "Objective", "TrainingDiverged", "ACTIVATIONS", "INITS",
            "OUTPUTS", "LOSSES", "OPTIMIZERS"]
@@ -57,6 +66,15 @@ OUTPUTS = tuple(_model.OUTPUTS)        # output activations
 LOSSES = tuple(_model.LOSSES)
 INITS = _model.INITS
 OPTIMIZERS = tuple(_model.OPTIMIZERS)
+
+# the names the model family takes (nnpy._model's table)
+Activation = Literal["sigmoid", "tanh", "relu", "identity"]
+Output = Literal["sigmoid", "softmax", "identity"]
+Loss = Literal["mse", "cross_entropy"]
+Init = Literal["xavier", "he", "uniform01", "normal", "scaled_normal"]
+Optimizer = Literal["sgd", "adam"]
+FloatArray = npt.NDArray[np.floating]  # float64 or float32: the network's dtype
+Callback = Callable[[int, "History"], object]  # callback(epoch, history); False stops fit
 
 _CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency
 _PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
@@ -72,9 +90,9 @@ class TrainingDiverged(FloatingPointError):
 @dataclass
 class History:
     """What fit recorded, one entry per completed epoch."""
-    loss: list = field(default_factory=list)          # training loss (see Network.fit)
-    val_loss: list = field(default_factory=list)      # mean loss on `validation`, if given
-    val_accuracy: list = field(default_factory=list)  # accuracy on `validation`, if given
+    loss: List[float] = field(default_factory=list)          # training loss (see Network.fit)
+    val_loss: List[float] = field(default_factory=list)      # mean loss on `validation`
+    val_accuracy: List[float] = field(default_factory=list)  # accuracy on `validation`
 
     @property
     def epochs(self) -> int:
@@ -87,7 +105,7 @@ class _OptimizerState:
     """The optimiser's state kept on a Network between fits. The core updates moments and
     steps in place, together, step by step."""
     name: str             # "sgd" or "adam"
-    settings: tuple       # what the state belongs to: ("sgd", momentum, nesterov) or
+    settings: Tuple[Any, ...]  # what the state belongs to: ("sgd", momentum, nesterov) or
                           # ("adam", beta1, beta2, eps); other settings start a fresh state
     moments: np.ndarray   # SGD with momentum: the velocity; Adam: m then v (flat, like params)
     steps: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # [steps applied]
@@ -97,7 +115,7 @@ class _OptimizerState:
         """Steps applied (Adam's t)."""
         return int(self.steps[0])
 
-    def copy(self):
+    def copy(self) -> _OptimizerState:
         return _OptimizerState(self.name, self.settings, self.moments.copy(), self.steps.copy())
 
 
@@ -109,18 +127,19 @@ class _ParamView(np.ndarray):
 
     _nnpy_name = "this array"
 
-    def __array_finalize__(self, obj):
+    def __array_finalize__(self, obj: Any) -> None:
         self._nnpy_name = getattr(obj, "_nnpy_name", _ParamView._nnpy_name)
 
-    def __array_wrap__(self, array, context=None, return_scalar=False):
+    def __array_wrap__(self, array: Any, context: Any = None,
+                       return_scalar: bool = False) -> Any:
         # results of ufuncs and reductions: plain arrays, and scalars where numpy gives them
         array = array.view(np.ndarray)
         return array[()] if return_scalar or array.ndim == 0 else array
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return repr(self.view(np.ndarray))
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: Any) -> None:
         if not self.flags.writeable:
             raise ValueError(f"{self._nnpy_name} is a read-only view of the network's "
                              f"parameters; assign instead: {self._nnpy_name} = new_values "
@@ -133,12 +152,12 @@ class _ParamList(list):
     copies the new values in (same shape required, checked, under the thread guard), so
     net.weights[0] = W works as users expect."""
 
-    def __init__(self, net, views, name):
+    def __init__(self, net: Network, views: List[FloatArray], name: str) -> None:
         super().__init__(views)
         self._net = net
         self._name = name
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(index, slice):
             raise TypeError(f"assign {self._name} items one at a time")
         index = range(len(self))[index]  # IndexError as for a list; negative counts from the end
@@ -147,7 +166,7 @@ class _ParamList(list):
             self._net._write_layer(self._name, index, checked)
 
 
-def _checked_layer(value, target, name):
+def _checked_layer(value: npt.ArrayLike, target: FloatArray, name: str) -> FloatArray:
     """`value` as an array of target's dtype and shape, finite; else ValueError naming `name`."""
     array = as_matrix(np.reshape(value, (-1, 1)) if target.ndim == 1 else value,
                       name, target.dtype)[0]
@@ -170,21 +189,21 @@ class _Guard:
     core.predict_one (the one-sample path) takes no lock: it holds the GIL from its check to
     its last read and refuses when `_exclusive` names another thread (a write or a fit)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._readers = {}          # thread id -> reads under way in that thread
-        self._writer = None         # thread id of the write under way
+        self._readers: Dict[int, int] = {}         # thread id -> reads under way in that thread
+        self._writer: Optional[int] = None     # thread id of the write under way
         self._writers_waiting = 0   # writes waiting for reads to end (new reads wait for them)
-        self._trainer = None        # thread id of the fit under way
-        self._exclusive = None      # the writer's or the trainer's thread id (see predict_one)
+        self._trainer: Optional[int] = None    # thread id of the fit under way
+        self._exclusive: Optional[int] = None  # the writer's or the trainer's thread id (see predict_one)
 
-    def _refuse_if_training(self, me):
+    def _refuse_if_training(self, me: int) -> None:
         if self._trainer is not None and self._trainer != me:
             raise RuntimeError("this Network is being trained by fit in another thread; "
                                "wait for it, or give each thread its own net.copy()")
 
     @contextmanager
-    def read(self):
+    def read(self) -> Iterator[None]:
         me = threading.get_ident()
         with self._cond:
             self._refuse_if_training(me)
@@ -207,7 +226,7 @@ class _Guard:
                     self._cond.notify_all()
 
     @contextmanager
-    def write(self):
+    def write(self) -> Iterator[None]:
         me = threading.get_ident()
         with self._cond:
             self._refuse_if_training(me)
@@ -231,7 +250,7 @@ class _Guard:
                     self._cond.notify_all()
 
     @contextmanager
-    def train(self):
+    def train(self) -> Iterator[None]:
         me = threading.get_ident()
         with self._cond:
             if self._trainer == me:
@@ -275,9 +294,10 @@ class Network:
     fit runs (see the README).
     """
 
-    def __init__(self, sizes: Sequence[int], *, activation: str = "sigmoid",
-                 output: str = "sigmoid", loss: Optional[str] = None,
-                 init: Optional[str] = None, dtype: Any = np.float64, seed: Any = None):
+    def __init__(self, sizes: Sequence[int], *, activation: Activation = "sigmoid",
+                 output: Output = "sigmoid", loss: Optional[Loss] = None,
+                 init: Optional[Init] = None, dtype: npt.DTypeLike = np.float64,
+                 seed: Union[int, np.random.Generator, None] = None) -> None:
         self._sizes = as_sizes(sizes)
         self._activation = choice(activation, "activation", ACTIVATIONS)
         self._output = choice(output, "output", OUTPUTS)
@@ -291,7 +311,7 @@ class Network:
         self._models: dict = {}
         self._flat = np.empty(self._model().n_params, self.dtype)
         self._n_out = int(self._sizes[-1])
-        self._optimizer = None
+        self._optimizer: Optional[_OptimizerState] = None
         self._make_views()
         weights, biases = reference.init_params(self.sizes, self._init, self._rng, self.dtype,
                                                 activation=self._activation)
@@ -332,7 +352,7 @@ class Network:
         """How the initial weights were drawn."""
         return self._init
 
-    def _model(self, loss: Optional[str] = None):
+    def _model(self, loss: Optional[str] = None) -> Any:  # a core.Model (compiled)
         """The core's description of this network with `loss` (None: loss_name), cached."""
         loss = self._loss_name if loss is None else loss
         model = self._models.get(loss)
@@ -342,11 +362,12 @@ class Network:
                 _model.LOSSES[loss])
         return model
 
-    def _make_views(self):
+    def _make_views(self) -> None:
         """Writable views into _flat for the core's and assignment's writes, and read-only
         _ParamView views of the same memory for net.weights and net.biases."""
         self._weights_views, self._biases_views = [], []
-        self._public_weights, self._public_biases = [], []
+        self._public_weights: List[FloatArray] = []
+        self._public_biases: List[FloatArray] = []
         start = 0
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w = self._flat[start:start + n_out * n_in].reshape(n_out, n_in)
@@ -362,27 +383,27 @@ class Network:
             start += n_out * n_in + n_out
 
     @property
-    def weights(self) -> list:
+    def weights(self) -> List[FloatArray]:
         """[W_0, W_1, ...], W_l shaped (n_out, n_in): read-only views of the network's weights
         (they follow training). Assign to change them: net.weights[0] = W, or
         net.weights = [W_0, W_1, ...]."""
         return _ParamList(self, self._public_weights, "weights")
 
     @weights.setter
-    def weights(self, values: Sequence[np.ndarray]) -> None:
+    def weights(self, values: Sequence[npt.ArrayLike]) -> None:
         self._assign(values, "weights")
 
     @property
-    def biases(self) -> list:
+    def biases(self) -> List[FloatArray]:
         """[b_0, b_1, ...], b_l shaped (n_out,): read-only views, like weights; assign to change
         them."""
         return _ParamList(self, self._public_biases, "biases")
 
     @biases.setter
-    def biases(self, values: Sequence[np.ndarray]) -> None:
+    def biases(self, values: Sequence[npt.ArrayLike]) -> None:
         self._assign(values, "biases")
 
-    def _assign(self, values, name):
+    def _assign(self, values: Sequence[npt.ArrayLike], name: str) -> None:
         targets = self._weights_views if name == "weights" else self._biases_views
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise TypeError(f"{name} must be a list of {self.n_layers} arrays, got "
@@ -397,25 +418,25 @@ class Network:
             for l, array in enumerate(checked):
                 self._write_layer(name, l, array)
 
-    def _write_layer(self, name, index, array):
+    def _write_layer(self, name: str, index: int, array: FloatArray) -> None:
         """Copies a checked array into layer `index` of weights or biases (guard held)."""
         views = self._weights_views if name == "weights" else self._biases_views
         views[index][...] = array
 
-    def get_flat_params(self) -> np.ndarray:
+    def get_flat_params(self) -> FloatArray:
         """A copy of all weights and biases as one vector: W_0 (row-major), b_0, W_1, b_1, ...
         in the network's dtype (the layout objective() and set_flat_params use)."""
         with self._guard.read():
             return self._flat.copy()
 
-    def set_flat_params(self, values: Any) -> None:
+    def set_flat_params(self, values: npt.ArrayLike) -> None:
         """Sets all weights and biases from one vector laid out as get_flat_params returns
         them (checked: length, finite values; converted to the network's dtype)."""
         flat = as_vector(values, "values", len(self._flat), self.dtype)
         with self._guard.write():
             self._flat[...] = flat
 
-    def _check_finite_parameters(self):
+    def _check_finite_parameters(self) -> None:
         """ValueError naming the first weight or bias that is inf or NaN (only possible when
         the memory was written past the read-only views); call with the guard held."""
         if not core.count_nonfinite(self._flat):
@@ -430,7 +451,7 @@ class Network:
                                      f"holds {value} at index {where} (written in place, past "
                                      f"the read-only views?); assign finite {name} first")
 
-    def _check_loss(self, loss):
+    def _check_loss(self, loss: Optional[str]) -> str:
         """A valid loss for this output; None means the network's own (loss_name)."""
         if loss is None:
             if "_loss_name" in self.__dict__:
@@ -446,14 +467,14 @@ class Network:
 
     # ---- copies, pickles ----------------------------------------------------------------
 
-    def copy(self) -> "Network":
+    def copy(self) -> Network:
         """An independent copy (weights, settings, optimiser state and the shuffling
         generator's state)."""
         other = Network.__new__(Network)
         other.__setstate__(self.__getstate__())
         return other
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> Dict[str, Any]:
         with self._guard.read():
             state = self.__dict__.copy()
             for key in ("_guard", "_models", "_weights_views", "_biases_views",
@@ -465,7 +486,7 @@ class Network:
                 state["_optimizer"] = self._optimizer.copy()
         return state
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         state = dict(state)
         # networks pickled before the model family kept these as plain attributes
         for key in ("output", "loss_name", "init"):
@@ -483,7 +504,7 @@ class Network:
 
     # ---- inference ----------------------------------------------------------------------
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
         1-D sample gives a 1-D output."""
         if type(X) is np.ndarray and X.ndim == 1:
@@ -504,12 +525,14 @@ class Network:
             core.forward(model, self._flat, X, out, work, block)
         return out[0] if single else out
 
-    def _xy(self, X, Y):
+    def _xy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> Tuple[FloatArray, FloatArray]:
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         Y = as_targets(Y, "Y", len(X), self._n_out, self.dtype)
         return X, Y
 
-    def _loss_and_gradient(self, X, Y, sample_weight, loss):
+    def _loss_and_gradient(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+                           sample_weight: Optional[npt.ArrayLike],
+                           loss: Optional[str]) -> Tuple[float, FloatArray]:
         """(loss, flat gradient) of the network's own parameters, read under the guard."""
         model = self._model(self._check_loss(loss))
         X, Y = self._xy(X, Y)
@@ -518,15 +541,17 @@ class Network:
             self._check_finite_parameters()
             return _evaluate(model, self._flat, X, Y, sw, 0.0)
 
-    def loss(self, X: Any, Y: Any, sample_weight: Any = None, *,
-             loss: Optional[str] = None) -> float:
+    def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+             sample_weight: Optional[npt.ArrayLike] = None, *,
+             loss: Optional[Loss] = None) -> float:
         """The loss over the rows of X, Y: the mean of the samples' losses, or with
         sample_weight (n_samples non-negative weights) sum(w_i * l_i) / sum(w_i). `loss`
         (default loss_name) as in the class docstring."""
         return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
-    def gradients(self, X: Any, Y: Any, sample_weight: Any = None, *,
-                  loss: Optional[str] = None) -> list:
+    def gradients(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+                  sample_weight: Optional[npt.ArrayLike] = None, *,
+                  loss: Optional[Loss] = None) -> List[Tuple[FloatArray, FloatArray]]:
         """Gradient of loss(X, Y, sample_weight): a list of (dW_l, db_l), shaped as
         weights[l] and biases[l]."""
         grads = self._loss_and_gradient(X, Y, sample_weight, loss)[1]
@@ -538,8 +563,9 @@ class Network:
             start += w.size + b.size
         return out
 
-    def objective(self, X: Any, Y: Any, *, sample_weight: Any = None, alpha: float = 0.0,
-                  loss: Optional[str] = None) -> "Objective":
+    def objective(self, X: npt.ArrayLike, Y: npt.ArrayLike, *,
+                  sample_weight: Optional[npt.ArrayLike] = None, alpha: float = 0.0,
+                  loss: Optional[Loss] = None) -> Objective:
         """The loss over X, Y as a function of a flat parameter vector, for optimisers that
         work on one (scipy's L-BFGS-B): objective(flat) -> (loss, gradient) with
             loss = (sum_i w_i l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
@@ -550,7 +576,7 @@ class Network:
         neither read nor changed."""
         return Objective(self, X, Y, sample_weight, alpha, loss)
 
-    def accuracy(self, X: Any, Y: Any) -> float:
+    def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
         """Fraction of rows classified right: argmax of outputs against argmax of Y, or for a
         single output, output > 0.5 against Y > 0.5."""
         X, Y = self._xy(X, Y)
@@ -559,7 +585,7 @@ class Network:
     # ---- training -----------------------------------------------------------------------
 
     @property
-    def optimizer_state(self) -> Optional[dict]:
+    def optimizer_state(self) -> Optional[Dict[str, Any]]:
         """The optimiser state fit keeps (None before the first fit or after
         reset_optimizer()): {"optimizer", "settings", "step", "moments"} (a copy)."""
         with self._guard.read():
@@ -575,12 +601,14 @@ class Network:
         with self._guard.write():
             self._optimizer = None
 
-    def fit(self, X: Any, Y: Any, *, epochs: int, lr: float, batch_size: int = 1,
-            loss: Optional[str] = None, shuffle: bool = True, optimizer: str = "sgd",
+    def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: float,
+            batch_size: int = 1, loss: Optional[Loss] = None, shuffle: bool = True,
+            optimizer: Optimizer = "sgd",
             momentum: float = 0.0, nesterov: bool = False,
             betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, l2: float = 0.0,
-            alpha: float = 0.0, sample_weight: Any = None, validation: Any = None,
-            callback: Optional[Callable[[int, History], Any]] = None,
+            alpha: float = 0.0, sample_weight: Optional[npt.ArrayLike] = None,
+            validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]] = None,
+            callback: Optional[Callback] = None,
             progress: bool = False, n_threads: Optional[int] = None) -> History:
         """Trains by mini-batch gradient descent; returns a History.
 
@@ -618,7 +646,7 @@ class Network:
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
-        loss = self._check_loss(loss)
+        loss_name = self._check_loss(loss)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         settings = _optimizer_settings(optimizer, momentum, nesterov, betas, eps)
@@ -640,14 +668,14 @@ class Network:
         batch_size = min(batch_size, n)
         batches_per_epoch = -(-n // batch_size)
         history = History()
-        model = self._model(loss)
+        model = self._model(loss_name)
         per_epoch = validation is not None or callback is not None or bar is not None
         interruptible = threading.current_thread() is threading.main_thread()
         max_batches = 1  # grows 8x a call, up to about _CALL_SECONDS of work per call
         try:
             with self._guard.train():
                 self._check_finite_parameters()
-                self._loss_name = loss
+                self._loss_name = loss_name
                 if epochs == 0:
                     return history
                 state = self._optimizer_state_for(settings)
@@ -689,7 +717,7 @@ class Network:
                 bar.close()
         return history
 
-    def _optimizer_state_for(self, settings):
+    def _optimizer_state_for(self, settings: Tuple[Any, ...]) -> _OptimizerState:
         """The kept optimiser state if it belongs to these settings, else a fresh one (kept
         from now on). Guard held."""
         state = self._optimizer
@@ -702,27 +730,27 @@ class Network:
 
     # ---- files --------------------------------------------------------------------------
 
-    def save(self, path: Any) -> None:
+    def save(self, path: PathLike) -> None:
         """Writes the network, with its optimiser state, to `path` (.npz: the arrays plus a
         JSON header; see nnpy.io)."""
         from .io import save_network
         save_network(self, path)
 
     @classmethod
-    def load(cls, path: Any) -> "Network":
+    def load(cls, path: PathLike) -> Network:
         """Reads a network written by save; ValueError for a damaged or foreign file. Never
         runs code from the file (no pickle)."""
         from .io import load_network
         return load_network(path)
 
-    def _snapshot(self):
+    def _snapshot(self) -> Tuple[FloatArray, Optional[_OptimizerState]]:
         """(flat parameters, optimiser state) copied under the guard, for writing a file."""
         with self._guard.read():
             self._check_finite_parameters()
             return (self._flat.copy(),
                     None if self._optimizer is None else self._optimizer.copy())
 
-    def _restore(self, flat, optimizer):
+    def _restore(self, flat: FloatArray, optimizer: Optional[_OptimizerState]) -> None:
         """Sets the parameters and optimiser state read from a file (checked by the reader)."""
         with self._guard.write():
             self._flat[...] = flat
@@ -730,7 +758,7 @@ class Network:
 
     # ---- the post's dict API ------------------------------------------------------------
 
-    def to_params(self) -> dict:
+    def to_params(self) -> Dict[str, Dict[str, Any]]:
         """The network as the post's dict (init_net's layout), so that forwardPass and
         backPropogation continue from here. The post's dicts need sigmoid layers, every hidden
         layer as wide as the input: other networks raise ValueError."""
@@ -749,8 +777,8 @@ class Network:
         return {"metadata": metadata, "theta": theta}
 
     @classmethod
-    def from_params(cls, params: dict, *, dtype: Any = np.float64,
-                    seed: Any = None) -> "Network":
+    def from_params(cls, params: Dict[str, Any], *, dtype: npt.DTypeLike = np.float64,
+                    seed: Optional[int] = None) -> Network:
         """A Network with the weights of a post-style dict (from init_net or to_params)."""
         from .post import _network
         n_layers, weights, biases = _network(params)
@@ -765,7 +793,9 @@ class Objective:
     """A network's loss on fixed data as a function of a flat parameter vector (see
     Network.objective): objective(flat) -> (loss, float64 gradient)."""
 
-    def __init__(self, net, X, Y, sample_weight, alpha, loss):
+    def __init__(self, net: Network, X: npt.ArrayLike, Y: npt.ArrayLike,
+                 sample_weight: Optional[npt.ArrayLike], alpha: float,
+                 loss: Optional[str]) -> None:
         self._model = net._model(net._check_loss(loss))
         self._dtype = net.dtype
         self._X, self._Y = net._xy(X, Y)
@@ -773,14 +803,15 @@ class Objective:
         self._alpha = as_float(alpha, "alpha", minimum=0.0)
         self.n_params = self._model.n_params   # length of the vectors it takes
 
-    def __call__(self, flat: Any) -> Tuple[float, np.ndarray]:
+    def __call__(self, flat: npt.ArrayLike) -> Tuple[float, npt.NDArray[np.float64]]:
         params = as_vector(flat, "flat", self.n_params, self._dtype)
         value, grads = _evaluate(self._model, params, self._X, self._Y, self._sample_weight,
                                  self._alpha)
         return float(value), grads.astype(np.float64)
 
 
-def _evaluate(model, params, X, Y, sample_weight, alpha):
+def _evaluate(model: Any, params: FloatArray, X: FloatArray, Y: FloatArray,
+              sample_weight: Optional[FloatArray], alpha: float) -> Tuple[float, FloatArray]:
     """(loss, gradient) of a core model at flat params over checked X, Y (see
     core.loss_and_gradient)."""
     grads = np.empty_like(params)
@@ -790,10 +821,11 @@ def _evaluate(model, params, X, Y, sample_weight, alpha):
                                   block), grads
 
 
-def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):
+def _optimizer_settings(optimizer: str, momentum: float, nesterov: bool,
+                        betas: Tuple[float, float], eps: float) -> Tuple[Any, ...]:
     """The checked settings the optimiser state belongs to (see _OptimizerState.settings)."""
     optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
-    momentum = as_float(momentum, "momentum", minimum=0.0, below=1.0)
+    momentum = as_float(momentum, "momentum", minimum=0.0, maximum=1.0)  # as scikit-learn
     if not isinstance(nesterov, (bool, np.bool_)):
         raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
     if optimizer == "sgd":
@@ -809,7 +841,7 @@ def _optimizer_settings(optimizer, momentum, nesterov, betas, eps):
     return ("adam", beta1, beta2, eps)
 
 
-def _core_settings(settings):
+def _core_settings(settings: Tuple[Any, ...]) -> Dict[str, Any]:
     """core.Optimizer's keyword arguments for checked settings."""
     if settings[0] == "sgd":
         return {"momentum": settings[1], "nesterov": settings[2]}
@@ -833,7 +865,7 @@ def _threads(n_threads: Optional[int]) -> int:
     return max(1, min(wanted, core.max_threads()))
 
 
-def _next_budget(budget, ran, elapsed):
+def _next_budget(budget: int, ran: int, elapsed: float) -> int:
     """Batches for the next core call: about _CALL_SECONDS at the speed of the last call
     (`ran` batches in `elapsed` seconds), growing at most 8x a call."""
     if ran <= 0 or elapsed <= 0:
@@ -841,13 +873,13 @@ def _next_budget(budget, ran, elapsed):
     return int(max(1, min(budget * 8, ran * _CALL_SECONDS / elapsed)))
 
 
-def _accuracy(outputs, Y):
+def _accuracy(outputs: FloatArray, Y: FloatArray) -> float:
     if outputs.shape[1] == 1:
         return float(np.mean((outputs[:, 0] > 0.5) == (Y[:, 0] > 0.5)))
     return float(np.mean(outputs.argmax(axis=1) == Y.argmax(axis=1)))
 
 
-def _progress_bar(total):
+def _progress_bar(total: int) -> _Tqdm:
     try:
         from tqdm.auto import tqdm
     except ImportError:

@@ -741,7 +741,9 @@ cdef class Optimizer:
         for name, value in (("lr", lr), ("l2", l2), ("alpha", alpha), ("eps", eps)):
             if not (value >= 0 and value < float("inf")):
                 raise ValueError(f"{name} must be finite and >= 0, got {value}")
-        for name, value in (("momentum", momentum), ("beta1", beta1), ("beta2", beta2)):
+        if not (0 <= momentum <= 1):  # 1: a velocity that never decays (scikit-learn allows it)
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        for name, value in (("beta1", beta1), ("beta2", beta2)):
             if not (0 <= value < 1):
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
         if kind == ADAM and not eps > 0:
