@@ -166,3 +166,36 @@ def test_joblib_workers_do_not_oversubscribe():
     # loky gives each worker cpu_count // n_jobs threads (at least 1)
     for threads in got:
         assert 1 <= threads <= max(1, cores // n_jobs)
+
+
+_COUNT_THREADS = """
+import os, numpy as np
+from nnpy import Network
+def tasks():
+    return len(os.listdir("/proc/self/task"))
+r = np.random.default_rng(0)
+start = tasks()
+# W2's shape (64-32-10, batch 10) and W1's (2-2-1, one sample): below every threshold
+net = Network((64, 32, 10), seed=0)
+net.fit(r.random((100, 64)), np.eye(10)[r.integers(0, 10, 100)], epochs=2, lr=0.5,
+        batch_size=10)
+Network((2, 2, 1), seed=0).fit(r.random((4, 2)), r.random((4, 1)), epochs=5, lr=0.5)
+small = tasks()
+# W3's shape: its products are worth two threads
+Network((784, 256, 10), seed=0).fit(r.random((256, 784)), np.eye(10)[r.integers(0, 10, 256)],
+                                    epochs=1, lr=0.1, batch_size=128, n_threads=2)
+print(start, small, tasks())
+"""
+
+
+@needs_openmp
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_threads_start_only_for_work_that_repays_them(tmp_path):
+    # OpenMP starts its worker threads at the first parallel region and keeps them: counting
+    # the process's threads shows whether small fits (W1, W2) ever entered one
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    start, small, large = map(int, subprocess.run(
+        [sys.executable, "-c", _COUNT_THREADS], env=env, capture_output=True, text=True,
+        check=True, cwd=tmp_path).stdout.split())
+    assert small == start
+    assert large > small
