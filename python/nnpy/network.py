@@ -37,6 +37,7 @@ For scikit-learn's MLP (nnpy.estimators), two things match its definitions exact
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -611,7 +612,7 @@ class Network:
             alpha: float = 0.0, sample_weight: Optional[npt.ArrayLike] = None,
             validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]] = None,
             callback: Optional[Callback] = None,
-            progress: bool = False) -> History:
+            progress: bool = False, n_threads: Optional[int] = None) -> History:
         """Trains by mini-batch gradient descent; returns a History.
 
         batch_size 1 is the post's per-sample SGD, larger is mini-batch (each step uses the
@@ -638,7 +639,13 @@ class Network:
         infinite or NaN: that step is not applied, weights and state stay as they were.
         Raises RuntimeError if another thread is using the network (see the class docstring).
         In the main thread Ctrl-C raises KeyboardInterrupt within a few blocks of rows, with
-        the weights of the last completed step."""
+        the weights of the last completed step.
+        n_threads: threads the matrix products and element-wise loops of a batch may use
+        (OpenMP); None: the cores this process may run on (os.sched_getaffinity). Never more
+        than OpenMP's limit for the calling thread (OMP_NUM_THREADS, which joblib and Dask set
+        in their workers, or threadpoolctl.threadpool_limits), and only for products large
+        enough to repay them: small batches run on one. The weights are bit-identical for any
+        number of threads."""
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
@@ -657,6 +664,7 @@ class Network:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
             Yv = as_targets(validation[1], "validation Y", len(Xv), self._n_out, self.dtype)
+        threads = _threads(n_threads)
         bar = _progress_bar(epochs) if progress else None
 
         n = len(X)
@@ -678,7 +686,8 @@ class Network:
                                      alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
                                   int(self._rng.integers(2 ** 63)))
-                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt), self.dtype)
+                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt, threads),
+                                self.dtype)
                 while run.completed < epochs:
                     room = 1 if per_epoch else \
                         min(epochs - run.completed, max_batches // batches_per_epoch + 1)
@@ -686,7 +695,8 @@ class Network:
                     started = time.perf_counter()
                     status, ran, completed = core.train(model, opt, run, self._flat,
                                                         state.moments, X, Y, sw, losses,
-                                                        max_batches, work, interruptible)
+                                                        max_batches, work, interruptible,
+                                                        threads)
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
@@ -842,6 +852,23 @@ def _core_settings(settings: Tuple[Any, ...]) -> Dict[str, Any]:
     if settings[0] == "sgd":
         return {"momentum": settings[1], "nesterov": settings[2]}
     return {"beta1": settings[1], "beta2": settings[2], "eps": settings[3]}
+
+
+def _available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; os.cpu_count() where the platform
+    has no affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _threads(n_threads: Optional[int]) -> int:
+    """fit's threads: n_threads (None: the available cores), capped by OpenMP's limit for the
+    calling thread, so that threadpoolctl's limits and joblib's / Dask's OMP_NUM_THREADS in
+    their workers hold (1 when the core has no OpenMP)."""
+    wanted = _available_cores() if n_threads is None else as_int(n_threads, "n_threads", 1)
+    return max(1, min(wanted, core.max_threads()))
 
 
 def _next_budget(budget: int, ran: int, elapsed: float) -> int:

@@ -19,12 +19,13 @@ from libc.math cimport sqrt, pow
 from libc.stdint cimport uint64_t
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
+from cython.parallel cimport prange
 
 from activations cimport (sigmoid, activation, derivative, activate, times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
-from gemm cimport gemm, MR, NR, KC, MC, NC
+from gemm cimport gemm, gemm_work_size
 from shuffle cimport seed_state, shuffle
 
 cnp.import_array()
@@ -37,12 +38,23 @@ cdef extern from *:
     """
     int NNPY_DEBUG_BUILD
 
+cdef extern from "nn_threads.h" nogil:
+    int nn_max_threads()      # OpenMP's current limit for this thread (1 without OpenMP)
+    int nn_openmp()           # 1 if the core was compiled with OpenMP
+
 cdef extern from "nn_interrupt.h" nogil:
     int nn_stop_requested()   # SIGINT arrived since nn_catch_sigint
     int nn_catch_sigint()     # main thread, GIL held: 1 if the handler went in
     void nn_release_sigint()  # puts Python's handler back
 
 DEBUG_BUILD = bool(NNPY_DEBUG_BUILD)  # built with bounds, wraparound and initialisation checks
+OPENMP = bool(nn_openmp())  # built with OpenMP: fit can use several threads
+
+
+def max_threads():
+    """OpenMP's current thread limit for the calling thread (1 without OpenMP): what
+    threadpoolctl.threadpool_limits sets, or OMP_NUM_THREADS."""
+    return nn_max_threads()
 
 cdef enum:
     OK = 0            # train: ran its budget of epochs or batches
@@ -125,15 +137,16 @@ cdef class Model:
         """Elements of workspace forward and loss_and_gradient need for blocks of `block` rows."""
         if block < 1:
             raise ValueError(f"block must be at least 1, got {block}")
-        return layout(&self.net, block, 0).total
+        return layout(&self.net, block, 0, 1).total
 
-    def train_work_size(self, Py_ssize_t batch_size, Py_ssize_t block, Optimizer optimizer):
+    def train_work_size(self, Py_ssize_t batch_size, Py_ssize_t block, Optimizer optimizer,
+                        int threads=1):
         """Elements of workspace train needs for batches of `batch_size` rows computed `block`
-        rows at a time, with this optimizer."""
-        if batch_size < 1 or block < 1:
-            raise ValueError("batch_size and block must be at least 1")
+        rows at a time, with this optimizer, on `threads` threads."""
+        if batch_size < 1 or block < 1 or threads < 1:
+            raise ValueError("batch_size, block and threads must be at least 1")
         return layout(&self.net, min_(batch_size, block),
-                      1 + optimizer.state_vectors).total
+                      1 + optimizer.state_vectors, threads).total
 
 
 # Offsets into a workspace for blocks of `block` rows (see Model.work_size).
@@ -143,9 +156,11 @@ cdef struct Layout:
     Py_ssize_t delta      # two block x widest buffers: the deltas of two adjacent layers
     Py_ssize_t delta_half # offset of the second delta buffer from the first
     Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
-    Py_ssize_t pack       # packing space of gemm
+    Py_ssize_t pack       # packing space of gemm, one stretch per thread
+    Py_ssize_t pack_stride  # elements of one thread's packing space
     Py_ssize_t total      # elements in all
     Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
+    int threads           # threads the products of a block may use
 
 
 cdef inline Py_ssize_t round_up(Py_ssize_t x, Py_ssize_t to) noexcept nogil:
@@ -156,15 +171,21 @@ cdef inline Py_ssize_t min_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
+cdef inline Py_ssize_t max_(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a > b else b
+
+
 cdef enum:
     ALIGN = 16    # elements: every workspace buffer starts on a 64-byte boundary (a cache line;
                   # SIMD loads that straddle lines cost W3 about a third of its speed)
 
 
 # The workspace starts with `vectors` arrays of n_params (train's gradient, which becomes the
-# step, and the new optimiser state), then the per-block buffers; offsets are from
-# aligned_base(work), and total leaves the ALIGN elements that moving the base may take.
-cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors) noexcept nogil:
+# step, and the new optimiser state), then the per-block buffers and a packing space for each
+# of `threads` threads; offsets are from aligned_base(work), and total leaves the ALIGN
+# elements that moving the base may take.
+cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
+                   int threads) noexcept nogil:
     cdef Layout out
     cdef Py_ssize_t l, widths = 0, widest = 0, biggest
     for l in range(net.n_layers + 1):
@@ -178,9 +199,9 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors) noexcep
     out.delta_half = round_up(block * widest, ALIGN)
     out.z_out = out.delta + 2 * out.delta_half
     out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
-    # gemm packs at most a min(m, MC) x min(k, KC) block of A and a min(k, KC) x min(n, NC) of B
-    out.total = out.pack + (round_up(min_(biggest, MC), MR) * min_(biggest, KC)
-                            + min_(biggest, KC) * round_up(min_(biggest, NC), NR)) + ALIGN
+    out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
+    out.threads = threads
+    out.total = out.pack + threads * out.pack_stride + ALIGN
     return out
 
 
@@ -297,21 +318,24 @@ cdef refuse_shared(object out, str out_name, object source, str source_name):
 
 
 def matmul(double alpha, const floating[:, :] a, const floating[:, :] b, double beta,
-           object c, object work):
+           object c, object work, int threads=1):
     """c = alpha * a @ b + beta * c. a and b may be any strided views (a transpose is W.T);
-    work holds matmul_work_size(m, n, k) elements. beta == 0 does not read c. c must not
-    overlap a or b."""
+    work holds matmul_work_size(m, n, k, threads) elements. beta == 0 does not read c. c must
+    not overlap a or b. threads: how many threads a large product may use (the same result
+    for any number)."""
     cdef floating[:, ::1] cv = writable(c, "c", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     refuse_shared(c, "c", a.base, "a")
     refuse_shared(c, "c", b.base, "b")
     refuse_shared(work, "work", a.base, "a")
     refuse_shared(work, "work", b.base, "b")
-    matmul_into(alpha, a, b, beta, cv, wv)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    matmul_into(alpha, a, b, beta, cv, wv, threads)
 
 
 cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, double beta,
-                 floating[:, ::1] c, floating[::1] work):
+                 floating[:, ::1] c, floating[::1] work, int threads):
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef Py_ssize_t size = sizeof(floating)
     cdef Py_ssize_t rsa = elem_stride(a.strides[0], size, "a"), csa = elem_stride(a.strides[1], size, "a")
@@ -320,19 +344,21 @@ cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, d
         raise ValueError(f"a is {m} x {k} but b is {b.shape[0]} x {n}")
     if c.shape[0] != m or c.shape[1] != n:
         raise ValueError(f"c must be {m} x {n}, got {c.shape[0]} x {c.shape[1]}")
-    if work.shape[0] < matmul_work_size(m, n, k):
-        raise ValueError(f"work has {work.shape[0]} elements; {matmul_work_size(m, n, k)} needed")
+    if work.shape[0] < matmul_work_size(m, n, k, threads):
+        raise ValueError(f"work has {work.shape[0]} elements; "
+                         f"{matmul_work_size(m, n, k, threads)} needed")
     if m == 0 or n == 0:
         return
     with nogil:
         gemm(m, n, k, <floating>alpha, &a[0, 0] if k else NULL, rsa, csa,
              &b[0, 0] if k else NULL, rsb, csb, <floating>beta, &c[0, 0], n,
-             &work[0] if work.shape[0] else NULL)
+             &work[0] if work.shape[0] else NULL, gemm_work_size(m, n, k), threads)
 
 
-def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
-    """Elements of workspace matmul needs for an m x k times k x n product."""
-    return (round_up(min_(m, MC), MR) * min_(k, KC) + min_(k, KC) * round_up(min_(n, NC), NR))
+def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int threads=1):
+    """Elements of workspace matmul needs for an m x k times k x n product on `threads`
+    threads."""
+    return threads * gemm_work_size(m, n, k)
 
 
 def axpy(double alpha, const floating[:, :] x, object y):
@@ -384,7 +410,7 @@ def layer_forward(const floating[:, :] w, const floating[:, :] b, const floating
         for i in range(n_out):
             for j in range(n_cols):
                 zv[i, j] = b[i, 0]
-    matmul_into(1.0, w, a_prev, 1.0, zv, wv)
+    matmul_into(1.0, w, a_prev, 1.0, zv, wv, 1)
     with nogil:
         for i in range(n_out):
             for j in range(n_cols):
@@ -412,21 +438,77 @@ def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floatin
 # Forward and backward passes of a whole network over a block of rows
 # ---------------------------------------------------------------------------------------------
 
+cdef enum:
+    PARALLEL_ELEMENTS = 1 << 14  # elements of an element-wise loop per thread below which
+                                 # waking a thread costs more than it saves (16K: about
+                                 # 10-20 us of sigmoid or copying on one core)
+
+
+# Threads worth using for `elements` elements of element-wise work, at most `threads`.
+cdef inline int element_threads(Py_ssize_t elements, int threads) noexcept nogil:
+    cdef Py_ssize_t most = elements // PARALLEL_ELEMENTS
+    if most < threads:
+        return <int>most if most > 1 else 1
+    return threads
+
+
+# The activation `kind` in place over `rows` rows of n, the rows split among threads (each
+# element's value does not depend on the split).
+cdef void activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
+                        int threads) noexcept nogil:
+    cdef int t, used = element_threads(rows * n, threads)
+    cdef Py_ssize_t lo, hi
+    if used <= 1:
+        activate(kind, z, rows, n)
+        return
+    for t in prange(used, num_threads=used, schedule="static"):
+        lo = rows * t // used
+        hi = rows * (t + 1) // used
+        activate(kind, z + lo * n, hi - lo, n)
+
+
+# Copies rows rows[first + i] of x (row first + i when rows is NULL), i < count, of n values
+# each into out, one after the other, the rows split among threads.
+cdef void gather_rows(const floating* x, const Py_ssize_t* rows, Py_ssize_t first,
+                      Py_ssize_t count, Py_ssize_t n, floating* out, int threads) noexcept nogil:
+    cdef Py_ssize_t i, row
+    cdef int used = element_threads(count * n, threads)
+    if used <= 1:
+        for i in range(count):
+            row = rows[first + i] if rows != NULL else first + i
+            memcpy(out + i * n, x + row * n, n * sizeof(floating))
+        return
+    for i in prange(count, num_threads=used, schedule="static"):
+        row = rows[first + i] if rows != NULL else first + i
+        memcpy(out + i * n, x + row * n, n * sizeof(floating))
+
+
+# d *= f'(z) over n values (see times_derivative), split among threads.
+cdef void derivative_rows(int kind, floating* d, const floating* a, Py_ssize_t n,
+                          int threads) noexcept nogil:
+    cdef int t, used = element_threads(n, threads)
+    cdef Py_ssize_t lo, hi
+    if used <= 1:
+        times_derivative(kind, d, a, n)
+        return
+    for t in prange(used, num_threads=used, schedule="static"):
+        lo = n * t // used
+        hi = n * (t + 1) // used
+        times_derivative(kind, d + lo, a + lo, hi - lo)
+
+
 # Forward pass of `count` samples: rows[first + i] of x (or row first + i when rows is NULL).
 # Leaves A_0 .. A_L in the workspace's acts and the output pre-activations in its z_out.
 cdef void forward_rows(const Net* net, const floating* params, const floating* x,
                        const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
                        floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, row, n_in, n_out
+    cdef Py_ssize_t i, j, l, n_in, n_out
     cdef floating* a = work + lay.acts
     cdef floating* a_next
     cdef const floating* w = params
     cdef const floating* b
     # A_0: a contiguous copy of the block's inputs
-    n_in = net.sizes[0]
-    for i in range(count):
-        row = rows[first + i] if rows != NULL else first + i
-        memcpy(a + i * n_in, x + row * n_in, n_in * sizeof(floating))
+    gather_rows(x, rows, first, count, net.sizes[0], a, lay.threads)
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
@@ -437,25 +519,25 @@ cdef void forward_rows(const Net* net, const floating* params, const floating* x
             for j in range(n_out):
                 a_next[i * n_out + j] = b[j]
         gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
-             a_next, n_out, work + lay.pack)
+             a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
-            activate(net.output, a_next, count, n_out)
+            activate_rows(net.output, a_next, count, n_out, lay.threads)
         else:
-            activate(net.hidden, a_next, count, n_out)
+            activate_rows(net.hidden, a_next, count, n_out, lay.threads)
         a = a_next
         w = b + n_out
 
 
-# Backprop over `count` samples (see forward_rows): adds scale * (sum of their loss gradients,
-# each times its sample weight) to grads (laid out like params) and returns the sum of their
-# losses times their weights. weights NULL: every weight is 1. All deltas use the weights as
-# they are.
+# Backprop over `count` samples (see forward_rows): grads = scale * (sum of their loss
+# gradients, each times its sample weight) + beta * grads (laid out like params; beta 0: grads
+# not read) and returns the sum of their losses times their weights. weights NULL: every weight
+# is 1. All deltas use the weights as they are.
 cdef double accumulate_gradients(const Net* net, const floating* params, const floating* x,
                                  const floating* y, const floating* weights,
                                  const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
-                                 floating scale, floating* grads, floating* work,
-                                 Layout lay) noexcept nogil:
+                                 floating scale, floating beta, floating* grads,
+                                 floating* work, Layout lay) noexcept nogil:
     cdef Py_ssize_t i, j, l, row, n_in, n_out, offset, acts_offset
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef double loss_sum = 0
@@ -494,18 +576,21 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         grad_b = grad_w + n_out * n_in
         acts_offset -= count * n_in
         a = work + acts_offset
-        # dW += scale * D.T @ A
-        gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, <floating>1,
-             grad_w, n_in, work + lay.pack)
-        # db += scale * column sums of D
+        # dW = scale * D.T @ A + beta * dW
+        gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, beta,
+             grad_w, n_in, work + lay.pack, lay.pack_stride, lay.threads)
+        # db = scale * column sums of D + beta * db
+        if beta == 0:
+            for j in range(n_out):
+                grad_b[j] = 0
         for i in range(count):
             for j in range(n_out):
                 grad_b[j] += scale * delta[i * n_out + j]
         if l > 0:
             # D_below = (D @ W) * f'(Z_below), f' from the stored activations
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
-                 delta_below, n_in, work + lay.pack)
-            times_derivative(net.hidden, delta_below, a, count * n_in)
+                 delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
+            derivative_rows(net.hidden, delta_below, a, count * n_in, lay.threads)
             swap = delta
             delta = delta_below
             delta_below = swap
@@ -800,12 +885,15 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
         eps = <floating>s.eps
         step_size = <floating>(s.lr / (1 - pow(s.beta1, <double>t)))
         root_bc2 = <floating>sqrt(1 - pow(s.beta2, <double>t))
+        # two loops, the moments and then the step: one loop over all six arrays needs more
+        # run-time alias checks than gcc makes (10), and it left it scalar (10 ns a parameter)
         for i in range(begin, end):
             g = grads[i] + decay * params[i]
-            m = state[i] + (1 - b1) * (g - state[i])
-            v = b2 * state[n + i] + (1 - b2) * g * g
-            new_state[i] = m
-            new_state[n + i] = v
+            new_state[i] = state[i] + (1 - b1) * (g - state[i])
+            new_state[n + i] = b2 * state[n + i] + (1 - b2) * g * g
+        for i in range(begin, end):
+            m = new_state[i]
+            v = new_state[n + i]
             grads[i] = -step_size * m / (<floating>sqrt(v) / root_bc2 + eps)
             bad |= nonfinite(params[i] + grads[i]) | nonfinite(m) | nonfinite(v)
     elif momentum != 0 and s.nesterov:
@@ -828,28 +916,62 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
     return bad
 
 
-# One optimiser step from the mean gradient in grads, with decay * W added to the weights'
-# gradient (biases untouched). The step (over grads) and the new state (into new_state) are
-# computed first; if any parameter or state value would become inf or NaN nothing else changes
-# and 0 is returned, else the step is applied, the state replaced, and 1 returned.
-cdef bint optimizer_step(const Settings* s, long long t, const Net* net, floating* params,
-                         floating* state, Py_ssize_t state_length, floating* grads,
-                         floating decay, floating* new_state) noexcept nogil:
-    cdef Py_ssize_t i, l, start = 0, n_weights, n = net.n_params
+# The step of parameters lo .. hi - 1 (see step_range): the weights' with the decay, the
+# biases' without.
+cdef unsigned int step_part(const Settings* s, long long t, const Net* net,
+                            const floating* params, const floating* state, floating* grads,
+                            floating decay, floating* new_state, Py_ssize_t lo,
+                            Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t l, start = 0, n_weights, n_biases
     cdef unsigned int bad = 0
     for l in range(net.n_layers):
         n_weights = net.sizes[l + 1] * net.sizes[l]
-        bad |= step_range(s, t, params, state, grads, decay, new_state, n,
-                          start, start + n_weights)
-        bad |= step_range(s, t, params, state, grads, <floating>0, new_state, n,
-                          start + n_weights, start + n_weights + net.sizes[l + 1])
-        start += n_weights + net.sizes[l + 1]
+        n_biases = net.sizes[l + 1]
+        bad |= step_range(s, t, params, state, grads, decay, new_state, net.n_params,
+                          max_(lo, start), min_(hi, start + n_weights))
+        bad |= step_range(s, t, params, state, grads, <floating>0, new_state, net.n_params,
+                          max_(lo, start + n_weights), min_(hi, start + n_weights + n_biases))
+        start += n_weights + n_biases
+    return bad
+
+
+# Applies the checked step (in grads) to parameters lo .. hi - 1 and replaces their optimiser
+# state (`vectors` arrays of n, one after the other) with the new one.
+cdef void apply_part(floating* params, const floating* grads, floating* state,
+                     const floating* new_state, Py_ssize_t n, Py_ssize_t vectors,
+                     Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i, v
+    for i in range(lo, hi):
+        params[i] = params[i] + grads[i]
+    for v in range(vectors):
+        memcpy(state + v * n + lo, new_state + v * n + lo, (hi - lo) * sizeof(floating))
+
+
+# One optimiser step from the mean gradient in grads, with decay * W added to the weights'
+# gradient (biases untouched). The step (over grads) and the new state (into new_state) are
+# computed first; if any parameter or state value would become inf or NaN nothing else changes
+# and 0 is returned, else the step is applied, the state replaced, and 1 returned. Large
+# networks split the parameters among `threads` threads (element-wise: the same result).
+cdef bint optimizer_step(const Settings* s, long long t, const Net* net, floating* params,
+                         floating* state, Py_ssize_t state_length, floating* grads,
+                         floating decay, floating* new_state, int threads) noexcept nogil:
+    cdef Py_ssize_t n = net.n_params, vectors = state_length // net.n_params
+    cdef unsigned int bad = 0
+    cdef int part, used = element_threads(n, threads)
+    if used <= 1:
+        bad = step_part(s, t, net, params, state, grads, decay, new_state, 0, n)
+    else:
+        for part in prange(used, num_threads=used, schedule="static"):
+            bad |= step_part(s, t, net, params, state, grads, decay, new_state,
+                             n * part // used, n * (part + 1) // used)
     if bad:
         return 0
-    for i in range(n):
-        params[i] = params[i] + grads[i]
-    if state_length:
-        memcpy(state, new_state, state_length * sizeof(floating))
+    if used <= 1:
+        apply_part(params, grads, state, new_state, n, vectors, 0, n)
+    else:
+        for part in prange(used, num_threads=used, schedule="static"):
+            apply_part(params, grads, state, new_state, n, vectors, n * part // used,
+                       n * (part + 1) // used)
     return 1
 
 
@@ -884,10 +1006,10 @@ def forward(Model model, const floating[::1] params, const floating[:, ::1] X, o
     check_rows("out", o.shape[0], o.shape[1], n, n_last)
     if block < 1:
         raise ValueError("block must be at least 1")
-    check_work(wv.shape[0], layout(net, block, 0).total)
+    check_work(wv.shape[0], layout(net, block, 0, 1).total)
     if n == 0:
         return 0
-    cdef Layout lay = layout(net, block, 0)
+    cdef Layout lay = layout(net, block, 0, 1)
     cdef const floating* x = &X[0, 0]
     cdef floating* base = aligned_base(&wv[0])
     for i in range(net.n_layers):
@@ -1038,19 +1160,19 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
         for i in range(n):
             if not sample_weight[i] >= 0:
                 raise ValueError("sample_weight must be >= 0")
-    check_work(wv.shape[0], layout(net, block, 0).total)
-    cdef Layout lay = layout(net, block, 0)
+    check_work(wv.shape[0], layout(net, block, 0, 1).total)
+    cdef Layout lay = layout(net, block, 0, 1)
     with nogil:
         wsum = weight_sum(weights, NULL, 0, n)
     if not wsum > 0:
         raise ValueError("sample_weight must have a positive sum")
     with nogil:
-        memset(&g[0], 0, net.n_params * sizeof(floating))
         for t in range((n + block - 1) // block):
             first = t * block
             count = min_(block, n - first)
             total += accumulate_gradients(net, &params[0], &X[0, 0], &Y[0, 0], weights, NULL,
-                                          first, count, <floating>(1.0 / wsum), &g[0],
+                                          first, count, <floating>(1.0 / wsum),
+                                          <floating>(first != 0), &g[0],
                                           aligned_base(&wv[0]), lay)
         if alpha != 0:
             total += 0.5 * alpha * squared_weights(net, &params[0])
@@ -1096,7 +1218,8 @@ cdef class Epochs:
 
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
-          object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible):
+          object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible,
+          int threads=1):
     """Mini-batch training over the rows of X, Y, epoch after epoch, all inside this call.
 
     Each batch: the gradient of its loss, sum_i w_i l_i / sum_i w_i over its rows (w_i from
@@ -1108,7 +1231,9 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     the epoch completes (as scikit-learn's MLP records loss_).
     Stops after len(epoch_losses) epochs complete or max_batches batches run, whichever is
     first. params (model.n_params) and state (optimizer.state_vectors * model.n_params) are
-    updated in place; work holds model.train_work_size(batch_size, block, optimizer).
+    updated in place; work holds model.train_work_size(batch_size, block, optimizer, threads).
+    threads: how many threads the large products and element loops of a batch may use (the
+    result is the same for any number).
     interruptible (the caller is the main thread): SIGINT abandons the batch under way, which
     changes nothing, and returns (see nn_interrupt.h); Python then raises KeyboardInterrupt.
     Returns (status, batches run, epochs completed): status is STATUS_OK; STATUS_DIVERGED when a
@@ -1135,8 +1260,10 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                 raise ValueError("sample_weight must be >= 0")
     if max_batches < 0:
         raise ValueError("max_batches must be >= 0")
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     cdef Py_ssize_t block = min_(epochs.batch_size, epochs.block)
-    cdef Layout lay = layout(net, block, 1 + optimizer.state_vectors)
+    cdef Layout lay = layout(net, block, 1 + optimizer.state_vectors, threads)
     check_work(wv.shape[0], lay.total)
 
     cdef Py_ssize_t max_epochs = losses.shape[0], epochs_done = 0, batches = 0
@@ -1200,14 +1327,14 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                                                           grads, base, lay, <AnyNet*>NULL, 0,
                                                           0, NULL)
                     else:
-                        memset(grads, 0, n_params * sizeof(floating))
                         batch_loss = 0
                         first = position
                         while first < end:
+                            # the first block writes grads, the others add to it
                             batch_loss += accumulate_gradients(
                                 net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
-                                min_(block, end - first), <floating>(1.0 / wsum), grads,
-                                base, lay)
+                                min_(block, end - first), <floating>(1.0 / wsum),
+                                <floating>(first != position), grads, base, lay)
                             first += block
                             if interruptible and first < end and nn_stop_requested():
                                 status = INTERRUPTED
@@ -1219,7 +1346,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                         batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
                     if nonfinite(batch_loss) or not optimizer_step(
                             s, optimizer.steps[0] + 1, net, &p[0], state_ptr, state_length, grads,
-                            <floating>(s.l2 + s.alpha / wsum), new_state):
+                            <floating>(s.l2 + s.alpha / wsum), new_state, threads):
                         # the shuffled order is kept as it is, so a retry resumes the same epoch
                         status = DIVERGED
                         break

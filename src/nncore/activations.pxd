@@ -52,10 +52,11 @@ cdef inline unsigned int nonfinite(floating x) noexcept nogil:
 
 # ---- the activations: each a function of z and a derivative from a = f(z) -------------------
 
-# 1/(1+exp(-x)) computed from exp(-|x|), so no overflow for any x (1e300 included).
+# 1/(1+exp(-x)) computed from exp(-|x|), so no overflow for any x (1e300 included). The 1 is
+# cast: Cython's true division would make it C's double 1.0 and compute float in double.
 cdef inline floating sigmoid(floating x) noexcept nogil:
     cdef floating e = exp_neg(-x if x > 0 else x)
-    cdef floating s = 1 / (1 + e)
+    cdef floating s = <floating>1 / (1 + e)
     return s if x >= 0 else e * s
 
 cdef inline floating sigmoid_derivative(floating a) noexcept nogil:

@@ -1,215 +1,184 @@
 # Matrix products for the forward and backward passes:
 #     C[m, n] = alpha * op(A) @ op(B) + beta * C
 # with A and B given by a pointer and element strides (so transposes and slices need no copy)
-# and C row-major. Tiny products run as plain loops. Larger ones pack B into contiguous
-# KC x NR slivers (the only copy; skipped when A has few rows and B's rows are contiguous) and
-# run an MR x NR micro-kernel that reads A in place: A enters only through scalar broadcasts, so
-# its layout costs nothing, while the B rows are the vector operands. The kernel's inner loop is
-# a rank-1 update the compiler vectorises (no reduction, so no -ffast-math) with all MR x NR
-# accumulators held in SIMD registers. Narrow C gets a half-width tile or is computed as C^T.
+# and C row-major. The shape picks the method:
+#   - tiny products, vectors (m == 1) and thin sums (k < THIN_K): plain loops (gemm_small);
+#   - A's rows and B's columns both contiguous (a batch times W.T) with few rows: the dot
+#     kernel, which packs nothing (packing W.T would cost more than a small batch's product);
+#   - the rest: BLIS's blocked algorithm (gemm_blocked): B packed KC x NC at a time into
+#     NR-column slivers, A MC x KC at a time into MR-row panels, and an MR x NR register-blocked
+#     micro-kernel (gemm_kernel.h) over every sliver and panel. Narrow C is computed as
+#     C^T = B^T A^T when that pads the tiles less.
+# Every element of C is one sum over k in a fixed order that depends only on the shape, never
+# on the number of threads: threads (the blocked method only, each with at least
+# PARALLEL_WORK multiply-adds) split C's columns among them, so the weights a fit computes are
+# bit-identical for any number of threads.
 from cython cimport floating
+from cython.parallel cimport prange
 
-# Micro-tile shape per instruction-set level, fixed by the preprocessor because the register
-# file differs: MR rows x NR columns of C (NR_D for double, NR_F for float, VL_* = elements per
-# SIMD register; NN_* = narrow tile, half the accumulators, AVX-512 only). Each leaves room for
-# MR broadcasts and one B vector next to the accumulators (AVX-512: 24 of 32 zmm; AVX2: 9 of 16
-# ymm; SSE2: 9 of 16 xmm), and each is a shape gcc 12 unrolls into register accumulators;
-# others (e.g. 4 x 8 double on AVX2) make it vectorise the k loop instead and spill, so
-# re-check the assembly (objdump -d, look for the vfmadd loop) when changing them.
-cdef extern from *:
-    """
-    #if defined(__AVX512F__)
-    #define NNPY_GEMM_MR 6
-    #define NNPY_GEMM_NR_D 32
-    #define NNPY_GEMM_NR_F 64
-    #define NNPY_GEMM_VL_D 8
-    #define NNPY_GEMM_VL_F 16
-    #define NNPY_GEMM_NN_D 16
-    #define NNPY_GEMM_NN_F 32
-    #define NNPY_GEMM_B_IN_PLACE 1
-    #elif defined(__AVX2__)
-    #define NNPY_GEMM_MR 3
-    #define NNPY_GEMM_NR_D 12
-    #define NNPY_GEMM_NR_F 24
-    #define NNPY_GEMM_VL_D 4
-    #define NNPY_GEMM_VL_F 8
-    #define NNPY_GEMM_NN_D 12
-    #define NNPY_GEMM_NN_F 24
-    #define NNPY_GEMM_B_IN_PLACE 0
-    #else
-    #define NNPY_GEMM_MR 3
-    #define NNPY_GEMM_NR_D 6
-    #define NNPY_GEMM_NR_F 12
-    #define NNPY_GEMM_VL_D 2
-    #define NNPY_GEMM_VL_F 4
-    #define NNPY_GEMM_NN_D 6
-    #define NNPY_GEMM_NN_F 12
-    #define NNPY_GEMM_B_IN_PLACE 0
-    #endif
-    """
+cdef extern from "gemm_kernel.h" nogil:
     enum:
-        MR "NNPY_GEMM_MR"        # rows of a micro-tile of C (same for both dtypes)
-        NR "NNPY_GEMM_NR_F"      # widest micro-tile (float's); NR_D divides it
-        NR_D "NNPY_GEMM_NR_D"    # columns of a double micro-tile
-        NR_F "NNPY_GEMM_NR_F"    # columns of a float micro-tile
-        VL_D "NNPY_GEMM_VL_D"    # doubles per SIMD register
-        VL_F "NNPY_GEMM_VL_F"    # floats per SIMD register
-        NN_D "NNPY_GEMM_NN_D"    # narrow double tile, for narrow C (divides NR_D)
-        NN_F "NNPY_GEMM_NN_F"    # narrow float tile (divides NR_F)
-        B_IN_PLACE "NNPY_GEMM_B_IN_PLACE"  # 1: the kernel may read B in place (AVX-512 only:
-                                 # with a run-time B row stride gcc 12 vectorises the AVX2/SSE2
-                                 # kernels across k instead, and they spill)
-
-# Tile-width tags: the kernel and blocked loop are compiled once per width (a fused type, so
-# the width is a compile-time constant there; a run-time width defeats the unrolling).
-cdef struct Wide:
-    char unused
-cdef struct Narrow:
-    char unused
-ctypedef fused Width:
-    Wide
-    Narrow
+        MR "NN_MR"          # rows of a micro-tile (and of a packed A panel)
+        NR_D "NN_NR_D"      # columns of a double micro-tile (and of a packed B sliver)
+        NR_F "NN_NR_F"      # columns of a float micro-tile
+        DR "NN_DR"          # rows of a dot-kernel tile
+        DN "NN_DN"          # columns of a dot-kernel tile
+    void nn_kernel_d(Py_ssize_t k, const double* a, const double* b, Py_ssize_t ldb,
+                     double alpha, double beta, double* c, Py_ssize_t rsc, Py_ssize_t csc,
+                     Py_ssize_t mr, Py_ssize_t nr)
+    void nn_kernel_f(Py_ssize_t k, const float* a, const float* b, Py_ssize_t ldb,
+                     float alpha, float beta, float* c, Py_ssize_t rsc, Py_ssize_t csc,
+                     Py_ssize_t mr, Py_ssize_t nr)
+    void nn_dot_kernel_d(Py_ssize_t k, const double* a, Py_ssize_t lda, const double* b,
+                         Py_ssize_t ldb, double alpha, double beta, double* c,
+                         Py_ssize_t rsc, Py_ssize_t csc, Py_ssize_t mr, Py_ssize_t nr)
+    void nn_dot_kernel_f(Py_ssize_t k, const float* a, Py_ssize_t lda, const float* b,
+                         Py_ssize_t ldb, float alpha, float beta, float* c,
+                         Py_ssize_t rsc, Py_ssize_t csc, Py_ssize_t mr, Py_ssize_t nr)
+    # transposing packers: an MR-row panel of row-major A, an NR-column sliver of B = W.T
+    void nn_pack_rows_d(Py_ssize_t kc, const double* src, Py_ssize_t rs, double* dst)
+    void nn_pack_rows_f(Py_ssize_t kc, const float* src, Py_ssize_t rs, float* dst)
+    void nn_pack_cols_d(Py_ssize_t kc, const double* src, Py_ssize_t cs, double* dst)
+    void nn_pack_cols_f(Py_ssize_t kc, const float* src, Py_ssize_t cs, float* dst)
 
 cdef enum:
-    KC = 128        # depth of a B sliver: KC x NR_D doubles = KC x NR_F floats = 32 KB on
-                    # AVX-512, which stays in L1 (48 KB) while A's rows stream past it
-    MC = 256        # not a block size (A is not packed): the workspace formula's A term, room
-                    # for the transposed orientation C^T = B^T A^T (packs A^T) when m <= MC
-    NC = 1024       # columns of B packed at a time: a KC x NC panel (<= 1 MB) stays in L2
-    DIRECT_ROWS = 64    # m up to which B is read in place (when its rows are contiguous):
-                        # fewer row tiles than this do not repay packing B
-    L1_PANEL = 4096 # elements of a packed B panel small enough to sweep C row by row
-    SMALL = 512     # m*n*k up to which the plain loops beat packing
+    NR = NR_F       # the widest sliver (float's), for workspace sizes
+    KC = 256        # depth of a packed block: a KC x NR_D sliver (16 KB) stays in L1 while
+                    # the A panels stream past it from L2
+    MC = 96         # rows of A packed at a time: a 96 x 256 double block (192 KB) stays in L2
+    NC = 1024       # columns of B packed at a time: a KC x NC panel (2 MB) stays in L3
+    LINE = 16       # elements of the largest alignment slack (64 bytes of float)
+    SMALL = 512     # m*n*k up to which the plain loops beat everything else
+    THIN_K = 4      # sums shorter than this (a rank-1 product) go to the plain loops
+    DOT_ROWS = 48   # rows (of the shorter side) up to which the dot kernel beats packing
+    DIRECT_ROWS = 12    # with at most this many rows of A, B's rows are read in place when
+                        # contiguous: so few panels do not repay packing B
+    PARALLEL_WORK = 1 << 19  # multiply-adds per thread below which waking a thread costs
+                             # more than it saves (512K: about 30 us on one core)
 
 
-# Elements of workspace gemm needs (the formula _core.pyx's matmul_work_size uses).
+# Elements of workspace gemm needs for an m x k times k x n product: a packed A block and a
+# packed B panel, sized for either orientation (C or C^T), and the 2 x 64 bytes that moving
+# each to a cache-line boundary may take.
 cdef inline Py_ssize_t gemm_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     cdef Py_ssize_t kc = k if k < KC else KC
-    return (((m if m < MC else MC) + MR - 1) // MR * MR * kc
-            + kc * (((n if n < NC else NC) + NR - 1) // NR * NR))
+    cdef Py_ssize_t wide = m if m > n else n
+    return (((wide if wide < MC else MC) + MR - 1) // MR * MR * kc
+            + kc * (((wide if wide < NC else NC) + NR - 1) // NR * NR) + 2 * LINE)
 
 
-# Elements of the packed B panel for an n-column product at dtype-width nr.
-cdef inline Py_ssize_t pack_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t nr) noexcept nogil:
-    return (k if k < KC else KC) * (((n if n < NC else NC) + nr - 1) // nr * nr)
+# p moved forward to the next 64-byte boundary: a packed sliver's vector loads must not straddle
+# cache lines (that costs the kernel a third of its speed).
+cdef inline floating* line_start(floating* p) noexcept nogil:
+    return p + (64 - <size_t>p % 64) % 64 // sizeof(floating)
 
 
-# The micro-kernel: acc = A-tile (MR x k, read in place at a with strides rsa, csa; rows past mr
-# repeat row mr - 1 so nothing outside A is read) times a B sliver (k x nrt, rows ldb apart:
-# packed, or B itself when its rows are contiguous), then C-tile = alpha * acc + beta * C-tile
-# on its valid mr x nr corner (beta == 0: C not read). C has strides rsc, csc: csc != 1 is the
-# transposed orientation. w only selects the tile width nrt at compile time.
-cdef inline void micro_kernel(Width w, Py_ssize_t k,
-                              const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
-                              const floating* pb, Py_ssize_t ldb, floating alpha, floating beta,
-                              floating* c, Py_ssize_t rsc, Py_ssize_t csc,
-                              Py_ssize_t mr, Py_ssize_t nr) noexcept nogil:
-    cdef floating acc[MR * NR]
-    cdef floating tile[MR * NR]
-    cdef Py_ssize_t ro[MR]
-    cdef Py_ssize_t p, i, j, jv, nrt, vl, step
-    cdef floating bj
-    # Compile-time per dtype and width: constants let gcc unroll the i/j loops into registers
+cdef inline void kernel(Py_ssize_t k, const floating* a, const floating* b, Py_ssize_t ldb,
+                        floating alpha, floating beta, floating* c, Py_ssize_t rsc,
+                        Py_ssize_t csc, Py_ssize_t mr, Py_ssize_t nr) noexcept nogil:
     if floating is float:
-        nrt = NR_F if Width is Wide else NN_F
-        vl = VL_F
+        nn_kernel_f(k, a, b, ldb, alpha, beta, c, rsc, csc, mr, nr)
     else:
-        nrt = NR_D if Width is Wide else NN_D
-        vl = VL_D
-    step = ldb if B_IN_PLACE else nrt    # a constant where B is always packed
-    for i in range(MR):
-        ro[i] = (i if i < mr else mr - 1) * rsa
-    for i in range(MR * NR):
-        acc[i] = 0
-    # j outer, i inner, split into register-wide chunks of vl: this loop order is what gcc
-    # turns into MR broadcasts + NR/vl vector loads + MR*NR/vl FMAs per step, no spills
-    for p in range(k):
-        for jv in range(nrt // vl):
-            for j in range(vl):
-                bj = pb[p * step + jv * vl + j]
-                for i in range(MR):
-                    acc[i * nrt + jv * vl + j] += a[ro[i] + p * csa] * bj
-    if mr == MR and nr == nrt and csc == 1:
-        # Full tile of row-major C: constant bounds, vectorised stores
-        if beta == 0:
-            for i in range(MR):
-                for j in range(nrt):
-                    c[i * rsc + j] = alpha * acc[i * nrt + j]
-        else:
-            for i in range(MR):
-                for j in range(nrt):
-                    c[i * rsc + j] = alpha * acc[i * nrt + j] + beta * c[i * rsc + j]
-        return
-    # Edge or transposed tile: via a buffer, so acc keeps only constant indices (registers)
-    for i in range(MR):
-        for j in range(nrt):
-            tile[i * nrt + j] = acc[i * nrt + j]
-    for i in range(mr):
-        for j in range(nr):
-            if beta == 0:
-                c[i * rsc + j * csc] = alpha * tile[i * nrt + j]
-            else:
-                c[i * rsc + j * csc] = alpha * tile[i * nrt + j] + beta * c[i * rsc + j * csc]
+        nn_kernel_d(k, a, b, ldb, alpha, beta, c, rsc, csc, mr, nr)
 
 
-# Packs the kc x nc block of B at b into nrt-column slivers (row p of a sliver contiguous),
-# zero-padded to a multiple of nrt. Loop order follows B's unit stride: B row-major is a plain
-# copy of row pieces; B = W.T is a transpose, done in 4 x 4 blocks (gcc turns those into vector
-# loads and shuffles; twice as fast as a column at a time).
+# Packs the kc x nc block of B at b (strides rs, cs) into nrt-column slivers, row p of a sliver
+# contiguous, zero-padded to a multiple of nrt; slivers first .. last - 1 only (those before
+# `first` are read in place). Loop order follows B's unit stride: B row-major is a copy of row
+# pieces; B = W.T is a transpose, done in 4 x 4 blocks in registers (nn_pack_cols_*).
 cdef inline void pack_b(Py_ssize_t kc, Py_ssize_t nc, const floating* b, Py_ssize_t rs,
-                        Py_ssize_t cs, floating* out, Py_ssize_t nrt) noexcept nogil:
-    cdef Py_ssize_t jt, jr, p, j, q, pq, jq, cols
+                        Py_ssize_t cs, floating* out, Py_ssize_t nrt, Py_ssize_t first,
+                        Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t jt, jr, p, j, cols
     cdef const floating* src
-    for jt in range((nc + nrt - 1) // nrt):
+    cdef floating* dst
+    for jt in range(first, last):
         jr = jt * nrt
         cols = nrt if nc - jr > nrt else nc - jr
         src = b + jr * cs
+        dst = out + jt * kc * nrt
         if cols == nrt and cs == 1:
             for p in range(kc):
                 for j in range(nrt):
-                    out[p * nrt + j] = src[p * rs + j]
+                    dst[p * nrt + j] = src[p * rs + j]
         elif cols == nrt and rs == 1:
-            for pq in range(kc // 4):
-                for jq in range(nrt // 4):
-                    for q in range(4):
-                        for j in range(4):
-                            out[(pq * 4 + q) * nrt + jq * 4 + j] = \
-                                src[(jq * 4 + j) * cs + pq * 4 + q]
-            # the rows and columns (nrt = 6 on SSE2) the 4 x 4 blocks leave over
-            for p in range(kc - kc % 4):
-                for j in range(nrt - nrt % 4, nrt):
-                    out[p * nrt + j] = src[j * cs + p]
-            for p in range(kc - kc % 4, kc):
-                for j in range(nrt):
-                    out[p * nrt + j] = src[j * cs + p]
+            if floating is float:
+                nn_pack_cols_f(kc, src, cs, dst)
+            else:
+                nn_pack_cols_d(kc, src, cs, dst)
         else:
             for p in range(kc):
                 for j in range(cols):
-                    out[p * nrt + j] = src[p * rs + j * cs]
+                    dst[p * nrt + j] = src[p * rs + j * cs]
                 for j in range(cols, nrt):
-                    out[p * nrt + j] = 0
-        out += kc * nrt
+                    dst[p * nrt + j] = 0
 
 
-# Plain loops for products too small to repay packing. Rows of C at least 8 wide accumulate
-# rank-1 updates (alpha * a[i, p]) * B[p, :], so the j loop vectorises when B's rows are
-# contiguous and has independent chains otherwise; narrower rows take one dot product per
-# element (a latency chain, but no loop set-up: fastest for 2 x 2). Handles k == 0 (C = beta * C);
-# beta == 0 never reads C.
+# Packs the mc x kc block of A at a (strides rs, cs) into MR-row panels (column p of a panel:
+# MR contiguous values). Rows past mc repeat the last row, so
+# the kernel's padding rows hold finite numbers (their results are never stored). Loop order
+# follows A's unit stride: A^T (a layer's deltas) is a copy of MR-long pieces; A row-major (a
+# batch of rows) reads MR rows side by side, 4 columns at a time, transposed in registers
+# (nn_pack_rows_*: gcc left the plain loops as scalar moves).
+cdef inline void pack_a(Py_ssize_t mc, Py_ssize_t kc, const floating* a, Py_ssize_t rs,
+                        Py_ssize_t cs, floating* out) noexcept nogil:
+    cdef Py_ssize_t it, i, p, row
+    cdef const floating* src
+    cdef floating* dst
+    for it in range((mc + MR - 1) // MR):
+        dst = out + it * MR * kc
+        src = a + it * MR * rs
+        if (it + 1) * MR <= mc and rs == 1:
+            for p in range(kc):
+                for i in range(MR):
+                    dst[p * MR + i] = src[p * cs + i]
+        elif (it + 1) * MR <= mc and cs == 1:
+            if floating is float:
+                nn_pack_rows_f(kc, src, rs, dst)
+            else:
+                nn_pack_rows_d(kc, src, rs, dst)
+        else:
+            for i in range(MR):
+                row = it * MR + i if it * MR + i < mc else mc - 1
+                src = a + row * rs
+                for p in range(kc):
+                    dst[p * MR + i] = src[p * cs]
+
+
+# Plain loops for products too small to repay anything else, vectors and thin sums. Rows of C
+# at least 8 wide accumulate rank-1 updates (alpha * a[i, p]) * B[p, :], so the j loop
+# vectorises when B's rows are contiguous; narrower rows take one dot product per element,
+# in 4 partial sums when both operands are contiguous along k (a single running sum is a
+# serial chain of additions). Handles k == 0 (C = beta * C); beta == 0 never reads C.
 cdef inline void gemm_small(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                             const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                             const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
                             floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
-    cdef Py_ssize_t i, j, p
+    cdef Py_ssize_t i, j, p, t
     cdef floating s
+    cdef floating part[4]
     cdef floating* ci
+    cdef const floating* ai
+    cdef const floating* bj
     cdef const floating* bp
     if n < 8:
         for i in range(m):
             for j in range(n):
-                s = 0
-                for p in range(k):
-                    s = s + a[i * rsa + p * csa] * b[p * rsb + j * csb]
+                if csa == 1 and rsb == 1 and k >= 16:
+                    ai = a + i * rsa
+                    bj = b + j * csb
+                    for t in range(4):
+                        part[t] = 0
+                    for p in range(k // 4):
+                        for t in range(4):
+                            part[t] = part[t] + ai[4 * p + t] * bj[4 * p + t]
+                    s = (part[0] + part[2]) + (part[1] + part[3])
+                    for p in range(k - k % 4, k):
+                        s = s + ai[p] * bj[p]
+                else:
+                    s = 0
+                    for p in range(k):
+                        s = s + a[i * rsa + p * csa] * b[p * rsb + j * csb]
                 if beta == 0:
                     c[i * ldc + j] = alpha * s
                 else:
@@ -234,24 +203,59 @@ cdef inline void gemm_small(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating a
                     ci[j] += s * bp[j * csb]
 
 
-# The blocked product with C at strides rsc, csc: B packed KC x NC at a time (k and n split
-# into equal blocks, so no thin leftover block), then every NR-sliver of it against all of A.
-cdef inline void gemm_blocked(Width w, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+# C = alpha * A @ B + beta * C with A's rows (a + i*lda + p) and B's columns (b + j*ldb + p)
+# contiguous along k: DR x DN tiles of dot products, nothing packed. Column tiles outer, so
+# DN columns of B stay in L1 while A's rows pass.
+cdef inline void gemm_dot(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+                          const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
+                          floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
+    cdef Py_ssize_t i, j, jt, it
+    for jt in range((n + DN - 1) // DN):
+        j = jt * DN
+        for it in range((m + DR - 1) // DR):
+            i = it * DR
+            if floating is float:
+                nn_dot_kernel_f(k, a + i * lda, lda, b + j * ldb, ldb, alpha, beta,
+                                c + i * ldc + j, ldc, 1, DR if m - i > DR else m - i,
+                                DN if n - j > DN else n - j)
+            else:
+                nn_dot_kernel_d(k, a + i * lda, lda, b + j * ldb, ldb, alpha, beta,
+                                c + i * ldc + j, ldc, 1, DR if m - i > DR else m - i,
+                                DN if n - j > DN else n - j)
+
+
+# The slivers first .. last - 1 of the current B panel (packed: sliver_step apart, rows ldb
+# apart) against the packed A block: each sliver stays in L1 while the panels of A pass.
+cdef inline void macro_kernel(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc, floating alpha,
+                              const floating* pa, const floating* pb, Py_ssize_t ldb,
+                              Py_ssize_t sliver_step, floating beta, floating* c,
+                              Py_ssize_t rsc, Py_ssize_t csc, Py_ssize_t nrt,
+                              Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t jt, it, jr, ir
+    for jt in range(first, last):
+        jr = jt * nrt
+        for it in range((mc + MR - 1) // MR):
+            ir = it * MR
+            kernel(kc, pa + it * MR * kc, pb + jt * sliver_step, ldb, alpha, beta,
+                   c + ir * rsc + jr * csc, rsc, csc, MR if mc - ir > MR else mc - ir,
+                   nrt if nc - jr > nrt else nc - jr)
+
+
+# The blocked product into C at strides rsc, csc (csc != 1: C^T of the caller's product), one
+# thread. k and n are split into equal blocks (no thin leftover block). B is packed unless A
+# has so few rows that its slivers are read in place (rows contiguous, full slivers only).
+cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                               const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                               const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
                               floating beta, floating* c, Py_ssize_t rsc, Py_ssize_t csc,
                               floating* work) noexcept nogil:
-    cdef Py_ssize_t nrt
-    cdef Py_ssize_t full, ldb
-    cdef const floating* pb
-    cdef Py_ssize_t jb, jc, kb, pc, jt, jr, it, ir, nc, kc, nc_step, kc_step, blocks
-    cdef Py_ssize_t t, n_jt, n_it
-    cdef bint rows_first
+    cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
+    cdef Py_ssize_t jb, kb, ib, jc, pc, ic, nc, kc, mc, nc_step, kc_step, blocks, slivers, full
     cdef floating beta_block
-    if floating is float:
-        nrt = NR_F if Width is Wide else NN_F
-    else:
-        nrt = NR_D if Width is Wide else NN_D
+    cdef floating* pa = line_start(work)
+    cdef floating* pb = line_start(pa + ((m if m < MC else MC) + MR - 1) // MR * MR
+                                   * (k if k < KC else KC))
+    cdef bint b_in_place = csb == 1 and m <= DIRECT_ROWS
     blocks = (n + NC - 1) // NC
     nc_step = ((n + blocks - 1) // blocks + nrt - 1) // nrt * nrt
     blocks = (k + KC - 1) // KC
@@ -259,90 +263,79 @@ cdef inline void gemm_blocked(Width w, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     for jb in range((n + nc_step - 1) // nc_step):
         jc = jb * nc_step
         nc = nc_step if n - jc > nc_step else n - jc
+        slivers = (nc + nrt - 1) // nrt
+        full = nc // nrt if b_in_place else 0
         for kb in range((k + kc_step - 1) // kc_step):
             pc = kb * kc_step
             kc = kc_step if k - pc > kc_step else k - pc
-            # Few rows of A: packing B would cost as much as the product, so read B's full
-            # slivers in place when its rows are contiguous (pack only the ragged last one)
-            full = nc // nrt * nrt if B_IN_PLACE and csb == 1 and m <= DIRECT_ROWS else 0
-            pack_b(kc, nc - full, b + pc * rsb + (jc + full) * csb, rsb, csb, work, nrt)
             beta_block = beta if pc == 0 else 1
-            # Usually a B sliver stays in L1 while all of A's rows (from L2) pass over it; a
-            # shallow panel (k of 10, say) fits L1 whole, and then C is swept row by row
-            rows_first = kc * nc <= L1_PANEL
-            n_jt = (nc + nrt - 1) // nrt
-            n_it = (m + MR - 1) // MR
-            for t in range(n_jt * n_it):
-                if rows_first:
-                    it = t // n_jt
-                    jt = t - it * n_jt
-                else:
-                    jt = t // n_it
-                    it = t - jt * n_it
-                jr = jt * nrt
-                ir = it * MR
-                if jr < full:
-                    pb = b + pc * rsb + jc + jr
-                    ldb = rsb
-                else:
-                    pb = work + (jr - full) * kc
-                    ldb = nrt
-                micro_kernel(w, kc, a + ir * rsa + pc * csa, rsa, csa, pb, ldb,
-                             alpha, beta_block, c + ir * rsc + (jc + jr) * csc, rsc, csc,
-                             MR if m - ir > MR else m - ir,
-                             nrt if nc - jr > nrt else nc - jr)
+            pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pb, nrt, full, slivers)
+            for ib in range((m + MC - 1) // MC):
+                ic = ib * MC
+                mc = MC if m - ic > MC else m - ic
+                pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa)
+                if full:
+                    macro_kernel(mc, nc, kc, alpha, pa, b + pc * rsb + jc, rsb, nrt,
+                                 beta_block, c + ic * rsc + jc * csc, rsc, csc, nrt, 0, full)
+                macro_kernel(mc, nc, kc, alpha, pa, pb, nrt, kc * nrt, beta_block,
+                             c + ic * rsc + jc * csc, rsc, csc, nrt, full, slivers)
 
 
-# Micro-tiles (in elements of C) an m x n product computes at tile shape MR x nrt.
+# gemm_blocked on `threads` threads: thread t computes a contiguous range of C's columns,
+# whole slivers from column 0 (the tiles of one thread), with its own packing space at
+# work + t * stride. Every element of C is computed exactly as on one thread (same k blocks,
+# same tile, same order), so the result is the same bit for bit for any number of threads.
+# Only the packing of A is done once per thread (a block of A is small next to its product).
+cdef inline void gemm_parallel(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+                               const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
+                               const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
+                               floating beta, floating* c, Py_ssize_t rsc, Py_ssize_t csc,
+                               floating* work, Py_ssize_t stride, int threads) noexcept nogil:
+    cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
+    cdef Py_ssize_t slivers = (n + nrt - 1) // nrt, first, last
+    cdef Py_ssize_t most = m * n * k // PARALLEL_WORK  # threads with enough work each
+    cdef int t
+    if most < threads:
+        threads = <int>most
+    if slivers < threads:
+        threads = <int>slivers
+    if threads <= 1:
+        gemm_blocked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, work)
+        return
+    for t in prange(threads, num_threads=threads, schedule="static"):
+        first = slivers * t // threads * nrt
+        last = slivers * (t + 1) // threads * nrt
+        if last > n:
+            last = n
+        gemm_blocked(m, last - first, k, alpha, a, rsa, csa, b + first * csb, rsb, csb, beta,
+                     c + first * csc, rsc, csc, work + t * stride)
+
+
+# Micro-tiles (in elements of C) an m x n product computes.
 cdef inline Py_ssize_t tiled_area(Py_ssize_t m, Py_ssize_t n, Py_ssize_t nrt) noexcept nogil:
     return (m + MR - 1) // MR * MR * ((n + nrt - 1) // nrt * nrt)
 
 
-# gemm for products worth packing (k >= 1).
-cdef inline void gemm_large(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
-                            const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
-                            const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
-                            floating beta, floating* c, Py_ssize_t ldc,
-                            floating* work) noexcept nogil:
-    cdef Py_ssize_t wide, narrow, best, choice
-    cdef Wide wide_tile = Wide(0)
-    cdef Narrow narrow_tile = Narrow(0)
-    # Pick the orientation (C, or C^T = B^T A^T written transposed) and the tile width (wide, or
-    # narrow for narrow C such as a 10-unit layer) that pad C least, weighted by their speed per
-    # element (narrow tiles have half the accumulators); the swap must fit the workspace
-    wide = NR_F if floating is float else NR_D
-    narrow = NN_F if floating is float else NN_D
-    best = 20 * tiled_area(m, n, wide)
-    choice = 0
-    if 22 * tiled_area(m, n, narrow) < best:
-        best = 22 * tiled_area(m, n, narrow)
-        choice = 1
-    if pack_size(m, k, narrow) <= gemm_work_size(m, n, k):
-        if 26 * tiled_area(n, m, wide) < best and pack_size(m, k, wide) <= gemm_work_size(m, n, k):
-            best = 26 * tiled_area(n, m, wide)
-            choice = 2
-        if 29 * tiled_area(n, m, narrow) < best:
-            choice = 3
-    if choice == 0:
-        gemm_blocked(wide_tile, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, 1, work)
-    elif choice == 1:
-        gemm_blocked(narrow_tile, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, 1, work)
-    elif choice == 2:
-        gemm_blocked(wide_tile, n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work)
-    else:
-        gemm_blocked(narrow_tile, n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work)
-
-
-# C = alpha * A @ B + beta * C. `work` holds gemm_work_size(m, n, k) elements. With k == 0,
-# C = beta * C. beta == 0 never reads C. Kept small so it inlines into callers: tiny products
-# then cost no more than the plain loops.
+# C = alpha * A @ B + beta * C. `threads` (>= 1) threads may share a large product; thread t
+# packs into work + t * stride, stride >= gemm_work_size(m, n, k) (stride is unused with one
+# thread). With k == 0, C = beta * C. beta == 0 never reads C. The method depends on the shape
+# alone, never on `threads`.
 cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                       const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                       const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
-                      floating beta, floating* c, Py_ssize_t ldc, floating* work) noexcept nogil:
+                      floating beta, floating* c, Py_ssize_t ldc, floating* work,
+                      Py_ssize_t stride, int threads) noexcept nogil:
+    cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
     if m <= 0 or n <= 0:
         return
-    if k <= 0 or m * n * k <= SMALL:
+    if k < THIN_K or m * n * k <= SMALL or m == 1 or n == 1:
         gemm_small(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc)
+    elif csa == 1 and rsb == 1 and (m <= DOT_ROWS or n <= DOT_ROWS):
+        gemm_dot(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc)
+    elif 10 * tiled_area(n, m, nrt) < 9 * tiled_area(m, n, nrt):
+        # C^T = B^T A^T pads less (C narrower than a tile): written transposed
+        gemm_parallel(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work, stride,
+                      threads)
     else:
-        gemm_large(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, work)
+        gemm_parallel(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, 1, work, stride,
+                      threads)
