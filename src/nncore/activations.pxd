@@ -90,11 +90,11 @@ cdef inline floating scalar_sigmoid(floating x) noexcept nogil:
     cdef floating e, s
     if floating is float:
         e = exp_neg(-fabsf(x))
-        s = 1 / (1 + e)
+        s = <floating>1 / (1 + e)
         return nn_if_negativef(x, s, e * s)
     else:
         e = exp_neg(-fabs(x))
-        s = 1 / (1 + e)
+        s = <floating>1 / (1 + e)
         return nn_if_negative(x, s, e * s)
 
 
