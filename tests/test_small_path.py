@@ -7,21 +7,12 @@ import numpy as np
 import pytest
 
 from nnpy import Network, TrainingDiverged, _model, reference
+from test_model_family import problem  # random data fitting each output
 
 ACTIVATIONS = list(_model.HIDDEN)
 PAIRS = sorted(_model.PAIRS)
 SMALL_SIZES = [[2, 2, 1], [1, 4, 4, 1], [4, 3, 4], [3, 1, 2, 4, 2]]
 
-
-def problem(rng, sizes, output, n, dtype=np.float64):
-    X = rng.standard_normal((n, sizes[0])).astype(dtype)
-    if output == "softmax":
-        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
-    elif output == "identity":
-        Y = (3 * rng.standard_normal((n, sizes[-1]))).astype(dtype)
-    else:
-        Y = rng.random((n, sizes[-1])).astype(dtype)
-    return X, Y
 
 
 def layers(net):
