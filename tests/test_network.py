@@ -323,3 +323,19 @@ def test_progress_bar():
     net = nnpy.Network([2, 2, 1], seed=0)
     history = net.fit(XOR_X, XOR_Y, epochs=3, lr=0.1, progress=True)
     assert history.epochs == 3
+
+
+def test_one_sample_output_does_not_depend_on_its_dtype_or_layout():
+    # one row goes the per-sample path however it comes (converted, 1-D or (1, n), another
+    # dtype, Fortran order): the same arithmetic, bit for bit (hypothesis found int rows
+    # rounding differently from float64 ones when they took the batch path)
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        for sizes in ([4, 1], [2, 2, 1], [4, 3, 2]):
+            net = nnpy.Network(sizes, seed=seed)
+            x = rng.normal(0, 5, (1, sizes[0])).astype(np.float32)
+            expected = net.predict(x.astype(np.float64))
+            for variant in (x, x[0], np.asfortranarray(x.astype(np.float64)),
+                            x.astype(np.float64)[0].tolist()):
+                assert np.array_equal(np.reshape(net.predict(variant), expected.shape),
+                                      expected)

@@ -519,12 +519,20 @@ class Network:
             if out is not None:
                 return out
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        out = np.empty((len(X), self._n_out), self.dtype)
-        model = self._model()
-        block = min(len(X), _PREDICT_BLOCK)
-        work = np.empty(model.work_size(block), self.dtype)
         with self._guard.read():
             self._check_finite_parameters()
+            if len(X) == 1:
+                # one sample converted, or one that waited for another thread: the same
+                # per-sample arithmetic as above, so that a sample's output does not depend
+                # on its input's dtype or layout, or on the timing of other threads
+                one = core.predict_one(self._forward_model, self._flat, X[0] if single else X,
+                                       self._guard)
+                if one is not None:
+                    return one
+            out = np.empty((len(X), self._n_out), self.dtype)
+            model = self._model()
+            block = min(len(X), _PREDICT_BLOCK)
+            work = np.empty(model.work_size(block), self.dtype)
             core.forward(model, self._flat, X, out, work, block)
         return out[0] if single else out
 
