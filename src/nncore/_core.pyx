@@ -19,13 +19,13 @@ from libc.math cimport sqrt, pow
 from libc.stdint cimport uint64_t
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
-from cython.parallel cimport prange
+from cython.parallel cimport prange, parallel, threadid
 
 from activations cimport (sigmoid, activation, derivative, activate, times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
-from gemm cimport gemm, gemm_work_size
+from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
 
 cnp.import_array()
@@ -158,6 +158,7 @@ cdef struct Layout:
     Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
     Py_ssize_t pack       # packing space of gemm, one stretch per thread
     Py_ssize_t pack_stride  # elements of one thread's packing space
+    Py_ssize_t shared     # elements of the space threads share a packed A in (after theirs)
     Py_ssize_t total      # elements in all
     Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
     int threads           # threads the products of a block may use
@@ -181,13 +182,14 @@ cdef enum:
 
 
 # The workspace starts with `vectors` arrays of n_params (train's gradient, which becomes the
-# step, and the new optimiser state), then the per-block buffers and a packing space for each
-# of `threads` threads; offsets are from aligned_base(work), and total leaves the ALIGN
+# step, and the new optimiser state), then the per-block buffers, a packing space for each
+# of `threads` threads and (several threads) the space they share a packed A in, sized for the
+# largest product of a block; offsets are from aligned_base(work), and total leaves the ALIGN
 # elements that moving the base may take.
 cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
                    int threads) noexcept nogil:
     cdef Layout out
-    cdef Py_ssize_t l, widths = 0, widest = 0, biggest
+    cdef Py_ssize_t l, widths = 0, widest = 0, biggest, n_in, n_out
     for l in range(net.n_layers + 1):
         widths += net.sizes[l]
         widest = net.sizes[l] if net.sizes[l] > widest else widest
@@ -201,7 +203,16 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
     out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
     out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
     out.threads = threads
-    out.total = out.pack + threads * out.pack_stride + ALIGN
+    out.shared = 0
+    if threads > 1:
+        for l in range(net.n_layers):
+            n_in = net.sizes[l]
+            n_out = net.sizes[l + 1]
+            # layer l's forward, weight gradient and delta products
+            out.shared = max_(out.shared, gemm_shared_size(block, n_out, n_in))
+            out.shared = max_(out.shared, gemm_shared_size(n_out, n_in, block))
+            out.shared = max_(out.shared, gemm_shared_size(block, n_in, n_out))
+    out.total = out.pack + threads * out.pack_stride + round_up(out.shared, ALIGN) + ALIGN
     return out
 
 
@@ -358,7 +369,7 @@ cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, d
 def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int threads=1):
     """Elements of workspace matmul needs for an m x k times k x n product on `threads`
     threads."""
-    return threads * gemm_work_size(m, n, k)
+    return threads * gemm_work_size(m, n, k) + (gemm_shared_size(m, n, k) if threads > 1 else 0)
 
 
 def axpy(double alpha, const floating[:, :] x, object y):
@@ -438,6 +449,11 @@ def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floatin
 # Forward and backward passes of a whole network over a block of rows
 # ---------------------------------------------------------------------------------------------
 
+cdef extern from "nn_threads.h" nogil:
+    int nn_team_size()      # threads in the current parallel region
+    void nn_barrier()       # waits for every thread of the current parallel region
+    void nn_flag_or(unsigned int* flag, unsigned int bits)   # *flag |= bits, atomically
+
 cdef enum:
     PARALLEL_ELEMENTS = 1 << 14  # elements of an element-wise loop per thread below which
                                  # waking a thread costs more than it saves (16K: about
@@ -483,18 +499,43 @@ cdef void gather_rows(const floating* x, const Py_ssize_t* rows, Py_ssize_t firs
         memcpy(out + i * n, x + row * n, n * sizeof(floating))
 
 
-# d *= f'(z) over n values (see times_derivative), split among threads.
-cdef void derivative_rows(int kind, floating* d, const floating* a, Py_ssize_t n,
-                          int threads) noexcept nogil:
-    cdef int t, used = element_threads(n, threads)
-    cdef Py_ssize_t lo, hi
+# grad_b[lo .. hi - 1] = scale * (sums of those columns of the rows x n deltas d) + beta * grad_b
+# (beta 0: grad_b not read, else 1: added to). Each column's sum runs over the rows in order.
+cdef inline void bias_gradient(const floating* d, Py_ssize_t rows, Py_ssize_t n, floating scale,
+                               floating beta, floating* grad_b, Py_ssize_t lo,
+                               Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i, j
+    if beta == 0:
+        for j in range(lo, hi):
+            grad_b[j] = 0
+    for i in range(rows):
+        for j in range(lo, hi):
+            grad_b[j] += scale * d[i * n + j]
+
+
+# Columns lo .. hi - 1 of a hidden layer's deltas: d *= f'(z) (see times_derivative, f' from
+# the activations a), then their bias gradient (see bias_gradient).
+cdef inline void delta_columns(int kind, floating* d, const floating* a, Py_ssize_t rows,
+                               Py_ssize_t n, floating scale, floating beta, floating* grad_b,
+                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(rows):
+        times_derivative(kind, d + i * n + lo, a + i * n + lo, hi - lo)
+    bias_gradient(d, rows, n, scale, beta, grad_b, lo, hi)
+
+
+# A hidden layer's deltas over rows x n and its bias gradient (delta_columns), the columns
+# split among threads (neither an element's value nor a column's sum depends on the split).
+cdef void hidden_deltas(int kind, floating* d, const floating* a, Py_ssize_t rows,
+                        Py_ssize_t n, floating scale, floating beta, floating* grad_b,
+                        int threads) noexcept nogil:
+    cdef int t, used = element_threads(rows * n, threads)
     if used <= 1:
-        times_derivative(kind, d, a, n)
+        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, 0, n)
         return
     for t in prange(used, num_threads=used, schedule="static"):
-        lo = n * t // used
-        hi = n * (t + 1) // used
-        times_derivative(kind, d + lo, a + lo, hi - lo)
+        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, n * t // used,
+                      n * (t + 1) // used)
 
 
 # Forward pass of `count` samples: rows[first + i] of x (or row first + i when rows is NULL).
@@ -538,7 +579,7 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
                                  const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
                                  floating scale, floating beta, floating* grads,
                                  floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, row, n_in, n_out, offset, acts_offset
+    cdef Py_ssize_t i, l, row, n_in, n_out, offset, acts_offset
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef double loss_sum = 0
     cdef floating weight = 1
@@ -579,18 +620,16 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         # dW = scale * D.T @ A + beta * dW
         gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, beta,
              grad_w, n_in, work + lay.pack, lay.pack_stride, lay.threads)
-        # db = scale * column sums of D + beta * db
-        if beta == 0:
-            for j in range(n_out):
-                grad_b[j] = 0
-        for i in range(count):
-            for j in range(n_out):
-                grad_b[j] += scale * delta[i * n_out + j]
+        # db = scale * column sums of D + beta * db (a hidden layer's: with its deltas, below)
+        if l == net.n_layers - 1:
+            bias_gradient(delta, count, n_out, scale, beta, grad_b, 0, n_out)
         if l > 0:
-            # D_below = (D @ W) * f'(Z_below), f' from the stored activations
+            # D_below = (D @ W) * f'(Z_below), f' from the stored activations, and its db
+            # (the biases of layer l - 1 lie just before W)
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
                  delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
-            derivative_rows(net.hidden, delta_below, a, count * n_in, lay.threads)
+            hidden_deltas(net.hidden, delta_below, a, count, n_in, scale, beta, grad_w - n_in,
+                          lay.threads)
             swap = delta
             delta = delta_below
             delta_below = swap
@@ -955,24 +994,24 @@ cdef void apply_part(floating* params, const floating* grads, floating* state,
 cdef bint optimizer_step(const Settings* s, long long t, const Net* net, floating* params,
                          floating* state, Py_ssize_t state_length, floating* grads,
                          floating decay, floating* new_state, int threads) noexcept nogil:
-    cdef Py_ssize_t n = net.n_params, vectors = state_length // net.n_params
+    cdef Py_ssize_t n = net.n_params, vectors = state_length // net.n_params, lo, hi
     cdef unsigned int bad = 0
-    cdef int part, used = element_threads(n, threads)
+    cdef int part, team, used = element_threads(n, threads)
     if used <= 1:
-        bad = step_part(s, t, net, params, state, grads, decay, new_state, 0, n)
-    else:
-        for part in prange(used, num_threads=used, schedule="static"):
-            bad |= step_part(s, t, net, params, state, grads, decay, new_state,
-                             n * part // used, n * (part + 1) // used)
-    if bad:
-        return 0
-    if used <= 1:
+        if step_part(s, t, net, params, state, grads, decay, new_state, 0, n):
+            return 0
         apply_part(params, grads, state, new_state, n, vectors, 0, n)
-    else:
-        for part in prange(used, num_threads=used, schedule="static"):
-            apply_part(params, grads, state, new_state, n, vectors, n * part // used,
-                       n * (part + 1) // used)
-    return 1
+        return 1
+    with parallel(num_threads=used):  # one region: the check between the halves a barrier
+        part = threadid()
+        team = nn_team_size()
+        lo = n * part // team
+        hi = n * (part + 1) // team
+        nn_flag_or(&bad, step_part(s, t, net, params, state, grads, decay, new_state, lo, hi))
+        nn_barrier()  # every part's step checked before any is applied
+        if not bad:
+            apply_part(params, grads, state, new_state, n, vectors, lo, hi)
+    return not bad
 
 
 # Sum of the squared weights (not biases), for scikit-learn's alpha penalty.
