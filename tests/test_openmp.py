@@ -199,3 +199,37 @@ def test_threads_start_only_for_work_that_repays_them(tmp_path):
         check=True, cwd=tmp_path).stdout.split())
     assert small == start
     assert large > small
+
+
+_FEWER_THREADS = """
+import numpy as np
+from nnpy import Network
+from nnpy._dispatch import core
+r = np.random.default_rng(5)
+a, b = r.standard_normal((200, 300)), r.standard_normal((300, 250))
+products = []
+for threads in (1, 2):
+    c = np.zeros((200, 250))
+    core.matmul(1.0, a, b, 0.0, c, np.empty(core.matmul_work_size(200, 250, 300, threads)),
+                threads)
+    products.append(c)
+X, Y = r.standard_normal((300, 131)), np.eye(7)[r.integers(0, 7, 300)]
+nets = [Network((131, 257, 7), seed=2, activation="tanh") for _ in range(2)]
+for net, threads in zip(nets, (1, 2)):
+    net.fit(X, Y, epochs=2, lr=0.05, batch_size=150, optimizer="adam", n_threads=threads)
+same = np.array_equal(products[0], products[1]) and all(
+    np.array_equal(p, q) for p, q in zip(nets[0].weights + nets[0].biases,
+                                         nets[1].weights + nets[1].biases))
+print(same, np.abs(products[0] - a @ b).max() < 1e-9)
+"""
+
+
+@needs_openmp
+def test_a_region_given_fewer_threads_than_asked_still_does_all_the_work(tmp_path):
+    # OMP_THREAD_LIMIT=1: every parallel region runs on one thread although two are asked for
+    # (as in a region nested in another); the work is split by the threads that started, so
+    # nothing is skipped and the result is the same bit for bit
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", _FEWER_THREADS], env=env, capture_output=True,
+                         text=True, check=True, cwd=tmp_path).stdout.split()
+    assert out == ["True", "True"]
