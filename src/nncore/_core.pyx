@@ -468,19 +468,26 @@ cdef inline int element_threads(Py_ssize_t elements, int threads) noexcept nogil
     return threads
 
 
-# The activation `kind` in place over `rows` rows of n, the rows split among threads (each
-# element's value does not depend on the split).
+# The activation `kind` in place over `rows` rows of n, split among threads (no element's
+# value depends on the split): by columns, as gemm splits the product that wrote them (each
+# thread then mostly reads what it wrote), or by rows for softmax, which needs whole rows.
 cdef void activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
                         int threads) noexcept nogil:
     cdef int t, used = element_threads(rows * n, threads)
-    cdef Py_ssize_t lo, hi
+    cdef Py_ssize_t i, lo, hi
     if used <= 1:
         activate(kind, z, rows, n)
         return
     for t in prange(used, num_threads=used, schedule="static"):
-        lo = rows * t // used
-        hi = rows * (t + 1) // used
-        activate(kind, z + lo * n, hi - lo, n)
+        if kind == SOFTMAX:
+            lo = rows * t // used
+            hi = rows * (t + 1) // used
+            activate(kind, z + lo * n, hi - lo, n)
+        else:
+            lo = n * t // used
+            hi = n * (t + 1) // used
+            for i in range(rows):
+                activate(kind, z + i * n + lo, 1, hi - lo)
 
 
 # Copies rows rows[first + i] of x (row first + i when rows is NULL), i < count, of n values

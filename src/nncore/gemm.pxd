@@ -10,11 +10,11 @@
 #     micro-kernel (gemm_kernel.h) over every sliver and panel. Narrow C is computed as
 #     C^T = B^T A^T when that pads the tiles less.
 # Every element of C is one sum over k in a fixed order that depends only on the shape, never
-# on the number of threads: threads (the blocked method only, each with at least
-# PARALLEL_WORK multiply-adds) split C's columns among them, so the weights a fit computes are
+# on the number of threads: threads (the blocked and dot methods, each with at least
+# PARALLEL_WORK multiply-adds) split C's columns (the dot method: its longer side) among them, so the weights a fit computes are
 # bit-identical for any number of threads. They pack A once, together, into a shared space.
 from cython cimport floating
-from cython.parallel cimport parallel, threadid
+from cython.parallel cimport parallel, prange, threadid
 
 cdef extern from "nn_threads.h" nogil:
     int nn_team_size()      # threads in the current parallel region (1 outside one)
@@ -57,8 +57,9 @@ cdef enum:
     DOT_ROWS = 48   # rows (of the shorter side) up to which the dot kernel beats packing
     DIRECT_ROWS = 12    # with at most this many rows of A, B's rows are read in place when
                         # contiguous: so few panels do not repay packing B
-    PARALLEL_WORK = 1 << 19  # multiply-adds per thread below which waking a thread costs
-                             # more than it saves (512K: about 30 us on one core)
+    PARALLEL_WORK = 1 << 17  # multiply-adds per thread below which waking a thread costs
+                             # more than it saves (128K: about 10 us on one core; W3's output
+                             # layer products, 327K, take two threads, W2's, 20K, none)
 
 
 # Elements of workspace gemm needs for an m x k times k x n product: a packed A block and a
@@ -241,6 +242,36 @@ cdef inline void gemm_dot(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alp
                                 DN if n - j > DN else n - j)
 
 
+# gemm_dot on up to `threads` threads, each with at least PARALLEL_WORK multiply-adds: the
+# longer of C's sides split among them in whole tiles (each element is the same dot product
+# whatever the split).
+cdef inline void gemm_dot_parallel(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+                                   const floating* a, Py_ssize_t lda, const floating* b,
+                                   Py_ssize_t ldb, floating beta, floating* c, Py_ssize_t ldc,
+                                   int threads) noexcept nogil:
+    cdef bint by_rows = m > n
+    cdef Py_ssize_t tile = DR if by_rows else DN
+    cdef Py_ssize_t tiles = ((m if by_rows else n) + tile - 1) // tile, first, last
+    cdef Py_ssize_t most = m * n * k // PARALLEL_WORK
+    cdef int t
+    if most < threads:
+        threads = <int>most
+    if tiles < threads:
+        threads = <int>tiles
+    if threads <= 1:
+        gemm_dot(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    for t in prange(threads, num_threads=threads, schedule="static"):
+        first = tiles * t // threads * tile
+        last = tiles * (t + 1) // threads * tile
+        if by_rows:
+            gemm_dot((m if last > m else last) - first, n, k, alpha, a + first * lda, lda, b,
+                     ldb, beta, c + first * ldc, ldc)
+        else:
+            gemm_dot(m, (n if last > n else last) - first, k, alpha, a, lda, b + first * ldb,
+                     ldb, beta, c + first, ldc)
+
+
 # The slivers first .. last - 1 of the current B panel (packed: sliver_step apart, rows ldb
 # apart) against the packed A block: each sliver stays in L1 while the panels of A pass.
 cdef inline void macro_kernel(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc, floating alpha,
@@ -384,7 +415,7 @@ cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
     if k < THIN_K or m * n * k <= SMALL or m == 1 or n == 1:
         gemm_small(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc)
     elif csa == 1 and rsb == 1 and (m <= DOT_ROWS or n <= DOT_ROWS):
-        gemm_dot(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc)
+        gemm_dot_parallel(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc, threads)
     elif 10 * tiled_area(n, m, nrt) < 9 * tiled_area(m, n, nrt):
         # C^T = B^T A^T pads less (C narrower than a tile): written transposed
         gemm_parallel(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, 1, ldc, work, stride,
