@@ -37,7 +37,7 @@ def _fit(sizes, dtype, n_threads, batch_size, **kw):
     return net
 
 
-# Shapes whose products are large enough for two threads (gemm's PARALLEL_WORK: 128K
+# Shapes whose products are large enough for two threads (gemm's PARALLEL_WORK: 512K
 # multiply-adds per thread) and whose widths are not multiples of the tiles.
 @needs_openmp
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -65,8 +65,8 @@ def test_weights_bit_identical_for_any_number_of_threads(dtype, sizes, batch_siz
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m, n, k", [(128, 256, 784), (256, 784, 128), (97, 1031, 67),
                                      (1003, 31, 300), (7, 4099, 129), (300, 300, 300),
-                                     # W3's output layer: forward, weight gradient, deltas
-                                     (128, 10, 256), (10, 256, 128), (128, 256, 10)])
+                                     # the dot method split by rows and by columns
+                                     (1200, 10, 256), (10, 2560, 128)])
 @pytest.mark.parametrize("transposed", [False, True])
 def test_product_bit_identical_on_two_threads(dtype, m, n, k, transposed):
     r = np.random.default_rng(m * n + k)

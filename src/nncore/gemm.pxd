@@ -57,9 +57,11 @@ cdef enum:
     DOT_ROWS = 48   # rows (of the shorter side) up to which the dot kernel beats packing
     DIRECT_ROWS = 12    # with at most this many rows of A, B's rows are read in place when
                         # contiguous: so few panels do not repay packing B
-    PARALLEL_WORK = 1 << 17  # multiply-adds per thread below which waking a thread costs
-                             # more than it saves (128K: about 10 us on one core; W3's output
-                             # layer products, 327K, take two threads, W2's, 20K, none)
+    PARALLEL_WORK = 1 << 19  # multiply-adds per thread below which waking a thread costs
+                             # more than it saves (512K: about 30 us on one core). Each
+                             # parallel region is two waits for the slowest thread, and on a
+                             # busy machine a wait can last a time slice: W3's output layer
+                             # products (327K, about 40 us) stay on one thread.
 
 
 # Elements of workspace gemm needs for an m x k times k x n product: a packed A block and a
