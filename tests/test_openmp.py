@@ -235,3 +235,23 @@ def test_a_region_given_fewer_threads_than_asked_still_does_all_the_work(tmp_pat
     out = subprocess.run([sys.executable, "-c", _FEWER_THREADS], env=env, capture_output=True,
                          text=True, check=True, cwd=tmp_path).stdout.split()
     assert out == ["True", "True"]
+
+
+@needs_openmp
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 1e308), ("adam", 1.7e308)])
+def test_a_diverging_step_changes_nothing_on_any_number_of_threads(optimizer, lr):
+    # the optimizer step runs in one parallel region: every thread's part is checked (a
+    # barrier) before any is applied, so a first step that would overflow somewhere (SGD: where
+    # |gradient| > 1.8; Adam: everywhere) is applied nowhere, exactly as on one thread
+    from nnpy import TrainingDiverged
+    r = np.random.default_rng(3)
+    X, Y = r.standard_normal((64, 300)) * 10, np.eye(5)[r.integers(0, 5, 64)]
+    start = Network((300, 120, 5), seed=4, activation="relu", output="identity")
+    assert sum(w.size + b.size for w, b in zip(start.weights, start.biases)) > 2 * (1 << 14)
+    for n_threads in (1, 2):  # enough parameters for two threads (PARALLEL_ELEMENTS each)
+        net = start.copy()
+        with pytest.raises(TrainingDiverged):
+            net.fit(X, Y, epochs=1, lr=lr, batch_size=32, optimizer=optimizer,
+                    n_threads=n_threads)
+        for w, w0 in zip(net.weights + net.biases, start.weights + start.biases):
+            np.testing.assert_array_equal(w, w0)
