@@ -25,7 +25,7 @@ from activations cimport (sigmoid, activation, derivative, activate, times_deriv
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
-from gemm cimport gemm, gemm_work_size
+from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
 
 cnp.import_array()
@@ -158,6 +158,7 @@ cdef struct Layout:
     Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
     Py_ssize_t pack       # packing space of gemm, one stretch per thread
     Py_ssize_t pack_stride  # elements of one thread's packing space
+    Py_ssize_t shared     # elements of the space threads share a packed A in (after theirs)
     Py_ssize_t total      # elements in all
     Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
     int threads           # threads the products of a block may use
@@ -181,13 +182,14 @@ cdef enum:
 
 
 # The workspace starts with `vectors` arrays of n_params (train's gradient, which becomes the
-# step, and the new optimiser state), then the per-block buffers and a packing space for each
-# of `threads` threads; offsets are from aligned_base(work), and total leaves the ALIGN
+# step, and the new optimiser state), then the per-block buffers, a packing space for each
+# of `threads` threads and (several threads) the space they share a packed A in, sized for the
+# largest product of a block; offsets are from aligned_base(work), and total leaves the ALIGN
 # elements that moving the base may take.
 cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
                    int threads) noexcept nogil:
     cdef Layout out
-    cdef Py_ssize_t l, widths = 0, widest = 0, biggest
+    cdef Py_ssize_t l, widths = 0, widest = 0, biggest, n_in, n_out
     for l in range(net.n_layers + 1):
         widths += net.sizes[l]
         widest = net.sizes[l] if net.sizes[l] > widest else widest
@@ -201,7 +203,16 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
     out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
     out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
     out.threads = threads
-    out.total = out.pack + threads * out.pack_stride + ALIGN
+    out.shared = 0
+    if threads > 1:
+        for l in range(net.n_layers):
+            n_in = net.sizes[l]
+            n_out = net.sizes[l + 1]
+            # layer l's forward, weight gradient and delta products
+            out.shared = max_(out.shared, gemm_shared_size(block, n_out, n_in))
+            out.shared = max_(out.shared, gemm_shared_size(n_out, n_in, block))
+            out.shared = max_(out.shared, gemm_shared_size(block, n_in, n_out))
+    out.total = out.pack + threads * out.pack_stride + round_up(out.shared, ALIGN) + ALIGN
     return out
 
 
@@ -358,7 +369,7 @@ cdef matmul_into(double alpha, const floating[:, :] a, const floating[:, :] b, d
 def matmul_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int threads=1):
     """Elements of workspace matmul needs for an m x k times k x n product on `threads`
     threads."""
-    return threads * gemm_work_size(m, n, k)
+    return threads * gemm_work_size(m, n, k) + (gemm_shared_size(m, n, k) if threads > 1 else 0)
 
 
 def axpy(double alpha, const floating[:, :] x, object y):

@@ -11,10 +11,14 @@
 #     C^T = B^T A^T when that pads the tiles less.
 # Every element of C is one sum over k in a fixed order that depends only on the shape, never
 # on the number of threads: threads (the blocked and dot methods, each with at least
-# PARALLEL_WORK multiply-adds) split C's columns (the dot method: its longer side) among them,
-# so the weights a fit computes are bit-identical for any number of threads.
+# PARALLEL_WORK multiply-adds) split C's columns (the dot method: its longer side) among them, so the weights a fit computes are
+# bit-identical for any number of threads. They pack A once, together, into a shared space.
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
+
+cdef extern from "nn_threads.h" nogil:
+    int nn_team_size()      # threads in the current parallel region (1 outside one)
+    void nn_barrier()       # waits for every thread of the current parallel region
 
 cdef extern from "gemm_kernel.h" nogil:
     enum:
@@ -55,7 +59,7 @@ cdef enum:
                         # contiguous: so few panels do not repay packing B
     PARALLEL_WORK = 1 << 19  # multiply-adds per thread below which waking a thread costs
                              # more than it saves (512K: about 30 us on one core). Each
-                             # parallel region is a wait for the slowest thread, and on a
+                             # parallel region is two waits for the slowest thread, and on a
                              # busy machine a wait can last a time slice: W3's output layer
                              # products (327K, about 40 us) stay on one thread.
 
@@ -68,6 +72,19 @@ cdef inline Py_ssize_t gemm_work_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) 
     cdef Py_ssize_t wide = m if m > n else n
     return (((wide if wide < MC else MC) + MR - 1) // MR * MR * kc
             + kc * (((wide if wide < NC else NC) + NR - 1) // NR * NR) + 2 * LINE)
+
+
+# Elements of the space in which several threads share A, packed whole (every k block, every
+# MR-row panel) for an m x k times k x n product in either orientation, plus the alignment slack.
+cdef inline Py_ssize_t gemm_shared_size(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t wide = m if m > n else n
+    return (wide + MR - 1) // MR * MR * k + LINE
+
+
+# The depth of gemm_blocked's k blocks: k split into equal blocks of at most KC.
+cdef inline Py_ssize_t k_step(Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t blocks = (k + KC - 1) // KC
+    return (k + blocks - 1) // blocks
 
 
 # p moved forward to the next 64-byte boundary: a packed sliver's vector loads must not straddle
@@ -277,22 +294,24 @@ cdef inline void macro_kernel(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc, float
 # The blocked product into C at strides rsc, csc (csc != 1: C^T of the caller's product), one
 # thread. k and n are split into equal blocks (no thin leftover block). B is packed unless A
 # has so few rows that its slivers are read in place (rows contiguous, full slivers only).
+# A is packed block by block into work, or read from `packed` (not NULL: pack_a_share's layout).
 cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                               const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                               const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
                               floating beta, floating* c, Py_ssize_t rsc, Py_ssize_t csc,
-                              floating* work) noexcept nogil:
+                              floating* work, const floating* packed) noexcept nogil:
     cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
     cdef Py_ssize_t jb, kb, ib, jc, pc, ic, nc, kc, mc, nc_step, kc_step, blocks, slivers, full
+    cdef Py_ssize_t rows = (m + MR - 1) // MR * MR
     cdef floating beta_block
     cdef floating* pa = line_start(work)
     cdef floating* pb = line_start(pa + ((m if m < MC else MC) + MR - 1) // MR * MR
                                    * (k if k < KC else KC))
+    cdef const floating* block_a
     cdef bint b_in_place = csb == 1 and m <= DIRECT_ROWS
     blocks = (n + NC - 1) // NC
     nc_step = ((n + blocks - 1) // blocks + nrt - 1) // nrt * nrt
-    blocks = (k + KC - 1) // KC
-    kc_step = (k + blocks - 1) // blocks
+    kc_step = k_step(k)
     for jb in range((n + nc_step - 1) // nc_step):
         jc = jb * nc_step
         nc = nc_step if n - jc > nc_step else n - jc
@@ -306,19 +325,46 @@ cdef inline void gemm_blocked(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating
             for ib in range((m + MC - 1) // MC):
                 ic = ib * MC
                 mc = MC if m - ic > MC else m - ic
-                pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa)
+                if packed != NULL:
+                    block_a = packed + pc * rows + ic * kc
+                else:
+                    pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa)
+                    block_a = pa
                 if full:
-                    macro_kernel(mc, nc, kc, alpha, pa, b + pc * rsb + jc, rsb, nrt,
+                    macro_kernel(mc, nc, kc, alpha, block_a, b + pc * rsb + jc, rsb, nrt,
                                  beta_block, c + ic * rsc + jc * csc, rsc, csc, nrt, 0, full)
-                macro_kernel(mc, nc, kc, alpha, pa, pb, nrt, kc * nrt, beta_block,
+                macro_kernel(mc, nc, kc, alpha, block_a, pb, nrt, kc * nrt, beta_block,
                              c + ic * rsc + jc * csc, rsc, csc, nrt, full, slivers)
 
 
-# gemm_blocked on `threads` threads: thread t computes a contiguous range of C's columns,
-# whole slivers from column 0 (the tiles of one thread), with its own packing space at
+# Thread `part` of `parts` packs its share of A's MR-row panels, every k block, into `packed`:
+# the block at depth pc (kc deep) starts at packed + pc * (m rounded up to MR), its panel of
+# rows i .. i + MR - 1 at i * kc further on, as pack_a lays out a block (so the values, the
+# padding rows included, are those one thread packs).
+cdef inline void pack_a_share(Py_ssize_t m, Py_ssize_t k, const floating* a, Py_ssize_t rsa,
+                              Py_ssize_t csa, floating* packed, int part,
+                              int parts) noexcept nogil:
+    cdef Py_ssize_t panels = (m + MR - 1) // MR, rows = panels * MR, kc_step = k_step(k)
+    cdef Py_ssize_t first = panels * part // parts * MR
+    cdef Py_ssize_t last = panels * (part + 1) // parts * MR
+    cdef Py_ssize_t kb, pc, kc
+    if last > m:
+        last = m
+    if first >= last:
+        return
+    for kb in range((k + kc_step - 1) // kc_step):
+        pc = kb * kc_step
+        kc = kc_step if k - pc > kc_step else k - pc
+        pack_a(last - first, kc, a + first * rsa + pc * csa, rsa, csa,
+               packed + pc * rows + first * kc)
+
+
+# gemm_blocked on up to `threads` threads, in one parallel region: the threads pack A together
+# into the shared space (pack_a_share), wait for each other, then thread t computes a
+# contiguous range of C's columns, whole slivers from column 0, packing its slivers of B at
 # work + t * stride. Every element of C is computed exactly as on one thread (same k blocks,
-# same tile, same order), so the result is the same bit for bit for any number of threads.
-# Only the packing of A is done once per thread (a block of A is small next to its product).
+# same packed values, same tile, same order), so the result is the same bit for bit for any
+# number of threads. The ranges follow the threads OpenMP actually starts (fewer when nested).
 cdef inline void gemm_parallel(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                                const floating* a, Py_ssize_t rsa, Py_ssize_t csa,
                                const floating* b, Py_ssize_t rsb, Py_ssize_t csb,
@@ -327,21 +373,27 @@ cdef inline void gemm_parallel(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floatin
     cdef Py_ssize_t nrt = NR_F if floating is float else NR_D
     cdef Py_ssize_t slivers = (n + nrt - 1) // nrt, first, last
     cdef Py_ssize_t most = m * n * k // PARALLEL_WORK  # threads with enough work each
-    cdef int t
+    cdef floating* shared = line_start(work + threads * stride)
+    cdef int t, team
     if most < threads:
         threads = <int>most
     if slivers < threads:
         threads = <int>slivers
     if threads <= 1:
-        gemm_blocked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, work)
+        gemm_blocked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, work, NULL)
         return
-    for t in prange(threads, num_threads=threads, schedule="static"):
-        first = slivers * t // threads * nrt
-        last = slivers * (t + 1) // threads * nrt
+    with parallel(num_threads=threads):
+        t = threadid()
+        team = nn_team_size()
+        pack_a_share(m, k, a, rsa, csa, shared, t, team)
+        nn_barrier()
+        first = slivers * t // team * nrt
+        last = slivers * (t + 1) // team * nrt
         if last > n:
             last = n
-        gemm_blocked(m, last - first, k, alpha, a, rsa, csa, b + first * csb, rsb, csb, beta,
-                     c + first * csc, rsc, csc, work + t * stride)
+        if first < last:
+            gemm_blocked(m, last - first, k, alpha, a, rsa, csa, b + first * csb, rsb, csb,
+                         beta, c + first * csc, rsc, csc, work + t * stride, shared)
 
 
 # Micro-tiles (in elements of C) an m x n product computes.
@@ -350,7 +402,8 @@ cdef inline Py_ssize_t tiled_area(Py_ssize_t m, Py_ssize_t n, Py_ssize_t nrt) no
 
 
 # C = alpha * A @ B + beta * C. `threads` (>= 1) threads may share a large product; thread t
-# packs into work + t * stride, stride >= gemm_work_size(m, n, k) (stride is unused with one
+# packs into work + t * stride, stride >= gemm_work_size(m, n, k), and they share A at
+# work + threads * stride, gemm_shared_size(m, n, k) more elements (neither is used with one
 # thread). With k == 0, C = beta * C. beta == 0 never reads C. The method depends on the shape
 # alone, never on `threads`.
 cdef inline void gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
