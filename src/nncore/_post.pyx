@@ -18,6 +18,8 @@ making new ones: no code can tell the difference, as no code can reach the old o
 a user kept (the dict, an array, a view, a weak reference) makes the step build new objects,
 and what the user holds keeps its values.
 """
+import sys
+
 cimport numpy as cnp
 from cpython.object cimport PyObject
 from libc.math cimport isfinite
@@ -65,15 +67,25 @@ cdef extern from *:
 cdef enum:
     MAX_LAYERS = 32   # deeper dict networks take the Python path
 
-# The keys, made once (a reused dict is recognised by its keys being these very objects).
-cdef list W_KEYS = ["W_%d" % l for l in range(MAX_LAYERS)]
-cdef list B_KEYS = ["B_%d" % l for l in range(MAX_LAYERS)]
-cdef list Z_KEYS = ["Z_%d" % l for l in range(MAX_LAYERS)]
-cdef list A_KEYS = ["A_%d" % l for l in range(MAX_LAYERS)]
-cdef list PREV_KEYS = ["A_prev%d" % l for l in range(MAX_LAYERS)]
-cdef list DELTA_KEYS = ["delta_%d" % l for l in range(MAX_LAYERS)]
-cdef list DTHETA_KEYS = ["d_theta_%d" % l for l in range(MAX_LAYERS)]
-cdef str ERROR_KEY = "error"
+# The keys, made once and interned: init_net's keys are the same objects, so a lookup finds
+# them without comparing characters, and a dict this module made is recognised by its keys
+# being these very objects.
+cdef list W_KEYS = [sys.intern("W_%d" % l) for l in range(MAX_LAYERS)]
+cdef list B_KEYS = [sys.intern("B_%d" % l) for l in range(MAX_LAYERS)]
+cdef list Z_KEYS = [sys.intern("Z_%d" % l) for l in range(MAX_LAYERS)]
+cdef list A_KEYS = [sys.intern("A_%d" % l) for l in range(MAX_LAYERS)]
+cdef list PREV_KEYS = [sys.intern("A_prev%d" % l) for l in range(MAX_LAYERS)]
+cdef list DELTA_KEYS = [sys.intern("delta_%d" % l) for l in range(MAX_LAYERS)]
+cdef list DTHETA_KEYS = [sys.intern("d_theta_%d" % l) for l in range(MAX_LAYERS)]
+cdef str ERROR_KEY = sys.intern("error")
+cdef PyObject* THETA_ORDER[2 * MAX_LAYERS]        # W_0, B_0, W_1, ...: init_net's order
+cdef PyObject* FORWARD_ORDER[3 * MAX_LAYERS]      # A_prev0, Z_0, A_0, A_prev1, ...: forwardPass's
+for _l in range(MAX_LAYERS):
+    THETA_ORDER[2 * _l] = <PyObject*>W_KEYS[_l]
+    THETA_ORDER[2 * _l + 1] = <PyObject*>B_KEYS[_l]
+    FORWARD_ORDER[3 * _l] = <PyObject*>PREV_KEYS[_l]
+    FORWARD_ORDER[3 * _l + 1] = <PyObject*>Z_KEYS[_l]
+    FORWARD_ORDER[3 * _l + 2] = <PyObject*>A_KEYS[_l]
 
 cdef object FLOAT64_DTYPE = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE)  # numpy's float64
 cdef void* FLOAT64 = <void*>FLOAT64_DTYPE
@@ -126,15 +138,17 @@ cdef Py_ssize_t size_of(PyObject* v) except -1:
     return <Py_ssize_t>n
 
 
-# The network in a post dict: its theta, and (n_layers, input width, output width) through the
-# pointers; _Irregular if anything is odd.
-cdef dict network(object params, Py_ssize_t* n_layers, Py_ssize_t* n_in, Py_ssize_t* n_out):
+# The network in a post dict: its theta, and its metadata (borrowed) and (n_layers, input width,
+# output width) through the pointers; _Irregular if anything is odd.
+cdef dict network(object params, PyObject** metadata, Py_ssize_t* n_layers, Py_ssize_t* n_in,
+                  Py_ssize_t* n_out):
     if type(params) is not dict:
         raise _Irregular
     meta = <object>item(<dict>params, "metadata")
     theta = <object>item(<dict>params, "theta")
     if type(meta) is not dict or type(theta) is not dict:
         raise _Irregular
+    metadata[0] = <PyObject*>meta
     n_layers[0] = size_of(item(<dict>meta, "n_layers"))
     n_in[0] = size_of(item(<dict>meta, "inputSize"))
     n_out[0] = size_of(item(<dict>meta, "outputSize"))
@@ -178,7 +192,7 @@ def overlaps_itself(cnp.ndarray arr):
 cdef Mat as_mat(PyObject* obj, Py_ssize_t rows, Py_ssize_t cols, bint written=False) except *:
     cdef cnp.ndarray arr
     cdef Mat m
-    if not isinstance(<object>obj, cnp.ndarray):
+    if Py_TYPE(obj) != <void*>cnp.ndarray and not isinstance(<object>obj, cnp.ndarray):
         raise _Irregular
     arr = <cnp.ndarray><object>obj
     if (cnp.PyArray_TYPE(arr) != cnp.NPY_DOUBLE or cnp.PyArray_NDIM(arr) != 2
@@ -226,6 +240,46 @@ cdef inline PyObject* next_entry(object d, Py_ssize_t* pos, object k) noexcept:
     return value
 
 
+# Whether dict d holds just the keys keys[0..n) and then `last` (if not NULL), these very
+# objects, in that order (as the function that made d stored them): then found[i] is
+# d[keys[i]] (and found[n] is d[last]), borrowed: what lookups by key would give, for less.
+cdef bint in_order(object d, PyObject** keys, Py_ssize_t n, PyObject* last,
+                   PyObject** found) noexcept:
+    cdef Py_ssize_t pos = 0, i
+    cdef PyObject* k
+    if PyDict_GET_SIZE(d) != n + (last != NULL):
+        return False
+    for i in range(n + (last != NULL)):
+        if not PyDict_Next(d, &pos, &k, &found[i]) or k != (keys[i] if i < n else last):
+            return False
+    return True
+
+
+# Whether dict d is as forwardPass stores it (A_prev<l>, Z_<l>, A_<l> per layer, then error):
+# then found[3l], found[3l+1], found[3l+2] and found[3 n_layers] hold those values (borrowed).
+cdef inline bint forward_entries(object d, Py_ssize_t n_layers, PyObject** found) noexcept:
+    return in_order(d, FORWARD_ORDER, 3 * n_layers, <PyObject*>ERROR_KEY, found)
+
+
+# The weights of theta, W_l in ws and B_l in bs, as Mats of the shapes the network's sizes
+# give (as_mat; `written` for backPropogation's update) and held (hold); _Irregular if one is
+# missing or odd.
+cdef int weights(dict theta, Py_ssize_t n_layers, Py_ssize_t n_in, Py_ssize_t n_out,
+                 bint written, Mat* ws, Mat* bs, PyObject** held,
+                 Py_ssize_t* n_held) except -1:
+    cdef PyObject* found[2 * MAX_LAYERS]
+    cdef Py_ssize_t l, rows
+    if not in_order(theta, THETA_ORDER, 2 * n_layers, NULL, found):  # init_net's order
+        for l in range(n_layers):
+            found[2 * l] = item(theta, W_KEYS[l])
+            found[2 * l + 1] = item(theta, B_KEYS[l])
+    for l in range(n_layers):
+        rows = n_out if l == n_layers - 1 else n_in
+        ws[l] = as_mat(hold(found[2 * l], held, n_held), rows, n_in, written)
+        bs[l] = as_mat(hold(found[2 * l + 1], held, n_held), rows, 1, written)
+    return 0
+
+
 # Whether `d` (borrowed: params' entry), a dict of `n` entries, is held by params alone.
 cdef inline bint unseen_dict(PyObject* d, Py_ssize_t n) noexcept:
     return (NNPY_POST_REUSE and d != NULL and PyDict_CheckExact(d) and Py_REFCNT(d) == 1
@@ -238,28 +292,23 @@ cdef inline bint unseen_dict(PyObject* d, Py_ssize_t n) noexcept:
 cdef bint unseen_forward(PyObject* forward, Py_ssize_t n_layers, Py_ssize_t n_in,
                          Py_ssize_t n_out, double** prev0, double** zs, double** acts,
                          double** err) noexcept:
-    cdef Py_ssize_t pos = 0, l, rows
-    cdef PyObject* v
-    cdef PyObject* a = NULL
-    if not unseen_dict(forward, 3 * n_layers + 1):
+    cdef PyObject* found[3 * MAX_LAYERS + 1]
+    cdef Py_ssize_t l, rows
+    if not (unseen_dict(forward, 3 * n_layers + 1)
+            and forward_entries(<object>forward, n_layers, found)):
+        return False
+    prev0[0] = unseen_array(found[0], n_in, 1, 1)
+    if prev0[0] == NULL:
         return False
     for l in range(n_layers):
         rows = n_out if l == n_layers - 1 else n_in
-        v = next_entry(<object>forward, &pos, PREV_KEYS[l])
-        if l == 0:
-            prev0[0] = NULL if v == NULL else unseen_array(v, n_in, 1, 1)
-            if prev0[0] == NULL:
-                return False
-        elif v == NULL or v != a:
+        if l > 0 and found[3 * l] != found[3 * l - 1]:  # A_prev<l> is A_<l-1>
             return False
-        v = next_entry(<object>forward, &pos, Z_KEYS[l])
-        zs[l] = NULL if v == NULL else unseen_array(v, rows, 1, 1)
-        a = next_entry(<object>forward, &pos, A_KEYS[l])
-        acts[l] = NULL if a == NULL else unseen_array(a, rows, 1, 1 if l == n_layers - 1 else 2)
+        zs[l] = unseen_array(found[3 * l + 1], rows, 1, 1)
+        acts[l] = unseen_array(found[3 * l + 2], rows, 1, 1 if l == n_layers - 1 else 2)
         if zs[l] == NULL or acts[l] == NULL:
             return False
-    v = next_entry(<object>forward, &pos, ERROR_KEY)
-    err[0] = NULL if v == NULL else unseen_array(v, n_out, 1, 1)
+    err[0] = unseen_array(found[3 * n_layers], n_out, 1, 1)
     return err[0] != NULL
 
 
@@ -296,7 +345,7 @@ cdef Sample as_sample(object x, Py_ssize_t n) except *:
     cdef cnp.ndarray arr
     cdef Sample s
     cdef Py_ssize_t i
-    if not isinstance(x, cnp.ndarray):
+    if Py_TYPE(<PyObject*>x) != <void*>cnp.ndarray and not isinstance(x, cnp.ndarray):
         raise _Irregular
     arr = <cnp.ndarray>x
     if (cnp.PyArray_SIZE(arr) != n or cnp.PyArray_NDIM(arr) > 2
@@ -367,6 +416,7 @@ def try_forward(x, y, params):
 cdef forward_pass(x, y, params):
     cdef Py_ssize_t l, i, j, n_layers, n_in, n_out, rows, n_held = 0
     cdef PyObject* held[2 * MAX_LAYERS]  # the weights, held for the step
+    cdef PyObject* meta
     cdef Mat ws[MAX_LAYERS]       # W_l
     cdef Mat bs[MAX_LAYERS]       # B_l
     cdef double* zs[MAX_LAYERS]   # Z_l's data
@@ -378,14 +428,11 @@ cdef forward_pass(x, y, params):
     cdef double s
     cdef dict forward = None      # a new params["forwardPass"], when the old one is not reused
     cdef cnp.ndarray a_prev, z, a, error
-    theta = network(params, &n_layers, &n_in, &n_out)
+    theta = network(params, &meta, &n_layers, &n_in, &n_out)
     sample = as_sample(x, n_in)
     target = as_sample(y, n_out)
     try:
-        for l in range(n_layers):
-            rows = n_out if l == n_layers - 1 else n_in
-            ws[l] = as_mat(hold(item(theta, W_KEYS[l]), held, &n_held), rows, n_in)
-            bs[l] = as_mat(hold(item(theta, B_KEYS[l]), held, &n_held), rows, 1)
+        weights(theta, n_layers, n_in, n_out, False, ws, bs, held, &n_held)
         # No Python code runs from here on but in making new objects (the lookups above could
         # run some: a key's __eq__), so what unseen_forward finds nobody else holds stays so.
         if not unseen_forward(entry(<dict>params, "forwardPass"), n_layers, n_in, n_out,
@@ -441,9 +488,13 @@ def backPropogation(params, lr, update=True, debug=False):
     return back_propagation(params, lr, update, debug)
 
 
-cdef back_propagation(params, double lr, bint update, bint debug):
+# `lr` is a positive finite float.
+cdef back_propagation(params, object lr, bint update, bint debug):
     cdef Py_ssize_t l, i, j, n_layers, n_in, n_out, rows, n_held = 0
     cdef PyObject* held[4 * MAX_LAYERS + 1]  # the arrays read or written, held for the step
+    cdef PyObject* meta
+    cdef PyObject* found[3 * MAX_LAYERS + 1]  # params["forwardPass"]'s arrays, in its order
+    cdef double rate = lr
     cdef Mat ws[MAX_LAYERS]       # W_l
     cdef Mat bs[MAX_LAYERS]       # B_l
     cdef Mat zs[MAX_LAYERS]       # Z_l
@@ -460,26 +511,29 @@ cdef back_propagation(params, double lr, bint update, bint debug):
     cdef str overflowed = None    # the first key an update made non-finite
     try:
         try:
-            theta = network(params, &n_layers, &n_in, &n_out)
+            theta = network(params, &meta, &n_layers, &n_in, &n_out)
             forward = <object>item(<dict>params, "forwardPass")
             if type(forward) is not dict:
                 raise _Irregular
+            if not forward_entries(forward, n_layers, found):  # not as forwardPass left it
+                for l in range(n_layers):
+                    found[3 * l] = item(<dict>forward, PREV_KEYS[l])
+                    found[3 * l + 1] = item(<dict>forward, Z_KEYS[l])
+                found[3 * n_layers] = item(<dict>forward, ERROR_KEY)
             # every array checked before any is changed
+            weights(theta, n_layers, n_in, n_out, update, ws, bs, held, &n_held)
             for l in range(n_layers):
                 rows = n_out if l == n_layers - 1 else n_in
-                ws[l] = as_mat(hold(item(theta, W_KEYS[l]), held, &n_held), rows, n_in, update)
-                bs[l] = as_mat(hold(item(theta, B_KEYS[l]), held, &n_held), rows, 1, update)
-                zs[l] = as_mat(hold(item(<dict>forward, Z_KEYS[l]), held, &n_held), rows, 1)
-                prevs[l] = as_mat(hold(item(<dict>forward, PREV_KEYS[l]), held, &n_held), n_in, 1)
-            err = as_mat(hold(item(<dict>forward, ERROR_KEY), held, &n_held), n_out, 1)
+                prevs[l] = as_mat(hold(found[3 * l], held, &n_held), n_in, 1)
+                zs[l] = as_mat(hold(found[3 * l + 1], held, &n_held), rows, 1)
+            err = as_mat(hold(found[3 * n_layers], held, &n_held), n_out, 1)
         except _Irregular:
             return back_fallback(params, lr, update, debug)
 
-        params["metadata"]["learningRate"] = lr
+        (<dict><object>meta)["learningRate"] = lr
         # The last Python code of the step but `debug`'s prints (which get new dicts): what
         # unseen_back finds nobody else holds stays so.
-        if debug or not unseen_back(PyDict_GetItemWithError(params, "deltas"),
-                                    PyDict_GetItemWithError(params, "d_theta"),
+        if debug or not unseen_back(entry(<dict>params, "deltas"), entry(<dict>params, "d_theta"),
                                     n_layers, n_in, n_out, dps, gps):
             deltas, d_theta = {}, {}
         above = NULL
@@ -512,11 +566,11 @@ cdef back_propagation(params, double lr, bint update, bint debug):
             if update:
                 for i in range(w.rows):
                     for j in range(w.cols):
-                        new = w.data[i * w.rs + j * w.cs] + -lr * gp[i * w.cols + j]
+                        new = w.data[i * w.rs + j * w.cs] + -rate * gp[i * w.cols + j]
                         if not isfinite(new) and isfinite(w.data[i * w.rs + j * w.cs]) and overflowed is None:
                             overflowed = W_KEYS[l]
                         w.data[i * w.rs + j * w.cs] = new
-                    new = bs[l].data[i * bs[l].rs] + -lr * dp[i]
+                    new = bs[l].data[i * bs[l].rs] + -rate * dp[i]
                     if not isfinite(new) and isfinite(bs[l].data[i * bs[l].rs]) and overflowed is None:
                         overflowed = B_KEYS[l]
                     bs[l].data[i * bs[l].rs] = new
