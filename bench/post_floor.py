@@ -11,10 +11,11 @@ c = 0.5 * error**2 appended to a list) runs in these versions, interleaved, in o
               dicts a step replaces, so each step writes into the previous step's arrays
               instead of making new ones (nnpy._post re-uses them only when nothing but params
               holds them: no user code can tell)
-  nnpy-kept   the same, but the loop also holds each step's params["forwardPass"] (the dict)
-              and params["deltas"]["delta_0"] (an array) through the next step, as a user
-              comparing consecutive steps would: then every step must make new objects, as the
-              numpy code does
+  nnpy-kept   the same, but each step's params["forwardPass"] (the dict) and
+              params["deltas"]["delta_0"] (an array) are held through the next step, as a user
+              comparing consecutive steps would (a wrapper round backPropogation, one more
+              Python call per step): then every step must make new objects, as the numpy code
+              does
   floor       forwardPass and backPropogation replaced by functions that only make the new
               arrays and dicts one step leaves in `params` (np.empty of each shape, the dicts
               with their keys, the stores into params): no arithmetic, no checks
@@ -65,26 +66,17 @@ def post_loop(forwardPass: Callable[..., Any], backPropogation: Callable[..., An
     return time.perf_counter() - start
 
 
-def kept_loop(forwardPass: Callable[..., Any], backPropogation: Callable[..., Any],
-              params: Dict[str, Any], steps: int, seed: int = 0) -> float:
-    """post_loop that also holds each step's forward dict and delta_0 array through the next
-    step (not longer: a growing list would time the garbage collector); returns seconds."""
-    X, y = workloads.xor_data()
-    random.seed(seed)
-    randrange = random.randrange
-    var = params
-    epoch_error = []
-    kept = None
-    start = time.perf_counter()
-    for _ in range(steps):
-        item = randrange(0, 4)
-        var = forwardPass(X[item], y[item], var)
-        var = backPropogation(var, LR, debug=False)
-        c = 0.5 * (var["forwardPass"]["error"]) ** 2
-        epoch_error.append(c)
-        kept = (var["forwardPass"], var["deltas"]["delta_0"])
-    del kept
-    return time.perf_counter() - start
+def holding(backPropogation: Callable[..., Any]) -> Callable[..., Any]:
+    """backPropogation that also holds each step's forward dict and delta_0 array until the
+    next step's end (as a user comparing consecutive steps would): nothing can be re-used."""
+    held: List[Any] = [None]
+
+    def back(params: Dict[str, Any], lr: float, update: bool = True,
+             debug: bool = False) -> Dict[str, Any]:
+        params = backPropogation(params, lr, update, debug)
+        held[0] = (params["forwardPass"], params["deltas"]["delta_0"])
+        return params
+    return back
 
 
 def floor_functions(params: Dict[str, Any]) -> Tuple[Callable[..., Any], Callable[..., Any]]:
@@ -171,7 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                    params_for(nnpy.reference), args.steps),
         "nnpy-post": lambda: post_loop(nnpy.forwardPass, nnpy.backPropogation,
                                        params_for(nnpy), args.steps),
-        "nnpy-kept": lambda: kept_loop(nnpy.forwardPass, nnpy.backPropogation,
+        "nnpy-kept": lambda: post_loop(nnpy.forwardPass, holding(nnpy.backPropogation),
                                        params_for(nnpy), args.steps),
     }
     makers: List[Tuple[str, Callable[..., Any]]] = [("floor", floor_functions)]
@@ -210,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(f"numpy / loop:      {median['numpy'] / median['loop']:.1f}x (the most the API allows: "
           f"the loop's own work alone)")
     print(f"numpy / nnpy-kept: {median['numpy'] / median['nnpy-kept']:.1f}x (each step's objects "
-          f"kept by the loop: no re-use)")
+          f"held through the next: no re-use)")
     if "floor-C" in median:
         print(f"numpy / floor-C:   {median['numpy'] / median['floor-C']:.1f}x (the most when each "
               f"step makes new objects, allocating as C does)")
