@@ -522,6 +522,30 @@ def test_prediction_errors(capsys, tmp_path, species_csv, species_model, price_m
     assert out == ""
 
 
+def test_values_too_large_for_the_model_are_named(capsys, tmp_path, species_csv,
+                                                  species_model):
+    """A finite cell that the model's standardisation, (x - mean) / scale, takes beyond
+    float64 is named with its column and row, in Python (ValueError) and by `nnpy predict`
+    (a usage error naming the data file), not blamed on an 'infinite' input it never had."""
+    capsys.readouterr()  # what training the fixture's model printed
+    model = nnpy.load(species_model)
+    model.scale = np.full_like(model.scale, 0.5)
+    header, rows = read_csv(open(species_csv).read())
+    rows[2][1] = "1.7e308"
+    data = write_csv(tmp_path / "huge.csv", header, rows)
+    with pytest.raises(ValueError, match=r"1\.7e\+308 in column 'x 2' \(row 2\): too large"):
+        model.predict({name: [float(r[header.index(name)]) for r in rows]
+                       for name in model.feature_names})
+    model.save(tmp_path / "half.model")
+    status, out, err = run(capsys, "predict", tmp_path / "half.model", data)
+    assert_usage_error(status, err, "huge.csv", "1.7e+308", "'x 2'", "row 2", "too large")
+    assert out == ""
+    rows[2][1] = "1.0"  # the same model and file with a plain value: predicted
+    status, out, _ = run(capsys, "predict", tmp_path / "half.model",
+                         write_csv(tmp_path / "fine.csv", header, rows))
+    assert status == 0 and len(out.splitlines()) == len(rows) + 1
+
+
 def test_out_replaces_a_file_atomically_and_keeps_its_mode(capsys, tmp_path, species_csv,
                                                            species_model):
     out_file = tmp_path / "out.csv"

@@ -132,3 +132,42 @@ def test_a_level_not_built_is_refused(monkeypatch):
     with pytest.raises(ImportError, match=r"level 'x86-64-v3' is not built in this install of "
                                           r"nnpy \(built: baseline\)"):
         _dispatch.load_core("x86-64-v3")
+
+
+# What the core's libgomp says of its wait policy (omp_display_env), from a fresh process.
+SPIN_PROBE = """
+import ctypes, os, sys
+import nnpy
+assert "GOMP_SPINCOUNT" not in os.environ or os.environ["GOMP_SPINCOUNT"] == sys.argv[1]
+with open("/proc/self/maps") as f:
+    paths = sorted({line.split()[-1] for line in f if "libgomp" in line})
+if not paths:
+    print("no libgomp")
+    raise SystemExit
+os.dup2(1, 2)  # omp_display_env writes to stderr: into the output read below
+ctypes.CDLL(paths[0]).omp_display_env(1)
+"""
+
+
+@pytest.mark.parametrize("env,spins", [({}, _dispatch._SPIN_COUNT),
+                                       ({"GOMP_SPINCOUNT": "12345"}, "12345"),
+                                       ({"OMP_WAIT_POLICY": "active"}, None)])
+def test_the_cores_openmp_threads_sleep_soon_unless_the_user_chose(env, spins):
+    """nnpy's libgomp spins _SPIN_COUNT before an idle thread sleeps (a shared machine's
+    other work gets the processor), unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT;
+    the environment itself is left as it was."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("no /proc/self/maps: not Linux")
+    done = subprocess.run([sys.executable, "-c", SPIN_PROBE, env.get("GOMP_SPINCOUNT", "")],
+                          env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    if "no libgomp" in done.stdout:
+        pytest.skip("this build of the core has no OpenMP")
+    setting = [line for line in done.stdout.splitlines() if "GOMP_SPINCOUNT" in line]
+    assert setting, done.stdout
+    if spins is None:  # the user's policy: libgomp's own count for it, not nnpy's
+        assert f"'{_dispatch._SPIN_COUNT}'" not in setting[0]
+    else:
+        assert f"'{spins}'" in setting[0]

@@ -104,6 +104,41 @@ def test_softmax_of_huge_logits():
     assert np.isfinite(net.loss(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]])))
 
 
+def test_softmax_of_infinite_logits_is_the_limit():
+    """float32 pre-activations that overflow to +inf: the +inf classes share the mass (the
+    limit as they grow), not inf - inf = NaN; one +inf class gets all of it."""
+    net = Network([2, 3], output="softmax", dtype=np.float32, seed=0)
+    net.weights = [np.array([[3e38, 0.0], [3e38, 0.0], [-3e38, 0.0]], np.float32)]
+    net.biases = [np.zeros(3, np.float32)]
+    X = np.array([[10.0, 0.0], [-10.0, 0.0], [1.0, 0.0]], np.float32)
+    out = net.predict(X)
+    np.testing.assert_array_equal(out[0], [0.5, 0.5, 0.0])   # two classes at +inf
+    np.testing.assert_array_equal(out[1], [0.0, 0.0, 1.0])   # one at +inf, two at -inf
+    assert out[2, 2] == 0 and out[2, 0] == out[2, 1] == 0.5  # finite, huge: exp underflows
+    np.testing.assert_array_equal(net.predict(X[0]), out[0])  # the one-sample path agrees
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation,output", [("identity", "sigmoid"), ("identity", "softmax"),
+                                               ("identity", "identity"), ("relu", "identity")])
+def test_outputs_that_overflow_are_a_clear_error(dtype, activation, output):
+    """Finite X and weights whose products overflow the dtype (inf, or inf - inf = NaN) give a
+    ValueError naming X's row and the dtype, not NaN or inf outputs; the weights are unchanged."""
+    big = np.finfo(dtype).max / 2
+    net = Network([2, 2, 2], activation=activation, output=output, dtype=dtype, seed=0)
+    # hidden (identity): [inf, -inf]; outputs [inf + -inf = NaN, inf] (relu: [inf, inf])
+    net.weights = [np.array([[4.0, 4.0], [-4.0, -4.0]], dtype),
+                   np.array([[1.0, 1.0], [1.0, -1.0]], dtype)]
+    before = net.get_flat_params().copy()
+    X = np.array([[1.0, 1.0], [big, big]], dtype)
+    for rows in (X, X[1], X[1:]):
+        with pytest.raises(ValueError, match=f"row {0 if rows.ndim == 1 or len(rows) == 1 else 1} "
+                                             f"of X are not finite.*overflowed {np.dtype(dtype).name}"):
+            net.predict(rows)
+    np.testing.assert_array_equal(net.get_flat_params(), before)
+    assert np.all(np.isfinite(net.predict(X[:1])))
+
+
 # ---------------------------------------------------------------------------------------------
 # Divergence
 # ---------------------------------------------------------------------------------------------

@@ -61,6 +61,27 @@ def _normalise(level: str) -> str:
     return level.strip().lower().replace("-", "_")
 
 
+# How long an idle OpenMP thread of the core spins before it sleeps, in libgomp's spins (about
+# 0.1 ms here). libgomp's default, 300,000 (tens of ms), suits a machine of its own; on one
+# shared with other work the waiting thread burns the time slice its partner needs, and two
+# threads ran W3 3-7x slower than one (10,000: 2-3x faster than the default there).
+_SPIN_COUNT = "10000"
+
+
+def _import_core(name: str) -> ModuleType:
+    """Imports nnpy._core_<name>. libgomp reads its wait policy from the environment once, as
+    it loads (with the core); unless the user chose one (OMP_WAIT_POLICY, GOMP_SPINCOUNT),
+    the core's libgomp is given _SPIN_COUNT, and the environment is restored afterwards (a
+    wheel carries its own copy of libgomp, so no other library's threads are affected)."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return importlib.import_module(f"nnpy._core_{name}")
+    os.environ["GOMP_SPINCOUNT"] = _SPIN_COUNT
+    try:
+        return importlib.import_module(f"nnpy._core_{name}")
+    finally:
+        del os.environ["GOMP_SPINCOUNT"]
+
+
 def load_core(level: Optional[str] = None) -> ModuleType:
     """Imports the core for `level` (default: NNPY_CPU_LEVEL, else the best available)."""
     what = f"level {level!r}"
@@ -72,7 +93,7 @@ def load_core(level: Optional[str] = None) -> ModuleType:
         usable = available_levels()
         if not usable:
             raise ImportError("nnpy's compiled core is missing: reinstall nnpy-net")
-        return importlib.import_module(f"nnpy._core_{usable[0]}")
+        return _import_core(usable[0])
     name = _normalise(level)
     if name not in LEVELS:
         raise ImportError(f"{what} is not a level nnpy knows: use one of "
@@ -84,7 +105,7 @@ def load_core(level: Optional[str] = None) -> ModuleType:
     if missing:
         raise ImportError(f"{what}: this processor cannot run that core (it lacks "
                           f"{', '.join(missing)}); it runs {', '.join(cpu_levels())}")
-    return importlib.import_module(f"nnpy._core_{name}")
+    return _import_core(name)
 
 
 core = load_core()

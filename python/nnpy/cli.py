@@ -889,12 +889,15 @@ def run_predict(args: argparse.Namespace) -> int:
         places = [table.index(name) for name in features]
     except TableError as err:
         raise UsageError(str(err)) from None
-    labels = model.predict(X)
     header = features + [model.target]
-    if args.proba:
-        assert model.classes is not None  # a classifier: checked above
-        probabilities = model.predict_proba(X)
-        header += [f"P({label})" for label in model.classes.tolist()]
+    try:  # values too large for the model's scaling or arithmetic: a message, not a traceback
+        labels = model.predict(X)
+        if args.proba:
+            assert model.classes is not None  # a classifier: checked above
+            probabilities = model.predict_proba(X)
+            header += [f"P({label})" for label in model.classes.tolist()]
+    except ValueError as err:
+        raise UsageError(f"{args.data}: {err}") from None
 
     def write(out: TextIO) -> None:
         writer = csv.writer(out, lineterminator="\n")

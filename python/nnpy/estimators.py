@@ -758,8 +758,9 @@ class _BaseMLP(BaseEstimator):
                           sample_weight: Optional[np.ndarray]) -> float:
         """Accuracy (classifier) or R^2 (regressor) of the current weights on X, y; NaN if
         the outputs are not finite (as scikit-learn)."""
-        out = self.network_.predict(X)
-        if not np.isfinite(out).all():
+        try:
+            out = self.network_.predict(X)
+        except ValueError:  # X was checked: outputs that overflowed (Network.predict says so)
             return np.nan
         return float(self._score_function(y, self._decode(out), sample_weight=sample_weight))
 

@@ -212,7 +212,8 @@ class Model:
     def standardize(self, X: Any) -> np.ndarray:
         """(x - mean) / scale of X's feature columns (by name or by position, see the module
         docstring): the network's input, float64 (n_rows, n_features)."""
-        return (self._matrix(X) - self.mean) / self.scale
+        with np.errstate(over="ignore"):  # a value too large to scale: _outputs names it
+            return (self._matrix(X) - self.mean) / self.scale
 
     def predict(self, X: Any) -> np.ndarray:
         """The predicted label (classify) or value (regress) of each row of X."""
@@ -238,7 +239,17 @@ class Model:
         return out
 
     def _outputs(self, X: Any) -> np.ndarray:
-        return self.network.predict(self.standardize(X).astype(self.network.dtype, copy=False))
+        inputs = self.standardize(X)
+        limit = float(np.finfo(self.network.dtype).max)
+        too_large = ~(np.abs(inputs) <= limit)
+        if too_large.any():
+            row, col = np.argwhere(too_large)[0]
+            raise ValueError(f"X holds {self._matrix(X)[row, col]} in column "
+                             f"{self.feature_names[col]!r} (row {row}): too large for this "
+                             f"model, (x - mean) / scale = (x - {self.mean[col]:.6g}) / "
+                             f"{self.scale[col]:.6g} is beyond {self.network.dtype.name}'s "
+                             f"range")
+        return self.network.predict(inputs.astype(self.network.dtype, copy=False))
 
     def _matrix(self, X: Any) -> np.ndarray:
         """X's feature columns as float64 (n_rows, n_features), every value finite."""

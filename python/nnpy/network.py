@@ -511,7 +511,8 @@ class Network:
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-        1-D sample gives a 1-D output."""
+        1-D sample gives a 1-D output. Outputs are finite: where the arithmetic overflows the
+        dtype (X too large for the weights) a ValueError says which row."""
         if type(X) is np.ndarray:
             # One sample, (n_inputs,) or (1, n_inputs): the core's latency path checks X and
             # whether a fit or an assignment is under way in another thread itself, allocates
@@ -537,6 +538,8 @@ class Network:
             block = min(len(X), _PREDICT_BLOCK)
             work = np.empty(model.work_size(block), self.dtype)
             core.forward(model, self._flat, X, out, work, block)
+        if core.count_nonfinite(out.reshape(-1)):
+            raise _overflowed(X, out)
         return out[0] if single else out
 
     def _xy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> Tuple[FloatArray, FloatArray]:
@@ -895,6 +898,19 @@ def _next_budget(budget: int, ran: int, elapsed: float) -> int:
     if ran <= 0 or elapsed <= 0:
         return budget * 8
     return int(max(1, min(budget * 8, ran * _CALL_SECONDS / elapsed)))
+
+
+def _overflowed(X: FloatArray, out: FloatArray) -> ValueError:
+    """The error for outputs that are inf or NaN although X and the parameters are finite: the
+    arithmetic overflowed the dtype (pre-activations beyond its range, or inf - inf)."""
+    row = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
+    dtype = np.dtype(out.dtype)
+    hint = ("; or use dtype=np.float64" if dtype == np.float32 else "")
+    return ValueError(
+        f"the network's outputs for row {row} of X are not finite ({out[row]}): its "
+        f"arithmetic overflowed {dtype.name} (X's largest magnitude is "
+        f"{float(np.abs(X).max()):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
+        f"scale X down{hint}")
 
 
 def _accuracy(outputs: FloatArray, Y: FloatArray) -> float:

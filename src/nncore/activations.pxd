@@ -8,7 +8,7 @@
 # and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
 # in nnpy/_model.py and its two functions in nnpy/reference.py.
 from cython cimport floating
-from libc.math cimport log1p, fabs, fabsf
+from libc.math cimport log1p, fabs, fabsf, isinf
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
@@ -123,8 +123,11 @@ cdef inline floating derivative(int kind, floating a) noexcept nogil:
 
 
 # Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first).
+# A row whose largest value is infinite (pre-activations that overflowed) gets the limit: the
+# +inf values share the mass equally (z - max would be inf - inf = NaN); a row of -inf values
+# is uniform. A NaN stays NaN.
 cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, tied
     cdef floating zmax, total
     cdef floating* row
     for r in range(rows):
@@ -132,6 +135,13 @@ cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexce
         zmax = row[0]
         for j in range(1, n):
             zmax = row[j] if row[j] > zmax else zmax
+        if isinf(zmax):
+            tied = 0
+            for j in range(n):
+                tied += row[j] == zmax
+            for j in range(n):
+                row[j] = <floating>(row[j] == zmax) / <floating>tied
+            continue
         total = 0
         for j in range(n):
             row[j] = exp_neg(row[j] - zmax)
