@@ -529,8 +529,8 @@ class Network:
                 # one sample converted, or one that waited for another thread: the same
                 # per-sample arithmetic as above, so that a sample's output does not depend
                 # on its input's dtype or layout, or on the timing of other threads
-                one = core.predict_one(self._forward_model, self._flat, X[0] if single else X,
-                                       self._guard)
+                one = _predict_one(self._forward_model, self._flat, X[0] if single else X,
+                                   self._guard)
                 if one is not None:
                     return one
             out = np.empty((len(X), self._n_out), self.dtype)
