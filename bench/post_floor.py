@@ -4,23 +4,33 @@ forwardPass/backPropogation can remove.
     python bench/post_floor.py [--steps 10000] [--repeats 7]
 
 The post's loop (W1 through its API: randrange(0, 4), forwardPass, backPropogation(lr=0.125),
-c = 0.5 * error**2 appended to a list) runs in four versions, interleaved, in one process:
+c = 0.5 * error**2 appended to a list) runs in these versions, interleaved, in one process:
 
-  numpy      the post's numpy code (nnpy.reference), the ratio's denominator
-  nnpy-post  nnpy's compiled forwardPass and backPropogation
-  floor      forwardPass and backPropogation replaced by functions that only make the new
-             arrays and dicts one step leaves in `params` (np.empty of each shape, the dicts
-             with their keys, the stores into params): no arithmetic, no checks
-  floor-C    the same objects made through numpy's C API, as the compiled functions make them
-             (bench/post_floor_alloc.pyx, built on the fly with pyximport when Cython and a C
-             compiler are there; skipped with a message when not)
-  loop       the loop's own work alone (randrange, X[item], y[item], the 0.5 * error**2
-             bookkeeping, append): forwardPass/backPropogation return params as they are
+  numpy       the post's numpy code (nnpy.reference), the ratio's denominator
+  nnpy-post   nnpy's compiled forwardPass and backPropogation. In this loop nobody keeps the
+              dicts a step replaces, so each step writes into the previous step's arrays
+              instead of making new ones (nnpy._post re-uses them only when nothing but params
+              holds them: no user code can tell)
+  nnpy-kept   the same, but each step's params["forwardPass"] (the dict) and
+              params["deltas"]["delta_0"] (an array) are held through the next step, as a user
+              comparing consecutive steps would (a wrapper round backPropogation, one more
+              Python call per step): then every step must make new objects, as the numpy code
+              does
+  floor       forwardPass and backPropogation replaced by functions that only make the new
+              arrays and dicts one step leaves in `params` (np.empty of each shape, the dicts
+              with their keys, the stores into params): no arithmetic, no checks
+  floor-C     the same objects made through numpy's C API, as the compiled functions make them
+              (bench/post_floor_alloc.pyx, built on the fly with pyximport when Cython and a C
+              compiler are there; skipped with a message when not)
+  loop        the loop's own work alone (randrange, X[item], y[item], the 0.5 * error**2
+              bookkeeping, append): forwardPass/backPropogation return params as they are
 
 Prints ns per step (median and minimum over the repeats) and the ratios: numpy / nnpy-post is
-the target's "x the post's numpy" (>= 20x wanted), numpy / floor the most any implementation of
-the API could reach on this machine in this run: numpy / floor-C with the allocations made as
-cheaply as C makes them, numpy / floor with them made from Python (np.empty).
+the target's "x the post's numpy" (>= 20x wanted); numpy / loop is the most any implementation
+of the API could reach on this machine in this run (the loop's own work, which nnpy cannot
+change, is all that is left); numpy / floor-C (numpy / floor) is the most an implementation
+that makes new objects every step could reach, allocating as C does (from Python): the bound
+on nnpy-kept, and on nnpy-post before it re-used objects.
 """
 import argparse
 import gc
@@ -54,6 +64,19 @@ def post_loop(forwardPass: Callable[..., Any], backPropogation: Callable[..., An
         c = 0.5 * (var["forwardPass"]["error"]) ** 2
         epoch_error.append(c)
     return time.perf_counter() - start
+
+
+def holding(backPropogation: Callable[..., Any]) -> Callable[..., Any]:
+    """backPropogation that also holds each step's forward dict and delta_0 array until the
+    next step's end (as a user comparing consecutive steps would): nothing can be re-used."""
+    held: List[Any] = [None]
+
+    def back(params: Dict[str, Any], lr: float, update: bool = True,
+             debug: bool = False) -> Dict[str, Any]:
+        params = backPropogation(params, lr, update, debug)
+        held[0] = (params["forwardPass"], params["deltas"]["delta_0"])
+        return params
+    return back
 
 
 def floor_functions(params: Dict[str, Any]) -> Tuple[Callable[..., Any], Callable[..., Any]]:
@@ -140,6 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                    params_for(nnpy.reference), args.steps),
         "nnpy-post": lambda: post_loop(nnpy.forwardPass, nnpy.backPropogation,
                                        params_for(nnpy), args.steps),
+        "nnpy-kept": lambda: post_loop(nnpy.forwardPass, holding(nnpy.backPropogation),
+                                       params_for(nnpy), args.steps),
     }
     makers: List[Tuple[str, Callable[..., Any]]] = [("floor", floor_functions)]
     floor_c, why = floor_c_functions()
@@ -174,17 +199,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for name in cases:
         print(f"{name:10} {median[name]:15,.0f} {min(times[name]):12,.0f}")
     print(f"numpy / nnpy-post: {median['numpy'] / median['nnpy-post']:.1f}x (target >= 20x)")
-    print(f"numpy / floor:     {median['numpy'] / median['floor']:.1f}x (the most the API allows, "
-          f"allocating from Python)")
+    print(f"numpy / loop:      {median['numpy'] / median['loop']:.1f}x (the most the API allows: "
+          f"the loop's own work alone)")
+    print(f"numpy / nnpy-kept: {median['numpy'] / median['nnpy-kept']:.1f}x (each step's objects "
+          f"held through the next: no re-use)")
     if "floor-C" in median:
-        print(f"numpy / floor-C:   {median['numpy'] / median['floor-C']:.1f}x (the most the API "
-              f"allows, allocating as C does)")
-    print(f"numpy / loop:      {median['numpy'] / median['loop']:.1f}x (the loop's own work "
-          f"alone)")
+        print(f"numpy / floor-C:   {median['numpy'] / median['floor-C']:.1f}x (the most when each "
+              f"step makes new objects, allocating as C does)")
+    print(f"numpy / floor:     {median['numpy'] / median['floor']:.1f}x (the most when each "
+          f"step makes new objects, allocating from Python)")
     floor = median.get("floor-C", median["floor"])
-    print(f"nnpy-post above the floor{'-C' if 'floor-C' in median else ''}: "
-          f"{median['nnpy-post'] - floor:,.0f} ns/step; above the loop alone: "
-          f"{median['nnpy-post'] - median['loop']:,.0f} ns/step")
+    print(f"nnpy-post above the loop alone: {median['nnpy-post'] - median['loop']:,.0f} ns/step; "
+          f"nnpy-kept above the floor{'-C' if 'floor-C' in median else ''}: "
+          f"{median['nnpy-kept'] - floor:,.0f} ns/step")
 
 
 def _loadavg() -> Tuple[float, ...]:

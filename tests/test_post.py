@@ -255,3 +255,28 @@ def test_arrays_in_the_dict_are_ordinary_and_replaceable():
     assert not np.all(params["theta"]["W_0"] == 0.5)  # updated in place, Fortran order or not
     copy = pickle.loads(pickle.dumps(params))
     assert_dicts_close(copy["theta"], params["theta"], rtol=0)
+
+
+@pytest.mark.parametrize("change", ["reversed key order", "an extra key", "keys not interned"])
+def test_theta_in_any_order_or_with_extra_keys(change):
+    """The compiled glue reads theta in init_net's key order without lookups; any other theta
+    (another order, more keys, keys that are equal strings but other objects) is looked up by
+    key, with the same numbers."""
+    np.random.seed(0)
+    params = nnpy.init_net(2, 3, 1)
+    np.random.seed(0)
+    expected = reference.init_net(2, 3, 1)
+    theta = params["theta"]
+    if change == "reversed key order":
+        params["theta"] = dict(reversed(list(theta.items())))
+    elif change == "an extra key":
+        theta["note"] = "a user's"
+    else:
+        params["theta"] = {"".join(list(k)): v for k, v in theta.items()}
+        assert all(a is not b for a, b in zip(params["theta"], theta))
+    for i in range(12):
+        for api, p in ((nnpy, params), (reference, expected)):
+            api.backPropogation(api.forwardPass(X[i % 4], Y[i % 4], p), 0.125)
+        assert_dicts_close({k: v for k, v in params["theta"].items() if k != "note"},
+                           expected["theta"], rtol=1e-12)
+        assert_dicts_close(params["forwardPass"], expected["forwardPass"], rtol=1e-12)

@@ -8,6 +8,7 @@ numbers are the post's. nnpy.reference has the same functions in plain numpy.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any, Callable, Dict, List, Tuple, Union
 
@@ -70,8 +71,10 @@ def init_net(inputSize: int, layers: int, outputSize: int,
     theta: Dict[str, Float64] = {}
     for idx in range(layers):
         n_out = outputSize if idx == layers - 1 else inputSize
-        theta["W_" + str(idx)] = draw(n_out, inputSize)
-        theta["B_" + str(idx)] = np.array([draw(n_out)]).T
+        # interned keys: nnpy._post looks them up with the same (interned) objects, which a dict
+        # lookup matches by identity without comparing characters
+        theta[sys.intern("W_" + str(idx))] = draw(n_out, inputSize)
+        theta[sys.intern("B_" + str(idx))] = np.array([draw(n_out)]).T
     params["theta"] = theta
     return params
 
