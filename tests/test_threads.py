@@ -89,9 +89,11 @@ def test_many_threads_many_networks():
 # The GIL is released inside the core
 # ---------------------------------------------------------------------------------------------
 
-def _count_while(work):
-    """Runs work() in this thread while another thread counts; with a switch interval of an
-    hour, the counter only advances while this thread has released the GIL."""
+def _count_while(work, seconds=0.3):
+    """Runs work() in this thread, again and again for `seconds`, while another thread counts;
+    with a switch interval of an hour, the counter only advances while this thread has
+    released the GIL. (Repeating keeps the count well clear of the thresholds on a busy
+    machine, where one call may end before the counting thread is scheduled at all.)"""
     count = [0]
     stop = threading.Event()
     started = threading.Event()
@@ -110,7 +112,10 @@ def _count_while(work):
     try:
         sys.setswitchinterval(3600.0)
         before = count[0]
+        end = time.perf_counter() + seconds
         work()
+        while time.perf_counter() < end:
+            work()
         during = count[0] - before
     finally:
         sys.setswitchinterval(old)

@@ -77,7 +77,10 @@ FloatArray = npt.NDArray[np.floating]  # float64 or float32: the network's dtype
 Callback = Callable[[int, "History"], object]  # callback(epoch, history); False stops fit
 
 _CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency
+_FIRST_CALL_RATE = 1e8  # rows x (parameters + 100) a second the first call assumes: 10x to 100x
+                        # below what fit runs at (W1 1e9, W3 1e10), so the first call is short
 _PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
+_predict_one = core.predict_one  # predict's latency path, one name lookup away
 _TRAIN_BLOCK = 256     # rows per forward/backward block of a batch: bounds fit's workspace, and
                        # how often a long batch looks for Ctrl-C
 
@@ -516,7 +519,7 @@ class Network:
             # the output, needs no workspace and keeps the GIL (so none can start while it
             # runs): no lock, no reader count. Anything it does not take (other shapes or
             # dtypes, a busy network, a non-finite input or output) goes the general way below.
-            out = core.predict_one(self._forward_model, self._flat, X, self._guard)
+            out = _predict_one(self._forward_model, self._flat, X, self._guard)
             if out is not None:
                 return out
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
@@ -526,8 +529,8 @@ class Network:
                 # one sample converted, or one that waited for another thread: the same
                 # per-sample arithmetic as above, so that a sample's output does not depend
                 # on its input's dtype or layout, or on the timing of other threads
-                one = core.predict_one(self._forward_model, self._flat, X[0] if single else X,
-                                       self._guard)
+                one = _predict_one(self._forward_model, self._flat, X[0] if single else X,
+                                   self._guard)
                 if one is not None:
                     return one
             out = np.empty((len(X), self._n_out), self.dtype)
@@ -685,7 +688,7 @@ class Network:
         model = self._model(loss_name)
         per_epoch = validation is not None or callback is not None or bar is not None
         interruptible = threading.current_thread() is threading.main_thread()
-        max_batches = 1  # grows 8x a call, up to about _CALL_SECONDS of work per call
+        max_batches = _first_budget(batch_size, model.n_params)  # then measured (_next_budget)
         try:
             with self._guard.train():
                 self._check_finite_parameters()
@@ -880,6 +883,13 @@ def _threads(n_threads: Optional[int]) -> int:
     their workers hold (1 when the core has no OpenMP)."""
     wanted = _available_cores() if n_threads is None else as_int(n_threads, "n_threads", 1)
     return max(1, min(wanted, core.max_threads()))
+
+
+def _first_budget(batch_size: int, n_params: int) -> int:
+    """Batches for fit's first core call: _CALL_SECONDS of work at _FIRST_CALL_RATE (one
+    batch for large ones; the post's 10,000 steps in one call rather than six, each with its
+    own set-up)."""
+    return max(1, int(_CALL_SECONDS * _FIRST_CALL_RATE / (batch_size * (n_params + 100))))
 
 
 def _next_budget(budget: int, ran: int, elapsed: float) -> int:

@@ -1136,7 +1136,7 @@ def predict_one(Model model, cnp.ndarray params, object x, object guard):
     cdef int ndim
     cdef double work[STACK_WORK]
     cdef bint done
-    if type(x) is not np.ndarray or (kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT):
+    if type(x) is not cnp.ndarray or (kind != cnp.NPY_DOUBLE and kind != cnp.NPY_FLOAT):
         return None
     xa = <cnp.ndarray>x
     ndim = cnp.PyArray_NDIM(xa)
