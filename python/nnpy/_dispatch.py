@@ -61,10 +61,10 @@ def _normalise(level: str) -> str:
     return level.strip().lower().replace("-", "_")
 
 
-# How long an idle OpenMP thread of the core spins before it sleeps, in libgomp's spins (about
-# 0.1 ms here). libgomp's default, 300,000 (tens of ms), suits a machine of its own; on one
+# How long an idle OpenMP thread of the core spins before it sleeps, in libgomp's spins (a
+# pause instruction each). libgomp's default, 300,000, suits a machine of its own; on one
 # shared with other work the waiting thread burns the time slice its partner needs, and two
-# threads ran W3 3-7x slower than one (10,000: 2-3x faster than the default there).
+# threads ran W3 3-14x slower than one (10,000: 1.2-5.8x faster than the default there).
 _SPIN_COUNT = "10000"
 
 
