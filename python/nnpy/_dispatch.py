@@ -73,13 +73,14 @@ def _import_core(name: str) -> ModuleType:
     it loads (with the core); unless the user chose one (OMP_WAIT_POLICY, GOMP_SPINCOUNT),
     the core's libgomp is given _SPIN_COUNT, and the environment is restored afterwards (a
     wheel carries its own copy of libgomp, so no other library's threads are affected)."""
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return importlib.import_module(f"nnpy._core_{name}")
-    os.environ["GOMP_SPINCOUNT"] = _SPIN_COUNT
+    ours = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+    if ours:
+        os.environ["GOMP_SPINCOUNT"] = _SPIN_COUNT
     try:
         return importlib.import_module(f"nnpy._core_{name}")
     finally:
-        del os.environ["GOMP_SPINCOUNT"]
+        if ours:
+            del os.environ["GOMP_SPINCOUNT"]
 
 
 def load_core(level: Optional[str] = None) -> ModuleType:
