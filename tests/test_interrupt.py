@@ -94,11 +94,13 @@ CASES = [
     ([784, 256, 10], 8192, 128, "float32", 0.0, False),
     ([64, 32, 10], 60000, 1000, "float64", 0.0, False),   # large batches
     ([64, 32, 10], 20000, 1, "float64", 0.0, True),       # a callback: one epoch per call
+    ([2, 2, 1], 1000, 1, "float64", 0.0, False),          # the post's 2-2-1: small_sgd
 ]
 
 
 @pytest.mark.parametrize("sizes,n,batch,dtype,momentum,per_epoch", CASES,
-                         ids=["w2", "w3-momentum", "w3-float32", "large-batch", "callback"])
+                         ids=["w2", "w3-momentum", "w3-float32", "large-batch", "callback",
+                              "w1-small"])
 def test_ctrl_c_stops_fit_quickly_with_completed_steps(sizes, n, batch, dtype, momentum,
                                                        per_epoch):
     if sys.platform != "linux":

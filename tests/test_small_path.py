@@ -1,17 +1,23 @@
-"""Per-sample plain SGD on small networks (every width <= 4, as the post's 2-2-1): the core
-trains them with its unrolled copy of the per-sample passes, the SGD step and its finiteness
-check folded into the gradient pass (issue 11). These tests hold that path to Nielsen's
-per-sample backprop in nnpy.reference, and to the divergence guarantee: a step that would make
-a weight non-finite is not applied."""
+"""Per-sample plain SGD on small networks (issue 11). Layers whose widths are all at most 4
+(each of the post's 2-2-1) run copies of the per-sample passes compiled for their widths, the
+SGD step and its finiteness check folded into the gradient pass; a network with one hidden
+layer of at most 4 units and at most 4 outputs trains in a loop compiled for those widths
+(small_sgd), with any number of inputs. These tests hold both to Nielsen's per-sample backprop
+in nnpy.reference, to the divergence guarantee (a step that would make a weight non-finite is
+not applied) and to runs continued across calls into the core."""
 import numpy as np
 import pytest
 
 from nnpy import Network, TrainingDiverged, _model, reference
+from nnpy._dispatch import core
 from test_model_family import problem  # random data fitting each output
 
 ACTIVATIONS = list(_model.HIDDEN)
 PAIRS = sorted(_model.PAIRS)
-SMALL_SIZES = [[2, 2, 1], [1, 4, 4, 1], [4, 3, 4], [3, 1, 2, 4, 2]]
+# small_sgd's: inputs within and beyond 4, every hidden and output width 1-4 among them; then
+# deeper or wider networks (the per-layer copies, and a general layer among small ones)
+SMALL_SIZES = [[2, 2, 1], [1, 1, 1], [4, 3, 4], [3, 4, 2], [4, 1, 3], [6, 2, 4], [9, 3, 1],
+               [1, 4, 4, 1], [3, 1, 2, 4, 2], [2, 6, 1]]
 
 
 
@@ -96,3 +102,34 @@ def test_a_diverging_step_is_not_applied():
     with pytest.raises(TrainingDiverged):
         net.fit(X[1:], Y[1:], epochs=1, lr=lr)
     np.testing.assert_array_equal(net.get_flat_params(), before)
+
+
+def _train_in_calls(sizes, X, Y, budgets, shuffle):
+    """The flat parameters, epoch losses and step count after core.train calls of these
+    batch budgets, each continuing the run (mid-epoch too) where the last one stopped."""
+    model = core.Model(sizes, core.ACT_SIGMOID, core.ACT_SIGMOID, core.LOSS_MSE)
+    params = Network(sizes, seed=3).get_flat_params()
+    steps = np.zeros(1, np.int64)
+    optimizer = core.Optimizer(core.OPT_SGD, 0.3, steps)
+    run = core.Epochs(len(X), 1, 256, shuffle, 11)
+    work = np.empty(model.train_work_size(1, 256, optimizer))
+    losses = []
+    for budget in budgets:
+        out = np.empty(budget)
+        status, ran, done = core.train(model, optimizer, run, params, np.empty(0), X, Y,
+                                       np.empty(0), out, budget, work, False)
+        assert (status, ran) == (core.STATUS_OK, budget)
+        losses += out[:done].tolist()
+    return params, losses, int(steps[0])
+
+
+@pytest.mark.parametrize("sizes", [[2, 2, 1], [3, 4, 2], [6, 3, 1], [2, 5, 1]], ids=str)
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_run_split_across_calls_equals_one_call(sizes, shuffle):
+    rng = np.random.default_rng(5)
+    X, Y = problem(rng, sizes, "sigmoid", 5)
+    one = _train_in_calls(sizes, X, Y, [37], shuffle)
+    split = _train_in_calls(sizes, X, Y, [3, 4, 1, 2, 27], shuffle)
+    np.testing.assert_array_equal(split[0], one[0])
+    assert split[1] == one[1] and len(one[1]) == 7   # 37 steps: 7 epochs of 5 completed
+    assert split[2] == one[2] == 37

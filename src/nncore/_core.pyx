@@ -648,137 +648,297 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
 # matrix-vector products as plain loops, no packing, no blocking
 # ---------------------------------------------------------------------------------------------
 
-from activations cimport scalar_sigmoid   # the per-sample path's branch-free sigmoid
+from activations cimport nn_sigmoid_branchless, nn_sigmoid_branchlessf  # always inlined
 
-# Width tags: the per-sample passes are compiled once per tag (a fused type). In the copy for
-# small networks (SmallNet: every width at most SMALL_WIDTH, as in the post's 2-2-1) each loop
-# runs to SMALL_WIDTH and exits at its width: the compiler unrolls it into straight code, with
-# no loop set-up and no vectorised versions to choose between, so that a step costs its
-# arithmetic. AnyNet: every loop runs to its width.
-cdef struct SmallNet:
+# Width tags. A layer whose widths are both at most SMALL_WIDTH (each layer of the post's 2-2-1
+# is) runs a copy of the per-sample loops compiled for exactly its widths, one copy per pair
+# (Inputs, Outputs: fused types of these tags). The compiler unrolls each loop of such a copy
+# into straight code, with no loop set-up, no exit tests and no vectorised versions to choose
+# between, so that a small layer's step costs its arithmetic. UpTo4: an input width at run time,
+# at most SMALL_WIDTH (loops unrolled to SMALL_WIDTH, each exiting at the width: the input layer
+# of small_step). AnyWidth: widths at run time.
+cdef struct Width1:
     char unused
-cdef struct AnyNet:
+cdef struct Width2:
     char unused
-ctypedef fused Widths:
-    SmallNet
-    AnyNet
+cdef struct Width3:
+    char unused
+cdef struct Width4:
+    char unused
+cdef struct UpTo4:
+    char unused
+cdef struct AnyWidth:
+    char unused
+ctypedef fused Inputs:
+    Width1
+    Width2
+    Width3
+    Width4
+    UpTo4
+    AnyWidth
+ctypedef fused Outputs:
+    Width1
+    Width2
+    Width3
+    Width4
+    AnyWidth
 
 cdef enum:
-    SMALL_WIDTH = 4   # networks whose widths are all at most this take the SmallNet copy
+    SMALL_WIDTH = 4   # layers with both widths at most this take a copy compiled for them
+    SMALL_PARAMS = 2 * SMALL_WIDTH * (SMALL_WIDTH + 1)   # parameters of the largest small net
 
 
-# Whether every width of the network is at most SMALL_WIDTH.
-cdef bint small_network(const Net* net) noexcept nogil:
-    cdef Py_ssize_t l
-    for l in range(net.n_layers + 1):
-        if net.sizes[l] > SMALL_WIDTH:
-            return 0
-    return 1
+# The width a tag stands for; n for AnyWidth.
+cdef inline Py_ssize_t width(Inputs* tag, Py_ssize_t n) noexcept nogil:
+    if Inputs is Width1:
+        return 1
+    elif Inputs is Width2:
+        return 2
+    elif Inputs is Width3:
+        return 3
+    elif Inputs is Width4:
+        return 4
+    else:
+        return n
 
 
-# The bound of a loop over n values: SMALL_WIDTH in the SmallNet copy (whose loops exit at n),
-# else n.
-cdef inline Py_ssize_t bound(Widths* tag, Py_ssize_t n) noexcept nogil:
-    if Widths is SmallNet:
+# The bound of a loop over an input width n: SMALL_WIDTH for UpTo4 (whose loops exit at n), else
+# the width.
+cdef inline Py_ssize_t bound(Inputs* tag, Py_ssize_t n) noexcept nogil:
+    if Inputs is UpTo4:
         return SMALL_WIDTH
-    return n
+    else:
+        return width(tag, n)
 
 
-# Dot product of n values. With AnyNet, in 8 partial sums the compiler keeps in one SIMD
-# register (a single running sum would be a serial chain: without -ffast-math it cannot reorder
-# it); small dots, in one running sum.
+# Dot product of n values. Long ones (AnyWidth, n >= 8) in 8 partial sums the compiler keeps
+# in one SIMD register (a single running sum would be a serial chain: without -ffast-math it
+# cannot reorder it); short ones in one running sum.
 cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n,
-                         Widths* tag) noexcept nogil:
+                         Inputs* tag) noexcept nogil:
     cdef floating part[8]
     cdef floating total = 0
-    cdef Py_ssize_t i, t, blocks = n // 8 * 8
-    if Widths is SmallNet or n < 8:  # the partial sums would cost more than they save
-        for i in range(bound(tag, n)):
-            if Widths is SmallNet and i == n:
-                break
-            total = total + u[i] * v[i]
-        return total
-    for t in range(8):
-        part[t] = 0
-    for i in range(0, blocks, 8):
-        for t in range(8):
-            part[t] = part[t] + u[i + t] * v[i + t]
-    total = ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))
-    for i in range(blocks, n):
+    cdef Py_ssize_t i, t, start = 0
+    if Inputs is AnyWidth:
+        if n >= 8:  # below 8 the partial sums would cost more than they save
+            start = n // 8 * 8
+            for t in range(8):
+                part[t] = 0
+            for i in range(0, start, 8):
+                for t in range(8):
+                    part[t] = part[t] + u[i + t] * v[i + t]
+            total = (((part[0] + part[4]) + (part[2] + part[6]))
+                     + ((part[1] + part[5]) + (part[3] + part[7])))
+    for i in range(start, bound(tag, n)):
+        if Inputs is UpTo4 and i == n:
+            break
         total = total + u[i] * v[i]
     return total
+
+
+# One layer of one sample's forward pass: a = f(W a_prev + b), with W (n_out x n_in, row-major)
+# and then b at w; z_keep (not NULL) gets the pre-activations.
+cdef inline void sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in, Py_ssize_t n_out,
+                               const floating* w, const floating* a_prev, floating* a,
+                               floating* z_keep, int kind) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef const floating* b
+    n_in = width(ins, n_in)
+    n_out = width(outs, n_out)
+    b = w + n_out * n_in
+    for j in range(n_out):
+        a[j] = dot(w + j * n_in, a_prev, n_in, ins) + b[j]
+    if z_keep != NULL:
+        for j in range(n_out):
+            z_keep[j] = a[j]
+    # The post's sigmoid without a branch (scalar_sigmoid: the signs of one sample's
+    # pre-activations are not predictable, and a mispredicted jump costs more than its
+    # arithmetic); the others one value at a time in a sized copy, else in activate's
+    # vectorised pass.
+    if kind == SIGMOID:
+        for j in range(n_out):
+            if floating is float:
+                a[j] = nn_sigmoid_branchlessf(a[j])
+            else:
+                a[j] = nn_sigmoid_branchless(a[j])
+    elif kind == SOFTMAX:
+        softmax_rows(a, 1, n_out)
+    elif Outputs is AnyWidth:
+        activate(kind, a, 1, n_out)
+    else:
+        for j in range(n_out):
+            a[j] = activation(kind, a[j])
+
+
+# One layer of one sample's backprop, from the deltas of its outputs (n_out values).
+# Updates: the gradient of W and b into grad_w (laid out like w), or with `fold` plain SGD's
+# step instead, -lr * (g + decay * W) for the weights and -lr * g for the biases (step_range's
+# formula), computed as each gradient is; returns 1 if a parameter plus its step is inf or NaN
+# (the step and its check in the pass that computes the gradient, not in passes of their own).
+# Then, with delta_below (not NULL), the deltas of its inputs: (W.T delta) * f'(z_below), f'
+# from the activations a_prev.
+cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
+                                        Py_ssize_t n_out, const floating* w,
+                                        const floating* a_prev, const floating* delta,
+                                        floating* grad_w, floating* delta_below, int kind,
+                                        bint fold, floating lr, floating decay) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating d, step, total
+    cdef unsigned int flags = 0
+    n_in = width(ins, n_in)
+    n_out = width(outs, n_out)
+
+    # Updates
+    if not fold:
+        for j in range(n_out):
+            d = delta[j]
+            for i in range(bound(ins, n_in)):
+                if Inputs is UpTo4 and i == n_in:
+                    break
+                grad_w[j * n_in + i] = d * a_prev[i]
+            grad_w[n_out * n_in + j] = d
+    else:
+        for j in range(n_out):
+            d = delta[j]
+            for i in range(bound(ins, n_in)):
+                if Inputs is UpTo4 and i == n_in:
+                    break
+                step = -lr * (d * a_prev[i] + decay * w[j * n_in + i])
+                grad_w[j * n_in + i] = step
+                flags |= nonfinite(w[j * n_in + i] + step)
+            step = -lr * d
+            grad_w[n_out * n_in + j] = step
+            flags |= nonfinite(w[n_out * n_in + j] + step)
+
+    # Deltas passed down: summed row by row of W (contiguous reads), or in a sized copy one
+    # input at a time (straight code, no zeroing pass); the same sums in the same order
+    if delta_below != NULL:
+        if Inputs is AnyWidth:
+            for i in range(n_in):
+                delta_below[i] = 0
+            for j in range(n_out):
+                d = delta[j]
+                for i in range(n_in):
+                    delta_below[i] = delta_below[i] + d * w[j * n_in + i]
+            times_derivative(kind, delta_below, a_prev, n_in)
+        else:
+            for i in range(bound(ins, n_in)):
+                if Inputs is UpTo4 and i == n_in:
+                    break
+                total = 0
+                for j in range(n_out):
+                    total = total + delta[j] * w[j * n_in + i]
+                delta_below[i] = total * derivative(kind, a_prev[i])
+    return flags
+
+
+# sized_forward in its copy for widths n_in, n_out: the sized one when both are at most
+# SMALL_WIDTH (forward_to picks the copy for n_out).
+cdef inline void forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
+                               const floating* a_prev, floating* a, floating* z_keep,
+                               int kind) noexcept nogil:
+    if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
+        sized_forward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, a, z_keep, kind)
+    elif n_in == 1:
+        forward_to(<Width1*>NULL, n_out, w, a_prev, a, z_keep, kind)
+    elif n_in == 2:
+        forward_to(<Width2*>NULL, n_out, w, a_prev, a, z_keep, kind)
+    elif n_in == 3:
+        forward_to(<Width3*>NULL, n_out, w, a_prev, a, z_keep, kind)
+    else:
+        forward_to(<Width4*>NULL, n_out, w, a_prev, a, z_keep, kind)
+
+cdef inline void forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
+                            const floating* a_prev, floating* a, floating* z_keep,
+                            int kind) noexcept nogil:
+    if n_out == 1:
+        sized_forward(ins, <Width1*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+    elif n_out == 2:
+        sized_forward(ins, <Width2*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+    elif n_out == 3:
+        sized_forward(ins, <Width3*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+    else:
+        sized_forward(ins, <Width4*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+
+
+# sized_backward in its copy for widths n_in, n_out (as forward_layer picks).
+cdef inline unsigned int backward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
+                                        const floating* a_prev, const floating* delta,
+                                        floating* grad_w, floating* delta_below, int kind,
+                                        bint fold, floating lr, floating decay) noexcept nogil:
+    if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
+        return sized_backward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, delta,
+                              grad_w, delta_below, kind, fold, lr, decay)
+    elif n_in == 1:
+        return backward_to(<Width1*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
+                           fold, lr, decay)
+    elif n_in == 2:
+        return backward_to(<Width2*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
+                           fold, lr, decay)
+    elif n_in == 3:
+        return backward_to(<Width3*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
+                           fold, lr, decay)
+    return backward_to(<Width4*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
+                       fold, lr, decay)
+
+cdef inline unsigned int backward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
+                                     const floating* a_prev, const floating* delta,
+                                     floating* grad_w, floating* delta_below, int kind,
+                                     bint fold, floating lr, floating decay) noexcept nogil:
+    if n_out == 1:
+        return sized_backward(ins, <Width1*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
+                              kind, fold, lr, decay)
+    elif n_out == 2:
+        return sized_backward(ins, <Width2*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
+                              kind, fold, lr, decay)
+    elif n_out == 3:
+        return sized_backward(ins, <Width3*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
+                              kind, fold, lr, decay)
+    return sized_backward(ins, <Width4*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
+                          kind, fold, lr, decay)
 
 
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
 # pre-activations in z_out; returns A_L.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
-                                     floating* acts, floating* z_out,
-                                     Widths* tag) noexcept nogil:
-    cdef Py_ssize_t j, l, n_in, n_out
+                                     floating* acts, floating* z_out) noexcept nogil:
+    cdef Py_ssize_t l, n_in, n_out, last = net.n_layers - 1
     cdef const floating* a_prev = x
     cdef const floating* w = params
-    cdef const floating* b
     cdef floating* a = acts
-    cdef int kind = net.hidden
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        b = w + n_out * n_in
-        for j in range(bound(tag, n_out)):
-            if Widths is SmallNet and j == n_out:
-                break
-            a[j] = dot(w + j * n_in, a_prev, n_in, tag) + b[j]
-        if l == net.n_layers - 1:  # the output layer: its pre-activations kept for the loss
-            kind = net.output
-            for j in range(bound(tag, n_out)):
-                if Widths is SmallNet and j == n_out:
-                    break
-                z_out[j] = a[j]
-        # the activation over the layer: one value at a time in the unrolled small copy; the
-        # post's sigmoid without a branch (scalar_sigmoid: the signs of one sample's
-        # pre-activations are not predictable, and a mispredicted jump costs more than its
-        # arithmetic); the others in activate's vectorised pass
-        if Widths is SmallNet and kind != SOFTMAX:
-            for j in range(bound(tag, n_out)):
-                if j == n_out:
-                    break
-                a[j] = activation(kind, a[j])
-        elif kind == SIGMOID:
-            for j in range(n_out):
-                a[j] = scalar_sigmoid(a[j])
-        else:
-            activate(kind, a, 1, n_out)
+        if l < last:
+            forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL, net.hidden)
+        else:  # the output layer: its pre-activations kept for the loss
+            forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
         a_prev = a
         a = a + n_out
-        w = b + n_out
+        w = w + n_out * (n_in + 1)
     return <floating*>a_prev
 
 
 # Backprop of one sample: grads = the sample's loss gradient (overwritten, not added to);
-# returns its loss. The arithmetic of accumulate_gradients with count == 1, as plain vector
-# loops. A_0 is x itself.
-# With `bad` (not NULL) grads gets plain SGD's step instead, -lr * (g + decay * W) for the
-# weights and -lr * g for the biases (step_range's formula), computed as each gradient is, and
-# *bad is or-ed with 1 if a parameter plus its step is inf or NaN: the step and its check in the
-# pass that computes the gradient, not in passes of their own (the caller applies the step).
+# returns its loss. The arithmetic of accumulate_gradients with count == 1, layer by layer
+# (sized_backward). A_0 is x itself.
+# With `bad` (not NULL) grads gets plain SGD's step instead (sized_backward's fold), and *bad
+# is or-ed with 1 if a parameter plus its step is inf or NaN (the caller applies the step).
 cdef inline double sample_gradients(const Net* net, const floating* params, const floating* x,
                                     const floating* y, floating* grads, floating* work,
-                                    Layout lay, Widths* tag, floating lr, floating decay,
+                                    Layout lay, floating lr, floating decay,
                                     unsigned int* bad) noexcept nogil:
-    cdef Py_ssize_t i, j, l, n_in, n_out, offset, acts_offset = lay.acts
+    cdef Py_ssize_t l, n_in, n_out, offset, acts_offset = lay.acts
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef const floating* a_prev
-    cdef const floating* w
     cdef floating* a
-    cdef floating* grad_w
     cdef floating* delta = work + lay.delta
     cdef floating* delta_below = delta + lay.delta_half
     cdef floating* swap
-    cdef floating d, total, step
     cdef unsigned int flags = 0
     cdef double sample_loss
 
-    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out, tag)
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out)
     for l in range(net.n_layers):
         acts_offset += net.sizes[l + 1]  # just past A_L
 
@@ -786,64 +946,20 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
     sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
     row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
 
-    # Layers from the top: gradients (delta a_prev^T and delta), then the delta passed down
+    # Layers from the top: the updates, then the deltas passed down
     offset = net.n_params
     for l in range(net.n_layers - 1, -1, -1):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         offset -= n_out * n_in + n_out
-        w = params + offset
-        grad_w = grads + offset
         acts_offset -= n_out
         a_prev = work + acts_offset - n_in if l > 0 else x
-        if bad == NULL:
-            for j in range(bound(tag, n_out)):
-                if Widths is SmallNet and j == n_out:
-                    break
-                d = delta[j]
-                for i in range(bound(tag, n_in)):
-                    if Widths is SmallNet and i == n_in:
-                        break
-                    grad_w[j * n_in + i] = d * a_prev[i]
-                grad_w[n_out * n_in + j] = d
-        else:
-            for j in range(bound(tag, n_out)):
-                if Widths is SmallNet and j == n_out:
-                    break
-                d = delta[j]
-                for i in range(bound(tag, n_in)):
-                    if Widths is SmallNet and i == n_in:
-                        break
-                    step = -lr * (d * a_prev[i] + decay * w[j * n_in + i])
-                    grad_w[j * n_in + i] = step
-                    flags |= nonfinite(w[j * n_in + i] + step)
-                step = -lr * d
-                grad_w[n_out * n_in + j] = step
-                flags |= nonfinite(w[n_out * n_in + j] + step)
-        if l > 0:
-            # delta_below = (W.T @ delta) * f'(z_below): summed row by row of W (contiguous
-            # reads), or in the unrolled small copy one input at a time
-            if Widths is SmallNet:
-                for i in range(bound(tag, n_in)):
-                    if i == n_in:
-                        break
-                    total = 0
-                    for j in range(bound(tag, n_out)):
-                        if j == n_out:
-                            break
-                        total = total + delta[j] * w[j * n_in + i]
-                    delta_below[i] = total * derivative(net.hidden, a_prev[i])
-            else:
-                for i in range(n_in):
-                    delta_below[i] = 0
-                for j in range(n_out):
-                    d = delta[j]
-                    for i in range(n_in):
-                        delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-                times_derivative(net.hidden, delta_below, a_prev, n_in)
-            swap = delta
-            delta = delta_below
-            delta_below = swap
+        flags |= backward_layer(n_in, n_out, params + offset, a_prev, delta, grads + offset,
+                                delta_below if l > 0 else <floating*>NULL, net.hidden,
+                                bad != NULL, lr, decay)
+        swap = delta
+        delta = delta_below
+        delta_below = swap
     if bad != NULL:
         bad[0] |= flags
     return sample_loss
@@ -1089,10 +1205,7 @@ cdef bint forward_one(const Net* net, const floating* params, const floating* x,
         return 0
     for i in range(1, net.n_layers + 1):
         widths += net.sizes[i]
-    if small_network(net):
-        a = forward_sample(net, params, x, work, work + widths, <SmallNet*>NULL)
-    else:
-        a = forward_sample(net, params, x, work, work + widths, <AnyNet*>NULL)
+    a = forward_sample(net, params, x, work, work + widths)
     for i in range(n_last):
         bad |= nonfinite(a[i])
     if bad:
@@ -1262,6 +1375,167 @@ cdef class Epochs:
         self.loss_sum = 0
 
 
+# ---------------------------------------------------------------------------------------------
+# Per-sample plain SGD on a small network (the post's 2-2-1), compiled for its widths
+# ---------------------------------------------------------------------------------------------
+
+ctypedef fused Hidden:   # the hidden width's tag (as Inputs and Outputs)
+    Width1
+    Width2
+    Width3
+    Width4
+    AnyWidth
+
+
+# Whether train's per-sample plain-SGD batches take small_sgd: one hidden layer, and the hidden
+# and output widths both at most SMALL_WIDTH.
+cdef bint small_two_layer(const Net* net) noexcept nogil:
+    return net.n_layers == 2 and net.sizes[1] <= SMALL_WIDTH and net.sizes[2] <= SMALL_WIDTH
+
+
+# One plain-SGD step on the sample (x, y) of a small_two_layer network, compiled for its hidden
+# and output widths (tags h, o; the input width at run time): sample_gradients with `bad`, its
+# activations and deltas in locals (registers) rather than a workspace. grads gets the step;
+# *bad is or-ed with 1 if a parameter plus its step is inf or NaN. Returns the sample's loss.
+cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const floating* params,
+                              const floating* x, const floating* y, floating* grads,
+                              floating lr, floating decay, unsigned int* bad) noexcept nogil:
+    cdef Py_ssize_t n_in = net.sizes[0], n_hid = width(h, 0), n_out = width(o, 0)
+    cdef Py_ssize_t top = n_hid * (n_in + 1)   # where the output layer's W and b start
+    cdef floating a_hid[SMALL_WIDTH]     # hidden activations
+    cdef floating a_out[SMALL_WIDTH]     # output activations
+    cdef floating z_out[SMALL_WIDTH]     # output pre-activations (for the loss)
+    cdef floating d_hid[SMALL_WIDTH]     # hidden deltas
+    cdef floating d_out[SMALL_WIDTH]     # output deltas
+    cdef double sample_loss
+
+    # Forward pass
+    if n_in <= SMALL_WIDTH:
+        sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL, net.hidden)
+    else:
+        sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL, net.hidden)
+    sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
+
+    # Output deltas and loss
+    sample_loss = row_loss(net.output, net.loss, a_out, z_out, y, n_out)
+    row_output_delta(net.output, net.loss, a_out, y, <floating>1, d_out, n_out)
+
+    # Output layer's step and hidden deltas, then the hidden layer's step
+    bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, d_out, grads + top, d_hid,
+                             net.hidden, 1, lr, decay)
+    if n_in <= SMALL_WIDTH:
+        bad[0] |= sized_backward(<UpTo4*>NULL, h, n_in, 0, params, x, d_hid, grads,
+                                 <floating*>NULL, net.hidden, 1, lr, decay)
+    else:
+        bad[0] |= sized_backward(<AnyWidth*>NULL, h, n_in, 0, params, x, d_hid, grads,
+                                 <floating*>NULL, net.hidden, 1, lr, decay)
+    return sample_loss
+
+
+# train's loop when every batch is one sample and the optimiser plain SGD, for a
+# small_two_layer network: the same steps, checks and bookkeeping as train's general loop, with
+# the step compiled for the network's widths (small_step) and the run's counters in locals
+# (written back as it returns). Returns OK, DIVERGED or INTERRUPTED, as train does; *batches and
+# *epochs_done get what it ran.
+cdef int small_sgd(Hidden* h, Outputs* o, const Net* net, const Settings* s, floating* params,
+                   const floating* X, const floating* Y, const floating* weights,
+                   Epochs epochs, long long* steps, double* losses, Py_ssize_t max_epochs,
+                   Py_ssize_t max_batches, floating* grads, bint interruptible,
+                   Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+    cdef Py_ssize_t n = epochs.n_rows, n_in = net.sizes[0], n_out = net.sizes[2]
+    cdef Py_ssize_t n_params = net.n_params, position = epochs.position, row, i
+    cdef Py_ssize_t* order = &epochs.order[0]
+    cdef Py_ssize_t ran = 0, done = 0
+    cdef long long step_count = steps[0]
+    cdef double loss_sum = epochs.loss_sum, wsum, sample_loss
+    cdef floating lr = <floating>s.lr
+    cdef unsigned int bad
+    cdef int status = OK
+    while done < max_epochs and ran < max_batches:
+        if interruptible and nn_stop_requested():
+            status = INTERRUPTED
+            break
+        if position == 0 and epochs.shuffle:
+            shuffle(order, n, epochs.rng)
+        row = order[position]
+        wsum = <double>weights[row] if weights != NULL else 1
+        if wsum > 0:
+            bad = 0
+            sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out, grads,
+                                     lr, <floating>(s.l2 + s.alpha / wsum), &bad)
+            if s.alpha != 0:
+                sample_loss += 0.5 * s.alpha * squared_weights(net, params) / wsum
+            if bad or nonfinite(sample_loss):
+                status = DIVERGED
+                break
+            if n_params <= SMALL_PARAMS:
+                # one value at a time (a loop with an exit is not vectorised): a vector load
+                # of values the step has just stored one by one would wait for the stores to
+                # reach the cache, and the next step waits on these parameters
+                for i in range(SMALL_PARAMS):
+                    if i == n_params:
+                        break
+                    params[i] = params[i] + grads[i]
+            else:
+                for i in range(n_params):
+                    params[i] = params[i] + grads[i]
+            step_count += 1
+            loss_sum += sample_loss
+        ran += 1
+        position += 1
+        if position == n:
+            losses[done] = loss_sum / n
+            loss_sum = 0
+            epochs.completed += 1
+            done += 1
+            position = 0
+    epochs.position = position
+    epochs.loss_sum = loss_sum
+    steps[0] = step_count
+    batches[0] = ran
+    epochs_done[0] = done
+    return status
+
+
+# small_sgd in its copy for the network's hidden and output widths (small_sgd_to picks the
+# output's).
+cdef int small_sgd_for(const Net* net, const Settings* s, floating* params, const floating* X,
+                       const floating* Y, const floating* weights, Epochs epochs,
+                       long long* steps, double* losses, Py_ssize_t max_epochs,
+                       Py_ssize_t max_batches, floating* grads, bint interruptible,
+                       Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+    cdef Py_ssize_t n_hid = net.sizes[1]
+    if n_hid == 1:
+        return small_sgd_to(<Width1*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    elif n_hid == 2:
+        return small_sgd_to(<Width2*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    elif n_hid == 3:
+        return small_sgd_to(<Width3*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    return small_sgd_to(<Width4*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                        max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+
+cdef int small_sgd_to(Hidden* h, const Net* net, const Settings* s, floating* params,
+                      const floating* X, const floating* Y, const floating* weights,
+                      Epochs epochs, long long* steps, double* losses, Py_ssize_t max_epochs,
+                      Py_ssize_t max_batches, floating* grads, bint interruptible,
+                      Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+    cdef Py_ssize_t n_out = net.sizes[2]
+    if n_out == 1:
+        return small_sgd(h, <Width1*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    elif n_out == 2:
+        return small_sgd(h, <Width2*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    elif n_out == 3:
+        return small_sgd(h, <Width3*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    return small_sgd(h, <Width4*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
+                     max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+
+
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
           object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible,
@@ -1322,91 +1596,87 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef floating* new_state = grads + lay.vector
     cdef floating* state_ptr = &st[0] if state_length else NULL
     cdef Py_ssize_t* order = &epochs.order[0]
-    cdef bint small = small_network(net)   # per-sample steps take the unrolled copy
     cdef bint plain_sgd = s.kind == SGD and s.momentum == 0   # no state: the step folded in
+    cdef bint small_sgd_run = plain_sgd and epochs.batch_size == 1 and small_two_layer(net)
     cdef floating lr = <floating>s.lr, decay
     cdef unsigned int bad
     cdef bint caught = nn_catch_sigint() if interruptible else 0
     try:
         with nogil:
-            while epochs_done < max_epochs and batches < max_batches:
-                if interruptible and nn_stop_requested():
-                    status = INTERRUPTED
-                    break
-                position = epochs.position
-                if position == 0 and epochs.shuffle:
-                    shuffle(order, n, epochs.rng)
-                count = min_(epochs.batch_size, n - position)
-                end = position + count
-                wsum = weight_sum(weights, order, position, count)
-                if wsum > 0 and count == 1 and plain_sgd:
-                    # one sample, plain SGD: the step computed and checked with the gradient
-                    row = order[position]
-                    decay = <floating>(s.l2 + s.alpha / wsum)
-                    bad = 0
-                    if small:
-                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
-                                                      base, lay, <SmallNet*>NULL, lr, decay,
-                                                      &bad)
-                    else:
-                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
-                                                      base, lay, <AnyNet*>NULL, lr, decay, &bad)
-                    if s.alpha != 0:
-                        batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
-                    if bad or nonfinite(batch_loss):
-                        status = DIVERGED
+            if small_sgd_run:
+                status = small_sgd_for(net, s, &p[0], &X[0, 0], &Y[0, 0], weights, epochs,
+                                       &optimizer.steps[0], &losses[0] if max_epochs else NULL,
+                                       max_epochs, max_batches, grads, interruptible, &batches,
+                                       &epochs_done)
+            else:
+                while epochs_done < max_epochs and batches < max_batches:
+                    if interruptible and nn_stop_requested():
+                        status = INTERRUPTED
                         break
-                    for i in range(n_params):
-                        p[i] = p[i] + grads[i]
-                    optimizer.steps[0] += 1
-                    epochs.loss_sum += batch_loss
-                elif wsum > 0:
-                    # the batch's mean gradient into grads, its mean loss into batch_loss
-                    if count == 1:  # one sample: its weight cancels
+                    position = epochs.position
+                    if position == 0 and epochs.shuffle:
+                        shuffle(order, n, epochs.rng)
+                    count = min_(epochs.batch_size, n - position)
+                    end = position + count
+                    wsum = weight_sum(weights, order, position, count)
+                    if wsum > 0 and count == 1 and plain_sgd:
+                        # one sample, plain SGD: the step computed and checked with the gradient
                         row = order[position]
-                        if small:
-                            batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
-                                                          grads, base, lay, <SmallNet*>NULL, 0,
-                                                          0, NULL)
-                        else:
-                            batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
-                                                          grads, base, lay, <AnyNet*>NULL, 0,
-                                                          0, NULL)
-                    else:
-                        batch_loss = 0
-                        first = position
-                        while first < end:
-                            # the first block writes grads, the others add to it
-                            batch_loss += accumulate_gradients(
-                                net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
-                                min_(block, end - first), <floating>(1.0 / wsum),
-                                <floating>(first != position), grads, base, lay)
-                            first += block
-                            if interruptible and first < end and nn_stop_requested():
-                                status = INTERRUPTED
-                                break
-                        if status == INTERRUPTED:
+                        decay = <floating>(s.l2 + s.alpha / wsum)
+                        bad = 0
+                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
+                                                      base, lay, lr, decay, &bad)
+                        if s.alpha != 0:
+                            batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
+                        if bad or nonfinite(batch_loss):
+                            status = DIVERGED
                             break
-                        batch_loss /= wsum
-                    if s.alpha != 0:
-                        batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
-                    if nonfinite(batch_loss) or not optimizer_step(
-                            s, optimizer.steps[0] + 1, net, &p[0], state_ptr, state_length, grads,
-                            <floating>(s.l2 + s.alpha / wsum), new_state, threads):
-                        # the shuffled order is kept as it is, so a retry resumes the same epoch
-                        status = DIVERGED
-                        break
-                    optimizer.steps[0] += 1
-                    epochs.loss_sum += batch_loss * count
-                batches += 1
-                position = end
-                if position == n:
-                    losses[epochs_done] = epochs.loss_sum / n
-                    epochs.loss_sum = 0
-                    epochs.completed += 1
-                    epochs_done += 1
-                    position = 0
-                epochs.position = position
+                        for i in range(n_params):
+                            p[i] = p[i] + grads[i]
+                        optimizer.steps[0] += 1
+                        epochs.loss_sum += batch_loss
+                    elif wsum > 0:
+                        # the batch's mean gradient into grads, its mean loss into batch_loss
+                        if count == 1:  # one sample: its weight cancels
+                            row = order[position]
+                            batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
+                                                          grads, base, lay, 0, 0, NULL)
+                        else:
+                            batch_loss = 0
+                            first = position
+                            while first < end:
+                                # the first block writes grads, the others add to it
+                                batch_loss += accumulate_gradients(
+                                    net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
+                                    min_(block, end - first), <floating>(1.0 / wsum),
+                                    <floating>(first != position), grads, base, lay)
+                                first += block
+                                if interruptible and first < end and nn_stop_requested():
+                                    status = INTERRUPTED
+                                    break
+                            if status == INTERRUPTED:
+                                break
+                            batch_loss /= wsum
+                        if s.alpha != 0:
+                            batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
+                        if nonfinite(batch_loss) or not optimizer_step(
+                                s, optimizer.steps[0] + 1, net, &p[0], state_ptr, state_length,
+                                grads, <floating>(s.l2 + s.alpha / wsum), new_state, threads):
+                            # the shuffled order is kept as it is, so a retry resumes the same
+                            # epoch
+                            status = DIVERGED
+                            break
+                        optimizer.steps[0] += 1
+                        epochs.loss_sum += batch_loss * count
+                    batches += 1
+                    position = end
+                    if position == n:
+                        losses[epochs_done] = epochs.loss_sum / n
+                        epochs.loss_sum = 0
+                        epochs.completed += 1
+                        epochs_done += 1
+                        position = 0
+                    epochs.position = position
     finally:
         if caught:
             nn_release_sigint()

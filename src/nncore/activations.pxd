@@ -17,6 +17,8 @@ cdef extern from "nn_math.h" nogil:
     unsigned int nn_nonfinitef(float x)        # the same in float
     double nn_if_negative(double x, double a, double b)  # x < 0 ? b : a, without a branch
     float nn_if_negativef(float x, float a, float b)     # the same in float
+    double nn_sigmoid_branchless(double x)   # scalar_sigmoid's arithmetic, always inlined
+    float nn_sigmoid_branchlessf(float x)    # the same in float
 
 
 # Activation codes (nnpy._model maps the names onto them).
@@ -85,17 +87,13 @@ cdef inline floating relu_derivative(floating a) noexcept nogil:
 
 # sigmoid(x) with the same arithmetic and value, without a branch, for the per-sample path's
 # scalar code (in loops the compiler makes sigmoid's selects blends itself): a jump on the sign
-# of x is mispredicted whenever the sign changes between samples.
+# of x is mispredicted whenever the sign changes between samples. (nn_math.h's
+# nn_sigmoid_branchless, which the per-sample kernels call directly, so that it is inlined.)
 cdef inline floating scalar_sigmoid(floating x) noexcept nogil:
-    cdef floating e, s
     if floating is float:
-        e = exp_neg(-fabsf(x))
-        s = <floating>1 / (1 + e)
-        return nn_if_negativef(x, s, e * s)
+        return nn_sigmoid_branchlessf(x)
     else:
-        e = exp_neg(-fabs(x))
-        s = <floating>1 / (1 + e)
-        return nn_if_negative(x, s, e * s)
+        return nn_sigmoid_branchless(x)
 
 
 # ---- the switches: once per layer (or per element on the per-sample path) -------------------

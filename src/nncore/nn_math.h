@@ -17,8 +17,17 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
-static inline double nn_exp_neg(double x)
+/* Inlined wherever called: a call would cost the per-sample path more than the arithmetic, and
+ * in a loop it would keep the compiler from vectorising. */
+#if defined(__GNUC__)
+#define NN_INLINE static inline __attribute__((always_inline))
+#else
+#define NN_INLINE static inline
+#endif
+
+NN_INLINE double nn_exp_neg(double x)
 {
     const double log2e = 1.4426950408889634074;
     const double ln2_hi = 6.93147180369123816490e-01;   /* 32 significant bits: k*ln2_hi exact */
@@ -54,7 +63,7 @@ static inline double nn_exp_neg(double x)
     return p * s1 * s2;
 }
 
-static inline float nn_expf_neg(float x)
+NN_INLINE float nn_expf_neg(float x)
 {
     const float log2e = 1.44269504f;
     const float ln2_hi = 0.693145751953125f;            /* 16 significant bits: k*ln2_hi exact */
@@ -100,7 +109,7 @@ static inline uint32_t nn_nonfinitef(float x)
 /* (x < 0 ? b : a) without a branch: a bit mask, not a select the compiler may turn into a
  * jump. The per-sample path's scalar sigmoid needs it: the sign of a pre-activation changes
  * from sample to sample, and a mispredicted jump costs more than the arithmetic around it. */
-static inline double nn_if_negative(double x, double a, double b)
+NN_INLINE double nn_if_negative(double x, double a, double b)
 {
     uint64_t ab, bb, mask = -(uint64_t)(x < 0);
     memcpy(&ab, &a, sizeof ab);
@@ -110,7 +119,7 @@ static inline double nn_if_negative(double x, double a, double b)
     return a;
 }
 
-static inline float nn_if_negativef(float x, float a, float b)
+NN_INLINE float nn_if_negativef(float x, float a, float b)
 {
     uint32_t ab, bb, mask = -(uint32_t)(x < 0);
     memcpy(&ab, &a, sizeof ab);
@@ -118,6 +127,24 @@ static inline float nn_if_negativef(float x, float a, float b)
     ab = (ab & ~mask) | (bb & mask);
     memcpy(&a, &ab, sizeof a);
     return a;
+}
+
+/* 1/(1+exp(-x)) from exp(-|x|) (no overflow for any x), with the sign's choice made by
+ * nn_if_negative: the per-sample path's sigmoid (activations.pxd's scalar_sigmoid), where the sign
+ * of a pre-activation changes from sample to sample. Inlined into the per-sample kernels, whose
+ * step is a few dozen operations. */
+NN_INLINE double nn_sigmoid_branchless(double x)
+{
+    double e = nn_exp_neg(-fabs(x));
+    double s = 1.0 / (1.0 + e);
+    return nn_if_negative(x, s, e * s);
+}
+
+NN_INLINE float nn_sigmoid_branchlessf(float x)
+{
+    float e = nn_expf_neg(-fabsf(x));
+    float s = 1.0f / (1.0f + e);
+    return nn_if_negativef(x, s, e * s);
 }
 
 #endif

@@ -90,7 +90,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
     if workload == "W1":
         steps = params["steps"]
         times, info = measure.repeat(lambda: w1(Network, steps), reps,
-                                     warmup=lambda: w1(Network, 1000))
+                                     warmup=measure.warm_for(lambda: w1(Network, 1000)))
         return {case: result(times, steps, **info)}
     if workload == "W2":
         data = workloads.load_digits_npz(ctx["data"])

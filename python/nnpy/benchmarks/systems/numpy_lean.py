@@ -149,7 +149,7 @@ def _run(workload: str, params: Dict[str, Any], ctx: Dict[str, Any], reps: int,
         def once_w1(n: int = steps) -> tuple[float, measure.Info]:
             seconds, loss = xor_steps(n)
             return seconds, {"final_loss": loss}
-        times, info = measure.repeat(once_w1, reps, warmup=lambda: once_w1(1000))
+        times, info = measure.repeat(once_w1, reps, warmup=measure.warm_for(lambda: once_w1(1000)))
         return {case: result(times, steps, **info)}
 
     if workload == "W2":

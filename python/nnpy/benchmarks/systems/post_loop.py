@@ -59,5 +59,6 @@ def run(system: str, workload: str, params: dict[str, Any],
     fns = api(system)
     steps = params["steps"]
     times, info = measure.repeat(lambda: post_loop(*fns, steps), ctx["repeats"],
-                                 warmup=lambda: post_loop(*fns, min(steps, 1000)))
+                                 warmup=measure.warm_for(
+                                     lambda: post_loop(*fns, min(steps, 1000))))
     return {ctx["case"]: result(times, steps, **info)}

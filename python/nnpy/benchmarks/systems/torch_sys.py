@@ -90,7 +90,7 @@ def run(system: str, workload: str, params: Dict[str, Any],
             with torch.no_grad():
                 final = mean_half_sse(torch, net(X), y)
             return seconds, {"final_loss": final}
-        times, info = measure.repeat(once_w1, reps, warmup=lambda: once_w1(1000))
+        times, info = measure.repeat(once_w1, reps, warmup=measure.warm_for(lambda: once_w1(1000)))
         return {case: result(times, params["steps"], **info)}
 
     if workload == "W2":
