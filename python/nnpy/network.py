@@ -509,26 +509,30 @@ class Network:
 
     # ---- inference ----------------------------------------------------------------------
 
-    def predict(self, X: npt.ArrayLike) -> FloatArray:
-        """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-        1-D sample gives a 1-D output. Outputs are finite: where the arithmetic overflows the
-        dtype (X too large for the weights) a ValueError says which row."""
-        if type(X) is np.ndarray:
-            # One sample, (n_inputs,) or (1, n_inputs): the core's latency path checks X and
-            # whether a fit or an assignment is under way in another thread itself, allocates
-            # the output, needs no workspace and keeps the GIL (so none can start while it
-            # runs): no lock, no reader count. Anything it does not take (other shapes or
-            # dtypes, a busy network, a non-finite input or output) goes the general way below.
-            out = _predict_one(self._forward_model, self._flat, X, self._guard)
-            if out is not None:
-                return out
+    if TYPE_CHECKING:
+        def predict(self, X: npt.ArrayLike) -> FloatArray:
+            """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs)."""
+            return self._predict_rows(X)  # what the compiled one does, for the type checker
+    else:
+        # Compiled (_core.network_predict, whose docstring this is): one sample, an ndarray of
+        # shape (n_inputs,) or (1, n_inputs), takes the core's latency path without a Python
+        # frame; the core checks X there and whether a fit or an assignment is under way in
+        # another thread, allocates the output, needs no workspace and keeps the GIL (so none
+        # can start while it runs): no lock, no reader count. Everything else, and anything
+        # that path does not take (other shapes or dtypes, a busy network, a non-finite input
+        # or output), comes to _predict_rows.
+        predict = core.network_predict
+
+    def _predict_rows(self, X: npt.ArrayLike) -> FloatArray:
+        """predict's general path: X checked and converted, the rows in blocks."""
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         with self._guard.read():
             self._check_finite_parameters()
             if len(X) == 1:
                 # one sample converted, or one that waited for another thread: the same
-                # per-sample arithmetic as above, so that a sample's output does not depend
-                # on its input's dtype or layout, or on the timing of other threads
+                # per-sample arithmetic as predict's latency path, so that a sample's output
+                # does not depend on its input's dtype or layout, or on the timing of other
+                # threads
                 one = _predict_one(self._forward_model, self._flat, X[0] if single else X,
                                    self._guard)
                 if one is not None:

@@ -1226,21 +1226,8 @@ cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
             and cnp.PyArray_SIZE(a) == size)
 
 
-def predict_one(Model model, cnp.ndarray params, object x, object guard):
-    """The network's output for the one sample x, in a new array: the latency path of
-    predict(x). x of shape (n_0,) gives (n_L,), x of shape (1, n_0) gives (1, n_L).
-
-    Takes numpy arrays as they are (no memoryviews to set up), allocates the output itself and
-    needs no workspace from the caller. It keeps the GIL: for the networks it takes (at most
-    ONE_SAMPLE_PARAMS parameters) one sample costs about a microsecond, less than releasing
-    the GIL would. Holding it also makes the check for a fit or an assignment under way in
-    another thread (guard._exclusive, see nnpy.network) race-free without a lock: no other
-    thread runs between the check and the last read of the weights.
-    Returns None, computing nothing, where this path does not apply: x not a C-contiguous,
-    aligned, native ndarray of params' dtype and one of those shapes, x not finite, a larger
-    network, a non-finite output, another thread training the network or assigning its
-    weights. The caller then takes the general path (forward), which says what is wrong or
-    waits for the other thread."""
+cdef object one_sample(Model model, cnp.ndarray params, object x, object guard):
+    # predict_one's work (see its docstring), callable from C by network_predict
     cdef int kind = cnp.PyArray_TYPE(params)
     cdef const Net* net = &model.net
     cdef Py_ssize_t l, need = 0
@@ -1277,6 +1264,40 @@ def predict_one(Model model, cnp.ndarray params, object x, object guard):
                            <const float*>cnp.PyArray_DATA(xa),
                            <float*>cnp.PyArray_DATA(out), <float*>work)
     return out if done else None
+
+
+def predict_one(Model model, cnp.ndarray params, object x, object guard):
+    """The network's output for the one sample x, in a new array: the latency path of
+    predict(x). x of shape (n_0,) gives (n_L,), x of shape (1, n_0) gives (1, n_L).
+
+    Takes numpy arrays as they are (no memoryviews to set up), allocates the output itself and
+    needs no workspace from the caller. It keeps the GIL: for the networks it takes (at most
+    ONE_SAMPLE_PARAMS parameters) one sample costs about a microsecond, less than releasing
+    the GIL would. Holding it also makes the check for a fit or an assignment under way in
+    another thread (guard._exclusive, see nnpy.network) race-free without a lock: no other
+    thread runs between the check and the last read of the weights.
+    Returns None, computing nothing, where this path does not apply: x not a C-contiguous,
+    aligned, native ndarray of params' dtype and one of those shapes, x not finite, a larger
+    network, a non-finite output, another thread training the network or assigning its
+    weights. The caller then takes the general path (forward), which says what is wrong or
+    waits for the other thread."""
+    return one_sample(model, params, x, guard)
+
+
+def network_predict(self, X):
+    """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
+    1-D sample gives a 1-D output. Outputs are finite: where the arithmetic overflows the
+    dtype (X too large for the weights) a ValueError says which row.
+
+    (nnpy.Network.predict, compiled: one sample, an ndarray of shape (n_inputs,) or
+    (1, n_inputs) in the network's dtype, takes predict_one's path without running any Python
+    bytecode; anything else goes to Network._predict_rows, which checks and converts X.)"""
+    cdef object out
+    if type(X) is cnp.ndarray:
+        out = one_sample(self._forward_model, self._flat, X, self._guard)
+        if out is not None:
+            return out
+    return self._predict_rows(X)
 
 
 cdef double weight_sum(const floating* weights, const Py_ssize_t* rows, Py_ssize_t first,
