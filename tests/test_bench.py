@@ -269,3 +269,41 @@ def test_fann_trains_xor_as_the_c_yardstick_does(tmp_path):
     fann = climit.run_binary([path, "xor", "2000", "1"], 60)
     c = climit.run_binary([paths["xor_fixed"], "2000", "1", "2", "2", "1"], 60)
     assert fann["final_loss"] == pytest.approx(c["final_loss"], rel=1e-6)
+
+
+# --- rounds --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("repeats, rounds, plan", [
+    (3, 3, [1, 1, 1]), (5, 3, [2, 2, 1]), (7, 3, [3, 2, 2]), (2, 3, [1, 1]), (4, 1, [4])])
+def test_repeats_are_spread_over_the_rounds(repeats, rounds, plan):
+    assert run.rounds_of(repeats, rounds) == plan
+
+
+def test_a_systems_rounds_are_merged_in_order():
+    first = {"status": "ok", "threads": 1,
+             "cases": {"W3-64-1t": {"times_s": [3.0], "work": 10, "tracemalloc": 7.5}}}
+    second = {"status": "ok", "threads": 1,
+              "cases": {"W3-64-1t": {"times_s": [1.0, 2.0], "work": 10, "final_epoch_loss": 0.5}}}
+    merged = run.merge_rounds([first, second])
+    entry = merged["cases"]["W3-64-1t"]
+    assert entry["times_s"] == [3.0, 1.0, 2.0]
+    assert entry["tracemalloc"] == 7.5 and entry["final_epoch_loss"] == 0.5  # from either round
+    assert first["cases"]["W3-64-1t"]["times_s"] == [3.0]  # the rounds' own results untouched
+    failed = {"status": "error", "reason": "worker died"}
+    assert run.merge_rounds([first, failed, second]) == failed
+
+
+def test_a_run_in_rounds_reports_every_rounds_repeats(capsys, tmp_path):
+    status, out, _ = bench(capsys, "--only", "W1", "--systems", "nnpy,c-limit", "--quick",
+                           "--repeats", "3", "--rounds", "3", "--out", str(tmp_path))
+    assert status == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["meta"]["rounds"] == 3
+    nnpy = results["cases"]["W1"]["systems"]["nnpy"]
+    assert nnpy["status"] == "ok" and nnpy["repeats"] == len(nnpy["times_s"]) == 3
+    c = results["cases"]["W1"]["systems"]["c-limit"]
+    assert c["status"] in ("ok", "skipped")  # skipped without a C compiler
+    if c["status"] == "ok":
+        assert c["repeats"] == 3  # one per round, each after an untimed warm-up repeat
+    assert "Rounds: each system's repeats are spread over 3 round(s)" in \
+        (tmp_path / "results.md").read_text()

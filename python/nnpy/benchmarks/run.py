@@ -10,7 +10,8 @@ Systems: nnpy-post (the post's API on nnpy), nnpy (Network.fit/predict), referen
 (nnpy.reference: the post's numpy loop on W1, its sgd on W2/W3), numpy (the lean loop a numpy
 user writes), torch, sklearn, fann (FANN through a C harness), and the C yardstick (c-limit,
 c-limit-dyn, c-limit-O2). A system that is not installed is reported as skipped, with how to
-install it. Each Python measurement runs in its own process (worker.py).
+install it. Each Python measurement runs in its own process (worker.py); a system's repeats
+are spread over rounds (--rounds), the systems of a case taking turns in each.
 """
 import argparse
 import json
@@ -58,6 +59,10 @@ def make_parser(prog: str = NNPY_BENCH,
                              + ", ".join(names))
     parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                         help="timed repeats per measurement (default 5; 3 with --quick)")
+    parser.add_argument("--rounds", type=positive_int, default=3, metavar="N",
+                        help="spread each system's repeats over N rounds, the systems of a "
+                             "case taking turns in each (default 3; 1: each system's repeats "
+                             "in one go)")
     parser.add_argument("--systems", default=None, metavar="LIST",
                         help="comma-separated systems to run (default: all): "
                              + ", ".join(workloads.ALL_SYSTEMS))
@@ -130,7 +135,7 @@ def run_worker(system: str, job: Dict[str, Any], ctx: Dict[str, Any]) -> Dict[st
            "--params", json.dumps(job["params"]), "--calls", str(ctx["calls"])]
     if ctx["data"]:
         cmd += ["--data", ctx["data"]]
-    if job["workload"] == "W3" and threads == 1 and (
+    if job["workload"] == "W3" and threads == 1 and ctx.get("memory", True) and (
             not ctx["quick"] or system in ("nnpy", "numpy")):
         cmd.append("--memory")  # peak memory: nnpy against numpy (and torch in a full run)
     if ctx["quick"]:
@@ -146,6 +151,10 @@ def notes_of(args: argparse.Namespace, removed_env: Dict[str, str]) -> List[str]
         "OpenBLAS threads for numpy, torch.set_num_threads(2), and fit(n_threads=2) for nnpy "
         "when its fit has that parameter (the entry's nnpy_threads in results.json says which "
         "ran). Each measurement runs in its own process.",
+        f"Rounds: each system's repeats are spread over {args.rounds} round(s); in each round "
+        "the systems of a case are measured in turn, in an order rotated from round to round, "
+        "so that a slow phase of this shared machine (they last minutes, and can double a "
+        "time) falls on every system of a comparison alike rather than on one of them.",
         "Ratios are computed from medians within this run; absolute times drift on this "
         "shared machine.",
         "numpy is the peer at its best: buffers allocated once, two matrix products forward "
@@ -230,7 +239,8 @@ def main(argv: Optional[List[str]] = None, prog: str = NNPY_BENCH,
         "meta": {
             "command": " ".join([prog] + argv),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
-            "quick": args.quick, "repeats": repeats, "machine": machine.describe(),
+            "quick": args.quick, "repeats": repeats, "rounds": args.rounds,
+            "machine": machine.describe(),
             "versions": machine.versions(), "removed_env": removed_env,
             "systems": list(workloads.ALL_SYSTEMS), "notes": notes_of(args, removed_env),
         },
@@ -238,7 +248,7 @@ def main(argv: Optional[List[str]] = None, prog: str = NNPY_BENCH,
                          "systems": {}} for c in cases},
         "plugins": {},
     }
-    ctx = {"quick": args.quick, "repeats": repeats, "env": base_env,
+    ctx = {"quick": args.quick, "repeats": repeats, "rounds": args.rounds, "env": base_env,
            "calls": 20_000 if args.quick else 50_000,
            "timeout": 240 if args.quick else 1800}
     if cases:
@@ -301,26 +311,65 @@ def run_cases(results: Dict[str, Any], cases: List[workloads.Case],
         for job in jobs_of(cases):
             systems = [s for s in workloads.ALL_SYSTEMS
                        if any(s in wanted(c) for c in job["cases"])]
+            outs: Dict[str, List[Dict[str, Any]]] = {s: [] for s in systems}
+            for r, reps in enumerate(rounds_of(ctx["repeats"], ctx["rounds"])):
+                turn = r % len(systems) if systems else 0
+                for system in systems[turn:] + systems[:turn]:
+                    if outs[system] and outs[system][-1].get("status") != "ok":
+                        continue  # skipped or failed: not tried again
+                    round_ctx = dict(ctx, repeats=reps, memory=r == 0)  # memory: measured once
+                    outs[system].append(measure_once(system, job, round_ctx, binaries,
+                                                     fann_path, fann_reason))
             for system in systems:
-                if ctx["data"] is None and job["workload"] in ("W2", "W4"):
-                    out = {"status": "skipped",
-                           "reason": 'not installed (scikit-learn, for the digits data: '
-                                     'pip install "nnpy-net[bench]")'}
-                elif system == "fann":
-                    out = fann_c.run(job["workload"], job["params"],
-                                     dict(ctx, case=job["cases"][0].id), fann_path, fann_reason)
-                elif system in climit.VARIANTS:
-                    out = climit.run(system, job["workload"], job["params"],
-                                     dict(ctx, case=job["cases"][0].id), binaries)
-                else:
-                    out = run_worker(system, job, ctx)
-                record(results, job, system, out, tp_info, started)
+                record(results, job, system, merge_rounds(outs[system]), tp_info, started)
 
     for cid, case in results["cases"].items():
         if cid.startswith("W3"):
             for entry in case["systems"].values():
                 if "median_s" in entry:
                     entry["gflops"] = workloads.w3_flops_per_epoch() / entry["median_s"] / 1e9
+
+
+def rounds_of(repeats: int, rounds: int) -> List[int]:
+    """The repeats of each round: `repeats` spread over `rounds` rounds (fewer rounds when
+    there are fewer repeats), the first rounds taking one more where they do not divide."""
+    n = max(1, min(rounds, repeats))
+    return [repeats // n + (1 if r < repeats % n else 0) for r in range(n)]
+
+
+def measure_once(system: str, job: Dict[str, Any], ctx: Dict[str, Any],
+                 binaries: Dict[str, Optional[str]], fann_path: Optional[str],
+                 fann_reason: Optional[str]) -> Dict[str, Any]:
+    """One round of one system on one job: ctx["repeats"] repeats, in a worker process (or
+    the C and FANN harnesses); returns its result dict (status ok/skipped/error)."""
+    if ctx["data"] is None and job["workload"] in ("W2", "W4"):
+        return {"status": "skipped",
+                "reason": 'not installed (scikit-learn, for the digits data: '
+                          'pip install "nnpy-net[bench]")'}
+    if system == "fann":
+        return fann_c.run(job["workload"], job["params"], dict(ctx, case=job["cases"][0].id),
+                          fann_path, fann_reason)
+    if system in climit.VARIANTS:
+        return climit.run(system, job["workload"], job["params"],
+                          dict(ctx, case=job["cases"][0].id), binaries)
+    return run_worker(system, job, ctx)
+
+
+def merge_rounds(outs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """One system's outcome over its rounds: under each case the repeats of every round
+    (times_s joined, in order) and the rest from the last round that reported it; a round
+    that did not succeed makes the outcome that round's (skipped, or the error)."""
+    failed = next((out for out in outs if out.get("status") != "ok"), None)
+    if failed is not None or not outs:
+        return failed or {"status": "error", "reason": "not measured"}
+    merged = dict(outs[-1], cases={})
+    for out in outs:
+        for cid, entry in out.get("cases", {}).items():
+            into = merged["cases"].setdefault(cid, {})
+            times = into.get("times_s", []) + list(entry.get("times_s", []))
+            into.update(entry)
+            into["times_s"] = times
+    return merged
 
 
 def record(results: Dict[str, Any], job: Dict[str, Any], system: str, out: Dict[str, Any],
