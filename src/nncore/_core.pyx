@@ -1397,10 +1397,11 @@ cdef class Epochs:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-sample plain SGD on a small network (the post's 2-2-1), compiled for its widths
+# Per-sample plain SGD (batches of one sample, no momentum: the post's way of training), with a
+# copy compiled for the widths of a small network (the post's 2-2-1)
 # ---------------------------------------------------------------------------------------------
 
-ctypedef fused Hidden:   # the hidden width's tag (as Inputs and Outputs)
+ctypedef fused Hidden:   # the hidden width's tag (as Inputs and Outputs); AnyWidth: any net
     Width1
     Width2
     Width3
@@ -1408,8 +1409,8 @@ ctypedef fused Hidden:   # the hidden width's tag (as Inputs and Outputs)
     AnyWidth
 
 
-# Whether train's per-sample plain-SGD batches take small_sgd: one hidden layer, and the hidden
-# and output widths both at most SMALL_WIDTH.
+# Whether sgd_per_sample takes the copy compiled for the network's widths: one hidden layer,
+# and the hidden and output widths both at most SMALL_WIDTH.
 cdef bint small_two_layer(const Net* net) noexcept nogil:
     return net.n_layers == 2 and net.sizes[1] <= SMALL_WIDTH and net.sizes[2] <= SMALL_WIDTH
 
@@ -1453,23 +1454,25 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     return sample_loss
 
 
-# train's loop when every batch is one sample and the optimiser plain SGD, for a
-# small_two_layer network: the same steps, checks and bookkeeping as train's general loop, with
-# the step compiled for the network's widths (small_step) and the run's counters in locals
-# (written back as it returns). Returns OK, DIVERGED or INTERRUPTED, as train does; *batches and
-# *epochs_done get what it ran.
-cdef int small_sgd(Hidden* h, Outputs* o, const Net* net, const Settings* s, floating* params,
-                   const floating* X, const floating* Y, const floating* weights,
-                   Epochs epochs, long long* steps, double* losses, Py_ssize_t max_epochs,
-                   Py_ssize_t max_batches, floating* grads, bint interruptible,
-                   Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
-    cdef Py_ssize_t n = epochs.n_rows, n_in = net.sizes[0], n_out = net.sizes[2]
+# train's loop when every batch is one sample and the optimiser plain SGD: the checks and
+# bookkeeping of train's batch loop, with each sample's step computed and checked in the pass
+# that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
+# small_step, compiled for its widths: tags h, o) and the run's counters in locals, written back
+# as it returns. work and lay: train's workspace (sample_gradients' buffers). Returns OK,
+# DIVERGED or INTERRUPTED, as train does; *batches and *epochs_done get what it ran.
+cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s,
+                        floating* params, const floating* X, const floating* Y,
+                        const floating* weights, Epochs epochs, long long* steps,
+                        double* losses, Py_ssize_t max_epochs, Py_ssize_t max_batches,
+                        floating* grads, floating* work, Layout lay, bint interruptible,
+                        Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+    cdef Py_ssize_t n = epochs.n_rows, n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
     cdef Py_ssize_t n_params = net.n_params, position = epochs.position, row, i
     cdef Py_ssize_t* order = &epochs.order[0]
     cdef Py_ssize_t ran = 0, done = 0
     cdef long long step_count = steps[0]
     cdef double loss_sum = epochs.loss_sum, wsum, sample_loss
-    cdef floating lr = <floating>s.lr
+    cdef floating lr = <floating>s.lr, decay
     cdef unsigned int bad
     cdef int status = OK
     while done < max_epochs and ran < max_batches:
@@ -1482,8 +1485,13 @@ cdef int small_sgd(Hidden* h, Outputs* o, const Net* net, const Settings* s, flo
         wsum = <double>weights[row] if weights != NULL else 1
         if wsum > 0:
             bad = 0
-            sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out, grads,
-                                     lr, <floating>(s.l2 + s.alpha / wsum), &bad)
+            decay = <floating>(s.l2 + s.alpha / wsum)
+            if Hidden is AnyWidth:
+                sample_loss = sample_gradients(net, params, X + row * n_in, Y + row * n_out,
+                                               grads, work, lay, lr, decay, &bad)
+            else:
+                sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out,
+                                         grads, lr, decay, &bad)
             if s.alpha != 0:
                 sample_loss += 0.5 * s.alpha * squared_weights(net, params) / wsum
             if bad or nonfinite(sample_loss):
@@ -1518,43 +1526,57 @@ cdef int small_sgd(Hidden* h, Outputs* o, const Net* net, const Settings* s, flo
     return status
 
 
-# small_sgd in its copy for the network's hidden and output widths (small_sgd_to picks the
-# output's).
-cdef int small_sgd_for(const Net* net, const Settings* s, floating* params, const floating* X,
-                       const floating* Y, const floating* weights, Epochs epochs,
-                       long long* steps, double* losses, Py_ssize_t max_epochs,
-                       Py_ssize_t max_batches, floating* grads, bint interruptible,
-                       Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+# sgd_per_sample in its copy for the network: compiled for its hidden and output widths when
+# small_two_layer (sgd_per_sample_to picks the output's), else the general one.
+cdef int sgd_per_sample_for(const Net* net, const Settings* s, floating* params,
+                            const floating* X, const floating* Y, const floating* weights,
+                            Epochs epochs, long long* steps, double* losses,
+                            Py_ssize_t max_epochs, Py_ssize_t max_batches, floating* grads,
+                            floating* work, Layout lay, bint interruptible, Py_ssize_t* batches,
+                            Py_ssize_t* epochs_done) noexcept nogil:
     cdef Py_ssize_t n_hid = net.sizes[1]
-    if n_hid == 1:
-        return small_sgd_to(<Width1*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+    if not small_two_layer(net):
+        return sgd_per_sample(<AnyWidth*>NULL, <AnyWidth*>NULL, net, s, params, X, Y, weights,
+                              epochs, steps, losses, max_epochs, max_batches, grads, work, lay,
+                              interruptible, batches, epochs_done)
+    elif n_hid == 1:
+        return sgd_per_sample_to(<Width1*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                                 losses, max_epochs, max_batches, grads, work, lay,
+                                 interruptible, batches, epochs_done)
     elif n_hid == 2:
-        return small_sgd_to(<Width2*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+        return sgd_per_sample_to(<Width2*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                                 losses, max_epochs, max_batches, grads, work, lay,
+                                 interruptible, batches, epochs_done)
     elif n_hid == 3:
-        return small_sgd_to(<Width3*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                            max_epochs, max_batches, grads, interruptible, batches, epochs_done)
-    return small_sgd_to(<Width4*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                        max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+        return sgd_per_sample_to(<Width3*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                                 losses, max_epochs, max_batches, grads, work, lay,
+                                 interruptible, batches, epochs_done)
+    return sgd_per_sample_to(<Width4*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                             losses, max_epochs, max_batches, grads, work, lay, interruptible,
+                             batches, epochs_done)
 
-cdef int small_sgd_to(Hidden* h, const Net* net, const Settings* s, floating* params,
-                      const floating* X, const floating* Y, const floating* weights,
-                      Epochs epochs, long long* steps, double* losses, Py_ssize_t max_epochs,
-                      Py_ssize_t max_batches, floating* grads, bint interruptible,
-                      Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
+cdef int sgd_per_sample_to(Hidden* h, const Net* net, const Settings* s, floating* params,
+                           const floating* X, const floating* Y, const floating* weights,
+                           Epochs epochs, long long* steps, double* losses,
+                           Py_ssize_t max_epochs, Py_ssize_t max_batches, floating* grads,
+                           floating* work, Layout lay, bint interruptible, Py_ssize_t* batches,
+                           Py_ssize_t* epochs_done) noexcept nogil:
     cdef Py_ssize_t n_out = net.sizes[2]
     if n_out == 1:
-        return small_sgd(h, <Width1*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+        return sgd_per_sample(h, <Width1*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
+                              batches, epochs_done)
     elif n_out == 2:
-        return small_sgd(h, <Width2*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+        return sgd_per_sample(h, <Width2*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
+                              batches, epochs_done)
     elif n_out == 3:
-        return small_sgd(h, <Width3*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                         max_epochs, max_batches, grads, interruptible, batches, epochs_done)
-    return small_sgd(h, <Width4*>NULL, net, s, params, X, Y, weights, epochs, steps, losses,
-                     max_epochs, max_batches, grads, interruptible, batches, epochs_done)
+        return sgd_per_sample(h, <Width3*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
+                              batches, epochs_done)
+    return sgd_per_sample(h, <Width4*>NULL, net, s, params, X, Y, weights, epochs, steps,
+                          losses, max_epochs, max_batches, grads, work, lay, interruptible,
+                          batches, epochs_done)
 
 
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
@@ -1617,18 +1639,17 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef floating* new_state = grads + lay.vector
     cdef floating* state_ptr = &st[0] if state_length else NULL
     cdef Py_ssize_t* order = &epochs.order[0]
-    cdef bint plain_sgd = s.kind == SGD and s.momentum == 0   # no state: the step folded in
-    cdef bint small_sgd_run = plain_sgd and epochs.batch_size == 1 and small_two_layer(net)
-    cdef floating lr = <floating>s.lr, decay
-    cdef unsigned int bad
+    # batches of one sample and plain SGD (no state): sgd_per_sample, the step folded in
+    cdef bint per_sample = epochs.batch_size == 1 and s.kind == SGD and s.momentum == 0
     cdef bint caught = nn_catch_sigint() if interruptible else 0
     try:
         with nogil:
-            if small_sgd_run:
-                status = small_sgd_for(net, s, &p[0], &X[0, 0], &Y[0, 0], weights, epochs,
-                                       &optimizer.steps[0], &losses[0] if max_epochs else NULL,
-                                       max_epochs, max_batches, grads, interruptible, &batches,
-                                       &epochs_done)
+            if per_sample:
+                status = sgd_per_sample_for(net, s, &p[0], &X[0, 0], &Y[0, 0], weights, epochs,
+                                            &optimizer.steps[0],
+                                            &losses[0] if max_epochs else NULL, max_epochs,
+                                            max_batches, grads, base, lay, interruptible,
+                                            &batches, &epochs_done)
             else:
                 while epochs_done < max_epochs and batches < max_batches:
                     if interruptible and nn_stop_requested():
@@ -1640,23 +1661,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                     count = min_(epochs.batch_size, n - position)
                     end = position + count
                     wsum = weight_sum(weights, order, position, count)
-                    if wsum > 0 and count == 1 and plain_sgd:
-                        # one sample, plain SGD: the step computed and checked with the gradient
-                        row = order[position]
-                        decay = <floating>(s.l2 + s.alpha / wsum)
-                        bad = 0
-                        batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0], grads,
-                                                      base, lay, lr, decay, &bad)
-                        if s.alpha != 0:
-                            batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
-                        if bad or nonfinite(batch_loss):
-                            status = DIVERGED
-                            break
-                        for i in range(n_params):
-                            p[i] = p[i] + grads[i]
-                        optimizer.steps[0] += 1
-                        epochs.loss_sum += batch_loss
-                    elif wsum > 0:
+                    if wsum > 0:
                         # the batch's mean gradient into grads, its mean loss into batch_loss
                         if count == 1:  # one sample: its weight cancels
                             row = order[position]
