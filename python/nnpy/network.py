@@ -80,7 +80,6 @@ _CALL_SECONDS = 0.05   # target length of one call into the core: overhead again
 _FIRST_CALL_RATE = 1e8  # rows x (parameters + 100) a second the first call assumes: 10x to 100x
                         # below what fit runs at (W1 1e9, W3 1e10), so the first call is short
 _PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
-_predict_one = core.predict_one  # predict's latency path, one name lookup away
 _TRAIN_BLOCK = 256     # rows per forward/backward block of a batch: bounds fit's workspace, and
                        # how often a long batch looks for Ctrl-C
 
@@ -533,8 +532,8 @@ class Network:
                 # per-sample arithmetic as predict's latency path, so that a sample's output
                 # does not depend on its input's dtype or layout, or on the timing of other
                 # threads
-                one = _predict_one(self._forward_model, self._flat, X[0] if single else X,
-                                   self._guard)
+                one = core.predict_one(self._forward_model, self._flat, X[0] if single else X,
+                                       self._guard)
                 if one is not None:
                     return one
             out = np.empty((len(X), self._n_out), self.dtype)
