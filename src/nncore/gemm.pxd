@@ -12,7 +12,8 @@
 # Every element of C is one sum over k in a fixed order that depends only on the shape, never
 # on the number of threads: threads (the blocked and dot methods, each with at least
 # PARALLEL_WORK multiply-adds) split C's columns (the dot method: its longer side) among them,
-# so the weights a fit computes are bit-identical for any number of threads. They pack A once, together, into a shared space.
+# so the weights a fit computes are bit-identical for any number of threads. They pack A once,
+# together, into a shared space.
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 
