@@ -94,7 +94,7 @@ CASES = [
     ([784, 256, 10], 8192, 128, "float32", 0.0, False),
     ([64, 32, 10], 60000, 1000, "float64", 0.0, False),   # large batches
     ([64, 32, 10], 20000, 1, "float64", 0.0, True),       # a callback: one epoch per call
-    ([2, 2, 1], 1000, 1, "float64", 0.0, False),          # the post's 2-2-1: small_sgd
+    ([2, 2, 1], 1000, 1, "float64", 0.0, False),          # the post's 2-2-1: sgd_per_sample
 ]
 
 

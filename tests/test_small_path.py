@@ -1,10 +1,10 @@
 """Per-sample plain SGD on small networks (issue 11). Layers whose widths are all at most 4
 (each of the post's 2-2-1) run copies of the per-sample passes compiled for their widths, the
 SGD step and its finiteness check folded into the gradient pass; a network with one hidden
-layer of at most 4 units and at most 4 outputs trains in a loop compiled for those widths
-(small_sgd), with any number of inputs. These tests hold both to Nielsen's per-sample backprop
-in nnpy.reference, to the divergence guarantee (a step that would make a weight non-finite is
-not applied) and to runs continued across calls into the core."""
+layer of at most 4 units and at most 4 outputs trains in a loop compiled for those widths (the
+small copies of sgd_per_sample), with any number of inputs. These tests hold both to Nielsen's
+per-sample backprop in nnpy.reference, to the divergence guarantee (a step that would make a
+weight non-finite is not applied) and to runs continued across calls into the core."""
 import numpy as np
 import pytest
 
@@ -14,8 +14,9 @@ from test_model_family import problem  # random data fitting each output
 
 ACTIVATIONS = list(_model.HIDDEN)
 PAIRS = sorted(_model.PAIRS)
-# small_sgd's: inputs within and beyond 4, every hidden and output width 1-4 among them; then
-# deeper or wider networks (the per-layer copies, and a general layer among small ones)
+# sgd_per_sample's small copies: inputs within and beyond 4, every hidden and output width
+# 1-4 among them; then deeper or wider networks (the per-layer copies, and a general layer
+# among small ones)
 SMALL_SIZES = [[2, 2, 1], [1, 1, 1], [4, 3, 4], [3, 4, 2], [4, 1, 3], [6, 2, 4], [9, 3, 1],
                [1, 4, 4, 1], [3, 1, 2, 4, 2], [2, 6, 1]]
 
