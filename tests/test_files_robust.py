@@ -429,6 +429,7 @@ def _long(text):
     ({"f0": [1.0, 2.0], "f1": [1.0]}, ValueError, ["'f0' 2", "'f1' 1", "lengths"]),
     ({"f0": [1j], "f1": [1.0]}, TypeError, ["column 'f0'", "complex"]),
     ({"f0": [1.0], "f1": [float("nan")]}, ValueError, ["column 'f1'", "finite"]),
+    ([["a", "1.0"]], TypeError, ["column 'f0'", "numbers", "'a'"]),
 ])
 def test_model_predict_names_the_column_it_cannot_take(X, error, words):
     model = _model()

@@ -19,7 +19,9 @@ outputs, sorted); for a regression, the standardisation of the target (`target_m
 Columns by name: any mapping of column name -> values (a dict, a pandas DataFrame, a NumPy
 structured array): the feature columns are taken by name, in any order, other columns are
 ignored; each value is a number or a 1-D sequence of numbers. Anything else is read as a 2-D
-array of numbers. predict returns the labels (classify) or float64 values (regress), one per
+array of numbers. What is not a number within float64's range (text, None, a huge integer),
+nested or ragged values and columns of different lengths are a TypeError/ValueError naming the
+column (and the row). predict returns the labels (classify) or float64 values (regress), one per
 row; prediction needs numpy only.
 
 The file is one .npz archive in nnpy's safe format (see nnpy.io: read without pickle, every
@@ -556,6 +558,12 @@ def _numbers(value: Any, what: str, columns: Sequence[str] = ()) -> np.ndarray:
                     raise ValueError(f"{where(index)} holds {_short(v)}, beyond the range of "
                                      f"float64 (largest {float(np.finfo(np.float64).max):.4g})")
         return out
+    if array.dtype.kind in "US" and array.size:   # text: the first value is at fault
+        index = (0,) * array.ndim
+        column = f"column {columns[0]!r}" if array.ndim == 2 and columns else what
+        row = "row 0 holds " if array.ndim else ""
+        raise TypeError(f"{column} must hold numbers, got dtype {array.dtype} ({row}"
+                        f"{_short(array[index].item())})")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers, got dtype {array.dtype}")
     with np.errstate(over="ignore", invalid="ignore"):
