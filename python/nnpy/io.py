@@ -297,7 +297,7 @@ def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, 
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     if header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy network file (format {header.get('format')!r})")
-    version = header.get("version")
+    version: Any = header.get("version")
     if not _is_int(version):
         raise ValueError(f"{name}: the format version must be an integer, got {version!r}")
     if version > VERSION:
