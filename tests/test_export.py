@@ -2,6 +2,7 @@
 system's C compiler, both compared with `predict` / `predict_proba`."""
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -237,7 +238,7 @@ def c_literal(value, dtype):
     return repr(float(value))
 
 
-def compile_and_run(tmp_path, headers, X, dtype, extra_sources=()):
+def compile_and_run(tmp_path, headers, X, dtype, extra_sources=(), extra_flags=()):
     """Compiles a program that includes `headers` ({name: header path}), runs each network's
     NAME_predict on every row of X and returns {name: outputs (n, n_out)}."""
     T = "float" if dtype == np.float32 else "double"
@@ -258,7 +259,8 @@ def compile_and_run(tmp_path, headers, X, dtype, extra_sources=()):
     lines += ["    return 0;", "}", ""]
     (tmp_path / "main.c").write_text("\n".join(lines))
     sources = [str(tmp_path / "main.c")] + [str(s) for s in extra_sources]
-    done = subprocess.run([CC, *CFLAGS, "-o", str(tmp_path / "main"), *sources, "-lm"],
+    done = subprocess.run([CC, *CFLAGS, *extra_flags, "-o", str(tmp_path / "main"), *sources,
+                           "-lm"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     ran = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, timeout=60)
@@ -344,6 +346,67 @@ def test_c_names_must_be_identifiers(tmp_path, name, error):
     with pytest.raises(error, match="name"):
         to_c(nnpy.Network([2, 1]), tmp_path / "n.h", name=name)
     assert not (tmp_path / "n.h").exists()
+
+
+# Names whose identifiers C reserves, and the rule each message names
+RESERVED_NAMES = [
+    ("_x", "starts with an underscore"),          # _X_N_INPUTS: _ and a capital
+    ("_net", "starts with an underscore"),        # _net_predict: file scope
+    ("_", "starts with an underscore"),
+    ("a__b", "double underscore"), ("net_", "double underscore"),   # net__predict
+    ("bool", "C keyword"), ("true", "C keyword"), ("_Bool", "C keyword"),
+    ("n" * 53, "at most 52"),
+]
+
+
+@pytest.mark.parametrize("name, rule", RESERVED_NAMES)
+def test_c_names_making_reserved_identifiers_are_refused(tmp_path, name, rule):
+    with pytest.raises(ValueError, match=f"name {name!r}.*{rule}"):
+        to_c(nnpy.Network([2, 1]), tmp_path / "n.h", name=name)
+    assert not (tmp_path / "n.h").exists()
+
+
+# Accepted names, those of library functions and of the header's own variables among them:
+# to_c never uses the name alone, only as a prefix
+ACCEPTED_NAMES = ["nnpy_net", "exp", "tanh", "expf", "sigmoid", "predict", "main", "x", "y",
+                  "z", "e", "h0", "i", "top", "total", "N", "net_2", "Model", "n" * 52]
+
+
+def _identifiers(text):
+    """The identifiers of C source text, outside comments."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.DOTALL)
+    return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text))
+
+
+def test_c_headers_make_no_reserved_identifier():
+    for name in ACCEPTED_NAMES:
+        for output in ("sigmoid", "softmax"):
+            buffer = io.StringIO()
+            to_c(network("sigmoid", output, sizes=(3, 4, 2)), buffer, name=name)
+            for identifier in _identifiers(buffer.getvalue()):
+                assert not identifier.startswith("_") and "__" not in identifier, \
+                    (name, identifier)
+                assert len(identifier) <= 63, (name, identifier)
+
+
+@needs_cc
+def test_c_headers_with_every_accepted_name_compile_together_strictly(tmp_path):
+    """Every accepted name's header, all in one program beside the standard library's headers,
+    compiles with -std=c99 -Wall -Wextra -pedantic -Werror (and -Wshadow) and computes
+    predict."""
+    net = network("tanh", "softmax", sizes=(3, 4, 2))
+    headers = {}
+    for k, name in enumerate(ACCEPTED_NAMES):
+        headers[name] = tmp_path / f"h{k}.h"
+        to_c(net, headers[name], name=name)
+    (tmp_path / "std.h").write_text("".join(f"#include <{h}.h>\n" for h in (
+        "assert", "ctype", "errno", "float", "limits", "locale", "math", "setjmp", "signal",
+        "stdarg", "stddef", "stdio", "stdlib", "string", "time")))
+    X = inputs(3, n=3)
+    out = compile_and_run(tmp_path, headers, X, np.float64,
+                          extra_flags=["-Wshadow", "-include", str(tmp_path / "std.h")])
+    for name in ACCEPTED_NAMES:
+        np.testing.assert_allclose(out[name], net.predict(X), rtol=0, atol=1e-12)
 
 
 def test_to_c_needs_a_network(tmp_path):

@@ -352,3 +352,189 @@ def test_every_activation_of_the_model_table_is_mapped_or_refused(tmp_path):
             back = from_fann(tmp_path / "n.net")
             assert (back.activation, back.output) == (hidden, output)
             np.testing.assert_array_equal(back.predict(inputs(3)), net.predict(inputs(3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# every number of the file, and every structure libfann would run otherwise than it reads
+# ---------------------------------------------------------------------------------------------
+
+HUGE = str(10 ** 30)
+
+# the lines of _written's file (sizes 2, 3, 1): where each field is
+LINE = {"num_layers": 2, "learning_rate": 3, "connection_rate": 4, "network_type": 5,
+        "cascade_max_out_epochs": 21, "cascade_activation_functions": 30,
+        "layer_sizes": 33, "neurons": 35, "connections": 36}
+
+
+def _set(key, value):
+    """An edit that sets the `key=value` line's value."""
+    return lambda t: re.sub(rf"^{re.escape(key)}=.*$", f"{key}={value}", t, count=1,
+                            flags=re.MULTILINE)
+
+
+def _entry(line, index, *values):
+    """An edit that replaces the fields of entry `index` (from 0) of the neurons or
+    connections line with `values` (None keeps a field)."""
+    def edit(text):
+        lines = text.split("\n")
+        n = LINE[line] - 1
+        key, _, entries = lines[n].partition("=")
+        items = re.findall(r"\(([^()]*)\) ", entries)
+        old = [part.strip() for part in items[index].split(",")]
+        items[index] = ", ".join(v if v is not None else o for o, v in zip(old, values))
+        lines[n] = key + "=" + "".join(f"({item}) " for item in items)
+        return "\n".join(lines)
+    return edit
+
+
+@pytest.mark.parametrize("edit, line, words", [
+    # connections: the issue's source index, and every other way a number can be wrong
+    (_entry("connections", 0, HUGE, None), "connections", ["connection 0",
+                                                          "connected_to_neuron", "unsigned int"]),
+    (_entry("connections", 5, "4294967296", None), "connections", ["connection 5",
+                                                                  "connected_to_neuron"]),
+    (_entry("connections", 1, "-1", None), "connections", ["connected_to_neuron", ">= 0"]),
+    (_entry("connections", 1, "1.0", None), "connections", ["connected_to_neuron", ">= 0"]),
+    (_entry("connections", 2, "7", None), "connections", ["connection 2", "from neuron 2"]),
+    (_entry("connections", 3, None, "1e999"), "connections", ["connection 3", "weight",
+                                                              "finite"]),
+    (_entry("connections", 3, None, "-" + HUGE + "e300"), "connections", ["weight", "finite"]),
+    (_entry("connections", 3, None, "nan"), "connections", ["weight", "finite"]),
+    (_entry("connections", 3, None, "1_0"), "connections", ["weight", "malformed"]),
+    (_entry("connections", 3, None, "0x1p3"), "connections", ["weight", "malformed"]),
+    # neurons
+    (_entry("neurons", 3, HUGE, None, None), "neurons", ["neuron 3", "num_inputs",
+                                                        "unsigned int"]),
+    (_entry("neurons", 3, "4", None, None), "neurons", ["neuron 3", "not fully connected"]),
+    (_entry("neurons", 3, None, HUGE, None), "neurons", ["neuron 3", "activation_function",
+                                                        "unsigned int"]),
+    (_entry("neurons", 3, None, "-3", None), "neurons", ["activation_function", ">= 0"]),
+    (_entry("neurons", 3, None, "3.0", None), "neurons", ["activation_function", ">= 0"]),
+    (_entry("neurons", 3, None, None, "inf"), "neurons", ["activation_steepness", "finite"]),
+    (_entry("neurons", 3, None, None, "1e400"), "neurons", ["activation_steepness", "finite"]),
+    (_entry("neurons", 0, None, HUGE, None), "neurons", ["neuron 0", "activation_function"]),
+    (_entry("neurons", 2, None, None, "nan"), "neurons", ["neuron 2", "its bias neuron",
+                                                         "activation_steepness"]),
+    # the shape and the settings
+    (_set("layer_sizes", f"3 {HUGE} 2 "), "layer_sizes", ["layer_sizes[1]", "unsigned int"]),
+    (_set("layer_sizes", "3 -4 2 "), "layer_sizes", ["layer_sizes[1]", ">= 0"]),
+    (_set("layer_sizes", "3 4.5 2 "), "layer_sizes", ["layer_sizes[1]"]),
+    (_set("layer_sizes", "3 1 2 "), "layer_sizes", ["bias neuron"]),
+    (_set("num_layers", HUGE), "num_layers", ["num_layers", "unsigned int"]),
+    (_set("num_layers", "3_0"), "num_layers", ["num_layers", ">= 0"]),
+    (_set("network_type", HUGE), "network_type", ["network_type", "unsigned int"]),
+    (_set("network_type", "7"), "network_type", ["unknown network_type 7"]),
+    (_set("connection_rate", "nan"), "connection_rate", ["connection_rate", "finite"]),
+    (_set("learning_rate", "fast"), "learning_rate", ["learning_rate", "malformed"]),
+    (_set("cascade_max_out_epochs", "-1"), "cascade_max_out_epochs",
+     ["cascade_max_out_epochs"]),
+    (_set("cascade_activation_functions", f"3 5 7 8 10 11 14 15 16 {HUGE} "),
+     "cascade_activation_functions", ["cascade_activation_functions[9]", "unsigned int"]),
+    (_set("cascade_activation_functions", "3 5 7 "), "cascade_activation_functions",
+     ["lists 3 values", "count=10"]),
+])
+def test_every_number_out_of_range_is_a_value_error_naming_file_line_and_field(
+        tmp_path, edit, line, words):
+    text = _written(tmp_path)
+    damaged = edit(text)
+    assert damaged != text
+    path = tmp_path / "damaged.net"
+    path.write_text(damaged)
+    with pytest.raises(ValueError) as caught:
+        from_fann(path)
+    message = str(caught.value)
+    for word in [str(path), f"line {LINE[line]}:"] + words:
+        assert word in message, (word, message)
+
+
+def test_a_weight_beyond_float32_is_refused_when_reading_as_float32(tmp_path):
+    path = tmp_path / "big.net"
+    path.write_text(_entry("connections", 5, None, "1e300")(_written(tmp_path)))
+    assert from_fann(path).biases[0][1] == 1e300   # float64 holds it
+    with pytest.raises(ValueError, match=r"line 36: connection 5 .*weight 1e\+300 is beyond "
+                                         r"the range of float32"):
+        from_fann(path, dtype=np.float32)
+    # just past float32's largest number, it rounds to it: not refused
+    path.write_text(_entry("connections", 5, None, "3.4028235e38")(_written(tmp_path)))
+    assert from_fann(path, dtype=np.float32).biases[0][1] == np.finfo(np.float32).max
+
+
+def test_a_newer_fann_format_names_both_versions(tmp_path):
+    path = tmp_path / "new.net"
+    path.write_text(_written(tmp_path).replace("FANN_FLO_2.1", "FANN_FLO_2.4", 1))
+    with pytest.raises(ValueError, match=r"line 1: FANN_FLO_2\.4, a FANN format newer than "
+                                         r"this nnpy knows \(its newest is FANN_FLO_2\.1\)"):
+        from_fann(path)
+
+
+def _input_neuron_with_connections(text):
+    """Neuron 0 (an input) given two connections, placed first as libfann numbers them."""
+    text = _entry("neurons", 0, "2", None, None)(text)
+    return text.replace("weight)=", "weight)=(0, 5.0) (1, -5.0) ", 1)
+
+
+def _bias_neuron_with_connections(text):
+    """Layer 1's bias neuron (neuron 6 of sizes 2, 3, 1) fed from layer 0, its connections
+    placed where libfann numbers them: after those of layer 1's neurons."""
+    text = _entry("neurons", 6, "3", None, None)(text)
+    head, key, rest = text.partition("weight)=")
+    items = re.findall(r"\([^()]*\) ", rest)
+    items[9:9] = ["(0, 2.0) ", "(1, 2.0) ", "(2, 2.0) "]
+    return head + key + "".join(items) + "\n"
+
+
+def _sources_reversed(text):
+    head, key, rest = text.partition("weight)=")
+    items = re.findall(r"\(([^()]*)\) ", rest)
+    sources = [item.split(",")[0] for item in items[:3]][::-1]
+    items[:3] = [f"{s},{item.split(',', 1)[1]}" for s, item in zip(sources, items[:3])]
+    return head + key + "".join(f"({item}) " for item in items) + "\n"
+
+
+# Edits of a valid file that libfann 2.2 still loads and runs: nnpy refuses each (a message
+# with these words) or reads it to the outputs fann_run gives (None)
+STRUCTURES = {
+    "input neuron with connections": (_input_neuron_with_connections,
+                                      "input neurons have none"),
+    "hidden bias neuron with connections": (_bias_neuron_with_connections,
+                                            "a bias neuron has none"),
+    "connections from other neurons": (_sources_reversed, "connected_to_neuron is 2"),
+    "entries after the last connection": (lambda t: t.rstrip("\n") + "(0, 1.0) \n",
+                                          "the file holds more"),
+    "an input neuron's activation": (_entry("neurons", 1, None, "5", "2.5"), None),
+    "a bias neuron's activation": (_entry("neurons", 6, None, "0", "7.0"), None),
+    "the output layer's bias neuron's activation": (_entry("neurons", 8, None, "5", "1.0"), None),
+    "connection_rate above 1": (_set("connection_rate", "2.000000"), None),
+    "settings far from FANN's defaults": (lambda t: _set("learning_rate", "1e30")(
+        _set("cascade_max_out_epochs", "4294967295")(t)), None),
+}
+
+
+@pytest.mark.parametrize("structure", list(STRUCTURES))
+def test_files_libfann_runs_are_refused_or_read_as_fann_runs_them(tmp_path, structure):
+    edit, refusal = STRUCTURES[structure]
+    path = tmp_path / "edited.net"
+    path.write_text(edit(_written(tmp_path)))
+    if refusal is not None:
+        with pytest.raises(ValueError, match=refusal):
+            from_fann(path)
+    if FANN is None:
+        if refusal is None:
+            from_fann(path)
+        return
+    ann = Fann.load(path)   # libfann reads every one of these files
+    X = inputs(2)
+    if refusal is None:
+        np.testing.assert_allclose(from_fann(path).predict(X), ann.run(X), rtol=0, atol=1e-12)
+
+
+@needs_fann
+def test_libfann_skips_an_input_neurons_connections(tmp_path):
+    """Why such a file is refused: fann_run never reads the connections of an input neuron, so
+    it computes the network without them, where reading them in order as layer 1's would
+    shift every weight."""
+    (tmp_path / "plain.net").write_text(_written(tmp_path))
+    (tmp_path / "edited.net").write_text(_input_neuron_with_connections(_written(tmp_path)))
+    X = inputs(2)
+    np.testing.assert_array_equal(Fann.load(tmp_path / "edited.net").run(X),
+                                  Fann.load(tmp_path / "plain.net").run(X))

@@ -385,3 +385,75 @@ def test_network2_json_refused(tmp_path, text):
     path.write_text(text)
     with pytest.raises(REFUSED):
         nnpy_io.from_network2_json(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# A loaded model's predict: every input it cannot take is refused, naming the column
+# ---------------------------------------------------------------------------------------------
+
+def _model():
+    import nnpy
+    net = Network([2, 3, 1], output="identity", seed=0)
+    model = nnpy.Model(net, ["f0", "f1"], "y")
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    return nnpy.load(buf)
+
+
+def _long(text):
+    return np.array([1.0, np.longdouble(text)], dtype=np.longdouble)
+
+
+@pytest.mark.parametrize("X, error, words", [
+    ({"f0": [10 ** 400], "f1": [1.0]}, ValueError, ["column 'f0'", "row 0", "float64"]),
+    ({"f0": 10 ** 400, "f1": 1.0}, ValueError, ["column 'f0'", "float64"]),
+    ({"f0": [1.0], "f1": [-(10 ** 400)]}, ValueError, ["column 'f1'", "row 0", "float64"]),
+    ({"f0": [1, 2, 10 ** 400], "f1": [1, 2, 3]}, ValueError, ["column 'f0'", "row 2"]),
+    ({"f0": np.array([10 ** 400], dtype=object), "f1": [1.0]}, ValueError, ["column 'f0'"]),
+    ({"f0": [__import__("fractions").Fraction(10 ** 400, 3)], "f1": [1.0]}, ValueError,
+     ["column 'f0'", "row 0"]),
+    ({"f0": [1.0, 2.0], "f1": _long("1e400")}, ValueError, ["column 'f1'", "row 1", "float64"]),
+    ([[1.0, 10 ** 400]], ValueError, ["column 'f1'", "row 0", "float64"]),
+    ([[1.0, 2.0], [10 ** 400, 2.0]], ValueError, ["column 'f0'", "row 1"]),
+    ({"f0": ["a"], "f1": [1.0]}, TypeError, ["column 'f0'", "numbers"]),
+    ({"f0": [1.0, "a"], "f1": [1.0, 2.0]}, TypeError, ["column 'f0'", "numbers"]),
+    ({"f0": [None], "f1": [1.0]}, TypeError, ["column 'f0'", "None"]),
+    ({"f0": None, "f1": [1.0]}, TypeError, ["column 'f0'", "None"]),
+    ({"f0": [1.0, None], "f1": [1.0, 2.0]}, TypeError, ["column 'f0'", "row 1", "None"]),
+    ([[1.0, None]], TypeError, ["column 'f1'", "row 0", "None"]),
+    ({"f0": [__import__("decimal").Decimal("1e400")], "f1": [1.0]}, TypeError,
+     ["column 'f0'", "numbers"]),
+    ({"f0": [[1.0, 2.0]], "f1": [1.0]}, ValueError, ["column 'f0'", "1-D"]),
+    ({"f0": [[1.0], [2.0, 3.0]], "f1": [1.0, 2.0]}, ValueError, ["column 'f0'", "ragged"]),
+    ({"f0": [1.0, 2.0], "f1": [1.0]}, ValueError, ["'f0' 2", "'f1' 1", "lengths"]),
+    ({"f0": [1j], "f1": [1.0]}, TypeError, ["column 'f0'", "complex"]),
+    ({"f0": [1.0], "f1": [float("nan")]}, ValueError, ["column 'f1'", "finite"]),
+    ([["a", "1.0"]], TypeError, ["column 'f0'", "numbers", "'a'"]),
+])
+def test_model_predict_names_the_column_it_cannot_take(X, error, words):
+    model = _model()
+    for method in (model.predict, model.standardize):
+        with pytest.raises(error) as caught:
+            method(X)
+        for word in words:
+            assert word in str(caught.value), (word, str(caught.value))
+
+
+def test_model_predict_names_the_column_of_a_dataframe():
+    pandas = pytest.importorskip("pandas")
+    model = _model()
+    frame = pandas.DataFrame({"f1": [1.0, 2.0],
+                              "f0": pandas.Series([1, 10 ** 400], dtype=object)})
+    with pytest.raises(ValueError, match=r"column 'f0' \(row 1\)"):
+        model.predict(frame)
+    frame = pandas.DataFrame({"f0": [1.0, 2.0], "f1": [1.0, "x"]})
+    with pytest.raises(TypeError, match=r"column 'f1' \(row 1\)"):
+        model.predict(frame)
+    # numbers it can take, in every form, predict as the network does
+    plain = np.array([[1.0, 2.0], [3.0, -4.0]])
+    want = model.network.predict(plain)[:, 0]
+    for X in (plain, plain.tolist(), {"f0": [1, 3], "f1": [2, -4]},
+              pandas.DataFrame({"f1": [2.0, -4.0], "f0": [1.0, 3.0]}),
+              {"f0": np.array([1, 3], dtype=object), "f1": [2.0, -4.0]}):
+        np.testing.assert_array_equal(model.predict(X), want)

@@ -148,6 +148,63 @@ def test_every_field_is_checked(tmp_path, change, message):
         nnpy.Network.load(tmp_path / "bad.npz")
 
 
+def _rewritten_header(data, member, **changes):
+    """An .npz archive (bytes) with the JSON header in `member` changed."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            raw = zin.read(info)
+            if info.filename == member + ".npy":
+                header = json.loads(str(np.load(io.BytesIO(raw))[()]))
+                header.update(changes)
+                buffer = io.BytesIO()
+                np.save(buffer, np.array(json.dumps(header)))
+                raw = buffer.getvalue()
+            zout.writestr(info, raw)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("version", [3, 4, 10 ** 30])
+def test_a_newer_network_or_model_file_is_refused_naming_both_versions(tmp_path, version):
+    """A file whose header declares a format version newer than this nnpy's newest: refused
+    by each reader of a versioned nnpy format, naming the file's version and the newest known
+    (never read as if it were an older one)."""
+    from nnpy import io as nnpy_io
+    from nnpy import modelfile
+    net = nnpy.Network([2, 3, 1], output="identity", seed=0)
+    net.save(tmp_path / "net.npz")
+    (tmp_path / "new.npz").write_bytes(_rewritten_header((tmp_path / "net.npz").read_bytes(),
+                                                         "header", version=version))
+    with pytest.raises(ValueError) as caught:
+        nnpy.Network.load(tmp_path / "new.npz")
+    message = str(caught.value)
+    assert f"version {version}" in message and "newer nnpy" in message, message
+    assert f"versions up to {nnpy_io.VERSION}" in message, message
+
+    model = nnpy.Model(net, ["a", "b"], "y")
+    model.save(tmp_path / "m.model")
+    model_version = version - 2 + modelfile.VERSION   # newer than the model format's newest
+    (tmp_path / "new.model").write_bytes(_rewritten_header(
+        (tmp_path / "m.model").read_bytes(), "header", version=model_version))
+    with pytest.raises(ValueError) as caught:
+        nnpy.load(tmp_path / "new.model")
+    message = str(caught.value)
+    assert f"version {model_version}" in message and "newer nnpy" in message, message
+    assert f"reads version {modelfile.VERSION}" in message, message
+
+
+@pytest.mark.parametrize("version", [0, -1])
+def test_a_network_file_version_below_the_first_is_not_called_newer(tmp_path, version):
+    header, arrays = good_parts()
+    header["version"] = version
+    write_npz(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ValueError, match=rf"unknown format version {version} \(nnpy network "
+                                         r"files have versions 1, 2\)"):
+        nnpy.Network.load(tmp_path / "bad.npz")
+
+
 @pytest.mark.parametrize("header, message", [
     (None, "no header"),
     ("{not json", "not valid JSON"),

@@ -224,10 +224,15 @@ def _class_tensor(classes: np.ndarray,
 # ---------------------------------------------------------------------------------------------
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_C_KEYWORDS = frozenset(
+_C_KEYWORDS = frozenset(   # C99's, and the words later standards made keywords
     "auto break case char const continue default do double else enum extern float for goto if "
     "inline int long register restrict return short signed sizeof static struct switch typedef "
-    "union unsigned void volatile while _Bool _Complex _Imaginary".split())
+    "union unsigned void volatile while _Bool _Complex _Imaginary alignas alignof bool "
+    "constexpr false nullptr static_assert thread_local true typeof typeof_unqual".split())
+# The longest suffix to_c appends to the name (NAME_H_INCLUDED), and the significant length C99
+# guarantees of an internal identifier or a macro name: longer names may be cut to the same one
+_C_LONGEST_SUFFIX = len("_H_INCLUDED")
+_C_SIGNIFICANT = 63
 
 
 # nnpy activation -> C expression of the weighted sum z (softmax: applied after the layer)
@@ -236,6 +241,8 @@ _C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu":
 
 
 def _check_c_name(name: object) -> str:
+    """`name` if every identifier to_c makes of it (name_predict, name_w0, ..., NAME_N_INPUTS,
+    NAME_H_INCLUDED) is one C leaves to the program; else a ValueError naming the rule."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a string (a C identifier), got {type(name).__name__}")
     if not _C_IDENTIFIER.match(name) or not name.isascii():
@@ -243,9 +250,18 @@ def _check_c_name(name: object) -> str:
                          f"starting with a digit), got {name!r}")
     if name in _C_KEYWORDS:
         raise ValueError(f"name {name!r} is a C keyword")
-    if name.startswith("__") or (name.startswith("_") and name[1:2].isupper()):
-        raise ValueError(f"name {name!r} is reserved to the C implementation (leading __ or _ "
-                         f"and a capital)")
+    if name.startswith("_"):
+        raise ValueError(f"name {name!r} starts with an underscore: C reserves such identifiers "
+                         f"at file scope, and those starting with _ and a capital (as the macros "
+                         f"{name.upper()}_N_INPUTS, ... would) everywhere")
+    if "__" in name or name.endswith("_"):
+        raise ValueError(f"name {name!r} would make identifiers with a double underscore "
+                         f"({name}_predict, ...), which C++ and C compilers reserve; use single "
+                         f"underscores, none at the end")
+    if len(name) + _C_LONGEST_SUFFIX > _C_SIGNIFICANT:
+        raise ValueError(f"name {name!r} is {len(name)} characters; at most "
+                         f"{_C_SIGNIFICANT - _C_LONGEST_SUFFIX} keep every identifier it makes "
+                         f"within the {_C_SIGNIFICANT} characters C99 guarantees significant")
     return name
 
 
@@ -257,8 +273,10 @@ def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
         void NAME_predict(const T *x, T *y)          (static inline; x: N_INPUTS, y: N_OUTPUTS)
 
     that computes `net.predict(x)` for one sample, T being float for a float32 network and
-    double for float64; x and y must not overlap. `name` must be a C identifier; it prefixes
-    every symbol."""
+    double for float64; x and y must not overlap. `name` prefixes every symbol, so it must be a
+    C identifier that makes none C reserves: no leading underscore, no double or trailing
+    underscore, not a keyword, at most 52 characters (ValueError naming the rule otherwise).
+    The name itself is never a symbol, so names of library functions (exp, tanh) are fine."""
     from .network import Network
     if not isinstance(net, Network):
         raise TypeError(f"to_c needs an nnpy.Network, got {type(net).__name__}")

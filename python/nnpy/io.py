@@ -297,12 +297,17 @@ def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, 
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     if header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy network file (format {header.get('format')!r})")
-    version = header.get("version")
+    version: Any = header.get("version")
     if not _is_int(version):
         raise ValueError(f"{name}: the format version must be an integer, got {version!r}")
+    if version > VERSION:
+        from . import __version__
+        raise ValueError(f"{name}: unknown format version {version}, from a newer nnpy: nnpy "
+                         f"{__version__} reads network format versions up to {VERSION}; upgrade "
+                         f"nnpy to read it")
     if version not in _READS:
-        raise ValueError(f"{name}: unknown format version {version} (this nnpy reads versions "
-                         f"{', '.join(map(str, _READS))}); a newer nnpy may read it")
+        raise ValueError(f"{name}: unknown format version {version} (nnpy network files "
+                         f"have versions {', '.join(map(str, _READS))})")
     missing = [k for k in _REQUIRED[version] if k not in header]
     if missing:
         raise ValueError(f"{name}: the header lacks {', '.join(missing)}")

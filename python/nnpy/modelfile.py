@@ -19,7 +19,9 @@ outputs, sorted); for a regression, the standardisation of the target (`target_m
 Columns by name: any mapping of column name -> values (a dict, a pandas DataFrame, a NumPy
 structured array): the feature columns are taken by name, in any order, other columns are
 ignored; each value is a number or a 1-D sequence of numbers. Anything else is read as a 2-D
-array of numbers. predict returns the labels (classify) or float64 values (regress), one per
+array of numbers. What is not a number within float64's range (text, None, a huge integer),
+nested or ragged values and columns of different lengths are a TypeError/ValueError naming the
+column (and the row). predict returns the labels (classify) or float64 values (regress), one per
 row; prediction needs numpy only.
 
 The file is one .npz archive in nnpy's safe format (see nnpy.io: read without pickle, every
@@ -260,16 +262,20 @@ class Model:
                 raise ValueError(f"X lacks the feature column{'s' * (len(missing) > 1)} "
                                  f"{', '.join(map(repr, missing))} (the model takes "
                                  f"{', '.join(map(repr, names))})")
-            columns = [_numbers(X[name], f"column {name!r}") for name in names]
-            if any(c.ndim > 1 for c in columns):
-                raise ValueError("each column must be a number or a 1-D sequence of numbers")
-            columns = [np.atleast_1d(c) for c in columns]
-            lengths = {len(c) for c in columns}
-            if len(lengths) > 1:
-                raise ValueError(f"the columns of X have different lengths {sorted(lengths)}")
+            columns = []
+            for name in names:
+                column = _numbers(X[name], f"column {name!r}")
+                if column.ndim > 1:
+                    raise ValueError(f"column {name!r} must be a number or a 1-D sequence of "
+                                     f"numbers, got shape {column.shape}")
+                columns.append(np.atleast_1d(column))
+            lengths = [len(c) for c in columns]
+            if len(set(lengths)) > 1:
+                raise ValueError("the columns of X have different lengths: " + ", ".join(
+                    f"{name!r} {n}" for name, n in zip(names, lengths)))
             matrix = np.column_stack(columns)
         else:
-            matrix = _numbers(X, "X")
+            matrix = _numbers(X, "X", names)
             if matrix.ndim != 2 or matrix.shape[1] != len(names):
                 raise ValueError(f"X must be 2-D with {len(names)} columns (in the order of "
                                  f"feature_names: {', '.join(map(repr, names))}), or columns by "
@@ -520,12 +526,57 @@ def _has_column(X: Any, name: str) -> bool:
     return name in (X.columns if hasattr(X, "columns") else X)
 
 
-def _numbers(value: Any, what: str) -> np.ndarray:
-    """value as a float64 array, if it holds real numbers (not text, not dates)."""
-    array = np.asarray(value)
+def _numbers(value: Any, what: str, columns: Sequence[str] = ()) -> np.ndarray:
+    """value as a float64 array, if it holds real numbers (not text, not dates, not None),
+    each within float64's range; else a TypeError/ValueError naming `what` (for a 2-D array
+    whose columns are `columns`, the column of the value at fault) and the row."""
+    def where(index: tuple[int, ...]) -> str:
+        if len(index) == 2 and columns and index[1] < len(columns):
+            return f"column {columns[index[1]]!r} (row {index[0]})"
+        return what if not index else \
+            f"{what} (row {index[0]})" if len(index) == 1 else f"{what} (index {index})"
+
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested sequences
+        raise ValueError(f"{what} must be a number or a rectangular (not ragged) sequence "
+                         f"of numbers: {err}") from None
+    except OverflowError:  # (older numpy) a Python int beyond every numpy type: found below
+        array = np.array(value, dtype=object)
     if array.dtype.kind == "O":
-        if not all(isinstance(v, numbers.Real) for v in array.ravel()):
-            raise TypeError(f"{what} must hold numbers only")
-    elif array.dtype.kind not in "biuf":
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.empty(array.shape, dtype=np.float64)
+            for index, v in np.ndenumerate(array):
+                if not isinstance(v, numbers.Real):
+                    raise TypeError(f"{where(index)} holds {_short(v)}; it must hold numbers "
+                                    f"only")
+                try:
+                    out[index] = float(v)
+                except OverflowError:  # a huge int or Fraction
+                    out[index] = math.inf
+                if math.isinf(out[index]) and not (isinstance(v, float) and math.isinf(v)):
+                    raise ValueError(f"{where(index)} holds {_short(v)}, beyond the range of "
+                                     f"float64 (largest {float(np.finfo(np.float64).max):.4g})")
+        return out
+    if array.dtype.kind in "US" and array.size:   # text: the first value is at fault
+        index = (0,) * array.ndim
+        column = f"column {columns[0]!r}" if array.ndim == 2 and columns else what
+        row = "row 0 holds " if array.ndim else ""
+        raise TypeError(f"{column} must hold numbers, got dtype {array.dtype} ({row}"
+                        f"{_short(array[index].item())})")
+    if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = array.astype(np.float64)
+    lost = ~np.isfinite(out) & np.isfinite(array)  # a longdouble beyond float64
+    if lost.any():
+        index = tuple(int(i) for i in np.argwhere(lost)[0])
+        raise ValueError(f"{where(index)} holds {array[index]!s}, beyond the range of float64 "
+                         f"(largest {float(np.finfo(np.float64).max):.4g})")
+    return out
+
+
+def _short(value: object) -> str:
+    """repr(value), shortened if long (a 400-digit integer)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:16]}...{text[-8:]} ({len(text)} characters)"
