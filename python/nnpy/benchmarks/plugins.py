@@ -62,8 +62,10 @@ def run_in_worker(workload: str, quick: bool, repeats: int, env: Dict[str, str],
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     cmd = [sys.executable, "-m", "nnpy.benchmarks.plugins", PLUGINS[workload][0],
-           "--repeats", str(repeats)] + (["--quick"] if quick else []) + \
-        (["--all-cores"] if workload in ALL_CORES else [])
+           "--repeats", str(repeats)] + (["--quick"] if quick else [])
+    if workload in ALL_CORES:  # before the worker imports nnpy: OpenMP reads them as it loads
+        env = {k: v for k, v in env.items() if k not in UNLIMITED_VARS}
+        cmd.append("--all-cores")
     return run_process(cmd, env, timeout)
 
 
@@ -91,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     machine.set_thread_env(1)         # before numpy loads
     if args.all_cores:
         for name in UNLIMITED_VARS:
-            del os.environ[name]
+            os.environ.pop(name, None)
     machine.drop_slow_openblas_vars()
     from nnpy.benchmarks.worker import RESULT_MARK
     try:

@@ -39,12 +39,9 @@ SETTLE_S = 0.3       # a started competitor gets this long to be running before 
 QUICK_PAIRS = 5      # --quick: pairs of fits per condition (at least)
 FULL_PAIRS = 9
 
-# The competing process: a busy loop at the given nice value, ending by itself.
-_BUSY = ("import os, sys, time\n"
-         "nice = int(sys.argv[1])\n"
-         "if nice and hasattr(os, 'nice'):\n"
-         "    os.nice(nice)\n"
-         "end = time.monotonic() + float(sys.argv[2])\n"
+# The competing process: a busy loop that ends by itself after argv[1] seconds.
+_BUSY = ("import sys, time\n"
+         "end = time.monotonic() + float(sys.argv[1])\n"
          "while time.monotonic() < end:\n"
          "    pass\n")
 
@@ -56,8 +53,12 @@ def competitor(nice: Optional[int]) -> Iterator[Optional[subprocess.Popen[bytes]
     if nice is None:
         yield None
         return
-    proc = subprocess.Popen([sys.executable, "-c", _BUSY, str(nice), str(BUSY_SECONDS)],
-                            stdin=subprocess.DEVNULL)
+    def lower_priority() -> None:  # in the child, before Python starts: niced from the start
+        os.nice(nice)
+
+    proc = subprocess.Popen([sys.executable, "-c", _BUSY, str(BUSY_SECONDS)],
+                            stdin=subprocess.DEVNULL,
+                            preexec_fn=lower_priority if nice and hasattr(os, "nice") else None)
     try:
         time.sleep(SETTLE_S)
         yield proc
