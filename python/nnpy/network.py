@@ -665,10 +665,11 @@ class Network:
         other runnable task wants, counted again before each call into the core (every
         _CALL_SECONDS or so; on Linux, from /proc; elsewhere every available core). Threads
         that share a busy core wait for each other at the end of every product, so on a
-        machine where anything else runs one thread is faster: on 2 cores with one other
-        busy process, W3 (784-256-10, batch 128) trained at 0.3x the speed of one thread on
-        two, and n_threads=None keeps to one there while taking both cores of an idle
-        machine. An int asks for that many whatever the load. Never more than OpenMP's
+        machine where anything else runs fewer threads are faster: on 2 cores beside one
+        other busy process, W3 (784-256-10, batch 128) trained on two threads at 0.39x the
+        speed of one (nnpy's W3-load benchmark measures this); n_threads=None keeps to one
+        there (1.1x) and takes both cores of an idle machine. An int asks for that many
+        whatever the load. Never more than OpenMP's
         limit for the calling thread (OMP_NUM_THREADS, which joblib and Dask set in their
         workers, or threadpoolctl.threadpool_limits), and only for products large enough to
         repay them: small batches run on one. The weights are bit-identical for any number
