@@ -87,7 +87,7 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert cases == ["W1", "W1-100k", "W3-64-2t"]
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
-    assert run.selected_plugins(run.parse_args([])) == ["W5"]
+    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5"]
     assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
@@ -307,3 +307,85 @@ def test_a_run_in_rounds_reports_every_rounds_repeats(capsys, tmp_path):
         assert c["repeats"] == 3  # one per round, each after an untimed warm-up repeat
     assert "Rounds: each system's repeats are spread over 3 round(s)" in \
         (tmp_path / "results.md").read_text()
+
+
+# --- W3-load: the default thread count beside a busy process ----------------------------------
+
+def test_w3_load_is_in_quick_runs_and_in_only_w3():
+    assert "W3-load" in run.selected_plugins(run.parse_args(["--quick"]))
+    assert run.selected_plugins(run.parse_args(["--only", "w3-load"])) == ["W3-load"]
+    assert run.selected_plugins(run.parse_args(["--only", "W3", "--quick"])) == ["W3-load"]
+    assert run.selected_plugins(run.parse_args(["--only", "W3-64-2t"])) == []
+
+
+FAKE_W3_LOAD = """
+import os
+def run(quick, repeats):
+    import nnpy.network
+    from nnpy._dispatch import core
+    return {"omp": os.environ.get("OMP_NUM_THREADS"),
+            "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),
+            "max_threads": core.max_threads(), "most": nnpy.network._threads(None)}
+def markdown(result):
+    return "## W3-load fake\\n"
+"""
+
+
+def test_w3_load_worker_leaves_openmp_unlimited(tmp_path, monkeypatch):
+    (tmp_path / "fake_w3_load.py").write_text(textwrap.dedent(FAKE_W3_LOAD))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(plugins.PLUGINS, "W3-load", ("fake_w3_load", (), ""))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    from nnpy.benchmarks import machine
+    machine.set_thread_env(1, env)  # as the suite's base environment has them
+    outcome = plugins.run_in_worker("W3-load", True, 1, env, 120)
+    assert outcome["status"] == "ok", outcome
+    result = outcome["result"]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert result["omp"] is None and result["openblas"] == "1"
+    assert result["most"] == min(cores, result["max_threads"])
+    if core_has_openmp():
+        assert result["max_threads"] == cores
+
+
+def core_has_openmp():
+    from nnpy._dispatch import core
+    return core.OPENMP
+
+
+def test_w3_load_competitor_is_killed_even_on_error():
+    from nnpy.benchmarks import w3_load
+    with pytest.raises(RuntimeError, match="inside"):
+        with w3_load.competitor(19) as proc:
+            assert proc.poll() is None  # running
+            if os.path.exists(f"/proc/{proc.pid}/stat"):
+                stat = open(f"/proc/{proc.pid}/stat").read()
+                assert stat[stat.rindex(")") + 2:].split()[16] == "19"  # its nice value
+            raise RuntimeError("inside")
+    assert proc.poll() is not None
+    with w3_load.competitor(None) as none:
+        assert none is None
+
+
+def test_w3_load_runs_every_condition_and_marks_its_targets(monkeypatch):
+    from nnpy.benchmarks import w3_load
+    monkeypatch.setattr(workloads, "W3_ROWS", 384)  # 3 batches: plumbing, not timing
+    monkeypatch.setattr(w3_load, "SETTLE_S", 0.05)
+    monkeypatch.setattr(w3_load, "QUICK_PAIRS", 1)
+    result = json.loads(json.dumps(w3_load.run(quick=True, repeats=2)))
+    assert [r["condition"] for r in result["rows"]] == ["idle", "busy, nice 0", "busy, nice 19"]
+    for row in result["rows"]:
+        assert len(row["one_thread_s"]) == len(row["default_s"]) == 2
+        assert row["ratio"] == pytest.approx(np.median(row["one_thread_s"])
+                                             / np.median(row["default_s"]))
+        if result["default_most_threads"] > 1:  # fit counted free cores for each core call
+            assert sum(row["default_threads_per_call"].values()) > 0
+    for row, ratio in zip(result["rows"], (1.85, 0.95, 0.85)):
+        row["ratio"] = ratio
+    verdicts = [t["met"] for t in w3_load.targets(result)]
+    assert verdicts == [True, True, False]
+    result["rows"][0]["ratio"] = 1.75
+    md = w3_load.markdown(result)
+    assert "idle: fit(n_threads=None) >= 1.8x fit(n_threads=1) | **missed** | 1.75x" in md
+    assert "nice 0: fit(n_threads=None) >= 0.9x fit(n_threads=1) | **met** | 0.95x" in md
+    assert "nice 19: fit(n_threads=None) >= 0.9x fit(n_threads=1) | **missed** | 0.85x" in md

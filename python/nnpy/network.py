@@ -48,7 +48,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal,
 import numpy as np
 import numpy.typing as npt
 
-from . import _model, reference
+from . import _load, _model, reference
 from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
                           as_targets, as_vector, choice)
@@ -82,6 +82,9 @@ _FIRST_CALL_RATE = 1e8  # rows x (parameters + 100) a second the first call assu
 _PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
 _TRAIN_BLOCK = 256     # rows per forward/backward block of a batch: bounds fit's workspace, and
                        # how often a long batch looks for Ctrl-C
+_PARALLEL_WORK = 1 << 15  # rows of a block x parameters below which the core keeps a batch on
+                          # one thread whatever fit allows (its smallest threshold: two
+                          # threads' element-wise work): fit counts free cores only above it
 
 
 class TrainingDiverged(FloatingPointError):
@@ -658,11 +661,19 @@ class Network:
         In the main thread Ctrl-C raises KeyboardInterrupt within a few blocks of rows, with
         the weights of the last completed step.
         n_threads: threads the matrix products and element-wise loops of a batch may use
-        (OpenMP); None: the cores this process may run on (os.sched_getaffinity). Never more
-        than OpenMP's limit for the calling thread (OMP_NUM_THREADS, which joblib and Dask set
-        in their workers, or threadpoolctl.threadpool_limits), and only for products large
-        enough to repay them: small batches run on one. The weights are bit-identical for any
-        number of threads."""
+        (OpenMP). None: the cores this process may run on (os.sched_getaffinity) that no
+        other runnable task wants, counted again before each call into the core (every
+        _CALL_SECONDS or so; on Linux, from /proc; elsewhere every available core). Threads
+        that share a busy core wait for each other at the end of every product, so on a
+        machine where anything else runs fewer threads are faster: on 2 cores beside one
+        other busy process, W3 (784-256-10, batch 128) trained on two threads at 0.39x the
+        speed of one (nnpy's W3-load benchmark measures this); n_threads=None keeps to one
+        there (1.1x) and takes both cores of an idle machine. An int asks for that many
+        whatever the load. Never more than OpenMP's
+        limit for the calling thread (OMP_NUM_THREADS, which joblib and Dask set in their
+        workers, or threadpoolctl.threadpool_limits), and only for products large enough to
+        repay them: small batches run on one. The weights are bit-identical for any number
+        of threads."""
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
@@ -681,7 +692,7 @@ class Network:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
             Yv = as_targets(validation[1], "validation Y", len(Xv), self._n_out, self.dtype)
-        threads = _threads(n_threads)
+        most = _threads(n_threads)
         bar = _progress_bar(epochs) if progress else None
 
         n = len(X)
@@ -692,6 +703,8 @@ class Network:
         per_epoch = validation is not None or callback is not None or bar is not None
         interruptible = threading.current_thread() is threading.main_thread()
         max_batches = _first_budget(batch_size, model.n_params)  # then measured (_next_budget)
+        adapt = n_threads is None and most > 1 and \
+            min(batch_size, _TRAIN_BLOCK) * model.n_params >= _PARALLEL_WORK
         try:
             with self._guard.train():
                 self._check_finite_parameters()
@@ -703,12 +716,13 @@ class Network:
                                      alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
                                   int(self._rng.integers(2 ** 63)))
-                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt, threads),
+                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt, most),
                                 self.dtype)
                 while run.completed < epochs:
                     room = 1 if per_epoch else \
                         min(epochs - run.completed, max_batches // batches_per_epoch + 1)
                     losses = np.empty(room)
+                    threads = _free_threads(most) if adapt else most
                     started = time.perf_counter()
                     status, ran, completed = core.train(model, opt, run, self._flat,
                                                         state.moments, X, Y, sw, losses,
@@ -881,11 +895,19 @@ def _available_cores() -> int:
 
 
 def _threads(n_threads: Optional[int]) -> int:
-    """fit's threads: n_threads (None: the available cores), capped by OpenMP's limit for the
-    calling thread, so that threadpoolctl's limits and joblib's / Dask's OMP_NUM_THREADS in
-    their workers hold (1 when the core has no OpenMP)."""
+    """The most threads fit may use: n_threads (None: the available cores), capped by
+    OpenMP's limit for the calling thread, so that threadpoolctl's limits and joblib's /
+    Dask's OMP_NUM_THREADS in their workers hold (1 when the core has no OpenMP)."""
     wanted = _available_cores() if n_threads is None else as_int(n_threads, "n_threads", 1)
     return max(1, min(wanted, core.max_threads()))
+
+
+def _free_threads(most: int) -> int:
+    """Threads for fit's next core call with n_threads=None: at most `most`, no more than the
+    cores other runnable tasks leave free right now (see nnpy._load); `most` where that
+    cannot be measured."""
+    free = _load.free_cores(_available_cores())
+    return most if free is None else min(most, free)
 
 
 def _first_budget(batch_size: int, n_params: int) -> int:

@@ -1,11 +1,13 @@
 """Workloads that bring their own module (W5: scikit-learn's MLP against nnpy's estimators,
-in nnpy.benchmarks.w5). The interface such a module provides:
+in nnpy.benchmarks.w5; W3-load: fit's default thread count beside a busy process, in
+nnpy.benchmarks.w3_load). The interface such a module provides:
 
     run(quick: bool, repeats: int) -> dict
         Measures the workload and returns a JSON-serialisable dict: its rows (each with a name,
         the seconds per iteration of every system compared, their accuracy or R^2), whatever
         else its table needs. `quick` must keep it to about a minute here. Called in a fresh
-        process whose thread pools are limited to one thread before numpy loads.
+        process whose thread pools are limited to one thread before numpy loads (OpenMP's
+        left unlimited for those in ALL_CORES).
     markdown(result: dict) -> str
         The workload's section of results.md (a "## W5 ..." heading, its table, its targets
         marked met/missed), from what run() returned. Called in the suite's own process.
@@ -21,13 +23,19 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
 # workload id -> (module, modules it needs, what to install when they are missing)
 PLUGINS = {
+    "W3-load": ("nnpy.benchmarks.w3_load", (), ""),
     "W5": ("nnpy.benchmarks.w5", ("sklearn", "threadpoolctl"), 'pip install "nnpy-net[bench]"'),
 }
+# Plug-ins that measure nnpy's own choice of threads: their worker leaves OpenMP (the core's
+# threads) unlimited; the other thread pools (OpenBLAS, MKL) stay at one thread.
+ALL_CORES = ("W3-load",)
+UNLIMITED_VARS = ("OMP_NUM_THREADS", "NNPY_NUM_THREADS")
 
 
 def missing(workload: str) -> Optional[str]:
@@ -55,6 +63,9 @@ def run_in_worker(workload: str, quick: bool, repeats: int, env: Dict[str, str],
         return {"status": "skipped", "reason": reason}
     cmd = [sys.executable, "-m", "nnpy.benchmarks.plugins", PLUGINS[workload][0],
            "--repeats", str(repeats)] + (["--quick"] if quick else [])
+    if workload in ALL_CORES:  # before the worker imports nnpy: OpenMP reads them as it loads
+        env = {k: v for k, v in env.items() if k not in UNLIMITED_VARS}
+        cmd.append("--all-cores")
     return run_process(cmd, env, timeout)
 
 
@@ -75,9 +86,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("module")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--all-cores", action="store_true",
+                        help="leave OpenMP's threads unlimited (the others at one)")
     args = parser.parse_args(argv)
     from nnpy.benchmarks import machine
     machine.set_thread_env(1)         # before numpy loads
+    if args.all_cores:
+        for name in UNLIMITED_VARS:
+            os.environ.pop(name, None)
     machine.drop_slow_openblas_vars()
     from nnpy.benchmarks.worker import RESULT_MARK
     try:

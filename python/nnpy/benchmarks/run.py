@@ -1,6 +1,7 @@
 """Runs nnpy's benchmark suite: the fixed workloads W1-W4 (docs/workloads.md) on nnpy and on
-every comparison system installed, side by side in one run, and the W5 plug-in (plugins.py)
-when it is installed; writes results.json, results.md and results.png.
+every comparison system installed, side by side in one run, and the plug-ins (plugins.py): W5
+when it is installed, and W3-load (fit's default thread count beside a busy process it starts);
+writes results.json, results.md and results.png.
 
     nnpy bench [--quick] [...]            results in ./bench-results/
     python bench/run.py [--quick] [...]   (a source checkout) results in bench/results/
@@ -46,16 +47,19 @@ def make_parser(prog: str = NNPY_BENCH,
     names = [c.id for c in workloads.cases(quick=False)]
     parser = argparse.ArgumentParser(
         prog=prog, description="nnpy's benchmark suite: workloads W1-W4 on nnpy and on every "
-        "comparison system installed, side by side in one run, and W5 (scikit-learn's MLP "
-        "against nnpy's estimators) when it is installed. Writes results.json, results.md and "
+        "comparison system installed, side by side in one run, W5 (scikit-learn's MLP "
+        "against nnpy's estimators) when it is installed, and W3-load (fit's default thread "
+        "count, idle and beside a busy process). Writes results.json, results.md and "
         f"results.png to --out (default: {default_out}).")
     parser.add_argument("--quick", action="store_true",
                         help="3 repeats (2 where one takes over 2.5 s), W3 on 2 threads in "
-                             "float64 only, the slow 100,000-step loops skipped (< 5 minutes)")
+                             "float64 only, W3-load with 5 pairs of fits per condition, the "
+                             "slow 100,000-step loops skipped (< 5 minutes)")
     parser.add_argument("--out", default=default_out, metavar="DIR",
                         help=f"folder for results.json/.md/.png (default: {default_out})")
     parser.add_argument("--only", default=None, metavar="LIST",
-                        help="comma-separated workloads or cases: W1-W5, or any of "
+                        help="comma-separated workloads or cases: W1-W5, W3-load (fit's "
+                             "default threads beside a busy process; also in W3), or any of "
                              + ", ".join(names))
     parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                         help="timed repeats per measurement (default 5; 3 with --quick)")
@@ -78,12 +82,12 @@ def parse_args(argv: List[str], prog: str = NNPY_BENCH,
         wanted = [w.strip().upper() for w in args.only.split(",") if w.strip()]
         known = {c.id.upper() for c in workloads.cases(quick=False)}
         known |= {c.workload for c in workloads.cases(quick=False)}
-        known |= set(workloads.PLUGIN_WORKLOADS)
+        known |= {w.upper() for w in workloads.PLUGIN_WORKLOADS}
         unknown = [w for w in wanted if w not in known]
         if not wanted or unknown:
             parser.error(f"--only {args.only}: no such workload or case "
-                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W5 or a case "
-                         "id (see --help)")
+                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W5, W3-load "
+                         "or a case id (see --help)")
         args.only = wanted
     if args.systems is not None:
         args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -104,10 +108,12 @@ def selected_cases(args: argparse.Namespace) -> List[workloads.Case]:
 
 
 def selected_plugins(args: argparse.Namespace) -> List[str]:
-    """The plug-in workloads this run includes: those --only names; without --only, all of
-    them unless --systems narrows the run (a plug-in compares systems of its own)."""
+    """The plug-in workloads this run includes: those --only names (W3-load also with --only
+    W3); without --only, all of them unless --systems narrows the run (a plug-in compares
+    systems of its own)."""
     if args.only:
-        return [w for w in workloads.PLUGIN_WORKLOADS if w in args.only]
+        return [w for w in workloads.PLUGIN_WORKLOADS
+                if w.upper() in args.only or w.split("-")[0] in args.only]
     return [] if args.systems else list(workloads.PLUGIN_WORKLOADS)
 
 

@@ -3,7 +3,8 @@ measures, and the data files every system reads, so that all systems train on th
 
 A *case* is one row of the results table: a workload at one size, dtype or thread count
 (W1 at 10,000 and 100,000 steps, W2 at batch 10 and at batch 1, W3 per dtype and thread
-count, W4 one sample and batch). W5 is a plug-in with its own module (plugins.py).
+count, W4 one sample and batch). W3-load and W5 are plug-ins with their own modules
+(plugins.py).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class Case:
 PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "reference", "numpy", "torch", "sklearn")
 C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2")
 ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
-PLUGIN_WORKLOADS = ("W5",)     # bring their own module (plugins.py)
+PLUGIN_WORKLOADS = ("W3-load", "W5")  # bring their own module (plugins.py)
 
 
 def cases(quick: bool) -> list[Case]:
