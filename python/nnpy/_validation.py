@@ -205,8 +205,7 @@ def scaled_alpha(alpha: float, scale: float, dtype: DTypeLike) -> float:
     if not result <= float(np.finfo(np.dtype(dtype)).max):
         raise ValueError(f"alpha={alpha!r} with sample_weight this small (largest weight about "
                          f"{scale:.3g}) makes the penalty alpha * sum(W**2) / sum(sample_weight)"
-                         f" overflow {np.dtype(dtype).name}; scale sample_weight up (a weighted "
-                         f"mean does not change) or lower alpha")
+                         f" overflow {np.dtype(dtype).name}: lower alpha or raise the weights")
     return result
 
 
