@@ -151,15 +151,15 @@ def check_sample_weight(value: ArrayLike, n: int) -> np.ndarray:
     reads it (a scalar is that weight for every row), refused with a ValueError naming it
     unless a weighted mean is defined: finite, non-negative, not all zero."""
     weights = as_array(value, "sample_weight", np.float64)
-    if np.ndim(value) == 0:  # as_array gives a scalar one dimension
-        weights = np.full(n, weights.reshape(()), np.float64)
+    if isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        weights = np.full(n, weights.reshape(()), np.float64)  # (as_array gives it a dimension)
     if weights.ndim != 1 or len(weights) != n:
-        raise ValueError(f"sample_weight must be a scalar or a 1-D array of {n} values (one "
-                         f"per row of X), got shape {weights.shape}")
+        raise ValueError(f"sample_weight must be a scalar or 1-D with one weight per sample "
+                         f"({n} values, one per row of X), got shape {weights.shape}")
     check_finite(weights, "sample_weight")
     if weights.min() < 0:
-        raise ValueError(f"sample_weight must be >= 0, got {float(weights.min())!r} at index "
-                         f"{int(np.argmin(weights))}")
+        raise ValueError(f"sample_weight must be >= 0 (non-negative), got "
+                         f"{float(weights.min())!r} at index {int(np.argmin(weights))}")
     if not weights.max() > 0:
         raise ValueError("sample_weight: the weights are all zero; at least one row needs a "
                          "positive weight")
