@@ -230,6 +230,61 @@ def test_lbfgs_iterations_same_as_sklearn(small, task):
         assert not hasattr(ours, name) and not hasattr(theirs, name)
 
 
+def _exact_lbfgs(est, X, y, iterations):
+    """The flat parameters (coefs_ and intercepts_ in scikit-learn's layout) after `iterations`
+    of scipy's L-BFGS-B on the exact objective (nnpy.reference's loss and gradient, numpy),
+    from the initial weights est's fit draws, with its options."""
+    import scipy.optimize
+    from nnpy import reference
+    start = clone(est).set_params(max_iter=1)
+    start._validate_params()
+    Xv, Y = start._validate_input(X, y, False, reset=True, dtype=np.dtype(np.float64))
+    units = [Xv.shape[1], *start.hidden_layer_sizes, Y.shape[1]]
+    start._initialize(Y, units, np.random.RandomState(est.random_state), np.dtype(np.float64))
+    net = start.network_
+    shapes = [w.shape for w in net.weights]
+
+    def unpack(theta):
+        weights, biases, i = [], [], 0
+        for n_out, n_in in shapes:
+            weights.append(theta[i:i + n_out * n_in].reshape(n_out, n_in))
+            biases.append(theta[i + n_out * n_in:i + n_out * (n_in + 1)])
+            i += n_out * (n_in + 1)
+        return weights, biases
+
+    def objective(theta):
+        value, dW, db = reference.gradients(*unpack(theta), Xv, Y, net.output, net.loss_name,
+                                            activation=net.activation, alpha=est.alpha)
+        return value, np.concatenate([a.ravel() for pair in zip(dW, db) for a in pair])
+
+    result = scipy.optimize.minimize(objective, net.get_flat_params(), jac=True,
+                                     method="L-BFGS-B", options={
+                                         "maxfun": est.max_fun, "maxiter": iterations,
+                                         "gtol": est.tol})
+    weights, biases = unpack(result.x)
+    return np.concatenate([w.T.ravel() for w in weights] + biases)
+
+
+def _flat(est):
+    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
+
+
+@pytest.mark.parametrize("task", TASKS[:3])
+def test_lbfgs_iterates_are_exact_objective_lbfgs_not_sklearns_when_outputs_saturate(small, task):
+    """What the README says of lbfgs: nnpy's iterates are those of L-BFGS-B on the exact
+    objective, over many iterations; scikit-learn's classifier clips its probabilities to
+    [eps, 1 - eps] in its log-loss, which steers its line search elsewhere once outputs near 0
+    or 1 (here: unscaled inputs of scale 100, relu)."""
+    X, y = small[task]
+    X = X * 100
+    params = dict(solver="lbfgs", activation="relu", hidden_layer_sizes=(6,), random_state=4,
+                  max_iter=25)
+    ours, theirs = _fit_both(task, {task: (X, y)}, **params)
+    assert ours.n_iter_ == theirs.n_iter_ == 25
+    np.testing.assert_allclose(_flat(ours), _exact_lbfgs(ours, X, y, 25), rtol=0, atol=1e-10)
+    assert np.abs(_flat(ours) - _flat(theirs)).max() > 1e-3
+
+
 def test_lbfgs_converged_fit_agrees_with_sklearn(small):
     X, y = small["multiclass"]
     ours, theirs = _fit_both("multiclass", small, expect_warning=False, solver="lbfgs",

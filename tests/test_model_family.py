@@ -211,7 +211,7 @@ def test_table_and_validation():
             (dict(alpha=-1.0), "alpha"),
             (dict(sample_weight=[1, 1]), "sample_weight"),
             (dict(sample_weight=[1, -1, 1]), "sample_weight must be >= 0"),
-            (dict(sample_weight=[0, 0, 0]), "positive sum"),
+            (dict(sample_weight=[0, 0, 0]), "sample_weight: the weights are all zero"),
             (dict(sample_weight=[1, np.nan, 1]), "sample_weight contains NaN")]:
         with pytest.raises((ValueError, TypeError), match=words):
             net.fit(X, Y, epochs=1, lr=0.1, **kwargs)

@@ -162,6 +162,8 @@ def test_forward_pass_and_back_propagation(n_in, layers, n_out, x, y, lr, update
 def networks(draw):
     sizes = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
     output = draw(st.sampled_from(["sigmoid", "softmax"]))
+    if output == "softmax":
+        sizes[-1] = max(sizes[-1], 2)  # a softmax over one unit is refused
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     init = draw(st.sampled_from(["uniform01", "normal", "scaled_normal", "xavier"]))
     return Network(sizes, output=output, dtype=dtype, init=init, seed=draw(st.integers(0, 9)))
@@ -175,8 +177,13 @@ def data_for(draw, net, rows=None):
     if good:
         X = draw(any_array(shape=(n, net.sizes[0]), dtypes=REAL_DTYPES,
                            finite=draw(st.booleans())))
-        Y = draw(any_array(shape=(n, net.sizes[-1]), dtypes=REAL_DTYPES,
-                           finite=draw(st.booleans())))
+        if net.output == "softmax" and draw(st.booleans()):
+            # targets cross-entropy takes (arbitrary ones are mostly refused): one-hot rows
+            Y = np.eye(net.sizes[-1])[draw(st.lists(st.integers(0, net.sizes[-1] - 1),
+                                                    min_size=n, max_size=n))]
+        else:
+            Y = draw(any_array(shape=(n, net.sizes[-1]), dtypes=REAL_DTYPES,
+                               finite=draw(st.booleans())))
     else:
         X, Y = draw(any_array()), draw(any_array())
     return X, Y

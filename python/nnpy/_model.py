@@ -11,10 +11,12 @@ parametrisations read the table.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
-           "OPTIMIZERS", "check_pair"]
+           "OPTIMIZERS", "MIN_OUTPUTS", "check_pair", "check_output_width", "check_targets"]
 
 # Hidden-layer activations: name -> core code. The derivative each needs in backprop is taken
 # from the activation's value (as scikit-learn's DERIVATIVES do), so only activations are kept.
@@ -49,6 +51,10 @@ PAIRS: set[tuple[str, str]] = {
     ("identity", "mse"),           # regression
 }
 
+# The fewest output units each output activation is meaningful with: a softmax over one unit
+# is 1 whatever its input (nothing to learn, a cross-entropy of 0).
+MIN_OUTPUTS: dict[str, int] = {"sigmoid": 1, "softmax": 2, "identity": 1}
+
 DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse"}
 
 # Initialisations (see nnpy.reference.init_params for the formulas), and the default per hidden
@@ -65,3 +71,41 @@ def check_pair(output: str, loss: str) -> None:
         valid = sorted(l for o, l in PAIRS if o == output)
         raise ValueError(f"output={output!r} trains with loss "
                          f"{' or '.join(map(repr, valid))}; got {loss!r}")
+
+
+def check_output_width(output: str, n_out: int) -> None:
+    """ValueError unless an output layer of n_out units may have this activation."""
+    if n_out < MIN_OUTPUTS[output]:
+        raise ValueError(f"output={output!r} needs at least {MIN_OUTPUTS[output]} output units "
+                         f"(the last of sizes), got {n_out}: a softmax over one unit is always "
+                         f"1; for two classes use one sigmoid unit or a softmax over two")
+
+
+def check_targets(Y: np.ndarray, name: str, output: str, loss: str) -> None:
+    """ValueError naming `name` unless the finite targets Y (n_samples, n_outputs) are what the
+    loss compares the output with: cross-entropy after a sigmoid, values in [0, 1]
+    (probabilities); after a softmax, rows of non-negative values summing to 1 (a
+    distribution over the classes, to the rounding of the dtype's arithmetic: n_outputs + 4
+    ulp of 1, summed in float64). mse takes any finite values. One vectorised pass."""
+    if loss != "cross_entropy":
+        return
+    low, high = float(Y.min()), float(Y.max())
+    if output != "softmax":
+        if low < 0 or high > 1:
+            bad = np.unravel_index(int(np.argmax((Y < 0) | (Y > 1))), Y.shape)
+            raise ValueError(f"{name} must hold values in [0, 1] for cross_entropy with a "
+                             f"sigmoid output (probabilities), got {float(Y[bad])!r} at index "
+                             f"{tuple(int(i) for i in bad)}")
+        return
+    if low < 0:
+        bad = np.unravel_index(int(np.argmin(Y)), Y.shape)
+        raise ValueError(f"{name} must hold non-negative values for a softmax output (each row a "
+                         f"distribution over the classes), got {low!r} at index "
+                         f"{tuple(int(i) for i in bad)}")
+    tolerance = (Y.shape[1] + 4) * float(np.finfo(Y.dtype).eps)
+    error = np.abs(Y.sum(axis=1, dtype=np.float64) - 1.0)
+    row = int(np.argmax(error))
+    if not error[row] <= tolerance:
+        raise ValueError(f"{name} must have rows summing to 1 for a softmax output (one-hot "
+                         f"classes or probabilities), but row {row} sums to "
+                         f"{float(Y[row].sum(dtype=np.float64))!r}")

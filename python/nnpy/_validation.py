@@ -146,21 +146,67 @@ def as_vector(values: ArrayLike, name: str, length: int, dtype: DTypeLike = np.f
     return flat
 
 
-def as_sample_weight(value: Optional[ArrayLike], n: int, dtype: DTypeLike = np.float64) -> np.ndarray:
-    """sample_weight as n finite non-negative values with a positive sum, or an empty array
-    for None (every weight 1)."""
-    if value is None:
-        return np.empty(0, dtype)
-    weights = as_array(value, "sample_weight", dtype)
+def check_sample_weight(value: ArrayLike, n: int) -> np.ndarray:
+    """sample_weight for n rows as a float64 vector, as scikit-learn's _check_sample_weight
+    reads it (a scalar is that weight for every row), refused with a ValueError naming it
+    unless a weighted mean is defined: finite, non-negative, not all zero."""
+    weights = as_array(value, "sample_weight", np.float64)
+    if isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        weights = np.full(n, weights.reshape(()), np.float64)  # (as_array gives it a dimension)
     if weights.ndim != 1 or len(weights) != n:
-        raise ValueError(f"sample_weight must be a 1-D array of {n} values (one per row of X), "
-                         f"got shape {weights.shape}")
+        raise ValueError(f"sample_weight must be a scalar or 1-D with one weight per sample "
+                         f"({n} values, one per row of X), got shape {weights.shape}")
     check_finite(weights, "sample_weight")
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be >= 0")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
+    if weights.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0 (non-negative), got "
+                         f"{float(weights.min())!r} at index {int(np.argmin(weights))}")
+    if not weights.max() > 0:
+        raise ValueError("sample_weight: the weights are all zero; at least one row needs a "
+                         "positive weight")
     return weights
+
+
+def as_sample_weight(value: Optional[ArrayLike], n: int,
+                     dtype: DTypeLike = np.float64) -> tuple[np.ndarray, float]:
+    """(weights, scale): sample_weight checked (check_sample_weight) and divided by `scale`,
+    the power of two that brings the largest weight into [1, 2), in `dtype`; for None an empty
+    array (every weight 1) and 1.0.
+
+    A weighted mean sum(w_i l_i) / sum(w_i) does not change when every weight is scaled, but
+    its arithmetic does: weights near the float range's ends overflow the sums or underflow
+    the products. Scaled by a power of two the weights are exact (a weight within [1, 2) is
+    unchanged), so losses and gradients are those of the weights as given, bit for bit, and
+    whatever their scale. What is not scale-free, scikit-learn's alpha penalty divided by
+    sum(w_i), takes alpha / scale (see scaled_alpha). A positive weight so much smaller than
+    the largest that it would become 0 in `dtype` is refused."""
+    dtype = np.dtype(dtype)
+    if value is None:
+        return np.empty(0, dtype), 1.0
+    weights = check_sample_weight(value, n)
+    exponent = int(np.frexp(weights.max())[1]) - 1   # largest = m * 2**exponent, m in [1, 2)
+    scaled = np.ldexp(weights, -exponent)
+    result = scaled.astype(dtype)
+    lost = (weights > 0) & (result == 0)
+    if lost.any():
+        i = int(np.flatnonzero(lost)[0])
+        raise ValueError(
+            f"sample_weight[{i}] = {float(weights[i])!r} is positive but so much smaller than "
+            f"the largest weight ({float(weights.max())!r}) that it counts as 0 in "
+            f"{dtype.name} (a ratio below {float(np.finfo(dtype).smallest_subnormal):.3g}); "
+            f"set such weights to 0 or raise them")
+    return result, float(np.ldexp(1.0, exponent))
+
+
+def scaled_alpha(alpha: float, scale: float, dtype: DTypeLike) -> float:
+    """alpha for weights divided by `scale` (as_sample_weight): the penalty
+    0.5 * alpha * sum(W**2) / sum(w_i) stays the same. ValueError when that alpha is beyond
+    `dtype`'s range (weights so small that the penalty outweighs any loss by more)."""
+    result = alpha / scale
+    if not result <= float(np.finfo(np.dtype(dtype)).max):
+        raise ValueError(f"alpha={alpha!r} with sample_weight this small (largest weight about "
+                         f"{scale:.3g}) makes the penalty alpha * sum(W**2) / sum(sample_weight)"
+                         f" overflow {np.dtype(dtype).name}: lower alpha or raise the weights")
+    return result
 
 
 def as_int(value: object, name: str, minimum: int) -> int:

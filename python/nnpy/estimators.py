@@ -43,11 +43,15 @@ Where nnpy differs from scikit-learn, in detail:
   w -= lr_t * m / (sqrt(v) + epsilon) with lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t),
   which is the same step with epsilon scaled by sqrt(1 - beta_2**t). Steps differ only where
   sqrt(v_hat) is within a few orders of magnitude of epsilon (1e-8 by default).
-- lbfgs runs scipy's L-BFGS-B on the same loss and gradient, with the parameters in nnpy's
+- lbfgs runs scipy's L-BFGS-B on the exact loss and gradient, with the parameters in nnpy's
   order (W_0, b_0, W_1, ...) instead of scikit-learn's (all weights, then all intercepts):
-  L-BFGS does not depend on that order, so the iterates agree to rounding.
+  L-BFGS does not depend on that order, so its iterates are those of L-BFGS-B on the exact
+  objective, to rounding. scikit-learn's are too while its outputs stay clear of 0 and 1;
+  where they saturate, the clipping below changes the function its line search sees, and
+  the classifiers' iterates part (unscaled inputs of scale 100: 0.36 apart after one
+  iteration). Regression agrees for one output (several: see below).
 - log-loss values are exact; scikit-learn clips probabilities to [eps, 1 - eps] first, which
-  caps one sample's loss at about 36 (float64).
+  caps one sample's loss at about 36 (float64) and flattens it where outputs saturate.
 - A step that would make a weight infinite or NaN stops training with scikit-learn's
   ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
   after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged.
@@ -98,7 +102,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError('nnpy.estimators needs scikit-learn >= 1.6: pip install "nnpy-net[sklearn]"'
                       f" ({err})") from None
 
-from ._validation import as_array, as_dtype
+from ._validation import as_array, as_dtype, as_sample_weight, check_sample_weight
 from .network import History, Network, TrainingDiverged
 
 if TYPE_CHECKING:
@@ -175,27 +179,27 @@ def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: Union[npt.ArrayLike, str
         raise ValueError(f"the input holds a number too large for a float: {err}") from None
 
 
-def _check_sample_weight(sample_weight: Optional[npt.ArrayLike], n_samples: int,
-                         dtype: npt.DTypeLike) -> Optional[np.ndarray]:
-    """None, or the weights as a finite non-negative 1-D array of n_samples with a positive
-    sum (a scalar is one weight for every sample)."""
+def _check_sample_weight(sample_weight: Optional[npt.ArrayLike],
+                         n_samples: int) -> Optional[np.ndarray]:
+    """None, or the weights as scikit-learn's _check_sample_weight reads them (a scalar is one
+    weight for every sample) in float64, refused unless a weighted mean is defined (finite,
+    non-negative, not all zero). Kept at the scale given: the network's fit and objective
+    scale them (and alpha with them) so that any scale the float64 range holds works."""
     if sample_weight is None:
         return None
-    weights = as_array(sample_weight, "sample_weight", dtype)
-    if weights.ndim == 0:
-        weights = np.full(n_samples, weights, dtype)
-    if weights.ndim != 1 or len(weights) != n_samples:
-        raise ValueError(f"sample_weight must be 1-D with one weight per sample ({n_samples},),"
-                         f" got shape {weights.shape}")
-    if not np.isfinite(weights).all():
-        raise ValueError("sample_weight contains NaN or infinity; weights must be finite")
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be non-negative, got "
-                         f"{float(weights.min())!r} at index {int(np.argmin(weights))}")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight: the weights are all zero; at least one sample needs a "
-                         "positive weight")
-    return weights
+    return check_sample_weight(sample_weight, n_samples)
+
+
+def _scale_free(sample_weight: Optional[npt.ArrayLike]) -> Optional[npt.ArrayLike]:
+    """1-D weights scaled by a power of two into [1, 2) at their largest (exact), for
+    scikit-learn's metrics, whose weighted means overflow or underflow with weights near the
+    float range's ends; anything else as it came, for scikit-learn to judge."""
+    if sample_weight is None or np.ndim(sample_weight) != 1:
+        return sample_weight
+    try:
+        return as_sample_weight(sample_weight, len(sample_weight))[0]  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return sample_weight
 
 
 def _sklearn_layers(mlp: BaseEstimator) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -284,7 +288,7 @@ class _BaseMLP(BaseEstimator):
                            classes: Optional[npt.ArrayLike]) -> Optional[LabelBinarizer]: ...
         def _decode(self, out: np.ndarray) -> np.ndarray: ...
         def _targets_for_score(self, Y: np.ndarray) -> np.ndarray: ...
-        # scikit-learn's mixins' (untyped there): accuracy for NNClassifier, R^2 for NNRegressor
+        # accuracy for NNClassifier, R^2 for NNRegressor (scikit-learn's, weights scaled)
         def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
                   sample_weight: Optional[npt.ArrayLike] = None) -> float: ...
 
@@ -515,7 +519,7 @@ class _BaseMLP(BaseEstimator):
                              "output layer); use loss='squared_error'")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
-        sample_weight = _check_sample_weight(sample_weight, len(X), dtype)
+        sample_weight = _check_sample_weight(sample_weight, len(X))
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
 
         rs = check_random_state(self.random_state)
@@ -762,7 +766,8 @@ class _BaseMLP(BaseEstimator):
             out = self.network_.predict(X)
         except ValueError:  # X was checked: outputs that overflowed (Network.predict says so)
             return np.nan
-        return float(self._score_function(y, self._decode(out), sample_weight=sample_weight))
+        return float(self._score_function(y, self._decode(out),
+                                          sample_weight=_scale_free(sample_weight)))
 
     # ---- lbfgs --------------------------------------------------------------------------
 
@@ -830,6 +835,11 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         multi-label indicator matrix (n_samples, n_labels); sample_weight weights each
         sample's loss and gradient."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
+              sample_weight: Optional[npt.ArrayLike] = None) -> float:
+        """scikit-learn's mean accuracy on X, y, with sample_weight at any scale."""
+        return float(super().score(X, y, sample_weight=_scale_free(sample_weight)))
 
     @_typed(available_if(lambda est: est._check_solver()))
     @_typed(_fit_context(prefer_skip_nested_validation=True))
@@ -983,6 +993,11 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         """Fits the model to X (n_samples, n_features) and targets y (n_samples,) or
         (n_samples, n_outputs); sample_weight weights each sample's loss and gradient."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
+              sample_weight: Optional[npt.ArrayLike] = None) -> float:
+        """scikit-learn's R^2 on X, y, with sample_weight at any scale."""
+        return float(super().score(X, y, sample_weight=_scale_free(sample_weight)))
 
     @_typed(available_if(lambda est: est._check_solver()))
     @_typed(_fit_context(prefer_skip_nested_validation=True))

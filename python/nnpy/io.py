@@ -327,6 +327,10 @@ def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, 
     if (header["output"], header["loss"]) not in _model.PAIRS:
         raise ValueError(f"{name}: a {header['output']} output does not train with loss "
                          f"{header['loss']!r}")
+    try:
+        _model.check_output_width(header["output"], sizes[-1])
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
     if "init" in header and header["init"] not in _model.INITS:
         raise ValueError(f"{name}: unknown init {header['init']!r}")
     _check_optimizer_header(header.get("optimizer"), name)

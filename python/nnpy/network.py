@@ -51,7 +51,7 @@ import numpy.typing as npt
 from . import _load, _model, reference
 from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
-                          as_targets, as_vector, choice)
+                          as_targets, as_vector, choice, scaled_alpha)
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm as _Tqdm
@@ -279,8 +279,8 @@ class Network:
 
     sizes       layer widths, inputs first: [64, 32, 10] has one hidden layer of 32.
     activation  of the hidden layers: "sigmoid" (the post's), "tanh", "relu" or "identity".
-    output      "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes) or
-                "identity" (any real value, for regression).
+    output      "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes;
+                at least two outputs) or "identity" (any real value, for regression).
     loss        "mse" (0.5 * squared error, the post's) or "cross_entropy" (binary with a
                 sigmoid output, categorical with softmax); None: cross_entropy for softmax,
                 else mse. Valid pairs: sigmoid+mse, sigmoid+cross_entropy,
@@ -291,6 +291,11 @@ class Network:
                 "scaled_normal" (his network2); None: "he" for relu, else "xavier".
     dtype       np.float64 or np.float32: every computation runs in this precision.
     seed        int, numpy Generator or None: initial weights and the shuffling of fit.
+
+    Targets (Y of fit, loss, gradients, objective, accuracy), checked against the output and
+    loss with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy with a
+    sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the dtype's
+    rounding).
 
     Threads: any number of threads may read a Network at once (predict, loss, gradients,
     accuracy, save, copy, pickling, to_params, get_flat_params); assigning weights or biases
@@ -306,6 +311,7 @@ class Network:
         self._sizes = as_sizes(sizes)
         self._activation = choice(activation, "activation", ACTIVATIONS)
         self._output = choice(output, "output", OUTPUTS)
+        _model.check_output_width(self._output, int(self._sizes[-1]))
         self._loss_name = self._check_loss(loss)
         self._init = _model.DEFAULT_INIT[self._activation] if init is None else \
             choice(init, "init", INITS)
@@ -501,6 +507,8 @@ class Network:
         state.setdefault("_activation", "sigmoid")
         state.setdefault("_optimizer", None)
         rng_state = state.pop("_rng")
+        # a pickle is data: hold it to the constructor's rule
+        _model.check_output_width(state.get("_output", "sigmoid"), int(state["_sizes"][-1]))
         self.__dict__.update(state)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = rng_state
@@ -548,18 +556,23 @@ class Network:
             raise _overflowed(X, out)
         return out[0] if single else out
 
-    def _xy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> Tuple[FloatArray, FloatArray]:
+    def _xy(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+            loss: str) -> Tuple[FloatArray, FloatArray]:
+        """X and Y checked and converted, Y against this network's output and `loss` (a
+        checked loss name)."""
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         Y = as_targets(Y, "Y", len(X), self._n_out, self.dtype)
+        _model.check_targets(Y, "Y", self._output, loss)
         return X, Y
 
     def _loss_and_gradient(self, X: npt.ArrayLike, Y: npt.ArrayLike,
                            sample_weight: Optional[npt.ArrayLike],
                            loss: Optional[str]) -> Tuple[float, FloatArray]:
         """(loss, flat gradient) of the network's own parameters, read under the guard."""
-        model = self._model(self._check_loss(loss))
-        X, Y = self._xy(X, Y)
-        sw = as_sample_weight(sample_weight, len(X), self.dtype)
+        loss_name = self._check_loss(loss)
+        model = self._model(loss_name)
+        X, Y = self._xy(X, Y, loss_name)
+        sw = as_sample_weight(sample_weight, len(X), self.dtype)[0]  # no alpha: scale-free
         with self._guard.read():
             self._check_finite_parameters()
             return _evaluate(model, self._flat, X, Y, sw, 0.0)
@@ -568,8 +581,11 @@ class Network:
              sample_weight: Optional[npt.ArrayLike] = None, *,
              loss: Optional[Loss] = None) -> float:
         """The loss over the rows of X, Y: the mean of the samples' losses, or with
-        sample_weight (n_samples non-negative weights) sum(w_i * l_i) / sum(w_i). `loss`
-        (default loss_name) as in the class docstring."""
+        sample_weight sum(w_i * l_i) / sum(w_i). `loss` (default loss_name) as in the class
+        docstring, and Y what it compares the outputs with (see Targets there).
+        sample_weight: n_samples non-negative finite weights, not all 0, or one number for
+        every row (scikit-learn's convention); only their ratios matter, at any scale the
+        float64 range holds."""
         return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
     def gradients(self, X: npt.ArrayLike, Y: npt.ArrayLike,
@@ -593,7 +609,9 @@ class Network:
         work on one (scipy's L-BFGS-B): objective(flat) -> (loss, gradient) with
             loss = (sum_i w_i l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
         (w_i = 1 without sample_weight; W the weights, not the biases: scikit-learn's MLP
-        objective), gradient its gradient as a float64 vector. flat is laid out as
+        objective; sample_weight as in loss), gradient its gradient as a float64 vector. The
+        weights count at any scale: the penalty's share follows their sum, as scikit-learn's
+        does. flat is laid out as
         get_flat_params returns it. X, Y and the weights are checked once, here; each call
         checks flat and runs compiled with the GIL released. The network's own parameters are
         neither read nor changed."""
@@ -602,7 +620,7 @@ class Network:
     def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
         """Fraction of rows classified right: argmax of outputs against argmax of Y, or for a
         single output, output > 0.5 against Y > 0.5."""
-        X, Y = self._xy(X, Y)
+        X, Y = self._xy(X, Y, self._loss_name)
         return _accuracy(self.predict(X), Y)
 
     # ---- training -----------------------------------------------------------------------
@@ -645,8 +663,8 @@ class Network:
         optimizer, momentum, nesterov, betas and eps stay the same; changing one of them, or
         reset_optimizer(), starts afresh. lr, l2 and alpha may change between fits.
         l2 adds l2*W to the weights' gradient at every step (not the biases'). sample_weight
-        (n_samples non-negative weights) weights each sample's loss and gradient: a batch's
-        loss is sum(w_i*l_i)/sum(w_i); a batch whose weights sum to 0 takes no step. alpha is
+        (as in loss) weights each sample's loss and gradient: a batch's loss is
+        sum(w_i*l_i)/sum(w_i); a batch whose weights sum to 0 takes no step. alpha is
         scikit-learn's: it adds alpha*W/sum(w_i) to each batch's weight gradient and
         0.5*alpha*sum(W**2)/sum(w_i) to its loss (see the module docstring).
         History.loss[e] is the sum over epoch e's batches of (batch rows * batch loss) / n,
@@ -685,13 +703,15 @@ class Network:
         alpha = as_float(alpha, "alpha", minimum=0.0)
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
-        X, Y = self._xy(X, Y)
-        sw = as_sample_weight(sample_weight, len(X), self.dtype)
+        X, Y = self._xy(X, Y, loss_name)
+        sw, weight_scale = as_sample_weight(sample_weight, len(X), self.dtype)
+        alpha = scaled_alpha(alpha, weight_scale, self.dtype)
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
             Yv = as_targets(validation[1], "validation Y", len(Xv), self._n_out, self.dtype)
+            _model.check_targets(Yv, "validation Y", self._output, loss_name)
         most = _threads(n_threads)
         bar = _progress_bar(epochs) if progress else None
 
@@ -833,11 +853,14 @@ class Objective:
     def __init__(self, net: Network, X: npt.ArrayLike, Y: npt.ArrayLike,
                  sample_weight: Optional[npt.ArrayLike], alpha: float,
                  loss: Optional[str]) -> None:
-        self._model = net._model(net._check_loss(loss))
+        loss_name = net._check_loss(loss)
+        self._model = net._model(loss_name)
         self._dtype = net.dtype
-        self._X, self._Y = net._xy(X, Y)
-        self._sample_weight = as_sample_weight(sample_weight, len(self._X), net.dtype)
-        self._alpha = as_float(alpha, "alpha", minimum=0.0)
+        self._X, self._Y = net._xy(X, Y, loss_name)
+        self._sample_weight, weight_scale = as_sample_weight(sample_weight, len(self._X),
+                                                             net.dtype)
+        self._alpha = scaled_alpha(as_float(alpha, "alpha", minimum=0.0), weight_scale,
+                                   net.dtype)
         self.n_params = self._model.n_params   # length of the vectors it takes
 
     def __call__(self, flat: npt.ArrayLike) -> Tuple[float, npt.NDArray[np.float64]]:
