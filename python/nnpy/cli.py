@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import importlib
 import io
 import math
@@ -248,7 +249,7 @@ def _predict_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
     streams = sys.stdout, sys.stderr
-    out, err = _Output(sys.stdout, "standard output"), _Output(sys.stderr, "standard error")
+    out, err = _Output(sys.stdout), _Output(sys.stderr)
     sys.stdout, sys.stderr = out, err  # type: ignore[assignment]  # a file-like stand-in
     try:
         status = _main(list(sys.argv[1:] if argv is None else argv))
@@ -256,13 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.flush()
     finally:
         sys.stdout, sys.stderr = streams
-    for stream in (out, err):
-        if stream.failure is not None and not stream.closed_pipe:  # a full disk, ...
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                print(f"nnpy: error: cannot write to {stream.name}: "
-                      f"{stream.failure.strerror or stream.failure}", file=sys.stderr)
-            return status or 1
-    if out.closed_pipe or err.closed_pipe:
+    # stdout carries what was asked for: losing any of it changes the status; stderr's
+    # messages are lost quietly (a failed command's status already says it failed)
+    if out.failure is not None and not out.closed_pipe:  # a full disk, a closed descriptor
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(f"nnpy: error: cannot write to standard output: "
+                  f"{out.failure.strerror or out.failure}", file=sys.stderr)
+        return status or 1
+    if out.closed_pipe:
         return status or _CLOSED_PIPE
     return status
 
@@ -278,11 +280,11 @@ class _Output:
     are dropped from then on, so that a failed print never ends the work that matters
     (training, saving the model, writing the plots). The failure is kept for main to report.
     The stream's file descriptor then points at os.devnull (Python's recipe for SIGPIPE), so
-    that what is left in its buffer does not fail again when the interpreter exits."""
+    that what is left in its buffer does not fail again when the interpreter exits. A name
+    or label the stream's encoding lacks is written escaped (\\xe9), not as a traceback."""
 
-    def __init__(self, stream: Optional[TextIO], name: str) -> None:
+    def __init__(self, stream: Optional[TextIO]) -> None:
         self.stream = stream                        # None: the process has no such stream
-        self.name = name                            # for the message about a failure
         self.failure: Optional[OSError] = None      # why the stream stopped taking writes
 
     @property
@@ -290,9 +292,16 @@ class _Output:
         return isinstance(self.failure, BrokenPipeError)
 
     def write(self, text: str) -> int:
-        if self.stream is not None and self.failure is None:
+        if self.stream is None and self.failure is None:  # started with the stream closed
+            self.failure = OSError(errno.EBADF, "it is closed")
+        if self.failure is None:
             try:
-                return self.stream.write(text)
+                try:
+                    return self.stream.write(text)  # type: ignore[union-attr]
+                except UnicodeEncodeError:  # a name or label its encoding lacks: escaped
+                    encoding = self.stream.encoding or "ascii"  # type: ignore[union-attr]
+                    return self.stream.write(  # type: ignore[union-attr]
+                        text.encode(encoding, "backslashreplace").decode(encoding))
             except OSError as error:
                 self._failed(error)
         return len(text)
@@ -1108,6 +1117,7 @@ def run_predict(args: argparse.Namespace) -> int:
             writer.writerow(line)
 
     if args.out is None:
+        _check_encodable(header + [_cell(label) for label in np.unique(labels)])
         write(sys.stdout)
         sys.stdout.flush()
         return 0
@@ -1126,6 +1136,21 @@ def run_predict(args: argparse.Namespace) -> int:
             from None
     print(f"nnpy predict: wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_encodable(texts: Sequence[str]) -> None:
+    """UsageError if standard output's encoding cannot write the column names and labels of
+    the CSV (the numbers are ASCII): a label must not come out changed."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    for text in texts:
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            raise UsageError(f"standard output's encoding ({encoding}) cannot write {text!r}: "
+                             f"write the CSV (UTF-8) with --out FILE, or set "
+                             f"PYTHONIOENCODING=utf-8") from None
+        except LookupError:  # an encoding Python does not know: let the write tell
+            return
 
 
 def _cell(value: Any) -> str:
