@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
     streams = sys.stdout, sys.stderr
     out, err = _Output(sys.stdout), _Output(sys.stderr)
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]  # a file-like stand-in
+    sys.stdout, sys.stderr = out, err  # file-like stand-ins, see _Output
     try:
         status = _main(list(sys.argv[1:] if argv is None else argv))
         out.flush()  # what is still buffered fails here, not in the interpreter's exit
@@ -410,7 +410,7 @@ def _check_hidden(args: argparse.Namespace) -> Optional[str]:
     if args.command == "xor":
         sizes, rows, batch = [2, args.hidden, 1], 4, 1
     else:  # digits: 1347 of the 1797 images train, in batches of 10
-        sizes, rows, batch = [64, args.hidden, 10], 1347, DIGITS_DEFAULTS["batch_size"]
+        sizes, rows, batch = [64, args.hidden, 10], 1347, int(DIGITS_DEFAULTS["batch_size"])
     return _memory_problem(sizes, f"--hidden {args.hidden}", "sgd", rows, batch)
 
 
