@@ -470,6 +470,185 @@ def test_save_that_cannot_be_written_is_refused_before_training(capsys, tmp_path
             locked.chmod(0o700)
 
 
+def spellings(path, tmp_path):
+    """Other names of the file `path`: another spelling of its path, a symbolic link to it,
+    a hard link to it."""
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    link = tmp_path / ("link-" + path.name)
+    link.symlink_to(path)
+    hard = tmp_path / ("hard-" + path.name)
+    os.link(path, hard)
+    return [path, tmp_path / "sub" / ".." / path.name, link, hard]
+
+
+def test_train_refuses_to_save_over_its_data(capsys, tmp_path, species_csv, monkeypatch):
+    """`nnpy train data.csv --save data.csv` wrote the model over the data: refused, by any
+    name of the data file, before anything is read or trained, the data untouched."""
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --save")
+
+    monkeypatch.setattr("nnpy.estimators.NNClassifier.fit", no_training)
+    data = species_csv.read_bytes()
+    for name in spellings(species_csv, tmp_path):
+        status, out, err = run(capsys, "train", species_csv, "--target", "species", "--save",
+                               name)
+        assert_usage_error(status, err, f"--save {str(name)!r}", f"DATA.csv {str(species_csv)!r}")
+        assert out == ""
+        assert species_csv.read_bytes() == data
+    # and the other way round: the data named through the link, saved to the file itself
+    status, _, err = run(capsys, "train", tmp_path / "link-species.csv", "--target", "species",
+                         "--save", species_csv)
+    assert_usage_error(status, err, "--save", "link-species.csv")
+    assert species_csv.read_bytes() == data
+
+
+def test_predict_refuses_to_write_over_its_inputs(capsys, tmp_path, species_csv,
+                                                  species_model):
+    """`nnpy predict m.model data.csv --out data.csv` replaced the data, `--out m.model` the
+    model: refused, by any name of either file, before anything is written."""
+    capsys.readouterr()
+    before = {path: path.read_bytes() for path in (species_csv, species_model)}
+    for what, path in (("DATA.csv", species_csv), ("MODEL", species_model)):
+        for name in spellings(path, tmp_path):
+            status, out, err = run(capsys, "predict", species_model, species_csv, "--out", name)
+            assert_usage_error(status, err, f"--out {str(name)!r}", f"{what} {str(path)!r}")
+            assert out == ""
+            assert {p: p.read_bytes() for p in before} == before
+    status, out, err = run(capsys, "predict", species_model, species_csv, "--out",
+                           tmp_path / "new.csv")
+    assert status == 0, err
+
+
+def test_labels_come_back_as_written(capsys, tmp_path):
+    """Integer-looking labels spelled otherwise than plainly ("01", "+3", "-0") are text: the
+    summary, the model's classes, predict's column and --proba's names keep them as written
+    (they came back as 1, 2, 3 and 0)."""
+    X, y = blobs(["01", "02", "+3", "-0"], n_per_class=20, seed=4)
+    data = write_csv(tmp_path / "padded.csv", FEATURES + ["code"],
+                     [[*map(repr, row), label] for row, label in zip(X.tolist(), y)])
+    model_path = tmp_path / "padded.model"
+    status, out, err = run(capsys, "train", data, "--target", "code", "--hidden", "16",
+                           "--epochs", "300", "--save", model_path)
+    assert status == 0, err
+    assert "4 classes: '+3', '-0', '01', '02'" in out
+    model = nnpy.load(model_path)
+    assert model.classes.tolist() == ["+3", "-0", "01", "02"] and model.label_type == "str"
+    status, out, err = run(capsys, "predict", model_path, data, "--proba")
+    assert status == 0, err
+    header, rows = read_csv(out)
+    assert header[-5:] == ["code", "P(+3)", "P(-0)", "P(01)", "P(02)"]
+    predicted = [r[3] for r in rows]
+    assert set(predicted) <= {"01", "02", "+3", "-0"}
+    assert np.mean([p == t for p, t in zip(predicted, y)]) > 0.9
+    # "1" and "01" are two spellings, so two labels
+    X, y = blobs(["1", "01"], n_per_class=20, seed=5)
+    both = write_csv(tmp_path / "both.csv", FEATURES + ["code"],
+                     [[*map(repr, row), label] for row, label in zip(X.tolist(), y)])
+    status, out, err = run(capsys, "train", both, "--target", "code", "--epochs", "50",
+                           "--save", tmp_path / "both.model")
+    assert status == 0, err
+    assert nnpy.load(tmp_path / "both.model").classes.tolist() == ["01", "1"]
+
+
+def test_plainly_written_integer_labels_stay_integers(capsys, tmp_path, int_csv):
+    from nnpy._csvtable import read_table
+    table = read_table(int_csv)
+    values, task, kind = table.target("kind", None)
+    assert task == "classify" and kind == "int" and values.dtype == np.int64
+    assert sorted(set(values.tolist())) == [-3, 7]
+    for cells, expected in [(["1", "2", "30"], "int"), (["01", "2"], "str"),
+                            (["+1", "2"], "str"), (["-0", "1"], "str"), (["0", "-1"], "int"),
+                            (["1", "1.0"], "str")]:
+        (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"1,{c}\n" for c in cells))
+        values, _, kind = read_table(tmp_path / "t.csv").target("y", "classify")
+        assert kind == expected, cells
+        assert [str(v) for v in values.tolist()] == cells
+
+
+def test_a_model_file_with_integer_classes_still_loads(tmp_path, int_csv):
+    """Files written before labels kept their spelling hold JSON integers: still read, as
+    int64 classes."""
+    model_path = trained(int_csv, "kind", 5)
+    rewrite(model_path, with_header(classes=[-3, 7]))
+    model = nnpy.load(model_path)
+    assert model.classes.dtype == np.int64 and model.classes.tolist() == [-3, 7]
+
+
+def run_with_memory_limit(argv, check=True, limit=2 * 2 ** 30):
+    """`nnpy argv` in a process whose address space is limited (RLIMIT_AS), as a container
+    or `ulimit -v` limits it; check=False switches the memory check off."""
+    resource = pytest.importorskip("resource")
+    code = ("import sys, nnpy.cli as cli; "
+            + ("" if check else "cli._memory_problem = lambda *args: None; ")
+            + "sys.exit(cli.main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True,
+                          text=True, timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
+                                                                (limit, limit)))
+
+
+@pytest.mark.parametrize("check", [True, False])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_network_beyond_the_memory_limit_exits_2(tmp_path, species_csv, solver, check):
+    """`--hidden 50000000` passed the check (its weights fit this machine's memory) and ended
+    in a MemoryError traceback under a memory limit: refused with a message, and a
+    MemoryError the check did not foresee is a message too."""
+    model_path = tmp_path / "m.model"
+    done = run_with_memory_limit(["train", species_csv, "--target", "species", "--hidden",
+                                  "50000000", "--solver", solver, "--save", model_path],
+                                 check=check)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("nnpy train: error: ")
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+    assert ("--hidden 50000000 is too large" if check else "out of memory") in done.stderr
+    assert not model_path.exists()
+    # a network that fits trains under the same limit
+    done = run_with_memory_limit(["train", species_csv, "--target", "species", "--hidden",
+                                  "64", "--solver", solver, "--epochs", "20", "--save",
+                                  model_path])
+    assert done.returncode == 0, done.stderr
+    assert model_path.exists()
+
+
+def test_out_of_memory_while_predicting_is_a_message(capsys, monkeypatch, species_csv,
+                                                     species_model):
+    capsys.readouterr()
+
+    def no_memory(self, X):
+        raise MemoryError()
+
+    monkeypatch.setattr("nnpy.modelfile.Model.predict", no_memory)
+    status, out, err = run(capsys, "predict", species_model, species_csv)
+    assert_usage_error(status, err, "nnpy predict: error: out of memory")
+    assert out == ""
+
+
+def test_files_that_are_not_files(capsys, tmp_path, species_csv, species_model):
+    """A directory, an empty file or a missing directory where a file goes: exit 2 with a
+    message naming it, for every file argument of train and predict."""
+    capsys.readouterr()
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "dir").mkdir()
+    for argv, words in [
+            (["predict", tmp_path / "dir", species_csv], ["dir", "directory"]),
+            (["predict", tmp_path / "empty", species_csv], ["empty", "not an nnpy model"]),
+            (["predict", species_model, tmp_path / "dir"], ["dir", "directory"]),
+            (["predict", species_model, tmp_path / "empty"], ["empty", "is empty"]),
+            (["predict", species_model, species_csv, "--out", tmp_path / "no" / "o.csv"],
+             ["--out", "does not exist"]),
+            (["predict", species_model, species_csv, "--out", tmp_path / "dir"],
+             ["--out", "is a directory"]),
+            (["train", tmp_path / "dir", "--target", "species", "--save", tmp_path / "m"],
+             ["dir", "directory"]),
+            (["train", tmp_path / "empty", "--target", "species", "--save", tmp_path / "m"],
+             ["empty", "is empty"]),
+            (["train", species_csv, "--target", "species", "--save", tmp_path / "no" / "m"],
+             ["--save", "does not exist"])]:
+        status, out, err = run(capsys, *argv)
+        assert_usage_error(status, err, *words)
+        assert out == ""
+
+
 def trained(data, target, epochs):
     """The model `nnpy train` saves beside `data`."""
     path = data.with_suffix(".model")
@@ -742,24 +921,109 @@ def test_console_script_round_trip_and_usage_error(tmp_path, int_csv):
     assert "Traceback" not in done.stderr
 
 
-def test_a_closed_pipe_ends_quietly(tmp_path, int_csv):
+CLOSED_PIPE = 141  # 128 + SIGPIPE: the status of a program a closed pipe ends
+
+
+def quiet(err):
+    """No traceback and no "Exception ignored ... BrokenPipeError" from the interpreter."""
+    return b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception" not in err
+
+
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_a_closed_pipe_ends_quietly(tmp_path, int_csv, unbuffered):
     """`nnpy train ... | head -n 1` (the reader gone before the first line) and `nnpy predict
-    ... | head -n 2` on a file larger than a pipe holds (gone after two lines)."""
+    ... | head -n 2` on a file larger than a pipe holds (gone after two lines): quiet, the
+    status of a closed pipe, and the model saved all the same."""
     header, rows = read_csv(int_csv.read_text())
     big = write_csv(tmp_path / "big.csv", header, rows * 200)  # 10000 rows, > 64 KiB out
     model_path = trained(big, "kind", 5)
+    env = dict(os.environ, PYTHONUNBUFFERED="1" if unbuffered else "")
     for argv, lines in ((["train", big, "--target", "kind", "--epochs", "5", "--save",
                           tmp_path / "m"], 0),
                         (["predict", model_path, big], 2)):
         child = subprocess.Popen([sys.executable, "-m", "nnpy", *map(str, argv)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         read = [child.stdout.readline() for _ in range(lines)]
         child.stdout.close()
         _, err = child.communicate(timeout=300)
-        assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
-        assert child.returncode == 1
+        assert quiet(err), err.decode()
+        assert child.returncode == CLOSED_PIPE
         if argv[0] == "predict":
             assert read[0] == b"x1,x 2,x3,kind\n"
+    # the model the closed pipe's run saved is the one a run with a reader saves
+    status = main(["train", str(big), "--target", "kind", "--epochs", "5", "--save",
+                   str(tmp_path / "m2")])
+    assert status == 0
+    saved, again = nnpy.load(tmp_path / "m"), nnpy.load(tmp_path / "m2")
+    assert np.array_equal(saved.network.get_flat_params(), again.network.get_flat_params())
+
+
+@pytest.mark.parametrize("lines", [1, 3])
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_train_into_head_saves_the_model(tmp_path, int_csv, lines, unbuffered):
+    """`nnpy train ... | head -n 3` in bash saved the model and then complained ("Exception
+    ignored ... BrokenPipeError", status 120); with PYTHONUNBUFFERED=1, `| head -n 1` lost
+    the model (status 1). Whenever head goes away, the model is saved, nothing is said, and
+    the status is success or a closed pipe's."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    model_path = tmp_path / "m.model"
+    script = (f'PYTHONUNBUFFERED={unbuffered} "{sys.executable}" -m nnpy train "{int_csv}" '
+              f'--target kind --epochs 20 --save "{model_path}" 2>"{tmp_path}/err" '
+              f'| head -n {lines}; echo "${{PIPESTATUS[0]}}"')
+    done = subprocess.run([bash, "-c", script], capture_output=True, timeout=300)
+    *shown, status = done.stdout.decode().splitlines()
+    assert len(shown) == lines and shown[0].startswith("nnpy train:")
+    assert int(status) in (0, CLOSED_PIPE)
+    assert quiet((tmp_path / "err").read_bytes()), (tmp_path / "err").read_text()
+    assert nnpy.load(model_path).classes.tolist() == [-3, 7]
+
+
+def test_stdout_that_cannot_be_written(tmp_path, int_csv):
+    """A full disk (/dev/full) or a closed stdout: a message and status 1 (the model still
+    saved); an encoding that lacks a label: predict refuses (exit 2) rather than change it,
+    train's summary escapes it."""
+    model_path = tmp_path / "m.model"
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "nnpy", "train", str(int_csv),
+                                   "--target", "kind", "--epochs", "5", "--save",
+                                   str(model_path)], stdout=full, stderr=subprocess.PIPE,
+                                  timeout=300)
+        assert done.returncode == 1
+        assert b"cannot write to standard output: No space left on device" in done.stderr
+        assert b"Traceback" not in done.stderr
+        assert model_path.exists()
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "nnpy", "predict", str(model_path),
+                                   str(int_csv)], stdout=full, stderr=subprocess.PIPE,
+                                  timeout=300)
+        assert done.returncode == 1 and b"No space left" in done.stderr
+        assert b"Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "nnpy", "predict", str(model_path),
+                           str(int_csv)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=300, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 1 and b"standard output" in done.stderr
+    header, rows = read_csv(int_csv.read_text())
+    accents = write_csv(tmp_path / "accents.csv", header,
+                        [["caf\u00e9" if r[0] == "7" else "th\u00e9", *r[1:]] for r in rows])
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    done = subprocess.run([sys.executable, "-m", "nnpy", "train", str(accents), "--target",
+                           "kind", "--epochs", "5", "--save", str(tmp_path / "a.model")],
+                          capture_output=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"'caf\\xe9'" in done.stdout and b"Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "nnpy", "predict", str(tmp_path / "a.model"),
+                           str(accents)], capture_output=True, env=env, timeout=300)
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"encoding (ascii)" in done.stderr and b"--out" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "nnpy", "predict", str(tmp_path / "a.model"),
+                           str(accents), "--out", str(tmp_path / "a.csv")],
+                          capture_output=True, env=env, timeout=300)
+    assert done.returncode == 0
+    assert {r[-1] for r in read_csv((tmp_path / "a.csv").read_text("utf-8"))[1]} <= \
+        {"caf\u00e9", "th\u00e9"}
 
 
 def test_progress_bar_on_a_terminal_only(capsys, tmp_path, species_csv, monkeypatch):

@@ -72,8 +72,10 @@ class Table:
     def target(self, column: str, task: str | None) -> tuple[np.ndarray, str, str]:
         """The target column as (values, task, label_type). task None: integers and strings
         are classes, other numbers a regression. Classes are int64 when every cell is an
-        integer, else the cells' text (label_type "int" or "str"); a regression's values are
-        float64 (label_type "float")."""
+        integer written as Python and JSON write it back ("7", "-3"), else the cells' text
+        (label_type "int" or "str"): a label comes back as it was written, so "01", "+3" or
+        "-0" keep their spelling, as text (and "1" and "01" are two classes). A regression's
+        values are float64 (label_type "float")."""
         cells = self.cells(column)
         present = [c for c in cells if c.lower() not in _MISSING]
         numeric = all(_NUMBER.fullmatch(c) for c in present)
@@ -91,7 +93,8 @@ class Table:
                                  f"has {_missing(cell)}; every row needs a label")
         if integral:
             values = [int(c) for c in cells]
-            if all(_INT64.min <= v <= _INT64.max for v in values):
+            if all(_INT64.min <= v <= _INT64.max and str(v) == c
+                   for v, c in zip(values, cells)):
                 return np.array(values, dtype=np.int64), task, "int"
         return np.array(cells, dtype=str), task, "str"
 

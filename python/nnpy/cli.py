@@ -34,17 +34,25 @@ they were read, then the prediction in a column named after the target (class la
 the training file); --proba adds one column per class, P(label), its probability. Numbers
 are written with all the digits needed to read them back exactly.
 
+Class labels come back exactly as the training file spells them ("01", "+3", "setosa"): a
+target column of integers written plainly ("7", "-3") holds int64 classes, any other
+spelling keeps its text.
+
 Bad arguments and bad input (a missing file, a column that is not there or not numeric, an
-empty cell, an --out that cannot be written, a file that is not a model) give a message and
-exit status 2, checked before training; a training run that diverges exits with status 1;
-the progress bar is drawn only on a terminal; a closed pipe (`nnpy digits | head`) ends the
-run quietly.
+empty cell, an --out that cannot be written, an output file that is one of the command's
+input files, a network too large for the memory available, a file that is not a model) give
+a message and exit status 2, checked before training; a training run that diverges exits
+with status 1, as does one whose standard output cannot be written (a full disk); the
+progress bar is drawn only on a terminal. A closed pipe (`nnpy train ... | head -n 3`) ends
+the printing, never the work: the model is still saved and the plots written, quietly, and
+the status is then 141, as for a program a closed pipe ends (SIGPIPE).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import csv
+import errno
 import importlib
 import io
 import math
@@ -240,17 +248,87 @@ def _predict_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line `argv` (default sys.argv[1:]); returns the exit status."""
+    streams = sys.stdout, sys.stderr
+    out, err = _Output(sys.stdout), _Output(sys.stderr)
+    sys.stdout, sys.stderr = out, err  # file-like stand-ins, see _Output
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
-    except BrokenPipeError:
-        # the reader went away (`nnpy digits | head -n 2`): stop quietly, and point stdout at
-        # devnull so that the interpreter's final flush does not complain either
+        status = _main(list(sys.argv[1:] if argv is None else argv))
+        out.flush()  # what is still buffered fails here, not in the interpreter's exit
+        err.flush()
+    finally:
+        sys.stdout, sys.stderr = streams
+    # stdout carries what was asked for: losing any of it changes the status; stderr's
+    # messages are lost quietly (a failed command's status already says it failed)
+    if out.failure is not None and not out.closed_pipe:  # a full disk, a closed descriptor
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(f"nnpy: error: cannot write to standard output: "
+                  f"{out.failure.strerror or out.failure}", file=sys.stderr)
+        return status or 1
+    if out.closed_pipe:
+        return status or _CLOSED_PIPE
+    return status
+
+
+# The status of a program that a closed pipe (SIGPIPE) ends: 128 + the signal's number, as a
+# shell reports it (`nnpy predict ... | head -n 1` then exits as `cat ... | head -n 1` does).
+_CLOSED_PIPE = 128 + 13
+
+
+class _Output:
+    """sys.stdout or sys.stderr while a command runs: writes pass through until the stream
+    fails (the reader of a pipe went away: `nnpy train ... | head -n 3`; a full disk), and
+    are dropped from then on, so that a failed print never ends the work that matters
+    (training, saving the model, writing the plots). The failure is kept for main to report.
+    The stream's file descriptor then points at os.devnull (Python's recipe for SIGPIPE), so
+    that what is left in its buffer does not fail again when the interpreter exits. A name
+    or label the stream's encoding lacks is written escaped (\\xe9), not as a traceback."""
+
+    def __init__(self, stream: Optional[TextIO]) -> None:
+        self.stream = stream                        # None: the process has no such stream
+        self.failure: Optional[OSError] = None      # why the stream stopped taking writes
+
+    @property
+    def closed_pipe(self) -> bool:
+        return isinstance(self.failure, BrokenPipeError)
+
+    def write(self, text: str) -> int:
+        if self.stream is None and self.failure is None:  # started with the stream closed
+            self.failure = OSError(errno.EBADF, "it is closed")
+        if self.failure is None:
+            try:
+                try:
+                    return self.stream.write(text)  # type: ignore[union-attr]
+                except UnicodeEncodeError:  # a name or label its encoding lacks: escaped
+                    encoding = self.stream.encoding or "ascii"  # type: ignore[union-attr]
+                    return self.stream.write(  # type: ignore[union-attr]
+                        text.encode(encoding, "backslashreplace").decode(encoding))
+            except OSError as error:
+                self._failed(error)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.stream is not None and self.failure is None:
+            try:
+                self.stream.flush()
+            except OSError as error:
+                self._failed(error)
+
+    def _failed(self, error: OSError) -> None:
+        self.failure = error
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):  # stdout is not a file (embedded use)
-            pass
-        return 1
+            try:
+                os.dup2(devnull, self.stream.fileno())  # type: ignore[union-attr]
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass  # not a file (embedded use, a test's capture): nothing is flushed at exit
+
+    def isatty(self) -> bool:
+        return self.stream is not None and self.failure is None and self.stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, ... of the stream
+        return getattr(self.stream, name)
 
 
 def _main(argv: list[str]) -> int:
@@ -277,6 +355,13 @@ def _main(argv: list[str]) -> int:
         return run(args)
     except UsageError as err:
         print(f"nnpy {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError:  # beyond what _memory_problem foresees (other processes took it)
+        print(f"nnpy {args.command}: error: out of memory: "
+              + ("the model or DATA.csv is too large for the memory available"
+                 if args.command == "predict" else "the network (--hidden) or the data is "
+                 "too large for the memory available; try a smaller --hidden"),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -318,27 +403,118 @@ def _check_out(args: argparse.Namespace) -> Optional[str]:
 
 
 def _check_hidden(args: argparse.Namespace) -> Optional[str]:
-    """What is wrong with --hidden, or None: a width whose weights alone would not fit in
-    this machine's memory is refused before anything is allocated."""
+    """What is wrong with --hidden, or None: a width whose training would not fit in the
+    memory this process has is refused before anything is allocated."""
     if args.hidden is None:
         return None
-    n_in, n_out = (2, 1) if args.command == "xor" else (64, 10)
-    return _memory_problem([n_in, args.hidden, n_out], f"--hidden {args.hidden}")
+    if args.command == "xor":
+        sizes, rows, batch = [2, args.hidden, 1], 4, 1
+    else:  # digits: 1347 of the 1797 images train, in batches of 10
+        sizes, rows, batch = [64, args.hidden, 10], 1347, int(DIGITS_DEFAULTS["batch_size"])
+    return _memory_problem(sizes, f"--hidden {args.hidden}", "sgd", rows, batch)
 
 
-def _memory_problem(sizes: Sequence[int], option: str) -> Optional[str]:
-    """What is wrong with a network of these layer sizes, or None: one whose weights would
-    not fit in this machine's memory several times (training needs several copies)."""
+# Rows nnpy computes at a time in training and prediction (nnpy.network's _TRAIN_BLOCK and
+# _PREDICT_BLOCK), and the most threads of a product: what the workspace grows with.
+_BLOCK_ROWS = 256
+_PACKING_BYTES = 8 * 2 * (96 * 256 + 256 * 1024)  # gemm's packing space, per thread (x2: slack)
+
+# Vectors of n_params numbers alive at the peak of a training run and of saving its model.
+# adam: the parameters, its two moments, the training workspace's gradient and new moments
+# (3), the estimator's copy of the best parameters, and saving's copy of the network with its
+# moments and the serialised bytes (twice: the buffer and the array made of it); sgd: one
+# moment (the velocity) in place of two, each way. lbfgs: scipy's L-BFGS-B keeps 10 pairs of
+# vectors and a few more (2 * 10 + 5), with its own copies of the parameters and gradient.
+_PARAMETER_COPIES = {"adam": 12, "sgd": 9, "lbfgs": 40}
+
+
+def _training_bytes(sizes: Sequence[int], solver: str, n_rows: int, batch: int) -> int:
+    """An estimate from above of the memory a training run allocates: the copies of the
+    parameters (_PARAMETER_COPIES), the activations and deltas of a block of rows, gemm's
+    packing space, and the standardised, shuffled and encoded copies of the training rows."""
     n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    block = min(batch if solver != "lbfgs" else n_rows, _BLOCK_ROWS)
+    activations = block * (sum(sizes) + 2 * max(sizes) + sizes[-1])
+    rows = 4 * n_rows * (sizes[0] + sizes[-1])
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    return 8 * (_PARAMETER_COPIES[solver] * n_params + activations + rows) + \
+        threads * _PACKING_BYTES
+
+
+def _available_memory() -> int:
+    """The bytes this process can still allocate, as well as can be told: the least of the
+    memory the system has available (Linux's MemAvailable and free swap; else all of its
+    memory), what the address-space limit (RLIMIT_AS) leaves, and what the cgroup's memory
+    limit leaves."""
+    limits = []
+    meminfo = _proc_fields("/proc/meminfo")
+    if "MemAvailable" in meminfo:
+        limits.append(meminfo["MemAvailable"] + meminfo.get("SwapFree", 0))
+    else:
+        try:
+            limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):  # not on this platform
+            pass
     try:
-        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not on this platform
-        memory = 1 << 40
-    if 4 * 8 * n_params > memory:  # weights, gradients and work space: several copies
-        return (f"{option} means {n_params:,} weights ({8 * n_params / 2**30:,.1f} "
-                f"GiB each copy, and training needs several); this machine has "
-                f"{memory / 2**30:,.1f} GiB of memory")
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            mapped = _proc_fields("/proc/self/status").get("VmSize", 0)
+            limits.append(max(soft - mapped, 0))
+    except (ImportError, OSError, ValueError):  # Windows
+        pass
+    limits.extend(_cgroup_room())
+    return min(limits) if limits else 1 << 50
+
+
+def _proc_fields(path: str) -> dict[str, int]:
+    """The "Name: N kB" lines of a /proc file as {name: bytes}; {} where there is none."""
+    fields = {}
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                parts = value.split()
+                if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
+                    fields[name] = 1024 * int(parts[0])
+    except OSError:
+        pass
+    return fields
+
+
+def _cgroup_room() -> list[int]:
+    """What the memory limit of this process's cgroup (v2) leaves, if it has one."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii", errors="replace") as f:
+            paths = [line.strip().split(":", 2)[2] for line in f if line.startswith("0::")]
+        base = os.path.join("/sys/fs/cgroup", paths[0].lstrip("/")) if paths else ""
+        with open(os.path.join(base, "memory.max")) as f:
+            limit = f.read().strip()
+        with open(os.path.join(base, "memory.current")) as f:
+            used = int(f.read().strip())
+    except (OSError, ValueError, IndexError):
+        return []
+    return [] if limit == "max" or not limit.isdigit() else [max(int(limit) - used, 0)]
+
+
+def _memory_problem(sizes: Sequence[int], option: str, solver: str, n_rows: int,
+                    batch: int) -> Optional[str]:
+    """What is wrong with training a network of these layer sizes on n_rows rows, or None:
+    one whose training (_training_bytes) would not fit in the memory this process has."""
+    need = _training_bytes(sizes, solver, n_rows, batch)
+    have = _available_memory()
+    if need > have:
+        n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        return (f"{option} is too large for this machine: training a "
+                f"{'-'.join(map(str, sizes))} network ({n_params:,} weights, {solver}) on "
+                f"{n_rows:,} rows needs about {_format_bytes(need)}, and this process has "
+                f"{_format_bytes(have)} of memory available")
     return None
+
+
+def _format_bytes(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
 
 
 def _out_path(args: argparse.Namespace, name: str) -> str:
@@ -616,6 +792,7 @@ def run_train(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
     from .modelfile import Model
+    _check_not_an_input("--save", args.save, [("DATA.csv", args.data)])
     problem = _check_writable(args.save, "--save")
     if problem:
         raise UsageError(problem)
@@ -624,7 +801,8 @@ def run_train(args: argparse.Namespace) -> int:
     n_test, n_train = _split_sizes(table, args, y, classes)
     n_out = len(classes) if classes is not None and len(classes) > 2 else 1
     problem = _memory_problem([len(features), *args.hidden, n_out],
-                              "--hidden " + ",".join(map(str, args.hidden)))
+                              "--hidden " + ",".join(map(str, args.hidden)), args.solver,
+                              n_train, min(n_train, 200))  # the estimators' batch_size "auto"
     if problem:
         raise UsageError(problem)
 
@@ -669,22 +847,23 @@ def run_train(args: argparse.Namespace) -> int:
     if task == "classify":
         right = int(np.sum(predicted == y[test_rows]))
         metric, score = "accuracy", right / n_test
-        print(f"Held-out accuracy: {100 * score:.1f}% ({right} of {n_test} rows)")
+        summary = f"Held-out accuracy: {100 * score:.1f}% ({right} of {n_test} rows)"
     else:
         from sklearn.metrics import r2_score
         metric, score = "r2", float(r2_score(y[test_rows], predicted))
-        print(f"Held-out R^2: {score:.4f} ({n_test} rows)")
+        summary = f"Held-out R^2: {score:.4f} ({n_test} rows)"
     epochs = int(estimator.n_iter_)
-    print(f"Training: {_format_time(seconds)}, {epochs} {unit}"
-          + ("" if converged else f" (stopped at --epochs {args.epochs} before converging: more "
-             f"--epochs may help)"))
     model.training = {"rows_train": n_train, "rows_test": n_test, "metric": metric,
                       "score": score, "seconds": seconds, "epochs": epochs}
-    try:
+    try:  # saved before the summary is printed: the model is what the run is for
         model.save(args.save)
     except OSError as err:
         raise UsageError(f"--save {args.save!r} cannot be written: {err.strerror or err}") \
             from None
+    print(summary)
+    print(f"Training: {_format_time(seconds)}, {epochs} {unit}"
+          + ("" if converged else f" (stopped at --epochs {args.epochs} before converging: more "
+             f"--epochs may help)"))
     print(f"Saved the model to {args.save}; predict with: nnpy predict {args.save} DATA.csv")
     return 0
 
@@ -842,6 +1021,33 @@ class _IterationLines:
         pass
 
 
+def _check_not_an_input(option: str, path: str, inputs: Sequence[tuple[str, str]]) -> None:
+    """UsageError if the file `option` writes to is one of the `inputs` ((what, path) pairs)
+    the command reads: writing it would destroy what the command reads from."""
+    for what, source in inputs:
+        if _same_file(path, source):
+            same = "" if path == source else " (the same file)"
+            raise UsageError(f"{option} {path!r} is {what} {source!r}{same}: writing it would "
+                             f"replace the {what} this command reads; write to another file")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether the paths a and b name one file: the same file system object when both exist
+    (through a symbolic link, a hard link, or two spellings of a path), or the same path once
+    symbolic links are resolved."""
+    try:
+        first, second = os.stat(a), os.stat(b)
+    except (OSError, ValueError):  # one is missing, unreadable, or no path at all
+        pass
+    else:
+        if first.st_ino and (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino):
+            return True
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return False
+
+
 def _check_writable(path: str, option: str) -> Optional[str]:
     """What keeps `path` from being written as a new file (replacing an old one), or None:
     checked before a long run, which would otherwise end in the error."""
@@ -861,6 +1067,11 @@ def _check_writable(path: str, option: str) -> Optional[str]:
 def run_predict(args: argparse.Namespace) -> int:
     from ._csvtable import TableError, read_table
     from .modelfile import load
+    if args.out is not None:
+        _check_not_an_input("--out", args.out, [("MODEL", args.model), ("DATA.csv", args.data)])
+        problem = _check_writable(args.out, "--out")
+        if problem:
+            raise UsageError(problem)
     try:
         model = load(args.model)
     except FileNotFoundError:
@@ -872,10 +1083,6 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.proba and model.task != "classify":
         raise UsageError(f"--proba: {args.model} is a regression model (target "
                          f"{model.target!r}); only a classifier has class probabilities")
-    if args.out is not None:
-        problem = _check_writable(args.out, "--out")
-        if problem:
-            raise UsageError(problem)
     features = list(model.feature_names)
     try:
         table = read_table(args.data)
@@ -910,6 +1117,7 @@ def run_predict(args: argparse.Namespace) -> int:
             writer.writerow(line)
 
     if args.out is None:
+        _check_encodable(header + [_cell(label) for label in np.unique(labels)])
         write(sys.stdout)
         sys.stdout.flush()
         return 0
@@ -928,6 +1136,21 @@ def run_predict(args: argparse.Namespace) -> int:
             from None
     print(f"nnpy predict: wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_encodable(texts: Sequence[str]) -> None:
+    """UsageError if standard output's encoding cannot write the column names and labels of
+    the CSV (the numbers are ASCII): a label must not come out changed."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    for text in texts:
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            raise UsageError(f"standard output's encoding ({encoding}) cannot write {text!r}: "
+                             f"write the CSV (UTF-8) with --out FILE, or set "
+                             f"PYTHONIOENCODING=utf-8") from None
+        except LookupError:  # an encoding Python does not know: let the write tell
+            return
 
 
 def _cell(value: Any) -> str:
