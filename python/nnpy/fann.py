@@ -114,11 +114,23 @@ def _e20(value: float) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def to_fann(net: Network, path: PathOrFile) -> None:
-    """Writes `net` (an nnpy.Network) to `path` (a path or a writable text file object) in
-    FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it; `fann_create_from_file`
-    reads it back and `fann_run` computes `net.predict` (see the module docstring for the
-    activation mapping). Raises ValueError for what FANN cannot represent: a ReLU hidden layer,
-    a softmax output."""
+    """Writes a network in FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it.
+
+    `fann_create_from_file` reads it back and `fann_run` computes `net.predict` (see the module
+    docstring for the activation mapping).
+
+    Parameters
+    ----------
+    net : nnpy.Network
+        The network.
+    path : str, os.PathLike or text file
+        Where to write it.
+
+    Raises
+    ------
+    ValueError
+        For what FANN cannot represent: a ReLU hidden layer, a softmax output.
+    """
     from .network import Network
     if not isinstance(net, Network):
         raise TypeError(f"to_fann needs an nnpy.Network, got {type(net).__name__}")
@@ -177,11 +189,30 @@ _CONNECTION = re.compile(r"\(\s*(\d+)\s*,\s*([^()\s,]+)\s*\)\s*")
 
 def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
               seed: int | np.random.Generator | None = None) -> Network:
-    """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann): same layer
-    sizes, activations and weights, so that `predict` gives what `fann_run` gives. `dtype` is the
-    Network's (float32 rounds the weights); `seed` seeds its generator. Raises ValueError for a
-    file that is not an intact FANN_FLO_2.1 network, and for networks nnpy cannot represent
-    (see the module docstring), saying what."""
+    """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann).
+
+    The same layer sizes, activations and weights, so that `predict` gives what `fann_run`
+    gives.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or text file
+        The file.
+    dtype : np.float64 or np.float32
+        The Network's (float32 rounds the weights).
+    seed : int, numpy.random.Generator or None
+        Seeds the Network's generator.
+
+    Returns
+    -------
+    nnpy.Network
+
+    Raises
+    ------
+    ValueError
+        For a file that is not an intact FANN_FLO_2.1 network, and for networks nnpy cannot
+        represent (see the module docstring), saying what.
+    """
     from .io import _read_text
     name, data = _read_text(path, "ascii", "a FANN network file")
     lines = data.splitlines()
