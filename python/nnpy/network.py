@@ -748,7 +748,7 @@ class Network:
             Records the loss and accuracy on it after each epoch.
         callback : callable, optional
             ``callback(epoch, history)`` is called after each epoch and stops training by
-            returning False (or np.False_).
+            returning False (or ``np.False_``).
         progress : bool
             Shows a tqdm progress bar.
         n_threads : int or None
