@@ -330,7 +330,7 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights."""
+        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into ``network_``'s weights."""
         check_is_fitted(self, "network_")
         return [w.T for w in self.network_.weights]
 
@@ -341,7 +341,7 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases."""
+        """[b_0, b_1, ...] with b_i shaped (n_out,): views into ``network_``'s biases."""
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
 
@@ -359,8 +359,8 @@ class _BaseMLP(BaseEstimator):
                      **params: Any) -> _Estimator:
         """A fitted estimator whose model is `network` itself (not a copy: predict uses it,
         and further fitting with warm_start or partial_fit trains it), in the state of a
-        first fit that has initialised its weights and taken no step yet: n_iter_ and t_ are 0
-        and loss_curve_ is empty.
+        first fit that has initialised its weights and taken no step yet: ``n_iter_`` and
+        ``t_`` are 0 and ``loss_curve_`` is empty.
 
         Parameters
         ----------
@@ -372,9 +372,9 @@ class _BaseMLP(BaseEstimator):
             The classifier's labels, in the order of the network's outputs, sorted and
             distinct as np.unique gives them (the default: 0, 1, ..., or [0, 1] for one
             sigmoid unit); for multi-label outputs, None or 0, 1, ..., n_outputs - 1
-            (scikit-learn's classes_ for an indicator matrix). A regressor takes None.
+            (scikit-learn's ``classes_`` for an indicator matrix). A regressor takes None.
         feature_names : array_like of str, optional
-            The names of the input columns (feature_names_in_).
+            The names of the input columns (``feature_names_in_``).
         **params
             The estimator's parameters (as in the constructor). hidden_layer_sizes,
             activation and dtype default to the network's, and must agree with it if given.
@@ -424,11 +424,12 @@ class _BaseMLP(BaseEstimator):
     def from_sklearn(cls: Type[_Estimator], mlp: BaseEstimator) -> _Estimator:
         """A fitted nnpy estimator from a fitted scikit-learn MLPClassifier (for
         NNClassifier) or MLPRegressor (for NNRegressor): the same parameters, weights (in
-        their dtype, float64 or float32), classes, feature names and training records (n_iter_,
-        t_, loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, as
-        they are: for several regression outputs scikit-learn's losses are the mean over
-        the outputs, nnpy's the sum). Not carried over: the optimiser's state (momentum
-        velocities, Adam moments): continued training starts a fresh optimiser.
+        their dtype, float64 or float32), classes, feature names and training records
+        (``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
+        ``best_validation_score_``, as they are: for several regression outputs scikit-learn's
+        losses are the mean over the outputs, nnpy's the sum). Not carried over: the
+        optimiser's state (momentum velocities, Adam moments): continued training starts a
+        fresh optimiser.
 
         Parameters
         ----------
@@ -446,7 +447,7 @@ class _BaseMLP(BaseEstimator):
             For an unfitted MLP (a ValueError).
         ValueError
             For what nnpy cannot represent (loss="poisson"; sparse or otherwise altered
-            coefs_), saying what.
+            ``coefs_``), saying what.
         """
         kind = cls._sklearn_class()
         if not isinstance(mlp, kind):
