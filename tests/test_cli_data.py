@@ -1056,19 +1056,19 @@ def test_help_describes_the_data_commands(capsys):
     assert status == 0 and "--proba" in out and "--out" in out
 
 
-# ---- the README's CSV session ----------------------------------------------------------------
+# ---- the documentation's CSV session --------------------------------------------------------
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+CLI_PAGE = pathlib.Path(__file__).resolve().parent.parent / "docs" / "guide" / "cli.md"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
-def test_readme_csv_session_prints_what_it_says(tmp_path):
-    """The README's ```bash CSV session, run as written; each command's output is the "# "
-    lines under it (numbers to 1e-6: the last digits depend on the CPU level's rounding; the
-    training time and epoch count are not compared)."""
+def test_docs_csv_session_prints_what_it_says(tmp_path):
+    """The command-line page's ```bash CSV session, run as written; each command's output is
+    the "# " lines under it (numbers to 1e-6: the last digits depend on the CPU level's
+    rounding; the training time and epoch count are not compared)."""
     pytest.importorskip("pandas")  # load_iris(as_frame=True)
     script = console_script()
-    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", CLI_PAGE.read_text(), flags=re.S)
                 if "nnpy train iris.csv" in b]
     commands = "\n".join(line for line in block.splitlines() if not line.startswith("# "))
     expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]

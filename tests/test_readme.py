@@ -27,43 +27,22 @@ def check_library(out, tmp):
 
 
 def check_estimator(out, tmp):
-    assert float(out.split()[-1]) > 0.95  # "about 0.97"
-
-
-def check_regression(out, tmp):
-    assert out.split() == ["[20.", "29.96]"]  # the output the README prints
-
-
-def check_to_sklearn(out, tmp):
-    assert out.splitlines() == ["MLPClassifier True", "NNClassifier True"]
+    assert out.split() == ["True"]
 
 
 def check_exports(out, tmp):
-    assert out.split() == ["True", "True"]
-    for name in ("xor.onnx", "xor.h", "xor.net"):
+    assert out.split() == ["True"]
+    for name in ("xor.h", "xor.net"):
         assert (tmp / name).stat().st_size > 0
 
 
-def check_dask(out, tmp):
-    best = eval(out.strip().splitlines()[-1], {})  # a dict literal of the best parameters
-    assert set(best) == {"hidden_layer_sizes", "learning_rate_init"}
-
-
-def check_plots(out, tmp):
-    for name in ("xor-curves.png", "xor-surface.png"):
-        assert (tmp / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-# (a line only that block has, what it needs installed, its check)
+# (a line only that block has, what it needs installed, its check); the documentation site's
+# blocks: tests/test_docs.py
 BLOCKS = [
     ("from nnpy import sigmoid, sigmoid_prime, cost", [], check_post),
     ("net = nnpy.Network([2, 2, 1], init=\"xavier\", seed=0)            #", [], check_library),
-    ("# regression: tanh hidden layer, identity output, Adam", [], check_regression),
-    ("from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"], check_estimator),
-    ("mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
-    ("from dask.distributed import", ["sklearn", "dask.distributed"], check_dask),
-    ("from nnpy.plot import", ["matplotlib"], check_plots),
-    ("from nnpy.export import to_c, to_onnx", ["onnx", "onnxruntime"], check_exports),
+    ("clf = NNClassifier(hidden_layer_sizes=(64,)", ["sklearn"], check_estimator),
+    ("from nnpy.export import to_c\n", [], check_exports),
 ]
 
 
@@ -87,7 +66,8 @@ def test_readme_block_runs_as_a_script(tmp_path, marker, needs, check):
     check(done.stdout, tmp_path)
 
 
-LINKED = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINKED = [ROOT / "README.md", ROOT / "bench" / "README.md",
+          *sorted(p for p in (ROOT / "docs").rglob("*.md") if "_build" not in p.parts)]
 
 
 @pytest.mark.parametrize("page", LINKED, ids=lambda p: str(p.relative_to(ROOT)))
@@ -101,3 +81,8 @@ def test_links_point_into_the_repository(page):
             continue
         resolved = (page.parent / target).resolve()
         assert resolved.exists() and ROOT in resolved.parents, target
+
+
+def test_readme_is_a_front_page():
+    """The README stays a front page; everything else lives in the documentation site."""
+    assert len(README.read_text().splitlines()) <= 200

@@ -334,7 +334,7 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights."""
+        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into ``network_``'s weights."""
         check_is_fitted(self, "network_")
         return [w.T for w in self.network_.weights]
 
@@ -345,7 +345,7 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases."""
+        """[b_0, b_1, ...] with b_i shaped (n_out,): views into ``network_``'s biases."""
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
 
@@ -363,19 +363,30 @@ class _BaseMLP(BaseEstimator):
                      **params: Any) -> _Estimator:
         """A fitted estimator whose model is `network` itself (not a copy: predict uses it,
         and further fitting with warm_start or partial_fit trains it), in the state of a
-        first fit that has initialised its weights and taken no step yet: n_iter_ and t_ are 0
-        and loss_curve_ is empty.
+        first fit that has initialised its weights and taken no step yet: ``n_iter_`` and
+        ``t_`` are 0 and ``loss_curve_`` is empty.
 
-        network: an nnpy.Network. A classifier needs a cross_entropy network: a softmax
-          output over 3 or more classes, one sigmoid unit for 2, or several sigmoid units for
-          multi-label targets; a regressor an identity output with mse.
-        classes: the classifier's labels, in the order of the network's outputs, sorted and
-          distinct as np.unique gives them (the default: 0, 1, ..., or [0, 1] for one sigmoid
-          unit); for multi-label outputs, None or 0, 1, ..., n_outputs - 1 (scikit-learn's
-          classes_ for an indicator matrix). A regressor takes None.
-        feature_names: the names of the input columns (feature_names_in_), or None.
-        params: the estimator's parameters (as in the constructor). hidden_layer_sizes,
-          activation and dtype default to the network's, and must agree with it if given.
+        Parameters
+        ----------
+        network : nnpy.Network
+            A classifier needs a cross_entropy network: a softmax output over 3 or more
+            classes, one sigmoid unit for 2, or several sigmoid units for multi-label targets;
+            a regressor an identity output with mse.
+        classes : array_like, optional
+            The classifier's labels, in the order of the network's outputs, sorted and
+            distinct as np.unique gives them (the default: 0, 1, ..., or [0, 1] for one
+            sigmoid unit); for multi-label outputs, None or 0, 1, ..., n_outputs - 1
+            (scikit-learn's ``classes_`` for an indicator matrix). A regressor takes None.
+        feature_names : array_like of str, optional
+            The names of the input columns (``feature_names_in_``).
+        **params
+            The estimator's parameters (as in the constructor). hidden_layer_sizes,
+            activation and dtype default to the network's, and must agree with it if given.
+
+        Returns
+        -------
+        NNClassifier or NNRegressor
+            A fitted estimator of this class.
         """
         if not isinstance(network, Network):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
@@ -417,13 +428,31 @@ class _BaseMLP(BaseEstimator):
     def from_sklearn(cls: Type[_Estimator], mlp: BaseEstimator) -> _Estimator:
         """A fitted nnpy estimator from a fitted scikit-learn MLPClassifier (for
         NNClassifier) or MLPRegressor (for NNRegressor): the same parameters, weights (in
-        their dtype, float64 or float32), classes, feature names and training records (n_iter_,
-        t_, loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, as
-        they are: for several regression outputs scikit-learn's losses are the mean over
-        the outputs, nnpy's the sum). Not carried over: the optimiser's state (momentum
-        velocities, Adam moments): continued training starts a fresh optimiser. An unfitted MLP raises
-        scikit-learn's NotFittedError (a ValueError); what nnpy cannot represent
-        (loss="poisson"; sparse or otherwise altered coefs_) a ValueError saying what."""
+        their dtype, float64 or float32), classes, feature names and training records
+        (``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
+        ``best_validation_score_``, as they are: for several regression outputs scikit-learn's
+        losses are the mean over the outputs, nnpy's the sum). Not carried over: the
+        optimiser's state (momentum velocities, Adam moments): continued training starts a
+        fresh optimiser.
+
+        Parameters
+        ----------
+        mlp : MLPClassifier or MLPRegressor
+            A fitted scikit-learn MLP of this class's kind.
+
+        Returns
+        -------
+        NNClassifier or NNRegressor
+            A fitted estimator of this class.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            For an unfitted MLP (a ValueError).
+        ValueError
+            For what nnpy cannot represent (loss="poisson"; sparse or otherwise altered
+            ``coefs_``), saying what.
+        """
         kind = cls._sklearn_class()
         if not isinstance(mlp, kind):
             raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted scikit-learn "
@@ -467,7 +496,13 @@ class _BaseMLP(BaseEstimator):
         scikit-learn's partial_fit and warm_start read (early stopping's best weights, the
         epochs without improvement), so it continues training. The optimiser's state is not
         carried over: its next partial_fit starts a fresh optimiser. The way to skops,
-        skl2onnx and the rest of scikit-learn's tools; needs nothing beyond scikit-learn."""
+        skl2onnx and the rest of scikit-learn's tools; needs nothing beyond scikit-learn.
+
+        Returns
+        -------
+        MLPClassifier or MLPRegressor
+            A fitted scikit-learn MLP.
+        """
         check_is_fitted(self, "network_")
         params = self.get_params()
         params.pop("dtype")
@@ -821,9 +856,75 @@ class _BaseMLP(BaseEstimator):
 
 
 class NNClassifier(ClassifierMixin, _BaseMLP):
-    """scikit-learn's MLPClassifier on nnpy's compiled core (see the module docstring):
-    softmax output for several classes, one logistic unit for two, logistic units for
-    multi-label indicator y; log-loss; solvers lbfgs, sgd, adam."""
+    """scikit-learn's MLPClassifier on nnpy's compiled core (see the module docstring).
+
+    A softmax output for several classes, one logistic unit for two, logistic units for a
+    multi-label indicator y; log-loss; solvers lbfgs, sgd, adam. Every parameter has
+    scikit-learn's meaning and default.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int
+        Widths of the hidden layers (default (100,)).
+    activation : {"identity", "logistic", "tanh", "relu"}
+        Activation of the hidden layers.
+    solver : {"lbfgs", "sgd", "adam"}
+        lbfgs runs scipy's L-BFGS-B on the core's loss and gradient; sgd and adam train
+        epoch by epoch in the core.
+    alpha : float
+        L2 penalty, 0.5 * alpha * sum(W**2) divided by the batch's sample count or weight sum.
+    batch_size : int or "auto"
+        Rows per step (sgd, adam); "auto" is min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}
+        The step size's schedule (sgd only).
+    learning_rate_init : float
+        The initial step size (sgd, adam).
+    power_t : float
+        The exponent of "invscaling".
+    max_iter : int
+        Epochs (sgd, adam) or iterations (lbfgs) at most.
+    shuffle : bool
+        Shuffle the rows every epoch (sgd, adam).
+    random_state : int, RandomState instance or None
+        Initial weights, the early-stopping split and the sample order, drawn as
+        scikit-learn draws them.
+    tol : float
+        The improvement below which `n_iter_no_change` epochs stop training.
+    verbose : bool or int
+        Print the loss of each epoch.
+    warm_start : bool
+        Continue from the weights of the previous fit.
+    momentum : float
+        SGD's momentum, in [0, 1].
+    nesterovs_momentum : bool
+        Nesterov's momentum (sgd).
+    early_stopping : bool
+        Hold out `validation_fraction` of the rows and stop when their score stops improving
+        (sgd, adam).
+    validation_fraction : float
+        The fraction held out for early stopping.
+    beta_1, beta_2, epsilon : float
+        Adam's (nnpy's Adam is torch's formula, see the module docstring).
+    n_iter_no_change : int or np.inf
+        Epochs without an improvement of `tol` before training stops.
+    max_fun : int
+        Function evaluations at most (lbfgs).
+    dtype : np.float64 or np.float32
+        nnpy's own: the precision of the network.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels.
+    network_ : nnpy.Network
+        The model.
+    coefs_, intercepts_ : list of ndarray
+        The weights in scikit-learn's layout (read-only views of `network_`'s).
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_, n_iter_
+        scikit-learn's training records.
+    n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
+        scikit-learn's description of the fitted model.
+    """
 
     classes_: np.ndarray  # the labels (set by fit / the first partial_fit)
     _score_function = staticmethod(accuracy_score)
@@ -831,9 +932,28 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
     @_typed(_fit_context(prefer_skip_nested_validation=True))
     def fit(self: _Classifier, X: npt.ArrayLike, y: npt.ArrayLike,
             sample_weight: Optional[npt.ArrayLike] = None) -> _Classifier:
-        """Fits the model to X (n_samples, n_features) and the labels y (n_samples,), or a
-        multi-label indicator matrix (n_samples, n_labels); sample_weight weights each
-        sample's loss and gradient."""
+        """Fits the model.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+        y : array_like, shape (n_samples,) or (n_samples, n_labels)
+            The labels, or a multi-label indicator matrix.
+        sample_weight : array_like, shape (n_samples,), optional
+            Weights each sample's loss and gradient.
+
+        Returns
+        -------
+        NNClassifier
+            self, fitted.
+
+        Raises
+        ------
+        SolverDiverged
+            If a step would make a weight infinite or NaN (the weights of the last finite
+            step are kept).
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
@@ -847,7 +967,19 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
                     sample_weight: Optional[npt.ArrayLike] = None,
                     classes: Optional[npt.ArrayLike] = None) -> _Classifier:
         """One epoch over X, y from the current weights and optimiser state (sgd and adam).
-        The first call needs `classes`, every label that will ever appear."""
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As in `fit`.
+        classes : array_like, optional
+            Every label that will ever appear: needed by the first call.
+
+        Returns
+        -------
+        NNClassifier
+            self.
+        """
         if getattr(self, "classes_", None) is None and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if classes is not None:
@@ -934,12 +1066,33 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(Y)
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """The predicted labels (n_samples,), or indicator matrix for multi-label y."""
+        """The predicted labels.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+
+        Returns
+        -------
+        ndarray
+            The labels (n_samples,), or an indicator matrix for multi-label y.
+        """
         return self._decode(self._forward(X))
 
     def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """Probabilities (n_samples, n_classes), columns in the order of classes_ (for
-        multi-label y, each label's probability)."""
+        """The probability of each class.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes)
+            Columns in the order of `classes_` (for multi-label y, each label's probability).
+        """
         out = self._forward(X)
         if self.n_outputs_ == 1:
             out = out.ravel()
@@ -948,7 +1101,17 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         return out
 
     def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """log of predict_proba (-inf where a probability is 0)."""
+        """The log of `predict_proba` (-inf where a probability is 0).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes)
+        """
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
@@ -960,8 +1123,35 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
 
 
 class NNRegressor(RegressorMixin, _BaseMLP):
-    """scikit-learn's MLPRegressor on nnpy's compiled core (see the module docstring):
-    identity output, squared error, targets as given (1-D, or 2-D for several outputs)."""
+    """scikit-learn's MLPRegressor on nnpy's compiled core (see the module docstring).
+
+    An identity output, squared error, the targets as given (1-D, or 2-D for several outputs).
+    Every parameter has scikit-learn's meaning and default.
+
+    Parameters
+    ----------
+    loss : {"squared_error"}
+        scikit-learn's first parameter; nnpy has no exponential output for "poisson".
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate
+        As in `NNClassifier`.
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start
+        As in `NNClassifier`.
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2
+        As in `NNClassifier`.
+    epsilon, n_iter_no_change, max_fun, dtype
+        As in `NNClassifier`.
+
+    Attributes
+    ----------
+    network_ : nnpy.Network
+        The model.
+    coefs_, intercepts_ : list of ndarray
+        The weights in scikit-learn's layout (read-only views of `network_`'s).
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_, n_iter_
+        scikit-learn's training records.
+    n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
+        scikit-learn's description of the fitted model.
+    """
 
     _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
                                     "loss": [StrOptions({"squared_error", "poisson"})]}
@@ -990,8 +1180,28 @@ class NNRegressor(RegressorMixin, _BaseMLP):
     @_typed(_fit_context(prefer_skip_nested_validation=True))
     def fit(self: _Regressor, X: npt.ArrayLike, y: npt.ArrayLike,
             sample_weight: Optional[npt.ArrayLike] = None) -> _Regressor:
-        """Fits the model to X (n_samples, n_features) and targets y (n_samples,) or
-        (n_samples, n_outputs); sample_weight weights each sample's loss and gradient."""
+        """Fits the model.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array_like, shape (n_samples,), optional
+            Weights each sample's loss and gradient.
+
+        Returns
+        -------
+        NNRegressor
+            self, fitted.
+
+        Raises
+        ------
+        SolverDiverged
+            If a step would make a weight infinite or NaN (the weights of the last finite
+            step are kept).
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
@@ -1003,7 +1213,18 @@ class NNRegressor(RegressorMixin, _BaseMLP):
     @_typed(_fit_context(prefer_skip_nested_validation=True))
     def partial_fit(self: _Regressor, X: npt.ArrayLike, y: npt.ArrayLike,
                     sample_weight: Optional[npt.ArrayLike] = None) -> _Regressor:
-        """One epoch over X, y from the current weights and optimiser state (sgd and adam)."""
+        """One epoch over X, y from the current weights and optimiser state (sgd and adam).
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As in `fit`.
+
+        Returns
+        -------
+        NNRegressor
+            self.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool, reset: bool,
@@ -1050,7 +1271,18 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         return Y
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """Predicted targets: (n_samples,) for a single output, else (n_samples, n_outputs)."""
+        """The predicted targets.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The inputs.
+
+        Returns
+        -------
+        ndarray
+            (n_samples,) for a single output, else (n_samples, n_outputs).
+        """
         return self._decode(self._forward(X))
 
     def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags

@@ -83,14 +83,31 @@ def _layer_activations(net: Network) -> list[str]:
 
 def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
             dtype: DTypeLike | None = None) -> onnx.ModelProto:
-    """Writes `model` (an nnpy.Network, or a fitted NNClassifier / NNRegressor) to `path` (a
-    path or a writable binary file) as an ONNX model, and returns the onnx.ModelProto.
-
-    dtype  None: the network's own precision (float for float32, double for float64);
-           np.float32 or np.float64 to choose (float32 rounds a float64 network's weights).
+    """Writes a network or a fitted estimator as an ONNX model.
 
     The module docstring lists the graph's inputs and outputs. Needs the `onnx` package
-    (pip install "nnpy-net[onnx]"); onnxruntime runs the file."""
+    (pip install "nnpy-net[onnx]"); onnxruntime runs the file.
+
+    Parameters
+    ----------
+    model : nnpy.Network, NNClassifier or NNRegressor
+        A network, or a fitted estimator.
+    path : str, os.PathLike or binary file
+        Where to write the model.
+    dtype : np.float32, np.float64 or None
+        None: the network's own precision (float for float32, double for float64);
+        np.float32 or np.float64 to choose (float32 rounds a float64 network's weights).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model written.
+
+    Raises
+    ------
+    ImportError
+        Without the onnx package, saying how to install it.
+    """
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
@@ -266,17 +283,34 @@ def _check_c_name(name: object) -> str:
 
 
 def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
-    """Writes `net` (an nnpy.Network) to `path` (a path or a writable text file) as one C99
-    header defining
+    """Writes a network as one C99 header that computes `net.predict(x)` for one sample.
+
+    The header defines::
 
         NAME_N_INPUTS, NAME_N_OUTPUTS                (macros, NAME upper-cased)
         void NAME_predict(const T *x, T *y)          (static inline; x: N_INPUTS, y: N_OUTPUTS)
 
-    that computes `net.predict(x)` for one sample, T being float for a float32 network and
-    double for float64; x and y must not overlap. `name` prefixes every symbol, so it must be a
-    C identifier that makes none C reserves: no leading underscore, no double or trailing
-    underscore, not a keyword, at most 52 characters (ValueError naming the rule otherwise).
-    The name itself is never a symbol, so names of library functions (exp, tanh) are fine."""
+    T being float for a float32 network and double for float64; x and y must not overlap.
+
+    Parameters
+    ----------
+    net : nnpy.Network
+        The network.
+    path : str, os.PathLike or text file
+        Where to write the header.
+    name : str
+        Prefixes every symbol, so it must be a C identifier that makes none C reserves: no
+        leading underscore, no double or trailing underscore, not a keyword, at most 52
+        characters. The name itself is never a symbol, so names of library functions (exp,
+        tanh) are fine.
+
+    Raises
+    ------
+    TypeError
+        If `net` is not an nnpy.Network, or `name` not a string.
+    ValueError
+        If `name` breaks one of those rules (the message names the rule).
+    """
     from .network import Network
     if not isinstance(net, Network):
         raise TypeError(f"to_c needs an nnpy.Network, got {type(net).__name__}")

@@ -123,11 +123,23 @@ def _e20(value: float) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def to_fann(net: Network, path: PathOrFile) -> None:
-    """Writes `net` (an nnpy.Network) to `path` (a path or a writable text file object) in
-    FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it; `fann_create_from_file`
-    reads it back and `fann_run` computes `net.predict` (see the module docstring for the
-    activation mapping). Raises ValueError for what FANN cannot represent: a ReLU hidden layer,
-    a softmax output."""
+    """Writes a network in FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it.
+
+    `fann_create_from_file` reads it back and `fann_run` computes `net.predict` (see the module
+    docstring for the activation mapping).
+
+    Parameters
+    ----------
+    net : nnpy.Network
+        The network.
+    path : str, os.PathLike or text file
+        Where to write it.
+
+    Raises
+    ------
+    ValueError
+        For what FANN cannot represent: a ReLU hidden layer, a softmax output.
+    """
     from .network import Network
     if not isinstance(net, Network):
         raise TypeError(f"to_fann needs an nnpy.Network, got {type(net).__name__}")
@@ -261,14 +273,34 @@ def _short(text: str) -> str:
 
 def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
               seed: int | np.random.Generator | None = None) -> Network:
-    """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann): same layer
-    sizes, activations and weights, so that `predict` gives what `fann_run` gives. `dtype` is the
-    Network's (float32 rounds the weights; a weight beyond float32's range is refused); `seed`
-    seeds its generator. Raises ValueError for a file that is not an intact FANN_FLO_2.1
-    network, naming the file, the line and the field (a number out of range for its use: an
-    index, count, size or activation code that is not an unsigned int FANN reads, a steepness
-    or weight that is not finite), and for networks nnpy cannot represent or that libfann would
-    run otherwise than the file reads (see the module docstring), saying what."""
+    """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann).
+
+    The same layer sizes, activations and weights, so that `predict` gives what `fann_run`
+    gives.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or text file
+        The file.
+    dtype : np.float64 or np.float32
+        The Network's (float32 rounds the weights; a weight beyond float32's range is
+        refused).
+    seed : int, numpy.random.Generator or None
+        Seeds the Network's generator.
+
+    Returns
+    -------
+    nnpy.Network
+
+    Raises
+    ------
+    ValueError
+        For a file that is not an intact FANN_FLO_2.1 network, naming the file, the line and
+        the field (a number out of range for its use: an index, count, size or activation
+        code that is not an unsigned int FANN reads, a steepness or weight that is not
+        finite), and for networks nnpy cannot represent or that libfann would run otherwise
+        than the file reads (see the module docstring), saying what.
+    """
     from ._validation import as_dtype
     from .io import _read_text
     target = as_dtype(dtype)

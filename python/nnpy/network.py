@@ -277,31 +277,46 @@ class _Guard:
 class Network:
     """A feed-forward network.
 
-    sizes       layer widths, inputs first: [64, 32, 10] has one hidden layer of 32.
-    activation  of the hidden layers: "sigmoid" (the post's), "tanh", "relu" or "identity".
-    output      "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes;
-                at least two outputs) or "identity" (any real value, for regression).
-    loss        "mse" (0.5 * squared error, the post's) or "cross_entropy" (binary with a
-                sigmoid output, categorical with softmax); None: cross_entropy for softmax,
-                else mse. Valid pairs: sigmoid+mse, sigmoid+cross_entropy,
-                softmax+cross_entropy, identity+mse.
-    init        "xavier" (Glorot uniform as scikit-learn's MLP: +-sqrt(2/(n_in+n_out)) for
-                sigmoid, +-sqrt(6/(n_in+n_out)) otherwise), "he" (N(0, 2/n_in) weights, zero
-                biases), "uniform01" (the post's), "normal" (Nielsen's network.py) or
-                "scaled_normal" (his network2); None: "he" for relu, else "xavier".
-    dtype       np.float64 or np.float32: every computation runs in this precision.
-    seed        int, numpy Generator or None: initial weights and the shuffling of fit.
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, inputs first: ``[64, 32, 10]`` has one hidden layer of 32.
+    activation : {"sigmoid", "tanh", "relu", "identity"}
+        Activation of the hidden layers; "sigmoid" is the post's.
+    output : {"sigmoid", "softmax", "identity"}
+        "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes) or
+        "identity" (any real value, for regression). A softmax needs at least two outputs.
+    loss : {"mse", "cross_entropy"} or None
+        "mse" (0.5 * squared error, the post's) or "cross_entropy" (binary with a sigmoid
+        output, categorical with softmax); None: cross_entropy for softmax, else mse. Valid
+        pairs: sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse.
+    init : {"xavier", "he", "uniform01", "normal", "scaled_normal"} or None
+        "xavier" (Glorot uniform as scikit-learn's MLP: +-sqrt(2/(n_in+n_out)) for sigmoid,
+        +-sqrt(6/(n_in+n_out)) otherwise), "he" (N(0, 2/n_in) weights, zero biases),
+        "uniform01" (the post's), "normal" (Nielsen's network.py) or "scaled_normal" (his
+        network2); None: "he" for relu, else "xavier".
+    dtype : np.float64 or np.float32
+        Every computation runs in this precision.
+    seed : int, numpy.random.Generator or None
+        Draws the initial weights and the shuffling of `fit`.
 
-    Targets (Y of fit, loss, gradients, objective, accuracy), checked against the output and
-    loss with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy with a
-    sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the dtype's
-    rounding).
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad argument, naming it and what was expected.
+
+    Notes
+    -----
+    Targets (Y of fit, loss, gradients, objective, accuracy) are checked against the output
+    and loss, with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy
+    with a sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the
+    dtype's rounding).
 
     Threads: any number of threads may read a Network at once (predict, loss, gradients,
     accuracy, save, copy, pickling, to_params, get_flat_params); assigning weights or biases
     waits for the reads under way and they for it; fit needs the network alone and raises
     RuntimeError if another thread is using it, as anything from another thread does while a
-    fit runs (see the README).
+    fit runs (see the user guide's page on threads and performance).
     """
 
     def __init__(self, sizes: Sequence[int], *, activation: Activation = "sigmoid",
@@ -580,19 +595,44 @@ class Network:
     def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike,
              sample_weight: Optional[npt.ArrayLike] = None, *,
              loss: Optional[Loss] = None) -> float:
-        """The loss over the rows of X, Y: the mean of the samples' losses, or with
-        sample_weight sum(w_i * l_i) / sum(w_i). `loss` (default loss_name) as in the class
-        docstring, and Y what it compares the outputs with (see Targets there).
-        sample_weight: n_samples non-negative finite weights, not all 0, or one number for
-        every row (scikit-learn's convention); only their ratios matter, at any scale the
-        float64 range holds."""
+        """The loss over the rows of X, Y.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs.
+        Y : array_like, shape (n_samples, n_outputs)
+            Targets (see the class docstring's Notes for what they must be).
+        sample_weight : array_like, shape (n_samples,), float or None
+            Non-negative finite weights, not all 0, or one number for every row
+            (scikit-learn's convention); only their ratios matter, at any scale the float64
+            range holds.
+        loss : {"mse", "cross_entropy"} or None
+            As in the class docstring; None: `loss_name`.
+
+        Returns
+        -------
+        float
+            The mean of the samples' losses, or with `sample_weight`
+            ``sum(w_i * l_i) / sum(w_i)``.
+        """
         return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
     def gradients(self, X: npt.ArrayLike, Y: npt.ArrayLike,
                   sample_weight: Optional[npt.ArrayLike] = None, *,
                   loss: Optional[Loss] = None) -> List[Tuple[FloatArray, FloatArray]]:
-        """Gradient of loss(X, Y, sample_weight): a list of (dW_l, db_l), shaped as
-        weights[l] and biases[l]."""
+        """Gradient of ``loss(X, Y, sample_weight, loss=loss)``.
+
+        Parameters
+        ----------
+        X, Y, sample_weight, loss
+            As in `loss`.
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+            ``(dW_l, db_l)`` for each layer, shaped as ``weights[l]`` and ``biases[l]``.
+        """
         grads = self._loss_and_gradient(X, Y, sample_weight, loss)[1]
         out, start = [], 0
         for w, b in zip(self._weights_views, self._biases_views):
@@ -605,21 +645,49 @@ class Network:
     def objective(self, X: npt.ArrayLike, Y: npt.ArrayLike, *,
                   sample_weight: Optional[npt.ArrayLike] = None, alpha: float = 0.0,
                   loss: Optional[Loss] = None) -> Objective:
-        """The loss over X, Y as a function of a flat parameter vector, for optimisers that
-        work on one (scipy's L-BFGS-B): objective(flat) -> (loss, gradient) with
+        """The loss over X, Y as a function of a flat parameter vector.
+
+        For optimisers that work on one vector (scipy's L-BFGS-B):
+        ``objective(flat) -> (loss, gradient)`` with::
+
             loss = (sum_i w_i l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
+
         (w_i = 1 without sample_weight; W the weights, not the biases: scikit-learn's MLP
         objective; sample_weight as in loss), gradient its gradient as a float64 vector. The
         weights count at any scale: the penalty's share follows their sum, as scikit-learn's
         does. flat is laid out as
         get_flat_params returns it. X, Y and the weights are checked once, here; each call
         checks flat and runs compiled with the GIL released. The network's own parameters are
-        neither read nor changed."""
+        neither read nor changed.
+
+        Parameters
+        ----------
+        X, Y, sample_weight, loss
+            As in `loss`.
+        alpha : float
+            scikit-learn's L2 penalty (non-negative).
+
+        Returns
+        -------
+        Objective
+            Callable as ``objective(flat) -> (loss, gradient)``.
+        """
         return Objective(self, X, Y, sample_weight, alpha, loss)
 
     def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
-        """Fraction of rows classified right: argmax of outputs against argmax of Y, or for a
-        single output, output > 0.5 against Y > 0.5."""
+        """Fraction of rows classified right.
+
+        Parameters
+        ----------
+        X, Y
+            As in `loss`.
+
+        Returns
+        -------
+        float
+            The fraction of rows whose argmax of outputs equals the argmax of Y, or for a
+            single output, where output > 0.5 agrees with Y > 0.5.
+        """
         X, Y = self._xy(X, Y, self._loss_name)
         return _accuracy(self.predict(X), Y)
 
@@ -651,47 +719,92 @@ class Network:
             validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]] = None,
             callback: Optional[Callback] = None,
             progress: bool = False, n_threads: Optional[int] = None) -> History:
-        """Trains by mini-batch gradient descent; returns a History.
+        """Trains by mini-batch gradient descent.
 
-        batch_size 1 is the post's per-sample SGD, larger is mini-batch (each step uses the
-        gradient of its batch's loss), len(X) is full batch. Each epoch visits the samples in a
-        fresh random order when `shuffle` (from the network's seeded generator).
-        optimizer "sgd": v = momentum*v - lr*g, W += v (nesterov: W += momentum*v - lr*g, as
-        scikit-learn's nesterovs_momentum); momentum 0 is plain SGD. "adam": torch.optim.Adam
-        with betas and eps (momentum and nesterov are SGD's). The optimiser state stays on the
-        network: two fits of 10 epochs give the weights of one of 20 (with shuffle=False) while
-        optimizer, momentum, nesterov, betas and eps stay the same; changing one of them, or
-        reset_optimizer(), starts afresh. lr, l2 and alpha may change between fits.
-        l2 adds l2*W to the weights' gradient at every step (not the biases'). sample_weight
-        (as in loss) weights each sample's loss and gradient: a batch's loss is
-        sum(w_i*l_i)/sum(w_i); a batch whose weights sum to 0 takes no step. alpha is
-        scikit-learn's: it adds alpha*W/sum(w_i) to each batch's weight gradient and
-        0.5*alpha*sum(W**2)/sum(w_i) to its loss (see the module docstring).
-        History.loss[e] is the sum over epoch e's batches of (batch rows * batch loss) / n,
-        each batch's loss from its forward pass before its step (the mean sample loss when
-        there are no sample weights and no alpha). validation=(Xv, Yv) records the loss and
-        accuracy on it after each epoch; callback(epoch, history) is called after each epoch
-        and stops training by returning False (or np.False_); progress=True shows a tqdm bar.
-        epochs is an upper bound: nothing is allocated in proportion to it.
-        Raises TrainingDiverged if a step would make a weight (or the optimiser state)
-        infinite or NaN: that step is not applied, weights and state stay as they were.
-        Raises RuntimeError if another thread is using the network (see the class docstring).
-        In the main thread Ctrl-C raises KeyboardInterrupt within a few blocks of rows, with
-        the weights of the last completed step.
-        n_threads: threads the matrix products and element-wise loops of a batch may use
-        (OpenMP). None: the cores this process may run on (os.sched_getaffinity) that no
-        other runnable task wants, counted again before each call into the core (every
-        _CALL_SECONDS or so; on Linux, from /proc; elsewhere every available core). Threads
-        that share a busy core wait for each other at the end of every product, so on a
-        machine where anything else runs fewer threads are faster: on 2 cores beside one
-        other busy process, W3 (784-256-10, batch 128) trained on two threads at 0.39x the
-        speed of one (nnpy's W3-load benchmark measures this); n_threads=None keeps to one
-        there (1.1x) and takes both cores of an idle machine. An int asks for that many
-        whatever the load. Never more than OpenMP's
-        limit for the calling thread (OMP_NUM_THREADS, which joblib and Dask set in their
-        workers, or threadpoolctl.threadpool_limits), and only for products large enough to
-        repay them: small batches run on one. The weights are bit-identical for any number
-        of threads."""
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs.
+        Y : array_like, shape (n_samples, n_outputs)
+            Targets.
+        epochs : int
+            Passes over the data; an upper bound: nothing is allocated in proportion to it.
+        lr : float
+            Learning rate (positive); may change between fits.
+        batch_size : int
+            1 is the post's per-sample SGD, larger is mini-batch (each step uses the gradient
+            of its batch's loss), len(X) is full batch.
+        loss : {"mse", "cross_entropy"} or None
+            The loss to train (None: `loss_name`); it becomes the network's `loss_name`.
+        shuffle : bool
+            Each epoch visits the samples in a fresh random order (from the network's seeded
+            generator).
+        optimizer : {"sgd", "adam"}
+            "sgd": ``v = momentum*v - lr*g, W += v`` (nesterov: ``W += momentum*v - lr*g``, as
+            scikit-learn's nesterovs_momentum); momentum 0 is plain SGD. "adam":
+            torch.optim.Adam with `betas` and `eps`. The optimiser state stays on the network:
+            two fits of 10 epochs give the weights of one of 20 (with shuffle=False) while
+            optimizer, momentum, nesterov, betas and eps stay the same; changing one of them,
+            or `reset_optimizer`, starts afresh.
+        momentum : float
+            SGD's momentum.
+        nesterov : bool
+            Nesterov's momentum (SGD).
+        betas : (float, float)
+            Adam's moment decay rates.
+        eps : float
+            Adam's epsilon.
+        l2 : float
+            Adds ``l2*W`` to the weights' gradient at every step (not the biases'); may change
+            between fits.
+        alpha : float
+            scikit-learn's L2 penalty: adds ``alpha*W/sum(w_i)`` to each batch's weight
+            gradient and ``0.5*alpha*sum(W**2)/sum(w_i)`` to its loss (see the module
+            docstring); may change between fits.
+        sample_weight : array_like, shape (n_samples,), float or None
+            Weights of each sample's loss and gradient (as in `loss`): a batch's loss is
+            ``sum(w_i*l_i)/sum(w_i)``; a batch whose weights sum to 0 takes no step.
+        validation : (X_val, Y_val), optional
+            Records the loss and accuracy on it after each epoch.
+        callback : callable, optional
+            ``callback(epoch, history)`` is called after each epoch and stops training by
+            returning False (or ``np.False_``).
+        progress : bool
+            Shows a tqdm progress bar.
+        n_threads : int or None
+            Threads the matrix products and element-wise loops of a batch may use (OpenMP).
+            None: the cores this process may run on (os.sched_getaffinity) that no other
+            runnable task wants, counted again before each call into the core (on Linux, from
+            /proc; elsewhere every available core). Threads that share a busy core wait for
+            each other at the end of every product, so on a machine where anything else runs
+            fewer threads are faster; None keeps to the free cores, and takes every core of
+            an idle machine (nnpy's W3-load benchmark measures both). An int asks for that
+            many whatever the load. Never more than OpenMP's limit for the calling thread
+            (OMP_NUM_THREADS, which joblib and Dask set in their workers, or
+            threadpoolctl.threadpool_limits), and only for products large enough to repay
+            them: small batches run on one. The weights are bit-identical for any number of
+            threads.
+
+        Returns
+        -------
+        History
+            ``History.loss[e]`` is the sum over epoch e's batches of (batch rows * batch loss)
+            / n, each batch's loss from its forward pass before its step (the mean sample loss
+            when there are no sample weights and no alpha).
+
+        Raises
+        ------
+        TrainingDiverged
+            If a step would make a weight (or the optimiser state) infinite or NaN: that step
+            is not applied, weights and state stay as they were.
+        RuntimeError
+            If another thread is using the network (see the class docstring).
+        KeyboardInterrupt
+            In the main thread, Ctrl-C stops training within a few blocks of rows, with the
+            weights of the last completed step.
+        ValueError, TypeError
+            For a bad argument, before any training.
+        """
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
@@ -788,15 +901,34 @@ class Network:
     # ---- files --------------------------------------------------------------------------
 
     def save(self, path: PathLike) -> None:
-        """Writes the network, with its optimiser state, to `path` (.npz: the arrays plus a
-        JSON header; see nnpy.io)."""
+        """Writes the network, with its optimiser state, to a file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write: .npz, the arrays plus a JSON header (see `nnpy.io`).
+        """
         from .io import save_network
         save_network(self, path)
 
     @classmethod
     def load(cls, path: PathLike) -> Network:
-        """Reads a network written by save; ValueError for a damaged or foreign file. Never
-        runs code from the file (no pickle)."""
+        """Reads a network written by `save`. Never runs code from the file (no pickle).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+
+        Returns
+        -------
+        Network
+
+        Raises
+        ------
+        ValueError
+            For a damaged or foreign file.
+        """
         from .io import load_network
         return load_network(path)
 
@@ -816,9 +948,20 @@ class Network:
     # ---- the post's dict API ------------------------------------------------------------
 
     def to_params(self) -> Dict[str, Dict[str, Any]]:
-        """The network as the post's dict (init_net's layout), so that forwardPass and
-        backPropogation continue from here. The post's dicts need sigmoid layers, every hidden
-        layer as wide as the input: other networks raise ValueError."""
+        """The network as the post's dict (init_net's layout).
+
+        forwardPass and backPropogation continue from here.
+
+        Returns
+        -------
+        dict
+            ``{"metadata": ..., "theta": {"W_0": ..., "B_0": ..., ...}}`` in float64.
+
+        Raises
+        ------
+        ValueError
+            The post's dicts need sigmoid layers, every hidden layer as wide as the input.
+        """
         n_in = self.sizes[0]
         if self._output != "sigmoid" or self._activation != "sigmoid" or \
                 any(s != n_in for s in self.sizes[1:-1]):
@@ -836,7 +979,21 @@ class Network:
     @classmethod
     def from_params(cls, params: Dict[str, Any], *, dtype: npt.DTypeLike = np.float64,
                     seed: Optional[int] = None) -> Network:
-        """A Network with the weights of a post-style dict (from init_net or to_params)."""
+        """A Network with the weights of a post-style dict.
+
+        Parameters
+        ----------
+        params : dict
+            From init_net or `to_params`.
+        dtype : np.float64 or np.float32
+            The new network's precision.
+        seed : int or None
+            Seeds the new network's shuffling in `fit`.
+
+        Returns
+        -------
+        Network
+        """
         from .post import _network
         n_layers, weights, biases = _network(params)
         sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]

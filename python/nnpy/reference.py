@@ -43,7 +43,7 @@ __all__ = [
 Params = Dict[str, Any]
 
 def sigmoid(x: ArrayLike) -> NDArray[np.float64]:  # a numpy float64 for a scalar x
-    """1/(1+exp(-x)), without overflow warnings for large |x|."""
+    """1/(1+exp(-x)), without overflow warnings for large abs(x)."""
     # exp(-log(1 + exp(-x))): logaddexp never overflows, and the exp's argument is <= 0
     return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
 
@@ -156,7 +156,8 @@ DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
                 dtype: Any = np.float64, activation: str = "sigmoid") -> Tuple[list, list]:
-    """Weights and biases for layer widths `sizes`, initialised as nnpy.Network does:
+    """Weights and biases for layer widths `sizes`, initialised as nnpy.Network does::
+
        "uniform01"      the post's: weights and biases uniform in [0, 1)
        "normal"         Nielsen's network.py: standard normal
        "scaled_normal"  Nielsen's network2: weights N(0, 1/sqrt(n_in)), biases N(0, 1)
@@ -165,6 +166,7 @@ def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
                         +-sqrt(6/(n_in+n_out)) for the others (every layer by the hidden one)
        "he"             He et al.: weights N(0, 2/n_in) (standard deviation sqrt(2/n_in)),
                         biases 0; for ReLU
+
     Draws W_0, b_0, W_1, b_1, ... in that order from `rng` (a numpy Generator)."""
     rng = np.random.default_rng(rng)
     weights, biases = [], []
@@ -310,8 +312,10 @@ def gradients_per_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndar
 
 def sgd_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: dict, *,
              lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
-    """One step of scikit-learn's SGDOptimizer on the arrays `params`, in place:
+    """One step of scikit-learn's SGDOptimizer on the arrays `params`, in place::
+
         v = momentum * v - lr * g;  p += v   (Nesterov: p += momentum * v - lr * g)
+
     state["velocity"] keeps v between steps (plain SGD, momentum 0, keeps none)."""
     if momentum == 0:
         for p, g in zip(params, grads):
@@ -325,9 +329,11 @@ def sgd_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: d
 
 def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: dict, *,
               lr: float, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-    """One step of torch.optim.Adam on the arrays `params`, in place: with t the step number,
+    """One step of torch.optim.Adam on the arrays `params`, in place: with t the step number::
+
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
         p -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
+
     state keeps "m", "v" and "t" between steps."""
     b1, b2 = betas
     state["t"] = t = state.get("t", 0) + 1
