@@ -23,9 +23,12 @@ from nnpy import Network, _dispatch, _model
 from nnpy.export import to_c
 
 LEVELS = _dispatch.available_levels()
-DTYPES = [np.float32, np.float64]
-ULPS = 3.0          # activations and derivatives: a few ulp (measured: at most 2.5)
 EXACT = np.longdouble
+# float64 is checked against long double where it has more bits (x86's 64, aarch64's 113);
+# where it is double itself (Windows, macOS) float64's exact values are not at hand
+DTYPES = [np.float32, pytest.param(np.float64, marks=pytest.mark.skipif(
+    np.finfo(EXACT).nmant < 60, reason="long double is double here: no exact float64 values"))]
+ULPS = 3.0          # activations and derivatives: a few ulp (measured: at most 2.5)
 
 
 @pytest.fixture(params=LEVELS)
@@ -155,7 +158,7 @@ def test_softmax_output_predict(level, dtype):
 
 def test_small_tanh_keeps_its_relative_precision(level):
     # the example of the report: 1e-6 came out 1.3% high, 1e-8 as 0
-    for dtype in DTYPES:
+    for dtype in (np.float32, np.float64)[:1 + (np.finfo(EXACT).nmant >= 60)]:
         net = unit_network((1, 1, 1), dtype, activation="tanh", output="identity")
         for x in (1e-6, 1e-8, -3e-30, 1e-3, 0.05):
             want = np.tanh(EXACT(dtype(x)))
@@ -205,6 +208,7 @@ def test_derivatives_in_per_sample_sgd(level, activation, dtype):
                   ULPS + 1)
 
 
+@pytest.mark.skipif(np.finfo(EXACT).nmant < 60, reason="long double is double here")
 def test_post_api_sigmoid(level):
     x = grid(np.float64)
     s = nnpy.post.sigmoid(x)
