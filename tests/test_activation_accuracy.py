@@ -156,6 +156,24 @@ def test_softmax_output_predict(level, dtype):
     np.testing.assert_array_equal(one, batch[picks])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [3, 9], ids=["sized", "any-width"])
+def test_softmax_of_spread_logits(level, dtype, width):
+    # logits far below the row's maximum: z - max rounded would cost up to |z - max| * 2^-53 of
+    # relative error (hundreds of ulp near -700); an identity layer passes X through as logits
+    net = Network([width, width], output="softmax", dtype=dtype, seed=0)
+    net.set_flat_params(np.concatenate([np.eye(width).ravel(), np.zeros(width)]))
+    rng = np.random.default_rng(3)
+    reach = 700 if dtype == np.float64 else 100  # where the smallest outputs are still normal
+    X = (rng.uniform(1, 10, (4000, 1)) - rng.uniform(0, reach, (4000, width))).astype(dtype)
+    exact = np.exp(X.astype(EXACT) - X.max(1, keepdims=True).astype(EXACT))  # in 64 bits
+    exact /= exact.sum(1, keepdims=True)
+    batch = net.predict(X)
+    assert_within(batch, exact, dtype, f"softmax of {width} spread logits, batch", ULPS + 1)
+    one = np.array([net.predict(x) for x in X[:500]])
+    np.testing.assert_array_equal(one, batch[:500])
+
+
 def test_small_tanh_keeps_its_relative_precision(level):
     # the example of the report: 1e-6 came out 1.3% high, 1e-8 as 0
     for dtype in (np.float32, np.float64)[:1 + (np.finfo(EXACT).nmant >= 60)]:

@@ -13,6 +13,8 @@ from libc.math cimport log1p, fabs, fabsf, isinf
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
     float nn_expf_neg(float x)     # the same in float
+    double nn_exp_diff(double z, double m)   # exp(z - m) for z <= m, from the exact difference
+    float nn_expf_diff(float z, float m)
     unsigned long long nn_nonfinite(double x)  # 1 if x is inf or NaN (a bit test)
     unsigned int nn_nonfinitef(float x)        # the same in float
     double nn_if_negative(double x, double a, double b)  # x < 0 ? b : a, without a branch
@@ -48,6 +50,14 @@ cdef inline floating exp_neg(floating x) noexcept nogil:
         return nn_expf_neg(x)
     else:
         return nn_exp_neg(x)
+
+
+# exp(z - m) for z <= m in the precision of z, as if z - m were not rounded.
+cdef inline floating exp_diff(floating z, floating m) noexcept nogil:
+    if floating is float:
+        return nn_expf_diff(z, m)
+    else:
+        return nn_exp_diff(z, m)
 
 
 # 1 if x is inf or NaN, else 0; OR-reductions of it vectorise.
@@ -147,7 +157,7 @@ cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexce
             continue
         total = 0
         for j in range(n):
-            row[j] = exp_neg(row[j] - zmax)
+            row[j] = exp_diff(row[j], zmax)  # z - zmax's rounding would cost |z - zmax| ulp
             total = total + row[j]
         for j in range(n):
             row[j] = row[j] / total

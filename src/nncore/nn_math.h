@@ -151,6 +151,31 @@ NN_INLINE float nn_expm1f_neg(float x)
     return s * q + (s - 1.0f);
 }
 
+/* exp(z - m) for z <= m (softmax's terms, m the row's maximum) from the exact difference: d =
+ * z - m rounded, and its rounding error t (Knuth's two-sum), so exp(z - m) = exp(d) * (1 + t)
+ * to second order. Without t the rounding of d, up to half an ulp of d, would become up to
+ * |d| * 2^-53 of relative error in the result (hundreds of ulp when d nears -700). Where d is
+ * below -746 (-104 in float: the result 0) or not finite, t is not used. */
+NN_INLINE double nn_exp_diff(double z, double m)
+{
+    double d = z - m;
+    double z_part = d + m, m_part = d - z_part;
+    double t = (z - z_part) - (m + m_part);
+    double e = nn_exp_neg(d);
+    t = d >= -746.0 ? t : 0.0;
+    return e + e * t;
+}
+
+NN_INLINE float nn_expf_diff(float z, float m)
+{
+    float d = z - m;
+    float z_part = d + m, m_part = d - z_part;
+    float t = (z - z_part) - (m + m_part);
+    float e = nn_expf_neg(d);
+    t = d >= -104.0f ? t : 0.0f;
+    return e + e * t;
+}
+
 /* 1 if x is infinite or NaN, else 0: a bit test, so an OR over a loop of it vectorises
  * (a floating-point reduction would not, without -ffast-math). */
 static inline uint64_t nn_nonfinite(double x)
