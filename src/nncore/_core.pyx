@@ -21,7 +21,7 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
-from activations cimport (sigmoid, activation, derivative, activate, times_derivative,
+from activations cimport (sigmoid, sigmoid_derivative, activation, derivative, activate, times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
@@ -303,7 +303,7 @@ def sigmoid_prime_array(const floating[::1] x, object out):
     with nogil:
         for i in range(n):
             s = sigmoid(x[i])
-            o[i] = s * (1 - s)
+            o[i] = sigmoid_derivative(s)
 
 
 def count_nonfinite(const floating[::1] x):
@@ -442,7 +442,7 @@ def delta_times_sigmoid_prime(double sign, const floating[:, :] g, const floatin
         for i in range(z.shape[0]):
             for j in range(z.shape[1]):
                 s = sigmoid(z[i, j])
-                d[i, j] = <floating>sign * g[i, j] * s * (1 - s)
+                d[i, j] = <floating>sign * g[i, j] * s * (<floating>1 - s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -648,8 +648,6 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
 # matrix-vector products as plain loops, no packing, no blocking
 # ---------------------------------------------------------------------------------------------
 
-from activations cimport nn_sigmoid_branchless, nn_sigmoid_branchlessf  # always inlined
-
 # Width tags. A layer whose widths are both at most SMALL_WIDTH (each layer of the post's 2-2-1
 # is) runs a copy of the per-sample loops compiled for exactly its widths, one copy per pair
 # (Inputs, Outputs: fused types of these tags). The compiler unrolls each loop of such a copy
@@ -751,16 +749,12 @@ cdef inline void sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in, Py_s
     if z_keep != NULL:
         for j in range(n_out):
             z_keep[j] = a[j]
-    # The post's sigmoid without a branch (scalar_sigmoid: the signs of one sample's
-    # pre-activations are not predictable, and a mispredicted jump costs more than its
-    # arithmetic); the others one value at a time in a sized copy, else in activate's
-    # vectorised pass.
+    # The post's sigmoid one value at a time (branchless, inlined: the signs of one sample's
+    # pre-activations are not predictable); the others one value at a time in a sized copy,
+    # else in activate's vectorised pass. The same functions as the batch path's: the same values.
     if kind == SIGMOID:
         for j in range(n_out):
-            if floating is float:
-                a[j] = nn_sigmoid_branchlessf(a[j])
-            else:
-                a[j] = nn_sigmoid_branchless(a[j])
+            a[j] = sigmoid(a[j])
     elif kind == SOFTMAX:
         softmax_rows(a, 1, n_out)
     elif Outputs is AnyWidth:

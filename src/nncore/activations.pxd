@@ -13,12 +13,20 @@ from libc.math cimport log1p, fabs, fabsf, isinf
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
     float nn_expf_neg(float x)     # the same in float
+    double nn_exp_diff(double z, double m)   # exp(z - m) for z <= m, from the exact difference
+    float nn_expf_diff(float z, float m)
     unsigned long long nn_nonfinite(double x)  # 1 if x is inf or NaN (a bit test)
     unsigned int nn_nonfinitef(float x)        # the same in float
     double nn_if_negative(double x, double a, double b)  # x < 0 ? b : a, without a branch
     float nn_if_negativef(float x, float a, float b)     # the same in float
-    double nn_sigmoid_branchless(double x)   # scalar_sigmoid's arithmetic, always inlined
-    float nn_sigmoid_branchlessf(float x)    # the same in float
+    double nn_sigmoid(double x)    # 1/(1+exp(-x)), branchless, always inlined
+    float nn_sigmoidf(float x)
+    double nn_tanh(double x)       # tanh(x) from expm1(-2|x|), branchless, always inlined
+    float nn_tanhf(float x)
+    double nn_sigmoid_derivative(double a)   # a*(1 - a)
+    float nn_sigmoid_derivativef(float a)
+    double nn_tanh_derivative(double a)      # (1 - a)*(1 + a)
+    float nn_tanh_derivativef(float a)
 
 
 # Activation codes (nnpy._model maps the names onto them).
@@ -44,6 +52,14 @@ cdef inline floating exp_neg(floating x) noexcept nogil:
         return nn_exp_neg(x)
 
 
+# exp(z - m) for z <= m in the precision of z, as if z - m were not rounded.
+cdef inline floating exp_diff(floating z, floating m) noexcept nogil:
+    if floating is float:
+        return nn_expf_diff(z, m)
+    else:
+        return nn_exp_diff(z, m)
+
+
 # 1 if x is inf or NaN, else 0; OR-reductions of it vectorise.
 cdef inline unsigned int nonfinite(floating x) noexcept nogil:
     if floating is float:
@@ -53,28 +69,38 @@ cdef inline unsigned int nonfinite(floating x) noexcept nogil:
 
 
 # ---- the activations: each a function of z and a derivative from a = f(z) -------------------
+# The arithmetic is nn_math.h's, in C: Cython would write a literal 1 in `1 - a` as the double
+# 1.0 and compute float code in double, differently from the C the per-sample kernels inline.
 
-# 1/(1+exp(-x)) computed from exp(-|x|), so no overflow for any x (1e300 included). The 1 is
-# cast: Cython's true division would make it C's double 1.0 and compute float in double.
+# 1/(1+exp(-x)) computed from exp(-|x|): no overflow for any x (1e300 included), no branch (the
+# per-sample path's signs change from sample to sample), a few ulp over the whole range.
 cdef inline floating sigmoid(floating x) noexcept nogil:
-    cdef floating e = exp_neg(-x if x > 0 else x)
-    cdef floating s = <floating>1 / (1 + e)
-    return s if x >= 0 else e * s
+    if floating is float:
+        return nn_sigmoidf(x)
+    else:
+        return nn_sigmoid(x)
 
 cdef inline floating sigmoid_derivative(floating a) noexcept nogil:
-    return a * (1 - a)
+    if floating is float:
+        return nn_sigmoid_derivativef(a)
+    else:
+        return nn_sigmoid_derivative(a)
 
 
-# tanh(x) = sign(x) * (1 - e)/(1 + e) with e = exp(-2|x|): no overflow, and within a few ulp of
-# 1 in absolute terms (near 0 that is absolute, not relative, precision, which is what the
-# next layer's sum needs).
+# tanh(x) = sign(x) * -m/(2 + m) with m = expm1(-2|x|): no overflow, no branch, a few ulp
+# (relative) over the whole range, small and subnormal x included.
 cdef inline floating tanh_(floating x) noexcept nogil:
-    cdef floating e = exp_neg(-2 * x if x > 0 else 2 * x)
-    cdef floating t = (1 - e) / (1 + e)
-    return t if x >= 0 else -t
+    if floating is float:
+        return nn_tanhf(x)
+    else:
+        return nn_tanh(x)
 
+# 1 - a*a as (1 - a)*(1 + a): no cancellation as |a| nears 1.
 cdef inline floating tanh_derivative(floating a) noexcept nogil:
-    return 1 - a * a
+    if floating is float:
+        return nn_tanh_derivativef(a)
+    else:
+        return nn_tanh_derivative(a)
 
 
 # max(x, 0); NaN stays NaN (so a non-finite value is not hidden).
@@ -85,23 +111,12 @@ cdef inline floating relu_derivative(floating a) noexcept nogil:
     return 1 if a > 0 else 0
 
 
-# sigmoid(x) with the same arithmetic and value, without a branch, for the per-sample path's
-# scalar code (in loops the compiler makes sigmoid's selects blends itself): a jump on the sign
-# of x is mispredicted whenever the sign changes between samples. (nn_math.h's
-# nn_sigmoid_branchless, which the per-sample kernels call directly, so that it is inlined.)
-cdef inline floating scalar_sigmoid(floating x) noexcept nogil:
-    if floating is float:
-        return nn_sigmoid_branchlessf(x)
-    else:
-        return nn_sigmoid_branchless(x)
-
-
 # ---- the switches: once per layer (or per element on the per-sample path) -------------------
 
 # f(z) for an elementwise activation (not SOFTMAX).
 cdef inline floating activation(int kind, floating z) noexcept nogil:
     if kind == SIGMOID:
-        return scalar_sigmoid(z)
+        return sigmoid(z)
     if kind == TANH:
         return tanh_(z)
     if kind == RELU:
@@ -142,7 +157,7 @@ cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexce
             continue
         total = 0
         for j in range(n):
-            row[j] = exp_neg(row[j] - zmax)
+            row[j] = exp_diff(row[j], zmax)  # z - zmax's rounding would cost |z - zmax| ulp
             total = total + row[j]
         for j in range(n):
             row[j] = row[j] / total

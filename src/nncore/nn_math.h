@@ -1,16 +1,20 @@
-/* nn_math.h: exp(x) for x <= 0, and a finiteness test, written so that compilers vectorise
- * loops that call them.
+/* nn_math.h: exp(x) and expm1(x) for x <= 0, the activations built on them and their
+ * derivatives, and a finiteness test, written so that compilers vectorise loops that call them.
  *
  * glibc's exp is an opaque scalar call: without -ffast-math a loop calling it stays scalar
  * (about 5 ns a call). This is straight-line arithmetic with no branch and no table, so a loop
  * over it becomes SIMD code at -O2/-O3 on every instruction-set level.
  *
  * Method: x = k*ln2 + r with |r| <= ln2/2 (k = round(x/ln2), ln2 split in two so k*ln2_hi is
- * exact); exp(r) by its Taylor polynomial (degree 13 for double, 7 for float: truncation below
- * 1e-17 resp. 6e-9 relative) in Estrin's scheme; 2^k built in the exponent bits, as two
- * factors so that results down to the smallest subnormal come out right. Error: at most a few
- * ulp over [-745, 0] (tested against numpy). Below -745 (-104 in float) the result is 0, as exp's is; NaN gives NaN.
- * The sigmoid and the losses only ever need exp of a non-positive number.
+ * exact); exp(r) - 1 by its Taylor polynomial (degree 13 for double, 8 for float) in Estrin's
+ * scheme; 2^k built in the exponent bits (exp: as two factors, so that results down to the
+ * smallest subnormal come out right). Error: a few ulp over the whole range (tested against
+ * numpy in long double). exp below -745 (-104 in float) is 0, as exp's is; NaN gives NaN.
+ * The sigmoid and the losses only ever need exp of a non-positive number, tanh expm1 of one.
+ *
+ * Everything here is in the precision of its argument (no float computed in double), and each
+ * activation is one function for every path (a layer's vectorised loop, the per-sample
+ * kernels), so that the paths agree bit for bit.
  */
 #ifndef NN_MATH_H
 #define NN_MATH_H
@@ -27,6 +31,34 @@
 #define NN_INLINE static inline
 #endif
 
+/* exp(r) - 1 for the reduced |r| <= ln2/2: r + r^2 * P(r), P(r) = sum r^i / (i+2)!, i = 0..11
+ * (degree 13: truncation below 2e-17 relative), in Estrin's scheme: the same work as Horner's
+ * but a dependency chain of 4 multiply-adds instead of 12, which is what a sample-by-sample
+ * training step waits on. Without the leading 1, so that exp (1 + q) rounds once at 1 and
+ * expm1 keeps q's relative precision. */
+NN_INLINE double nn_expm1_reduced(double r)
+{
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double a0 = 1.0 / 2 + r * (1.0 / 6);
+    double a1 = 1.0 / 24 + r * (1.0 / 120);
+    double a2 = 1.0 / 720 + r * (1.0 / 5040);
+    double a3 = 1.0 / 40320 + r * (1.0 / 362880);
+    double a4 = 1.0 / 3628800 + r * (1.0 / 39916800);
+    double a5 = 1.0 / 479001600 + r * (1.0 / 6227020800.0);
+    double p = ((a0 + r2 * a1) + r4 * (a2 + r2 * a3)) + r8 * (a4 + r2 * a5);
+    return r + r2 * p;
+}
+
+/* The same in float: P(r) for i = 0..6 (degree 8: truncation below 6e-10 relative). */
+NN_INLINE float nn_expm1f_reduced(float r)
+{
+    float r2 = r * r, r4 = r2 * r2;
+    float a0 = 0.5f + r * (1.0f / 6), a1 = 1.0f / 24 + r * (1.0f / 120);
+    float a2 = 1.0f / 720 + r * (1.0f / 5040), a3 = 1.0f / 40320;
+    float p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3);
+    return r + r2 * p;
+}
+
 NN_INLINE double nn_exp_neg(double x)
 {
     const double log2e = 1.4426950408889634074;
@@ -38,19 +70,7 @@ NN_INLINE double nn_exp_neg(double x)
     double t = x * log2e + shifter;                     /* the integer k sits in t's low bits */
     double k = t - shifter;
     double r = (x - k * ln2_hi) - k * ln2_lo;
-    /* exp(r) = sum r^i / i!, i = 0..13, in Estrin's scheme: the same work as Horner's but a
-     * dependency chain of 4 multiply-adds instead of 13, which is what a sample-by-sample
-     * training step waits on. */
-    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
-    double a0 = 1.0 + r;
-    double a1 = 1.0 / 2 + r * (1.0 / 6);
-    double a2 = 1.0 / 24 + r * (1.0 / 120);
-    double a3 = 1.0 / 720 + r * (1.0 / 5040);
-    double a4 = 1.0 / 40320 + r * (1.0 / 362880);
-    double a5 = 1.0 / 3628800 + r * (1.0 / 39916800);
-    double a6 = 1.0 / 479001600 + r * (1.0 / 6227020800.0);
-    double b0 = a0 + r2 * a1, b1 = a2 + r2 * a3, b2 = a4 + r2 * a5;
-    double p = (b0 + r4 * b1) + r8 * (b2 + r4 * a6);
+    double p = 1.0 + nn_expm1_reduced(r);
     /* biased exponent of 2^k, doubled: e = k + 2*1023 in [969, 2046], split as e1 + e2 */
     uint64_t tb;
     memcpy(&tb, &t, sizeof tb);
@@ -74,11 +94,7 @@ NN_INLINE float nn_expf_neg(float x)
     float t = x * log2e + shifter;
     float k = t - shifter;
     float r = (x - k * ln2_hi) - k * ln2_lo;
-    /* exp(r) = sum r^i / i!, i = 0..7, in Estrin's scheme (see nn_exp_neg) */
-    float r2 = r * r, r4 = r2 * r2;
-    float a0 = 1.0f + r, a1 = 0.5f + r * (1.0f / 6);
-    float a2 = 1.0f / 24 + r * (1.0f / 120), a3 = 1.0f / 720 + r * (1.0f / 5040);
-    float p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3);
+    float p = 1.0f + nn_expm1f_reduced(r);
     uint32_t tb;
     memcpy(&tb, &t, sizeof tb);
     uint32_t e = tb - (shifter_bits - 254u);            /* k + 2*127 in [104, 254] */
@@ -88,6 +104,76 @@ NN_INLINE float nn_expf_neg(float x)
     memcpy(&s1, &s1b, sizeof s1);
     memcpy(&s2, &s2b, sizeof s2);
     return p * s1 * s2;
+}
+
+/* expm1(x) = exp(x) - 1 for x <= 0, vectorisable, a few ulp (relative) over the whole range,
+ * subnormal x included: nn_exp_neg's reduction x = k*ln2 + r, q = exp(r) - 1, and
+ * expm1(x) = 2^k*q + (2^k - 1), where 2^k*q is exact and 2^k - 1 exact for k >= -53 (below,
+ * -1 rounded); for small |x| (k = 0) the result is q itself, never 1 + r - 1. Below -64 (-32 in
+ * float) the result is -1, as expm1's rounds to; NaN gives NaN. */
+NN_INLINE double nn_expm1_neg(double x)
+{
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double shifter = 6755399441055744.0;
+    const uint64_t shifter_bits = 0x4338000000000000ULL;
+    x = x < -64.0 ? -64.0 : x;
+    double t = x * log2e + shifter;
+    double k = t - shifter;
+    double r = (x - k * ln2_hi) - k * ln2_lo;
+    double q = nn_expm1_reduced(r);
+    uint64_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    uint64_t sb = (tb - (shifter_bits - 1023u)) << 52;   /* 2^k, k in [-93, 0]: normal */
+    double s;
+    memcpy(&s, &sb, sizeof s);
+    return s * q + (s - 1.0);
+}
+
+NN_INLINE float nn_expm1f_neg(float x)
+{
+    const float log2e = 1.44269504f;
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187045e-06f;
+    const float shifter = 12582912.0f;
+    const uint32_t shifter_bits = 0x4B400000u;
+    x = x < -32.0f ? -32.0f : x;
+    float t = x * log2e + shifter;
+    float k = t - shifter;
+    float r = (x - k * ln2_hi) - k * ln2_lo;
+    float q = nn_expm1f_reduced(r);
+    uint32_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    uint32_t sb = (tb - (shifter_bits - 127u)) << 23;    /* 2^k, k in [-47, 0]: normal */
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    return s * q + (s - 1.0f);
+}
+
+/* exp(z - m) for z <= m (softmax's terms, m the row's maximum) from the exact difference: d =
+ * z - m rounded, and its rounding error t (Knuth's two-sum), so exp(z - m) = exp(d) * (1 + t)
+ * to second order. Without t the rounding of d, up to half an ulp of d, would become up to
+ * |d| * 2^-53 of relative error in the result (hundreds of ulp when d nears -700). Where d is
+ * below -746 (-104 in float: the result 0) or not finite, t is not used. */
+NN_INLINE double nn_exp_diff(double z, double m)
+{
+    double d = z - m;
+    double z_part = d + m, m_part = d - z_part;
+    double t = (z - z_part) - (m + m_part);
+    double e = nn_exp_neg(d);
+    t = d >= -746.0 ? t : 0.0;
+    return e + e * t;
+}
+
+NN_INLINE float nn_expf_diff(float z, float m)
+{
+    float d = z - m;
+    float z_part = d + m, m_part = d - z_part;
+    float t = (z - z_part) - (m + m_part);
+    float e = nn_expf_neg(d);
+    t = d >= -104.0f ? t : 0.0f;
+    return e + e * t;
 }
 
 /* 1 if x is infinite or NaN, else 0: a bit test, so an OR over a loop of it vectorises
@@ -129,22 +215,71 @@ NN_INLINE float nn_if_negativef(float x, float a, float b)
     return a;
 }
 
-/* 1/(1+exp(-x)) from exp(-|x|) (no overflow for any x), with the sign's choice made by
- * nn_if_negative: the per-sample path's sigmoid (activations.pxd's scalar_sigmoid), where the sign
- * of a pre-activation changes from sample to sample. Inlined into the per-sample kernels, whose
- * step is a few dozen operations. */
-NN_INLINE double nn_sigmoid_branchless(double x)
+/* |x| with the sign of y, as bit operations (copysign's own, without a libm call). */
+NN_INLINE double nn_copysign(double x, double y)
+{
+    uint64_t xb, yb;
+    const uint64_t sign = 0x8000000000000000ULL;
+    memcpy(&xb, &x, sizeof xb);
+    memcpy(&yb, &y, sizeof yb);
+    xb = (xb & ~sign) | (yb & sign);
+    memcpy(&x, &xb, sizeof x);
+    return x;
+}
+
+NN_INLINE float nn_copysignf(float x, float y)
+{
+    uint32_t xb, yb;
+    const uint32_t sign = 0x80000000u;
+    memcpy(&xb, &x, sizeof xb);
+    memcpy(&yb, &y, sizeof yb);
+    xb = (xb & ~sign) | (yb & sign);
+    memcpy(&x, &xb, sizeof x);
+    return x;
+}
+
+/* 1/(1+exp(-x)) from exp(-|x|) (no overflow for any x): 1/(1+e) for x >= 0, e/(1+e) below,
+ * the sign's choice made by nn_if_negative, without a branch. One function for every path: a
+ * layer's vectorised loop and the per-sample kernels (where the sign of a pre-activation
+ * changes from sample to sample and a mispredicted jump costs more than the arithmetic) give
+ * the same value bit for bit. A few ulp over the whole range. */
+NN_INLINE double nn_sigmoid(double x)
 {
     double e = nn_exp_neg(-fabs(x));
     double s = 1.0 / (1.0 + e);
     return nn_if_negative(x, s, e * s);
 }
 
-NN_INLINE float nn_sigmoid_branchlessf(float x)
+NN_INLINE float nn_sigmoidf(float x)
 {
     float e = nn_expf_neg(-fabsf(x));
     float s = 1.0f / (1.0f + e);
     return nn_if_negativef(x, s, e * s);
 }
+
+/* tanh(x) = sign(x) * -m/(2 + m) with m = expm1(-2|x|): no overflow, no branch, and a few ulp
+ * (relative) over the whole range. (1 - e)/(1 + e) with e = exp(-2|x|) would lose the relative
+ * precision near 0, where 1 - e cancels (0 for |x| below half an ulp of 1). */
+NN_INLINE double nn_tanh(double x)
+{
+    double m = nn_expm1_neg(-2.0 * fabs(x));
+    return nn_copysign(-m / (2.0 + m), x);
+}
+
+NN_INLINE float nn_tanhf(float x)
+{
+    float m = nn_expm1f_neg(-2.0f * fabsf(x));
+    return nn_copysignf(-m / (2.0f + m), x);
+}
+
+/* The derivatives from the activation's value a, each within about an ulp of the same formula
+ * evaluated exactly: a*(1 - a), and (1 - a)*(1 + a) for tanh, whose 1 - a and 1 + a are exact
+ * where the product is small (1 - a*a would cancel as |a| nears 1: a*a's rounding error
+ * becomes the result's leading digits). In the precision of a: no double arithmetic in float
+ * code. */
+NN_INLINE double nn_sigmoid_derivative(double a) { return a * (1.0 - a); }
+NN_INLINE float nn_sigmoid_derivativef(float a) { return a * (1.0f - a); }
+NN_INLINE double nn_tanh_derivative(double a) { return (1.0 - a) * (1.0 + a); }
+NN_INLINE float nn_tanh_derivativef(float a) { return (1.0f - a) * (1.0f + a); }
 
 #endif
