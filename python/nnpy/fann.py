@@ -182,6 +182,10 @@ def to_fann(model: Any, path: PathOrFile) -> None:
         f.write(text)
 
 
+# fann_run clips steepness * sum to +-_FANN_CLIP / steepness
+_FANN_CLIP = 150.0
+
+
 def _fann_layers(spec: Any) -> list[tuple[np.ndarray, np.ndarray, int, float]]:
     """(weights, biases, FANN activation function, steepness) of each layer of the
     Exportable `spec`, float64: the input scaling folded into the first layer, a regression's
@@ -202,17 +206,22 @@ def _fann_layers(spec: Any) -> list[tuple[np.ndarray, np.ndarray, int, float]]:
     activations = [net.activation] * (net.n_layers - 1) + [net.output]
     layers = []
     bound: float | None = None   # of the layer's inputs' magnitudes; None: unbounded (inputs)
-    for w, b, activation in zip(weights, biases, activations):
+    for l, (w, b, activation) in enumerate(zip(weights, biases, activations)):
         function, steepness = _TO_FANN[activation]
         if activation == "identity":
-            reach = None if bound is None else \
-                float(np.max(np.abs(w).sum(axis=1) * bound + np.abs(b)))
+            if bound is not None:   # with a margin for the rounding of the sums
+                reach = float(np.max(np.abs(w).sum(axis=1) * bound + np.abs(b))) * (1 + 1e-9)
+            else:   # unbounded: fann_run's clip where it falls for the network alone (+-150)
+                reach = _FANN_CLIP
+                if l == net.n_layers - 1 and spec.target_scaling is not None:
+                    mean, scale = spec.target_scaling   # +-150 in standardised units
+                    reach = _FANN_CLIP * abs(scale) + abs(mean)
             k = 0
-            while reach is not None and reach * (1 + 1e-9) > 150.0 * 2.0 ** k and k < 1000:
+            while reach > _FANN_CLIP * 2.0 ** k and k < 1100:
                 k += 1
             steepness = 2.0 ** -k
             w, b = w * 2.0 ** k, b * 2.0 ** k
-            bound = reach
+            bound = reach if bound is not None else None
         else:
             bound = 1.0   # sigmoid and tanh values
         if not (np.isfinite(w).all() and np.isfinite(b).all()):
@@ -377,9 +386,10 @@ def _nnpy_activations(neurons: list[tuple[np.ndarray, np.ndarray]]
             return None, f"layer {l} uses {_FANN_ACTIVATIONS[code]}"
         if not (steepnesses > 0).all():
             return None, f"layer {l} has a steepness <= 0"
-        if code != 0 and not (steepnesses <= _FOLDABLE_STEEPNESS).all():
-            return None, (f"layer {l}'s steepness {steepnesses.max():g} is above "
-                          f"{_FOLDABLE_STEEPNESS} (fann_run's clip changes its values)")
+        limit = 1.0 if code == 0 else _FOLDABLE_STEEPNESS
+        if not (steepnesses <= limit).all():
+            return None, (f"layer {l}'s steepness {steepnesses.max():g} is above {limit:g} "
+                          f"(fann_run's clip changes its values)")
         names.append(_FOLD[code][0])
     if len(set(names[:-1])) > 1:
         return None, (f"the hidden layers have different activations "
