@@ -1,8 +1,25 @@
-"""Trained networks for other runtimes: ONNX graphs and self-contained C99 headers.
+"""Trained models for other runtimes: ONNX graphs and self-contained C99 headers.
 
-`to_onnx(model, path)` writes an ONNX model of an nnpy.Network or of a fitted NNClassifier /
-NNRegressor; `to_c(net, path, name)` writes one C99 header that computes `net.predict` for one
-sample. (FANN's files are in nnpy.io: `to_fann`, `from_fann`.)
+`to_onnx(model, path)` writes an ONNX model and `to_c(model, path, name)` one C99 header that
+computes the model for one sample (FANN's files: nnpy.fann's `to_fann`, also in nnpy.io). All
+three exporters take the same models (nnpy._exportable reads each into a network, the affine
+transform of its raw inputs and the meaning of its outputs):
+
+    nnpy.Network                          net.predict
+    fitted NNClassifier / NNRegressor     predict_proba (and labels) / predict
+    nnpy Model (nnpy.load, nnpy train)    the same, from raw columns: its standardisation
+                                          (x - mean) / scale first, a regression's
+                                          target_scale and target_mean after
+    fitted scikit-learn Pipeline          its affine scalers (StandardScaler, MinMaxScaler with
+                                          clip=False, MaxAbsScaler, RobustScaler), then an nnpy
+                                          estimator; any other step is a TypeError naming it
+
+so the exported file takes raw inputs, as the model's own predict does. The scaling is kept as
+the operations the scaler performs, in its order (x - mean_, then / scale_; x * scale_, then
++ min_): in ONNX as Sub/Div/Mul/Add nodes before the first Gemm, in C as code before the first
+layer, both in the network's precision, so a float64 export scales exactly as scikit-learn
+and Model.standardize do. (FANN has no place for it: to_fann folds it into the first layer's
+weights, exact in real arithmetic, rounded differently.)
 
 ONNX design. One Gemm (Y = X W^T + b, W as nnpy stores it, `transB=1`) per layer, then
 Sigmoid / Tanh / Relu / nothing for identity, and Softmax (axis 1) for a softmax output. Opset 13
@@ -13,16 +30,20 @@ used here exist for double); `dtype=np.float32` exports a float64 network as flo
 rounded), for runtimes without double kernels. Inputs and outputs:
 
     Network       X [N, n_in] -> output [N, n_out]                (net.predict)
-    NNRegressor   X [N, n_in] -> variable [N, n_outputs]          (predict, 2-D)
-    NNClassifier  X [N, n_in] -> label [N], probabilities [N, n_classes]
+    regressor     X [N, n_in] -> variable [N, n_outputs]          (predict, 2-D)
+    classifier    X [N, n_in] -> label [N], probabilities [N, n_classes]
                   (skl2onnx's MLPClassifier outputs with zipmap=False: label is int64 for
                   integer classes_, string for string classes_, double for float classes_,
                   bool for bool classes_; a binary classifier's one logistic output p gives
                   probabilities [1 - p, p]; multi-label: label is the int64 0/1 indicator
                   [N, n_labels] of p > 0.5, probabilities the sigmoid outputs.)
 
+(A regressor or classifier: an estimator, a Model, or a Pipeline ending in one.)
+
 C design. `NAME_predict(const T *x, T *y)` with T = float (float32 network, expf/tanhf) or
-double; weights as `static const` arrays, the functions `static inline` (a header included by
+double; y is a Network's or a regressor's outputs, a classifier's probabilities (a column per
+class in the order of its classes, listed in a comment; [1 - p, p] for a binary one; each
+label's for multi-label); weights as `static const` arrays, the functions `static inline` (a header included by
 several files links), two stack buffers as wide as the widest hidden layer, no allocation, no
 library but <math.h> (link with -lm where the platform needs it). The sigmoid evaluates exp of a
 non-positive number only (no overflow); softmax subtracts the maximum first.

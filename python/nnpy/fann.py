@@ -1,11 +1,16 @@
 """FANN's floating-point network files (FANN_FLO_2.1), as libfann 2.2 writes and reads them.
 
-`to_fann(net, path)` writes what libfann's `fann_save` writes for the same network (built with
+`to_fann(model, path)` writes what libfann's `fann_save` writes for the same network (built with
 `fann_create_standard`, the activation functions and steepnesses set with
 `fann_set_activation_function_hidden/_output` and `fann_set_activation_steepness_hidden/_output`,
-and the weights set): the same text, byte for byte. `from_fann(path)` reads such a file (from
-`fann_save`, any of FANN's bindings, or `to_fann`) into a Network. Both are re-exported by
-nnpy.io.
+and the weights set): the same text, byte for byte. It takes what nnpy.export's exporters take
+(a Network, a fitted NNClassifier / NNRegressor, an nnpy Model, a scaler + estimator
+Pipeline). FANN has no scaling layer, so a Model's standardisation and a Pipeline's scalers are
+folded into the first layer: W (x * m + c) + b is written as (W * m) x + (W c + b), exact in
+real arithmetic but rounded differently from scaling first (the tests bound the difference);
+a regression Model's target scaling is folded into the last layer likewise. `from_fann(path)`
+reads such a file (from `fann_save`, any of FANN's bindings, or `to_fann`). Both are
+re-exported by nnpy.io.
 
 The file is text: a version line, `key=value` lines (the network's shape, and training settings
 that do not change what the network computes: to_fann writes FANN's defaults, from_fann checks
@@ -13,19 +18,38 @@ they are there and ignores them), then every neuron as `(num_inputs, activation_
 activation_steepness)` and every connection as `(connected_to_neuron, weight)`. Each layer ends
 with a bias neuron (always 1; the output layer's is unused); a neuron's connections run from
 each neuron of the layer before, in order, its bias last. FANN computes a neuron as
-f(steepness * sum), so nnpy's activations map to:
+f(steepness * sum), clipping steepness * sum to +-150 / steepness first (fann_run). Writing,
+nnpy's activations map to:
 
     sigmoid   FANN_SIGMOID (3) at steepness 0.5             1/(1 + exp(-2 * 0.5 * sum))
     tanh      FANN_SIGMOID_SYMMETRIC (5) at steepness 1.0   2/(1 + exp(-2 * sum)) - 1
-    identity  FANN_LINEAR (0) at steepness 1.0              sum
+    identity  FANN_LINEAR (0) at steepness 2**-k            2**-k * sum, the weights times 2**k
+              (exact): k = 0 (FANN's default) unless the layer's values can pass the clip at
+              150 * 2**k, where they are bounded (after sigmoid or tanh layers; a regression
+              Model's output: target_mean +- 150 target_scale otherwise)
 
-Everything else is refused with a ValueError saying what: from nnpy, ReLU hidden layers (FANN
-2.2's only ReLU-like functions, FANN_LINEAR_PIECE*, are clipped at 1) and softmax outputs; from
-FANN, shortcut or sparse connections, any other activation function or steepness, layers whose
-neurons differ in activation, hidden layers that differ from each other, a tanh output layer,
-and files carrying input/output scaling parameters. Note that FANN's `fann_run` clips
-steepness * sum to +-150 / steepness, so a linear neuron's value in FANN never leaves
-[-150, 150] (nnpy's identity units are not clipped); sigmoid and tanh are unaffected.
+and ReLU hidden layers (FANN 2.2's only ReLU-like functions, FANN_LINEAR_PIECE*, are clipped
+at 1) and softmax outputs (a classifier of three or more classes) are refused with a
+ValueError saying what. A binary classifier's file computes p of its second class, a
+multi-label one's each label's p.
+
+Reading, every FANN 2.2 activation function is computed as fann_run computes it, with its
+steepness, per neuron: LINEAR, THRESHOLD, THRESHOLD_SYMMETRIC, SIGMOID, SIGMOID_STEPWISE
+(fann_create_standard's default), SIGMOID_SYMMETRIC, SIGMOID_SYMMETRIC_STEPWISE, GAUSSIAN,
+GAUSSIAN_SYMMETRIC, GAUSSIAN_STEPWISE (0 in fann_run), ELLIOT, ELLIOT_SYMMETRIC, LINEAR_PIECE,
+LINEAR_PIECE_SYMMETRIC, SIN_SYMMETRIC, COS_SYMMETRIC, SIN, COS. from_fann gives
+
+- an nnpy Network, which trains, when every layer maps onto nnpy's activations with its
+  steepness s folded into the weights: FANN_SIGMOID (sigmoid, weights times 2s) and
+  FANN_SIGMOID_SYMMETRIC (tanh, times s) at 0 < s <= 7.5, where the clip cannot move their
+  values, FANN_LINEAR (identity, times s) at 0 < s <= 1; one activation for all hidden layers,
+  a sigmoid or linear output. fann_run clips a linear neuron at +-150/s (at least +-150) and
+  the Network does not: they differ only beyond that.
+- a FannNetwork otherwise (any other function or steepness, layers whose neurons differ,
+  hidden layers that differ, a symmetric output): prediction only, a numpy forward pass in
+  fann_run's order of summation, equal to libdoublefann's fann_run to 1e-12 in the tests.
+
+Refused: shortcut or sparse connections, and files carrying input/output scaling parameters.
 
 Reading checks every number against its use, as libfann reads it (counts, sizes, indices and
 activation codes are C unsigned ints, written as plain digits; steepnesses and weights finite
@@ -321,9 +345,10 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
 
     - an nnpy Network (it predicts and trains in nnpy's core) when every layer maps onto
       nnpy's activations, its steepness folded into the weights: FANN_SIGMOID at steepness s
-      is sigmoid of 2*s*sum, FANN_SIGMOID_SYMMETRIC tanh of s*sum, FANN_LINEAR s*sum (0 < s,
-      and s <= 7.5 for the two sigmoids, so that fann_run's clip of s*sum to +-150/s cannot
-      move their value), the hidden layers all one activation, the output sigmoid or linear;
+      is sigmoid of 2*s*sum, FANN_SIGMOID_SYMMETRIC tanh of s*sum (0 < s <= 7.5, so that
+      fann_run's clip of s*sum to +-150/s cannot move their value), FANN_LINEAR s*sum
+      (0 < s <= 1; fann_run clips its values beyond +-150/s, the Network does not); the
+      hidden layers all one activation, the output sigmoid or linear;
     - else a FannNetwork (prediction only, in float64): every FANN 2.2 activation function at
       any steepness, per neuron (see the module docstring).
 
