@@ -409,8 +409,241 @@ def test_c_headers_with_every_accepted_name_compile_together_strictly(tmp_path):
         np.testing.assert_allclose(out[name], net.predict(X), rtol=0, atol=1e-12)
 
 
+# ---------------------------------------------------------------------------------------------
+# Whole models: estimators, Models (nnpy.load) and scaler + estimator Pipelines, on raw inputs
+# ---------------------------------------------------------------------------------------------
+
+# Raw features far from standardised: means up to 1000, scales from 0.01 to 100
+RAW_MEAN = np.array([0.0, 1000.0, -3.0, 50.0])
+RAW_SCALE = np.array([1.0, 100.0, 0.01, 5.0])
+
+
+def raw_inputs(n=60, seed=3, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, 4)) * RAW_SCALE + RAW_MEAN).astype(dtype)
+
+
+def _fit_quietly(model, X, y):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # ConvergenceWarning: 30 iterations are plenty
+        return model.fit(X, y)
+
+
+def _pipeline(kind, y, scalers, dtype=np.float64, **params):
+    pytest.importorskip("sklearn")
+    from sklearn.pipeline import make_pipeline
+    from nnpy import estimators
+    estimator = getattr(estimators, kind)(hidden_layer_sizes=(6,), max_iter=30, random_state=0,
+                                          dtype=dtype, **params)
+    return _fit_quietly(make_pipeline(*scalers, estimator), raw_inputs(len(y)), y)
+
+
+def _model(kind, hidden="sigmoid", dtype=np.float64):
+    """An nnpy Model (what nnpy train saves and nnpy.load reads) with random weights."""
+    from nnpy.modelfile import Model
+    rng = np.random.default_rng(5)
+    if kind == "binary":
+        net = network(hidden, "sigmoid", sizes=(4, 5, 1), dtype=dtype)
+        net = nnpy.Network([4, 5, 1], activation=hidden, output="sigmoid", loss="cross_entropy",
+                           dtype=dtype, seed=0)
+        options = {"classes": ["no", "yes"]}
+    elif kind == "classes":
+        net = nnpy.Network([4, 5, 3], activation=hidden, output="softmax", dtype=dtype, seed=0)
+        options = {"classes": [2, 5, 9]}
+    else:
+        net = nnpy.Network([4, 5, 1], activation=hidden, output="identity", dtype=dtype, seed=0)
+        options = {"target_scaling": (300.0, 80.0)}   # values well past FANN's clip at 150
+    net.weights = [rng.normal(0, 1.0, w.shape) for w in net.weights]
+    net.biases = [rng.normal(0, 1.0, b.shape) for b in net.biases]
+    return Model(net, ["a", "b", "c", "d"], "y", mean=RAW_MEAN + 0.1, scale=RAW_SCALE * 1.5,
+                 **options)
+
+
+def _model_round_trip(model, tmp_path):
+    """The Model as nnpy.load reads it back from a file."""
+    model.save(tmp_path / "m.model")
+    return nnpy.load(tmp_path / "m.model")
+
+
+def _labels(n, classes, seed=0):
+    return np.asarray(classes)[np.random.default_rng(seed).integers(0, len(classes), n)]
+
+
+def accepted_models():
+    """name -> a function making (the model, raw inputs X) for each kind every exporter takes
+    (all with sigmoid/tanh/identity layers, so FANN can hold those without softmax)."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+    n = 60
+    return {
+        "classifier, binary": lambda: fitted("NNClassifier", _labels(n, [0, 1]),
+                                             activation="tanh")[0],
+        "classifier, 3 classes": lambda: fitted("NNClassifier", _labels(n, ["a", "b", "c"]),
+                                                activation="logistic")[0],
+        "classifier, multi-label": lambda: fitted(
+            "NNClassifier", (np.random.default_rng(0).random((n, 3)) < 0.5).astype(int),
+            activation="tanh")[0],
+        "regressor": lambda: fitted("NNRegressor", np.random.default_rng(0).normal(size=n) * 5,
+                                    activation="tanh")[0],
+        "regressor, 2 outputs": lambda: fitted(
+            "NNRegressor", np.random.default_rng(0).normal(size=(n, 2)), activation="logistic")[0],
+        "Model, binary": lambda: _model("binary"),
+        "Model, 3 classes": lambda: _model("classes", hidden="tanh"),
+        "Model, regression": lambda: _model("regress", hidden="tanh"),
+        "Model, regression, identity hidden": lambda: _model("regress", hidden="identity"),
+        "Pipeline StandardScaler, binary": lambda: _pipeline(
+            "NNClassifier", _labels(n, [False, True]), [StandardScaler()], activation="tanh"),
+        "Pipeline StandardScaler, 3 classes": lambda: _pipeline(
+            "NNClassifier", _labels(n, [3, 7, 11]), [StandardScaler()], activation="tanh"),
+        "Pipeline of four scalers, regressor": lambda: _pipeline(
+            "NNRegressor", np.random.default_rng(1).normal(size=n) * 3 + 20,
+            [RobustScaler(), MinMaxScaler((-2, 3)), MaxAbsScaler(), StandardScaler(with_mean=False)],
+            activation="logistic"),
+        "Pipeline MinMaxScaler, multi-label": lambda: _pipeline(
+            "NNClassifier", (np.random.default_rng(0).random((n, 2)) < 0.5).astype(int),
+            [MinMaxScaler()], activation="logistic"),
+    }
+
+
+ACCEPTED = ["classifier, binary", "classifier, 3 classes", "classifier, multi-label",
+            "regressor", "regressor, 2 outputs", "Model, binary", "Model, 3 classes",
+            "Model, regression", "Model, regression, identity hidden",
+            "Pipeline StandardScaler, binary", "Pipeline StandardScaler, 3 classes",
+            "Pipeline of four scalers, regressor", "Pipeline MinMaxScaler, multi-label"]
+
+
+def make_accepted(name, tmp_path):
+    pytest.importorskip("sklearn")
+    model = accepted_models()[name]()
+    if name.startswith("Model"):
+        model = _model_round_trip(model, tmp_path)   # as nnpy.load gives it
+    return model
+
+
+def expected_outputs(model, X):
+    """(probabilities or values (n, k), labels or None): what the model itself predicts."""
+    if hasattr(model, "predict_proba") and (not hasattr(model, "task") or
+                                           model.task == "classify"):
+        return model.predict_proba(X), model.predict(X)
+    return np.reshape(model.predict(X), (len(X), -1)), None
+
+
+def test_every_accepted_kind_is_listed():
+    pytest.importorskip("sklearn")
+    assert sorted(accepted_models()) == sorted(ACCEPTED)
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_onnx_of_every_accepted_kind_computes_its_predictions_on_raw_inputs(tmp_path, name):
+    model = make_accepted(name, tmp_path)
+    X = raw_inputs()
+    run = session(model)
+    results = run.run(None, {"X": X})
+    values, labels = expected_outputs(model, X)
+    if labels is None:
+        assert [o.name for o in run.get_outputs()] == ["variable"]
+        np.testing.assert_allclose(results[0], values, rtol=1e-12, atol=1e-12)
+    else:
+        assert [o.name for o in run.get_outputs()] == ["label", "probabilities"]
+        np.testing.assert_allclose(results[1], values, rtol=0, atol=1e-12)
+        assert results[0].tolist() == np.asarray(labels).tolist()
+
+
+@needs_cc
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_c_of_every_accepted_kind_computes_its_predictions_on_raw_inputs(tmp_path, name):
+    model = make_accepted(name, tmp_path)
+    X = raw_inputs(n=20)
+    to_c(model, tmp_path / "m.h", name="model")
+    out = compile_and_run(tmp_path, {"model": tmp_path / "m.h"}, X, np.float64)["model"]
+    values, _ = expected_outputs(model, X)
+    np.testing.assert_allclose(out, values, rtol=1e-12, atol=1e-12)
+
+
+def test_the_scaling_matters():
+    """The raw inputs are far from standardised: the network alone on them computes something
+    else, so the tests above would see a lost or wrong scaling."""
+    pytest.importorskip("sklearn")
+    X = raw_inputs()
+    for name in ("Model, binary", "Pipeline StandardScaler, binary",
+                 "Pipeline of four scalers, regressor"):
+        model = accepted_models()[name]()
+        net = model.network if hasattr(model, "network") else model[-1].network_
+        assert not np.allclose(net.predict(X), expected_outputs(model, X)[0][:, -1:], atol=1e-3)
+
+
+@pytest.mark.parametrize("exporter", ["onnx", "c"])
+def test_float32_pipeline_and_model(tmp_path, exporter):
+    """A float32 network's graph and code scale in float: to float32's rounding."""
+    from sklearn.preprocessing import StandardScaler
+    models = [_pipeline("NNClassifier", _labels(60, [0, 1, 2]), [StandardScaler()],
+                        dtype=np.float32, activation="tanh"),
+              _model("regress", hidden="tanh", dtype=np.float32)]
+    X = raw_inputs(n=20)
+    for model in models:
+        values, _ = expected_outputs(model, X)
+        if exporter == "onnx":
+            out = session(model).run(None, {"X": X.astype(np.float32)})[-1]
+        else:
+            if CC is None:
+                pytest.skip("no C compiler (cc) on PATH")
+            to_c(model, tmp_path / "m.h", name="model")
+            out = compile_and_run(tmp_path, {"model": tmp_path / "m.h"}, X.astype(np.float32),
+                                  np.float32)["model"]
+        np.testing.assert_allclose(out, values, rtol=2e-5, atol=2e-5)
+
+
+def test_onnx_scaling_nodes_come_before_the_first_layer():
+    onnx = pytest.importorskip("onnx")
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    model = _pipeline("NNRegressor", np.arange(60.0), [StandardScaler(), MinMaxScaler()],
+                      activation="tanh")
+    graph = to_onnx(model, io.BytesIO()).graph
+    assert [n.op_type for n in graph.node][:5] == ["Sub", "Div", "Mul", "Add", "Gemm"]
+    onnx.checker.check_model(to_onnx(model, io.BytesIO()), full_check=True)
+
+
+def test_c_header_of_a_classifier_names_its_classes(tmp_path):
+    model = _model_round_trip(_model("binary"), tmp_path)
+    buffer = io.StringIO()
+    to_c(model, buffer, name="churn")
+    text = buffer.getvalue()
+    assert "#define CHURN_N_OUTPUTS 2" in text
+    assert "'no', 'yes'" in text and "static const double churn_in0[4]" in text
+
+
+@pytest.mark.parametrize("exporter", ["to_onnx", "to_c", "to_fann"])
+def test_pipelines_nnpy_cannot_export_are_refused_naming_the_step(tmp_path, exporter):
+    pytest.importorskip("onnx")
+    from sklearn.decomposition import PCA
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, PolynomialFeatures, StandardScaler
+    from nnpy.estimators import NNClassifier
+    from nnpy.fann import to_fann
+    export = {"to_onnx": to_onnx, "to_c": to_c, "to_fann": to_fann}[exporter]
+    y = _labels(60, [0, 1])
+    refused = [
+        (_pipeline("NNClassifier", y, [PCA(4)]), r"step 'pca' is a PCA.*affine scalers"),
+        (_pipeline("NNClassifier", y, [StandardScaler(), PolynomialFeatures()]),
+         "step 'polynomialfeatures' is a PolynomialFeatures"),
+        (_pipeline("NNClassifier", y, [MinMaxScaler(clip=True)]), "clip=True"),
+        (_fit_quietly(make_pipeline(StandardScaler(), LogisticRegression()), raw_inputs(), y),
+         "last step 'logisticregression' is a LogisticRegression"),
+    ]
+    for model, message in refused:
+        with pytest.raises(TypeError, match=message):
+            export(model, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+    with pytest.raises(NotFittedError):
+        export(make_pipeline(StandardScaler(), NNClassifier()), tmp_path / "out")
+    with pytest.raises(TypeError, match=f"{exporter} needs an nnpy.Network or a fitted"):
+        export(StandardScaler(), tmp_path / "out")
+
+
 def test_to_c_needs_a_network(tmp_path):
-    with pytest.raises(TypeError, match="to_c needs an nnpy.Network"):
+    with pytest.raises(TypeError, match="to_c needs an nnpy.Network or a fitted"):
         to_c("net", tmp_path / "n.h")
 
 

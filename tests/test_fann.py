@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import nnpy
+from nnpy.fann import FannNetwork
 from nnpy.io import from_fann, to_fann
+from test_export import ACCEPTED, expected_outputs, make_accepted, raw_inputs
 
 FANN_LINEAR, FANN_SIGMOID, FANN_SIGMOID_STEPWISE, FANN_SIGMOID_SYMMETRIC = 0, 3, 4, 5
 FANN_GAUSSIAN = 7
@@ -61,6 +63,7 @@ def _load_fann():
         "fann_set_activation_function": (None, [ann, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
         "fann_set_activation_function_layer": (None, [ann, ctypes.c_int, ctypes.c_int]),
         "fann_set_activation_steepness_layer": (None, [ann, double, ctypes.c_int]),
+        "fann_set_activation_steepness": (None, [ann, double, ctypes.c_int, ctypes.c_int]),
     }
     for function, (restype, argtypes) in signatures.items():
         getattr(lib, function).restype = restype
@@ -202,16 +205,6 @@ def test_from_fann_float32(tmp_path):
      "shortcut connections"),
     (lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID, 0.5), (FANN_SIGMOID, 0.5), "sparse", 0.5),
      "sparsely connected"),
-    (lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID_STEPWISE, 0.5), (FANN_SIGMOID, 0.5)),
-     "FANN_SIGMOID_STEPWISE at steepness 0.5"),
-    (lambda: Fann.standard((3, 4, 2), (FANN_GAUSSIAN, 1.0), (FANN_SIGMOID, 0.5)),
-     "FANN_GAUSSIAN at steepness 1"),
-    (lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID_SYMMETRIC, 0.5), (FANN_SIGMOID, 0.5)),
-     "FANN_SIGMOID_SYMMETRIC at steepness 0.5"),
-    (lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID, 1.0), (FANN_SIGMOID, 0.5)),
-     "FANN_SIGMOID at steepness 1"),
-    (lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID, 0.5), (FANN_SIGMOID_SYMMETRIC, 1.0)),
-     "the output layer is tanh"),
 ])
 def test_fann_networks_nnpy_cannot_hold_are_refused(tmp_path, make, message):
     make().save(tmp_path / "fann.net")
@@ -219,25 +212,189 @@ def test_fann_networks_nnpy_cannot_hold_are_refused(tmp_path, make, message):
         from_fann(tmp_path / "fann.net")
 
 
+# FANN 2.2's activation functions by code (fann_data.h), and those nnpy's core computes once
+# the steepness is folded into the weights (at the steepnesses where fann_run's clip is moot)
+FANN_FUNCTIONS = ["LINEAR", "THRESHOLD", "THRESHOLD_SYMMETRIC", "SIGMOID", "SIGMOID_STEPWISE",
+                  "SIGMOID_SYMMETRIC", "SIGMOID_SYMMETRIC_STEPWISE", "GAUSSIAN",
+                  "GAUSSIAN_SYMMETRIC", "GAUSSIAN_STEPWISE", "ELLIOT", "ELLIOT_SYMMETRIC",
+                  "LINEAR_PIECE", "LINEAR_PIECE_SYMMETRIC", "SIN_SYMMETRIC", "COS_SYMMETRIC",
+                  "SIN", "COS"]
+
+
+def _wide_inputs(n_in, n=400, seed=2):
+    """Inputs whose sums cross every breakpoint of the stepwise functions and the clip."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 2.0, (n, n_in)) * rng.choice([0.1, 1.0, 5.0], (n, 1))
+
+
 @needs_fann
-def test_mixed_activations_are_refused(tmp_path):
+@pytest.mark.parametrize("steepness", [0.5, 1.0, 2.5, 40.0, 0.0, -0.7])
+@pytest.mark.parametrize("function", FANN_FUNCTIONS)
+def test_every_fann_activation_predicts_as_fann_run(tmp_path, function, steepness):
+    """Each activation at each steepness (40: fann_run's clip at +-150/40 bites; 0 and below:
+    as fann_run computes them too), in the hidden layers and the output."""
+    code = FANN_FUNCTIONS.index(function)
+    ann = Fann.standard((3, 6, 5, 2), (code, steepness), (code, steepness))
+    ann.save(tmp_path / "fann.net")
+    net = from_fann(tmp_path / "fann.net")
+    X = _wide_inputs(3)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
+    # the network with sigmoid hidden layers, this function at the output
+    ann = Fann.standard((4, 7, 3), (FANN_SIGMOID, 0.5), (code, steepness))
+    ann.save(tmp_path / "fann.net")
+    X = _wide_inputs(4)
+    np.testing.assert_allclose(from_fann(tmp_path / "fann.net").predict(X), ann.run(X),
+                               rtol=1e-12, atol=1e-12)
+
+
+@needs_fann
+def test_fann_create_standards_default_network_predicts_as_fann_run(tmp_path):
+    """fann_create_standard gives every layer FANN_SIGMOID_STEPWISE at steepness 0.5."""
+    sizes = (5, 8, 4, 3)
+    ann = Fann(FANN.fann_create_standard_array(len(sizes), (ctypes.c_uint * 4)(*sizes)))
+    FANN.fann_randomize_weights(ann.handle, -1.0, 1.0)
+    ann.save(tmp_path / "default.net")
+    assert "(6, 4, 5.00000000000000000000e-01)" in (tmp_path / "default.net").read_text()
+    net = from_fann(tmp_path / "default.net")
+    assert isinstance(net, FannNetwork) and net.sizes == sizes
+    assert "FANN_SIGMOID_STEPWISE" in repr(net)
+    X = _wide_inputs(5, n=1000)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.predict(X[0]), ann.run(X[:1])[0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="FannNetwork, which computes in float64 only"):
+        from_fann(tmp_path / "default.net", dtype=np.float32)
+    with pytest.raises(ValueError, match="X"):
+        net.predict(np.ones((2, 4)))
+
+
+@needs_fann
+@pytest.mark.parametrize("hidden, output, activations", [
+    ((FANN_SIGMOID, 1.0), (FANN_SIGMOID, 0.25), ("sigmoid", "sigmoid")),
+    ((FANN_SIGMOID_SYMMETRIC, 0.5), (FANN_SIGMOID, 3.0), ("tanh", "sigmoid")),
+    ((FANN_SIGMOID_SYMMETRIC, 2.0), (FANN_LINEAR, 0.5), ("tanh", "identity")),
+    ((FANN_LINEAR, 0.25), (FANN_SIGMOID, 7.5), ("identity", "sigmoid")),
+])
+def test_sigmoid_tanh_linear_at_any_steepness_are_networks_that_train(tmp_path, hidden, output,
+                                                                       activations):
+    """The steepness is folded into the weights: an nnpy Network, equal to fann_run, that
+    trains in nnpy's core."""
+    ann = Fann.standard((3, 5, 2), hidden, output)
+    ann.save(tmp_path / "fann.net")
+    net = from_fann(tmp_path / "fann.net")
+    assert isinstance(net, nnpy.Network)
+    assert (net.activation, net.output) == activations
+    X = inputs(3)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
+    Y = np.random.default_rng(0).random((len(X), 2))
+    before = net.loss(X, Y)
+    net.fit(X, Y, epochs=20, lr=0.1, batch_size=8)
+    assert net.loss(X, Y) < before
+
+
+@needs_fann
+@pytest.mark.parametrize("make", [
+    # steepness above 7.5: fann_run's clip moves a sigmoid's values
+    lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID, 20.0), (FANN_SIGMOID, 0.5)),
+    # a tanh output, which nnpy's networks do not have
+    lambda: Fann.standard((3, 4, 2), (FANN_SIGMOID, 0.5), (FANN_SIGMOID_SYMMETRIC, 1.0)),
+])
+def test_networks_nnpy_cannot_train_predict_as_fann_run(tmp_path, make):
+    ann = make()
+    ann.save(tmp_path / "fann.net")
+    net = from_fann(tmp_path / "fann.net")
+    assert isinstance(net, FannNetwork)
+    X = _wide_inputs(3)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
+
+
+@needs_fann
+def test_mixed_activations_predict_as_fann_run(tmp_path):
+    """Neurons of one layer with different functions and steepnesses, and hidden layers that
+    differ: a FannNetwork (nnpy's core has one activation per layer, one for all hidden)."""
     ann = Fann.standard((3, 4, 2), (FANN_SIGMOID, 0.5), (FANN_SIGMOID, 0.5))
     FANN.fann_set_activation_function(ann.handle, FANN_LINEAR, 1, 2)   # layer 1, neuron 2
+    FANN.fann_set_activation_function(ann.handle, FANN_GAUSSIAN, 1, 0)
+    FANN.fann_set_activation_steepness(ann.handle, 1.7, 1, 0)
     ann.save(tmp_path / "mixed.net")
-    with pytest.raises(ValueError, match="the neurons of layer 1 differ in activation"):
-        from_fann(tmp_path / "mixed.net")
+    net = from_fann(tmp_path / "mixed.net")
+    assert isinstance(net, FannNetwork)
+    X = _wide_inputs(3)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
     ann = Fann.standard((3, 4, 4, 2), (FANN_SIGMOID, 0.5), (FANN_SIGMOID, 0.5))
-    FANN.fann_set_activation_function_layer(ann.handle, FANN_SIGMOID_STEPWISE, 2)
-    ann.save(tmp_path / "layers.net")
-    with pytest.raises(ValueError, match="layer 2 uses FANN_SIGMOID_STEPWISE"):
-        from_fann(tmp_path / "layers.net")
     # sigmoid, then tanh: each maps to nnpy, but an nnpy network has one hidden activation
     FANN.fann_set_activation_function_layer(ann.handle, FANN_SIGMOID_SYMMETRIC, 2)
     FANN.fann_set_activation_steepness_layer(ann.handle, 1.0, 2)
     ann.save(tmp_path / "layers.net")
-    with pytest.raises(ValueError, match="hidden layers have different activations "
-                                         r"\(sigmoid, tanh\)"):
-        from_fann(tmp_path / "layers.net")
+    net = from_fann(tmp_path / "layers.net")
+    assert isinstance(net, FannNetwork)
+    np.testing.assert_allclose(net.predict(X), ann.run(X), rtol=1e-12, atol=1e-12)
+
+
+def test_an_unknown_activation_code_is_refused(tmp_path):
+    path = tmp_path / "bad.net"
+    path.write_text(_entry("neurons", 3, None, "18", None)(_written(tmp_path)))
+    with pytest.raises(ValueError, match=r"line 35: neuron 3 .*activation_function 18 is none "
+                                         r"of FANN's \(0 to 17\)"):
+        from_fann(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole models (estimators, nnpy Models, scaler + estimator Pipelines) through libfann
+# ---------------------------------------------------------------------------------------------
+
+def _fold_tolerance(model, X):
+    """A bound on what folding the scaling into the weights can change in the outputs: the
+    folded first layer sums (W * m) x + (W c + b) where the scaled model sums W (x m + c) + b;
+    each rounding is within eps of its term, and the terms |W m x| and |W c| can be far larger
+    than their sum (raw features of 1000 around means of 1000 cancel), so the error is bounded
+    by a few eps times the sum of the terms' magnitudes, carried through the layers by the sum
+    of each layer's |weights| (sigmoid and tanh change by at most their argument's change) and
+    by a regression's target scale."""
+    from nnpy._exportable import exportable
+    spec = exportable(model, "test")
+    m, c = spec.affine()
+    w, b = spec.network.weights[0], spec.network.biases[0]
+    terms = np.abs(X * m) @ np.abs(w).T + np.abs(w) @ np.abs(c) + np.abs(b)
+    error = 8 * (X.shape[1] + 2) * np.finfo(np.float64).eps * terms.max(axis=1)
+    for w in spec.network.weights[1:]:
+        error = error * np.abs(w).sum(axis=1).max()
+    if spec.target_scaling is not None:
+        error = error * spec.target_scaling[1]
+    return error[:, None] + 1e-12
+
+
+@needs_fann
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_fann_of_every_accepted_kind_computes_its_predictions_on_raw_inputs(tmp_path, name):
+    model = make_accepted(name, tmp_path)
+    X = raw_inputs()
+    values, labels = expected_outputs(model, X)
+    if "3 classes" in name:     # a softmax over the classes
+        with pytest.raises(ValueError, match="FANN has no softmax"):
+            to_fann(model, tmp_path / "m.net")
+        return
+    to_fann(model, tmp_path / "m.net")
+    if labels is not None and values.shape[1] == 2 and "multi-label" not in name:
+        values = values[:, 1:]      # a binary classifier: FANN gives p of the second class
+    out = Fann.load(tmp_path / "m.net").run(X)
+    assert out.shape == values.shape
+    assert (np.abs(out - values) <= _fold_tolerance(model, X)).all(), \
+        np.abs(out - values).max()
+
+
+@needs_fann
+def test_fann_linear_output_beyond_its_clip(tmp_path):
+    """A regression Model's values (target_mean 300, scale 80) pass fann_run's clip at 150 at
+    steepness 1: to_fann lowers the steepness by powers of two until the clip is out of reach."""
+    model = make_accepted("Model, regression", tmp_path)
+    X = raw_inputs()
+    assert np.abs(model.predict(X)).max() > 150
+    to_fann(model, tmp_path / "m.net")
+    neurons = re.search(r"^neurons.*=(.*)$", (tmp_path / "m.net").read_text(), re.MULTILINE)
+    output = re.findall(r"\((\d+), (\d+), ([^)]+)\)", neurons.group(1))[-2]   # before its bias
+    assert output[:2] == ("6", "0") and float(output[2]) < 1
+    out = Fann.load(tmp_path / "m.net").run(X)
+    assert (np.abs(out - model.predict(X)[:, None]) <= _fold_tolerance(model, X)).all()
 
 
 # ---------------------------------------------------------------------------------------------

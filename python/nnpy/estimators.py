@@ -6,7 +6,10 @@
 
 They take every parameter of scikit-learn's MLPClassifier / MLPRegressor, with the same
 meaning, default and checks (see scikit-learn's documentation of those classes), and set the
-same fitted attributes; the network itself is an nnpy.Network (`network_`) trained by nnpy's
+same fitted attributes (one difference in use: `make_pipeline` names the step after the class,
+`nnclassifier` / `nnregressor` where it was `mlpclassifier` / `mlpregressor`, so a parameter
+grid written for scikit-learn's, `{"mlpclassifier__alpha": ...}`, needs its keys renamed, or
+name the step yourself: `Pipeline([("mlpclassifier", NNClassifier())])`); the network itself is an nnpy.Network (`network_`) trained by nnpy's
 compiled core. With the same `random_state` they draw the same initial weights, the same
 early-stopping split and the same order of samples in every epoch as scikit-learn does, so the
 two follow the same path (to rounding, which chaotic training amplifies over many epochs).

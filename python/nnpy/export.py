@@ -1,8 +1,25 @@
-"""Trained networks for other runtimes: ONNX graphs and self-contained C99 headers.
+"""Trained models for other runtimes: ONNX graphs and self-contained C99 headers.
 
-`to_onnx(model, path)` writes an ONNX model of an nnpy.Network or of a fitted NNClassifier /
-NNRegressor; `to_c(net, path, name)` writes one C99 header that computes `net.predict` for one
-sample. (FANN's files are in nnpy.io: `to_fann`, `from_fann`.)
+`to_onnx(model, path)` writes an ONNX model and `to_c(model, path, name)` one C99 header that
+computes the model for one sample (FANN's files: nnpy.fann's `to_fann`, also in nnpy.io). All
+three exporters take the same models (nnpy._exportable reads each into a network, the affine
+transform of its raw inputs and the meaning of its outputs):
+
+    nnpy.Network                          net.predict
+    fitted NNClassifier / NNRegressor     predict_proba (and labels) / predict
+    nnpy Model (nnpy.load, nnpy train)    the same, from raw columns: its standardisation
+                                          (x - mean) / scale first, a regression's
+                                          target_scale and target_mean after
+    fitted scikit-learn Pipeline          its affine scalers (StandardScaler, MinMaxScaler with
+                                          clip=False, MaxAbsScaler, RobustScaler), then an nnpy
+                                          estimator; any other step is a TypeError naming it
+
+so the exported file takes raw inputs, as the model's own predict does. The scaling is kept as
+the operations the scaler performs, in its order (x - mean_, then / scale_; x * scale_, then
++ min_): in ONNX as Sub/Div/Mul/Add nodes before the first Gemm, in C as code before the first
+layer, both in the network's precision, so a float64 export scales exactly as scikit-learn
+and Model.standardize do. (FANN has no place for it: to_fann folds it into the first layer's
+weights, exact in real arithmetic, rounded differently.)
 
 ONNX design. One Gemm (Y = X W^T + b, W as nnpy stores it, `transB=1`) per layer, then
 Sigmoid / Tanh / Relu / nothing for identity, and Softmax (axis 1) for a softmax output. Opset 13
@@ -13,16 +30,20 @@ used here exist for double); `dtype=np.float32` exports a float64 network as flo
 rounded), for runtimes without double kernels. Inputs and outputs:
 
     Network       X [N, n_in] -> output [N, n_out]                (net.predict)
-    NNRegressor   X [N, n_in] -> variable [N, n_outputs]          (predict, 2-D)
-    NNClassifier  X [N, n_in] -> label [N], probabilities [N, n_classes]
+    regressor     X [N, n_in] -> variable [N, n_outputs]          (predict, 2-D)
+    classifier    X [N, n_in] -> label [N], probabilities [N, n_classes]
                   (skl2onnx's MLPClassifier outputs with zipmap=False: label is int64 for
                   integer classes_, string for string classes_, double for float classes_,
                   bool for bool classes_; a binary classifier's one logistic output p gives
                   probabilities [1 - p, p]; multi-label: label is the int64 0/1 indicator
                   [N, n_labels] of p > 0.5, probabilities the sigmoid outputs.)
 
+(A regressor or classifier: an estimator, a Model, or a Pipeline ending in one.)
+
 C design. `NAME_predict(const T *x, T *y)` with T = float (float32 network, expf/tanhf) or
-double; weights as `static const` arrays, the functions `static inline` (a header included by
+double; y is a Network's or a regressor's outputs, a classifier's probabilities (a column per
+class in the order of its classes, listed in a comment; [1 - p, p] for a binary one; each
+label's for multi-label); weights as `static const` arrays, the functions `static inline` (a header included by
 several files links), two stack buffers as wide as the widest hidden layer, no allocation, no
 library but <math.h> (link with -lm where the platform needs it). The sigmoid evaluates exp of a
 non-positive number only (no overflow); softmax subtracts the maximum first.
@@ -37,39 +58,34 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import DTypeLike
 
+from ._exportable import exportable
+
 if TYPE_CHECKING:
     from types import ModuleType
 
     import onnx
 
+    from ._exportable import Exportable
     from .estimators import NNClassifier, NNRegressor
+    from .modelfile import Model
     from .network import Network
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
+# What every exporter takes (nnpy._exportable says how each is read); the Pipeline is
+# scikit-learn's, typed Any here so that nnpy imports no scikit-learn
+Exportable_ = Union["Network", "NNClassifier", "NNRegressor", "Model", Any]
 
 __all__ = ["to_onnx", "to_c", "ONNX_OPSET", "ONNX_IR_VERSION"]
 
 ONNX_OPSET = 13        # default ONNX domain opset of the exported graphs
 ONNX_IR_VERSION = 7    # the IR version that goes with opset 13 (ONNX 1.8)
 
+# an input scaling operation -> its ONNX operator
+_ONNX_SCALING = {"sub": "Sub", "div": "Div", "mul": "Mul", "add": "Add"}
+
 # nnpy activation -> ONNX operator (identity: no node)
 _ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
              "identity": None}
-
-
-def _network_of(model: object) -> tuple[Network, NNClassifier | NNRegressor | None]:
-    """(network, estimator or None): the Network itself, or a fitted estimator's network_."""
-    from .network import Network
-    if isinstance(model, Network):
-        return model, None
-    if hasattr(model, "fit") and hasattr(model, "get_params"):   # a scikit-learn estimator
-        from sklearn.utils.validation import check_is_fitted
-        check_is_fitted(model)
-        network = getattr(model, "network_", None)
-        if isinstance(network, Network):  # the cast: an estimator with a network_ is nnpy's
-            return network, cast("NNClassifier | NNRegressor", model)
-    raise TypeError(f"expected an nnpy.Network or a fitted nnpy NNClassifier/NNRegressor, got "
-                    f"{type(model).__name__}")
 
 
 def _layer_activations(net: Network) -> list[str]:
@@ -81,9 +97,15 @@ def _layer_activations(net: Network) -> list[str]:
 # ONNX
 # ---------------------------------------------------------------------------------------------
 
-def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
+def to_onnx(model: Exportable_, path: PathOrFile, *,
             dtype: DTypeLike | None = None) -> onnx.ModelProto:
-    """Writes a network or a fitted estimator as an ONNX model.
+    """Writes `model` (an nnpy.Network, a fitted NNClassifier / NNRegressor, an nnpy Model, or
+    a fitted Pipeline of affine scalers and such an estimator) to `path` (a path or a writable
+    binary file) as an ONNX model, and returns the onnx.ModelProto. A Model's standardisation
+    and a Pipeline's scalers are nodes before the first layer, so the graph takes raw inputs.
+
+    dtype  None: the network's own precision (float for float32, double for float64);
+           np.float32 or np.float64 to choose (float32 rounds a float64 network's weights).
 
     The module docstring lists the graph's inputs and outputs. Needs the `onnx` package
     (pip install "nnpy-net[onnx]"); onnxruntime runs the file.
@@ -114,7 +136,8 @@ def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
     except ImportError:
         raise ImportError('nnpy.export.to_onnx needs onnx: pip install "nnpy-net[onnx]"') \
             from None
-    net, estimator = _network_of(model)
+    spec = exportable(model, "to_onnx")
+    net = spec.network
     from ._validation import as_dtype
     dtype = net.dtype if dtype is None else as_dtype(dtype)
     elem = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
@@ -124,8 +147,15 @@ def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
         initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    # the network: Gemm + activation per layer
+    # the scaling of the raw inputs, each operation as the scaler performs it
     current = "X"
+    for k, (operation, vector, what) in enumerate(spec.scaling):
+        nodes.append(helper.make_node(
+            _ONNX_SCALING[operation], [current, constant(f"scaling{k}", vector.astype(dtype))],
+            [f"scaled{k}"], name=f"scaling{k}", doc_string=what))
+        current = f"scaled{k}"
+
+    # the network: Gemm + activation per layer
     activations = _layer_activations(net)
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         z = f"z{l}"
@@ -143,12 +173,19 @@ def to_onnx(model: Network | NNClassifier | NNRegressor, path: PathOrFile, *,
 
     n_in = net.sizes[0]
     inputs = [helper.make_tensor_value_info("X", elem, ["N", n_in])]
-    if estimator is None:
+    if spec.task == "network":
         outputs = [_rename(helper, nodes, current, "output", elem, ["N", net.sizes[-1]])]
-    elif hasattr(estimator, "classes_"):
+    elif spec.task == "classify":
         outputs = _classifier_outputs(helper, TensorProto, nodes, constant, current, elem,
-                                      estimator, dtype)
+                                      spec, dtype)
     else:
+        if spec.target_scaling is not None:   # a Model's regression: back to the target's units
+            mean, scale = spec.target_scaling
+            nodes.append(helper.make_node("Mul", [current, constant("target_scale", np.array(
+                scale, dtype))], ["unscaled"], name="target_scale"))
+            nodes.append(helper.make_node("Add", ["unscaled", constant("target_mean", np.array(
+                mean, dtype))], ["shifted"], name="target_mean"))
+            current = "shifted"
         outputs = [_rename(helper, nodes, current, "variable", elem, ["N", net.sizes[-1]])]
 
     graph = helper.make_graph(nodes, f"nnpy_{type(model).__name__}", inputs, outputs,
@@ -177,13 +214,13 @@ def _rename(helper: ModuleType, nodes: list[onnx.NodeProto], current: str, name:
 
 def _classifier_outputs(helper: ModuleType, TensorProto: type[onnx.TensorProto],
                         nodes: list[onnx.NodeProto], constant: Callable[[str, npt.ArrayLike], str],
-                        scores: str, elem: int, clf: NNClassifier,
+                        scores: str, elem: int, spec: Exportable,
                         dtype: np.dtype[Any]) -> list[onnx.ValueInfoProto]:
     """label and probabilities nodes after the network's outputs `scores`, as skl2onnx's."""
-    classes = np.asarray(clf.classes_)
-    out_activation = clf.out_activation_
-    n_outputs = int(clf.n_outputs_)
-    multilabel = out_activation == "logistic" and n_outputs > 1
+    classes = np.asarray(spec.classes)
+    out_activation = spec.out_activation
+    n_outputs = spec.n_outputs
+    multilabel = spec.multilabel
     if multilabel:
         nodes.append(helper.make_node("Identity", [scores], ["probabilities"],
                                       name="probabilities_out"))
@@ -252,6 +289,9 @@ _C_LONGEST_SUFFIX = len("_H_INCLUDED")
 _C_SIGNIFICANT = 63
 
 
+# an input scaling operation -> its C operator
+_C_SCALING = {"sub": "-", "div": "/", "mul": "*", "add": "+"}
+
 # nnpy activation -> C expression of the weighted sum z (softmax: applied after the layer)
 _C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu": "(z > 0 ? z : 0)",
                   "identity": "z", "softmax": "z"}
@@ -282,40 +322,26 @@ def _check_c_name(name: object) -> str:
     return name
 
 
-def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
-    """Writes a network as one C99 header that computes `net.predict(x)` for one sample.
-
-    The header defines::
+def to_c(model: Exportable_, path: PathOrFile, name: str = "nnpy_net") -> None:
+    """Writes `model` (an nnpy.Network, a fitted NNClassifier / NNRegressor, an nnpy Model, or
+    a fitted Pipeline of affine scalers and such an estimator) to `path` (a path or a writable
+    text file) as one C99 header defining
 
         NAME_N_INPUTS, NAME_N_OUTPUTS                (macros, NAME upper-cased)
         void NAME_predict(const T *x, T *y)          (static inline; x: N_INPUTS, y: N_OUTPUTS)
 
-    T being float for a float32 network and double for float64; x and y must not overlap.
-
-    Parameters
-    ----------
-    net : nnpy.Network
-        The network.
-    path : str, os.PathLike or text file
-        Where to write the header.
-    name : str
-        Prefixes every symbol, so it must be a C identifier that makes none C reserves: no
-        leading underscore, no double or trailing underscore, not a keyword, at most 52
-        characters. The name itself is never a symbol, so names of library functions (exp,
-        tanh) are fine.
-
-    Raises
-    ------
-    TypeError
-        If `net` is not an nnpy.Network, or `name` not a string.
-    ValueError
-        If `name` breaks one of those rules (the message names the rule).
-    """
-    from .network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"to_c needs an nnpy.Network, got {type(net).__name__}")
+    that computes, for one sample of raw inputs x: a Network's `predict(x)`; a classifier's
+    `predict_proba(x)` (a column per class, in the order of its classes; multi-label: each
+    label's probability); a regressor's `predict(x)`. A Model's standardisation and a
+    Pipeline's scalers are code before the first layer (the same operations, in T), a Model's
+    regression target scaling code after the last. T is float for a float32 network and
+    double for float64; x and y must not overlap. `name` prefixes every symbol, so it must be a
+    C identifier that makes none C reserves: no leading underscore, no double or trailing
+    underscore, not a keyword, at most 52 characters (ValueError naming the rule otherwise).
+    The name itself is never a symbol, so names of library functions (exp, tanh) are fine."""
+    spec = exportable(model, "to_c")
     name = _check_c_name(name)
-    text = _c_header(net, name)
+    text = _c_header(spec, name)
     if hasattr(path, "write"):
         path.write(text)
         return
@@ -323,7 +349,8 @@ def to_c(net: Network, path: PathOrFile, name: str = "nnpy_net") -> None:
         f.write(text)
 
 
-def _c_header(net: Network, name: str) -> str:
+def _c_header(spec: Exportable, name: str) -> str:
+    net = spec.network
     single = net.dtype == np.float32
     T, fn = ("float", "f") if single else ("double", "")   # type, suffix of <math.h> functions
 
@@ -333,6 +360,9 @@ def _c_header(net: Network, name: str) -> str:
             return np.format_float_scientific(np.float32(value), unique=True, trim="-") + "f"
         return repr(float(value))
 
+    binary = spec.task == "classify" and spec.out_activation == "logistic" and \
+        spec.n_outputs == 1   # one unit p: the function gives [1 - p, p]
+    n_outputs = 2 if binary else net.sizes[-1]
     upper = name.upper()
     sizes = net.sizes
     activations = _layer_activations(net)
@@ -352,8 +382,21 @@ def _c_header(net: Network, name: str) -> str:
            f"#include <math.h>",
            f"",
            f"#define {upper}_N_INPUTS {sizes[0]}",
-           f"#define {upper}_N_OUTPUTS {sizes[-1]}",
+           f"#define {upper}_N_OUTPUTS {n_outputs}",
            f""]
+    if spec.task == "classify":
+        # the labels as Python writes them, in ASCII, none closing the comment
+        labels = ", ".join(ascii(c) for c in np.asarray(spec.classes).tolist())
+        meaning = "each label's probability" if spec.multilabel else \
+            "the probability of each class, in the order of the classes"
+        out.append(f"/* {spec.source}: y holds {meaning}: {labels.replace('*/', '* /')} */")
+        out.append("")
+    for k, (operation, vector, what) in enumerate(spec.scaling):
+        out.append(f"/* scaling {k}: x {_C_SCALING[operation]} this ({what}) */")
+        out.append(f"static const {T} {name}_in{k}[{len(vector)}] = {{"
+                   + ", ".join(number(v) for v in vector.tolist()) + "};")
+    if spec.scaling:
+        out.append("")
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         n_out, n_in = w.shape
         out.append(f"/* layer {l}: {n_out} units x {n_in} inputs, then {activations[l]} */")
@@ -379,9 +422,11 @@ def _c_header(net: Network, name: str) -> str:
     apply = {act: code.format(name=name, fn=fn) for act, code in _C_ACTIVATIONS.items()}
 
     hidden = sizes[1:-1]
-    out += [f"/* y[0..{sizes[-1] - 1}] = the network's outputs for the inputs x[0..{sizes[0] - 1}] */",
+    out += [f"/* y[0..{n_outputs - 1}] = the outputs for the inputs x[0..{sizes[0] - 1}] */",
             f"static inline void {name}_predict(const {T} *x, {T} *y)",
             "{"]
+    if spec.scaling:
+        out.append(f"    {T} u[{sizes[0]}];   /* the scaled inputs */")
     if hidden:
         width = max(hidden)
         buffers = "h0" if len(hidden) == 1 else "h0, h1"
@@ -391,6 +436,14 @@ def _c_header(net: Network, name: str) -> str:
     if net.output == "softmax":
         out.append(f"    {T} top, total;")
     source = "x"
+    if spec.scaling:
+        out += [f"    /* the inputs' scaling, as the scalers compute it */",
+                f"    for (j = 0; j < {sizes[0]}; ++j) {{"]
+        for k, (operation, _, _) in enumerate(spec.scaling):
+            operand = "x[j]" if k == 0 else "u[j]"
+            out.append(f"        u[j] = {operand} {_C_SCALING[operation]} {name}_in{k}[j];")
+        out.append("    }")
+        source = "u"
     for l in range(net.n_layers):
         n_out, n_in = sizes[l + 1], sizes[l]
         target = "y" if l == net.n_layers - 1 else f"h{l % 2}"
@@ -416,5 +469,14 @@ def _c_header(net: Network, name: str) -> str:
                 f"    }}",
                 f"    for (i = 0; i < {n}; ++i)",
                 f"        y[i] /= total;"]
+    if binary:
+        out += [f"    /* one logistic unit p: the probabilities of the two classes are 1 - p, p */",
+                f"    y[1] = y[0];",
+                f"    y[0] = 1 - y[1];"]
+    if spec.target_scaling is not None:
+        mean, scale = spec.target_scaling
+        out += [f"    /* the target's units: y * target_scale + target_mean */",
+                f"    for (i = 0; i < {sizes[-1]}; ++i)",
+                f"        y[i] = y[i] * {number(scale)} + {number(mean)};"]
     out += ["}", "", f"#endif /* {upper}_H_INCLUDED */", ""]
     return "\n".join(out)

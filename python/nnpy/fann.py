@@ -1,11 +1,16 @@
 """FANN's floating-point network files (FANN_FLO_2.1), as libfann 2.2 writes and reads them.
 
-`to_fann(net, path)` writes what libfann's `fann_save` writes for the same network (built with
+`to_fann(model, path)` writes what libfann's `fann_save` writes for the same network (built with
 `fann_create_standard`, the activation functions and steepnesses set with
 `fann_set_activation_function_hidden/_output` and `fann_set_activation_steepness_hidden/_output`,
-and the weights set): the same text, byte for byte. `from_fann(path)` reads such a file (from
-`fann_save`, any of FANN's bindings, or `to_fann`) into a Network. Both are re-exported by
-nnpy.io.
+and the weights set): the same text, byte for byte. It takes what nnpy.export's exporters take
+(a Network, a fitted NNClassifier / NNRegressor, an nnpy Model, a scaler + estimator
+Pipeline). FANN has no scaling layer, so a Model's standardisation and a Pipeline's scalers are
+folded into the first layer: W (x * m + c) + b is written as (W * m) x + (W c + b), exact in
+real arithmetic but rounded differently from scaling first (the tests bound the difference);
+a regression Model's target scaling is folded into the last layer likewise. `from_fann(path)`
+reads such a file (from `fann_save`, any of FANN's bindings, or `to_fann`). Both are
+re-exported by nnpy.io.
 
 The file is text: a version line, `key=value` lines (the network's shape, and training settings
 that do not change what the network computes: to_fann writes FANN's defaults, from_fann checks
@@ -13,19 +18,38 @@ they are there and ignores them), then every neuron as `(num_inputs, activation_
 activation_steepness)` and every connection as `(connected_to_neuron, weight)`. Each layer ends
 with a bias neuron (always 1; the output layer's is unused); a neuron's connections run from
 each neuron of the layer before, in order, its bias last. FANN computes a neuron as
-f(steepness * sum), so nnpy's activations map to:
+f(steepness * sum), clipping steepness * sum to +-150 / steepness first (fann_run). Writing,
+nnpy's activations map to:
 
     sigmoid   FANN_SIGMOID (3) at steepness 0.5             1/(1 + exp(-2 * 0.5 * sum))
     tanh      FANN_SIGMOID_SYMMETRIC (5) at steepness 1.0   2/(1 + exp(-2 * sum)) - 1
-    identity  FANN_LINEAR (0) at steepness 1.0              sum
+    identity  FANN_LINEAR (0) at steepness 2**-k            2**-k * sum, the weights times 2**k
+              (exact): k = 0 (FANN's default) unless the layer's values can pass the clip at
+              150 * 2**k, where they are bounded (after sigmoid or tanh layers; a regression
+              Model's output: target_mean +- 150 target_scale otherwise)
 
-Everything else is refused with a ValueError saying what: from nnpy, ReLU hidden layers (FANN
-2.2's only ReLU-like functions, FANN_LINEAR_PIECE*, are clipped at 1) and softmax outputs; from
-FANN, shortcut or sparse connections, any other activation function or steepness, layers whose
-neurons differ in activation, hidden layers that differ from each other, a tanh output layer,
-and files carrying input/output scaling parameters. Note that FANN's `fann_run` clips
-steepness * sum to +-150 / steepness, so a linear neuron's value in FANN never leaves
-[-150, 150] (nnpy's identity units are not clipped); sigmoid and tanh are unaffected.
+and ReLU hidden layers (FANN 2.2's only ReLU-like functions, FANN_LINEAR_PIECE*, are clipped
+at 1) and softmax outputs (a classifier of three or more classes) are refused with a
+ValueError saying what. A binary classifier's file computes p of its second class, a
+multi-label one's each label's p.
+
+Reading, every FANN 2.2 activation function is computed as fann_run computes it, with its
+steepness, per neuron: LINEAR, THRESHOLD, THRESHOLD_SYMMETRIC, SIGMOID, SIGMOID_STEPWISE
+(fann_create_standard's default), SIGMOID_SYMMETRIC, SIGMOID_SYMMETRIC_STEPWISE, GAUSSIAN,
+GAUSSIAN_SYMMETRIC, GAUSSIAN_STEPWISE (0 in fann_run), ELLIOT, ELLIOT_SYMMETRIC, LINEAR_PIECE,
+LINEAR_PIECE_SYMMETRIC, SIN_SYMMETRIC, COS_SYMMETRIC, SIN, COS. from_fann gives
+
+- an nnpy Network, which trains, when every layer maps onto nnpy's activations with its
+  steepness s folded into the weights: FANN_SIGMOID (sigmoid, weights times 2s) and
+  FANN_SIGMOID_SYMMETRIC (tanh, times s) at 0 < s <= 7.5, where the clip cannot move their
+  values, FANN_LINEAR (identity, times s) at 0 < s <= 1; one activation for all hidden layers,
+  a sigmoid or linear output. fann_run clips a linear neuron at +-150/s (at least +-150) and
+  the Network does not: they differ only beyond that.
+- a FannNetwork otherwise (any other function or steepness, layers whose neurons differ,
+  hidden layers that differ, a symmetric output): prediction only, a numpy forward pass in
+  fann_run's order of summation, equal to libdoublefann's fann_run to 1e-12 in the tests.
+
+Refused: shortcut or sparse connections, and files carrying input/output scaling parameters.
 
 Reading checks every number against its use, as libfann reads it (counts, sizes, indices and
 activation codes are C unsigned ints, written as plain digits; steepnesses and weights finite
@@ -44,7 +68,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import IO, TYPE_CHECKING, Any, Iterable, Union, cast
+from typing import IO, TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -54,7 +78,7 @@ if TYPE_CHECKING:
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 
-__all__ = ["to_fann", "from_fann", "FANN_VERSION"]
+__all__ = ["to_fann", "from_fann", "FannNetwork", "FANN_VERSION"]
 
 FANN_VERSION = "FANN_FLO_2.1"
 
@@ -122,27 +146,22 @@ def _e20(value: float) -> str:
 # writing
 # ---------------------------------------------------------------------------------------------
 
-def to_fann(net: Network, path: PathOrFile) -> None:
-    """Writes a network in FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save writes it.
-
-    `fann_create_from_file` reads it back and `fann_run` computes `net.predict` (see the module
-    docstring for the activation mapping).
-
-    Parameters
-    ----------
-    net : nnpy.Network
-        The network.
-    path : str, os.PathLike or text file
-        Where to write it.
-
-    Raises
-    ------
-    ValueError
-        For what FANN cannot represent: a ReLU hidden layer, a softmax output.
-    """
-    from .network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"to_fann needs an nnpy.Network, got {type(net).__name__}")
+def to_fann(model: Any, path: PathOrFile) -> None:
+    """Writes `model` (an nnpy.Network, a fitted NNClassifier / NNRegressor, an nnpy Model, or
+    a fitted scikit-learn Pipeline of affine scalers and such an estimator) to `path` (a path
+    or a writable text file object) in FANN's FANN_FLO_2.1 format, as libfann 2.2's fann_save
+    writes it; `fann_create_from_file` reads it back and `fann_run` computes, from raw inputs,
+    the network's outputs: a Network's `predict`, a regressor's or a regression Model's
+    prediction, a binary classifier's probability of its second class (a multi-label one's,
+    of each label). FANN has no scaling layer, so a Model's standardisation and a Pipeline's
+    scalers are folded into the first layer's weights and biases (exact in real arithmetic;
+    the rounding differs from scaling first), and a regression Model's target scaling into
+    the last layer's. See the module docstring for the activation mapping. Raises ValueError
+    for what FANN cannot represent: a ReLU hidden layer, a softmax output (a classifier of
+    three or more classes)."""
+    from ._exportable import exportable
+    spec = exportable(model, "to_fann")
+    net = spec.network
     sizes = net.sizes
     hidden = net.activation
     if net.n_layers > 1 and hidden not in _TO_FANN:
@@ -153,6 +172,7 @@ def to_fann(net: Network, path: PathOrFile) -> None:
         raise ValueError(f"FANN cannot represent a {net.output!r} output layer (FANN has no "
                          f"softmax); it holds {' and '.join(map(repr, _OUTPUTS_FROM_FANN))} "
                          f"outputs")
+    layers = _fann_layers(spec)
     lines = [FANN_VERSION, f"num_layers={len(sizes)}"]
     lines += [f"{key}={value}" for key, value in _SETTINGS]
     lines.append("layer_sizes=" + "".join(f"{n + 1} " for n in sizes))
@@ -161,8 +181,7 @@ def to_fann(net: Network, path: PathOrFile) -> None:
     # Neurons: the input layer's (and its bias) have no inputs and no activation; fann_set_
     # activation_*_hidden/_output set every neuron of a layer, its bias neuron included.
     neurons = ["(0, 0, %s) " % _e20(0.0)] * (sizes[0] + 1)
-    for l in range(net.n_layers):
-        function, steepness = _TO_FANN[net.output if l == net.n_layers - 1 else hidden]
+    for l, (_, _, function, steepness) in enumerate(layers):
         neurons += ["(%d, %d, %s) " % (sizes[l] + 1, function, _e20(steepness))] * sizes[l + 1]
         neurons.append("(0, %d, %s) " % (function, _e20(steepness)))
     lines.append(f"{_NEURONS_KEY}=" + "".join(neurons))
@@ -171,11 +190,10 @@ def to_fann(net: Network, path: PathOrFile) -> None:
     # the whole network, bias neurons included), the bias last.
     connections = []
     first = 0   # number of the first neuron of the layer before
-    for w, b in zip(net.weights, net.biases):
+    for w, b, _, _ in layers:
         n_out, n_in = w.shape
         sources = range(first, first + n_in + 1)
-        rows = np.concatenate([np.asarray(w, np.float64), np.asarray(b, np.float64)[:, None]],
-                              axis=1)
+        rows = np.concatenate([w, b[:, None]], axis=1)
         for row in rows:
             connections += ["(%d, %s) " % (s, _e20(v)) for s, v in zip(sources, row.tolist())]
         first += n_in + 1
@@ -186,6 +204,55 @@ def to_fann(net: Network, path: PathOrFile) -> None:
         return
     with open(os.fspath(path), "w", encoding="ascii", newline="\n") as f:
         f.write(text)
+
+
+# fann_run clips steepness * sum to +-_FANN_CLIP / steepness
+_FANN_CLIP = 150.0
+
+
+def _fann_layers(spec: Any) -> list[tuple[np.ndarray, np.ndarray, int, float]]:
+    """(weights, biases, FANN activation function, steepness) of each layer of the
+    Exportable `spec`, float64: the input scaling folded into the first layer, a regression's
+    target scaling into the last, and each linear layer's steepness a power of two 2**-k
+    (weights times 2**k, exact) small enough that fann_run's clip of steepness * sum to
+    +-150 / steepness cannot reach the values the layer can take, where they are bounded."""
+    net = spec.network
+    weights = [np.array(w, np.float64) for w in net.weights]
+    biases = [np.array(b, np.float64) for b in net.biases]
+    if spec.scaling:   # W (x * m + c) + b = (W * m) x + (W c + b)
+        multiplier, offset = spec.affine()
+        biases[0] = biases[0] + weights[0] @ offset
+        weights[0] = weights[0] * multiplier
+    if spec.target_scaling is not None:   # (W h + b) * scale + mean
+        mean, scale = spec.target_scaling
+        weights[-1] = weights[-1] * scale
+        biases[-1] = biases[-1] * scale + mean
+    activations = [net.activation] * (net.n_layers - 1) + [net.output]
+    layers = []
+    bound: float | None = None   # of the layer's inputs' magnitudes; None: unbounded (inputs)
+    for l, (w, b, activation) in enumerate(zip(weights, biases, activations)):
+        function, steepness = _TO_FANN[activation]
+        if activation == "identity":
+            if bound is not None:   # with a margin for the rounding of the sums
+                reach = float(np.max(np.abs(w).sum(axis=1) * bound + np.abs(b))) * (1 + 1e-9)
+            else:   # unbounded: fann_run's clip where it falls for the network alone (+-150)
+                reach = _FANN_CLIP
+                if l == net.n_layers - 1 and spec.target_scaling is not None:
+                    mean, scale = spec.target_scaling   # +-150 in standardised units
+                    reach = _FANN_CLIP * abs(scale) + abs(mean)
+            k = 0
+            while reach > _FANN_CLIP * 2.0 ** k and k < 1100:
+                k += 1
+            steepness = 2.0 ** -k
+            w, b = w * 2.0 ** k, b * 2.0 ** k
+            bound = reach if bound is not None else None
+        else:
+            bound = 1.0   # sigmoid and tanh values
+        if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            raise ValueError("folding the scaling into the weights makes a weight beyond "
+                             "float64's range")
+        layers.append((w, b, function, steepness))
+    return layers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,35 +339,27 @@ def _short(text: str) -> str:
 
 
 def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
-              seed: int | np.random.Generator | None = None) -> Network:
-    """A Network from a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann).
+              seed: int | np.random.Generator | None = None) -> Network | FannNetwork:
+    """The network in a FANN_FLO_2.1 file (libfann 2.2's fann_save, or to_fann), computing
+    what `fann_run` computes:
 
-    The same layer sizes, activations and weights, so that `predict` gives what `fann_run`
-    gives.
+    - an nnpy Network (it predicts and trains in nnpy's core) when every layer maps onto
+      nnpy's activations, its steepness folded into the weights: FANN_SIGMOID at steepness s
+      is sigmoid of 2*s*sum, FANN_SIGMOID_SYMMETRIC tanh of s*sum (0 < s <= 7.5, so that
+      fann_run's clip of s*sum to +-150/s cannot move their value), FANN_LINEAR s*sum
+      (0 < s <= 1; fann_run clips its values beyond +-150/s, the Network does not); the
+      hidden layers all one activation, the output sigmoid or linear;
+    - else a FannNetwork (prediction only, in float64): every FANN 2.2 activation function at
+      any steepness, per neuron (see the module docstring).
 
-    Parameters
-    ----------
-    path : str, os.PathLike or text file
-        The file.
-    dtype : np.float64 or np.float32
-        The Network's (float32 rounds the weights; a weight beyond float32's range is
-        refused).
-    seed : int, numpy.random.Generator or None
-        Seeds the Network's generator.
-
-    Returns
-    -------
-    nnpy.Network
-
-    Raises
-    ------
-    ValueError
-        For a file that is not an intact FANN_FLO_2.1 network, naming the file, the line and
-        the field (a number out of range for its use: an index, count, size or activation
-        code that is not an unsigned int FANN reads, a steepness or weight that is not
-        finite), and for networks nnpy cannot represent or that libfann would run otherwise
-        than the file reads (see the module docstring), saying what.
-    """
+    `dtype` is a Network's (float32 rounds the weights; a weight beyond float32's range is
+    refused; a FannNetwork computes in float64 only, and float32 is refused for one); `seed`
+    seeds a Network's generator. Raises ValueError for a file that is not an intact
+    FANN_FLO_2.1 network, naming the file, the line and the field (a number out of range for
+    its use: an index, count, size or activation code that is not an unsigned int FANN reads,
+    a steepness or weight that is not finite), and for networks that libfann would run
+    otherwise than the file reads or nnpy cannot compute (shortcut or sparse connections,
+    scaling parameters; see the module docstring), saying what."""
     from ._validation import as_dtype
     from .io import _read_text
     target = as_dtype(dtype)
@@ -311,32 +370,175 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
                          f"nnpy reads {FANN_VERSION}")
     fields = _fields(lines[1:], name)
     sizes = _shape(fields, name)
-    neurons = fields[_NEURONS_KEY]
-    kinds = _neurons(sizes, neurons)
-    connections = fields[_CONNECTIONS_KEY]
-    weights, biases = _connections(sizes, connections, target)
-    activations = []
-    for l, kind in enumerate(kinds, start=1):
-        if kind not in _FROM_FANN:
-            raise neurons.error(f"layer {l} uses {_describe(kind)}; nnpy reads "
-                                f"{_describe_all(_FROM_FANN)}")
-        activations.append(_FROM_FANN[kind])
-
-    hidden = set(activations[:-1])
-    if len(hidden) > 1:
-        raise ValueError(f"{name}: the hidden layers have different activations "
-                         f"({', '.join(activations[:-1])}); an nnpy network has one hidden "
-                         f"activation")
-    if activations[-1] not in _OUTPUTS_FROM_FANN:
-        raise ValueError(f"{name}: the output layer is {activations[-1]}; nnpy's outputs from "
-                         f"FANN are {' and '.join(_OUTPUTS_FROM_FANN)}")
+    neurons = _neurons(sizes, fields[_NEURONS_KEY])
+    weights, biases = _connections(sizes, fields[_CONNECTIONS_KEY], target)
+    activations, why = _nnpy_activations(neurons)
+    if activations is None:
+        if target != np.float64:
+            raise ValueError(f"{name}: {why}, so it is read as a FannNetwork, which computes "
+                             f"in float64 only; read it with dtype=np.float64")
+        return FannNetwork(weights, biases, [f for f, _ in neurons], [s for _, s in neurons])
     from .network import Network
     output = cast("Output", activations[-1])  # the cast: one of _OUTPUTS_FROM_FANN, as checked
-    options: dict[str, Any] = {"activation": hidden.pop()} if hidden else {}  # none: no hidden
+    options: dict[str, Any] = {"activation": activations[0]} if len(activations) > 1 else {}
     net = Network([s - 1 for s in sizes], output=output, dtype=target, seed=seed, **options)
-    net.weights = weights
-    net.biases = biases
+    # FANN's f(steepness * sum) as nnpy's activation of (factor * W) x + factor * b
+    factors = [_FOLD[int(functions[0])][1] * steepnesses for functions, steepnesses in neurons]
+    net.weights = [w * f[:, None] for w, f in zip(weights, factors)]
+    net.biases = [b * f for b, f in zip(biases, factors)]
     return net
+
+
+# FANN activation functions that nnpy's core computes: code -> (nnpy activation, the factor of
+# the steepness that multiplies the weights)
+_FOLD = {3: ("sigmoid", 2.0), 5: ("tanh", 1.0), 0: ("identity", 1.0)}
+# fann_run clips steepness * sum to +-150 / steepness; up to this steepness that changes a
+# sigmoid's value by at most exp(-300 / 7.5) = 4e-18, below float64's resolution near 0 and 1
+_FOLDABLE_STEEPNESS = 7.5
+
+
+def _nnpy_activations(neurons: list[tuple[np.ndarray, np.ndarray]]
+                      ) -> tuple[list[str] | None, str]:
+    """nnpy's activation of each layer, or None and why the network is not an nnpy Network."""
+    names = []
+    for l, (functions, steepnesses) in enumerate(neurons, start=1):
+        codes = sorted(set(functions.tolist()))
+        if len(codes) > 1:
+            return None, (f"the neurons of layer {l} differ in activation "
+                          f"({', '.join(_FANN_ACTIVATIONS[c] for c in codes)})")
+        code = codes[0]
+        if code not in _FOLD:
+            return None, f"layer {l} uses {_FANN_ACTIVATIONS[code]}"
+        if not (steepnesses > 0).all():
+            return None, f"layer {l} has a steepness <= 0"
+        limit = 1.0 if code == 0 else _FOLDABLE_STEEPNESS
+        if not (steepnesses <= limit).all():
+            return None, (f"layer {l}'s steepness {steepnesses.max():g} is above {limit:g} "
+                          f"(fann_run's clip changes its values)")
+        names.append(_FOLD[code][0])
+    if len(set(names[:-1])) > 1:
+        return None, (f"the hidden layers have different activations "
+                      f"({', '.join(names[:-1])}); an nnpy Network has one")
+    if names[-1] not in _OUTPUTS_FROM_FANN:
+        return None, f"the output layer is {names[-1]}, not an nnpy output"
+    return names, ""
+
+
+class FannNetwork:
+    """A FANN network as fann_run computes it, for prediction (nnpy.fann.from_fann makes one
+    of a file whose activations nnpy's core does not have). The forward pass is numpy, in
+    fann_run's order of summation (so the sums are bit-equal to libdoublefann's) and with its
+    clip of steepness * sum to +-150 / steepness: predict equals fann_run to rounding of the
+    library functions (exp, sin, cos), 1e-12 in the tests. It does not train.
+
+    weights[l] (n_out, n_in), biases[l] (n_out,)        each layer's connections, float64
+    functions[l] (n_out,), steepnesses[l] (n_out,)     each neuron's FANN activation
+    sizes, n_layers                                    as a Network's
+    """
+
+    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray],
+                 functions: list[np.ndarray], steepnesses: list[np.ndarray]):
+        self.weights = [np.array(w, np.float64) for w in weights]
+        self.biases = [np.array(b, np.float64) for b in biases]
+        self.functions = [np.array(f, np.intp) for f in functions]
+        self.steepnesses = [np.array(s, np.float64) for s in steepnesses]
+        for arrays in (self.weights, self.biases, self.functions, self.steepnesses):
+            for a in arrays:
+                a.flags.writeable = False
+        self.sizes = tuple([self.weights[0].shape[1]] + [w.shape[0] for w in self.weights])
+        self.n_layers = len(self.weights)
+        self.dtype = np.dtype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """fann_run's outputs (n_samples, n_outputs), float64, for X (n_samples, n_inputs);
+        for one sample X (n_inputs,), its outputs (n_outputs,)."""
+        from ._validation import as_matrix
+        values, single = as_matrix(X, "X", np.float64, n_cols=self.sizes[0], allow_1d=True)
+        for w, b, functions, steepnesses in zip(self.weights, self.biases, self.functions,
+                                                self.steepnesses):
+            values = _fann_layer(values, w, b, functions, steepnesses)
+        return values[0] if single else values
+
+    def __repr__(self) -> str:
+        layers = ["+".join(sorted({_FANN_ACTIVATIONS[c] for c in f.tolist()}))
+                  for f in self.functions]
+        return f"FannNetwork(sizes={list(self.sizes)}, activations={layers})"
+
+
+def _fann_layer(values: np.ndarray, w: np.ndarray, b: np.ndarray, functions: np.ndarray,
+                steepnesses: np.ndarray) -> np.ndarray:
+    """One layer of fann_run: the sums in its order, steepness, clip, activation."""
+    n, n_in = values.shape
+    weights = np.concatenate([w, b[:, None]], axis=1)      # the bias connection last
+    inputs = np.concatenate([values, np.ones((n, 1))], axis=1)
+    count = n_in + 1
+    total = np.zeros((n, w.shape[0]))
+    # fann_run's unrolled loop: the count % 4 first connections from the last of them down,
+    # then groups of four, each group summed left to right before it is added
+    first = count & 3
+    for i in range(first - 1, -1, -1):
+        total += inputs[:, i, None] * weights[:, i]
+    for i in range(first, count, 4):
+        group = inputs[:, i, None] * weights[:, i] + inputs[:, i + 1, None] * weights[:, i + 1]
+        group = group + inputs[:, i + 2, None] * weights[:, i + 2]
+        group = group + inputs[:, i + 3, None] * weights[:, i + 3]
+        total += group
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        total = steepnesses * total
+        limit = 150.0 / steepnesses
+        total = np.where(total > limit, limit, np.where(total < -limit, -limit, total))
+        out = np.empty_like(total)
+        for code in np.unique(functions).tolist():
+            columns = functions == code
+            out[:, columns] = _FANN_FUNCTIONS[code](total[:, columns])
+    return out
+
+
+def _stepwise(v: tuple[float, ...], r: tuple[float, ...], low: float,
+              high: float) -> Any:
+    """FANN's fann_stepwise: linear pieces between the points (v[i], r[i]), low below v[0],
+    high from v[5] on (and for NaN), each piece as fann_linear_func computes it."""
+    def piece(i: int, x: np.ndarray) -> np.ndarray:
+        return ((r[i + 1] - r[i]) * (x - v[i])) / (v[i + 1] - v[i]) + r[i]
+
+    def function(x: np.ndarray) -> np.ndarray:
+        return np.select([x < v[0], x < v[1], x < v[2], x < v[3], x < v[4], x < v[5]],
+                         [np.full_like(x, low)] + [piece(i, x) for i in range(5)], high)
+    return function
+
+
+# FANN 2.2's activation functions of the (clipped) steepness * sum, as fann_activation.h's
+# fann_activation_switch computes them in double, by code
+_FANN_FUNCTIONS = {
+    0: lambda x: x,                                                      # LINEAR
+    1: lambda x: np.where(x < 0, 0.0, 1.0),                              # THRESHOLD
+    2: lambda x: np.where(x < 0, -1.0, 1.0),                             # THRESHOLD_SYMMETRIC
+    3: lambda x: 1.0 / (1.0 + np.exp(-2.0 * x)),                         # SIGMOID
+    4: _stepwise((-2.64665246009826660156e+00, -1.47221946716308593750e+00,  # SIGMOID_STEPWISE
+                  -5.49306154251098632812e-01, 5.49306154251098632812e-01,
+                  1.47221934795379638672e+00, 2.64665293693542480469e+00),
+                 (4.99999988824129104614e-03, 5.00000007450580596924e-02,
+                  2.50000000000000000000e-01, 7.50000000000000000000e-01,
+                  9.49999988079071044922e-01, 9.95000004768371582031e-01), 0.0, 1.0),
+    5: lambda x: 2.0 / (1.0 + np.exp(-2.0 * x)) - 1.0,                   # SIGMOID_SYMMETRIC
+    6: _stepwise((-2.64665293693542480469e+00, -1.47221934795379638672e+00,
+                  -5.49306154251098632812e-01, 5.49306154251098632812e-01,
+                  1.47221934795379638672e+00, 2.64665293693542480469e+00),
+                 (-9.90000009536743164062e-01, -8.99999976158142089844e-01,
+                  -5.00000000000000000000e-01, 5.00000000000000000000e-01,
+                  8.99999976158142089844e-01, 9.90000009536743164062e-01), -1.0, 1.0),
+    7: lambda x: np.exp(-x * x),                                         # GAUSSIAN
+    8: lambda x: np.exp(-x * x) * 2.0 - 1.0,                             # GAUSSIAN_SYMMETRIC
+    9: lambda x: np.zeros_like(x),                                       # GAUSSIAN_STEPWISE
+    10: lambda x: (x / 2.0) / (1.0 + np.abs(x)) + 0.5,                   # ELLIOT
+    11: lambda x: x / (1.0 + np.abs(x)),                                 # ELLIOT_SYMMETRIC
+    12: lambda x: np.where(x < 0, 0.0, np.where(x > 1, 1.0, x)),         # LINEAR_PIECE
+    13: lambda x: np.where(x < -1, -1.0, np.where(x > 1, 1.0, x)),       # ..._SYMMETRIC
+    14: np.sin,                                                          # SIN_SYMMETRIC
+    15: np.cos,                                                          # COS_SYMMETRIC
+    16: lambda x: np.sin(x) / 2.0 + 0.5,                                 # SIN
+    17: lambda x: np.cos(x) / 2.0 + 0.5,                                 # COS
+}
 
 
 def _version_problem(first_line: str) -> str:
@@ -438,15 +640,16 @@ def _shape(fields: dict[str, _Field], name: str) -> list[int]:
     return sizes
 
 
-def _neurons(sizes: list[int], neurons: _Field) -> list[tuple[int, float]]:
+def _neurons(sizes: list[int], neurons: _Field) -> list[tuple[np.ndarray, np.ndarray]]:
     """Checks every neuron against the layered, fully connected network of `sizes` as
-    fann_run computes it; returns the (activation function, steepness) of each layer after
-    the input."""
+    fann_run computes it; returns, for each layer after the input, the activation function
+    codes and steepnesses of its neurons (bias neurons left out: fann_run sets them to 1)."""
     entries = neurons.entries(sum(sizes), _NEURON_FIELDS, "neuron")
-    kinds: list[tuple[int, float]] = []
+    layers: list[tuple[np.ndarray, np.ndarray]] = []
     index = 0
     for l, size in enumerate(sizes):
-        layer: set[tuple[int, float]] = set()
+        functions: list[int] = []
+        steepnesses: list[float] = []
         for j in range(size):
             where = f"neuron {index} (layer {l}, " + \
                 ("its bias neuron)" if j == size - 1 else f"neuron {j})")
@@ -469,15 +672,17 @@ def _neurons(sizes: list[int], neurons: _Field) -> list[tuple[int, float]]:
                                         f"neurons needs {sizes[l - 1]}: the "
                                         f"{sizes[l - 1] - 1} neurons of layer {l - 1} and its "
                                         f"bias)")
-                layer.add((function, steepness))
+                if function >= len(_FANN_ACTIVATIONS):
+                    # fann_run's switch has no case for it and leaves the neuron's value as it
+                    # was: no function of the inputs
+                    raise neurons.error(f"{where}: activation_function {function} is none of "
+                                        f"FANN's (0 to {len(_FANN_ACTIVATIONS) - 1})")
+                functions.append(function)
+                steepnesses.append(steepness)
             index += 1
         if l > 0:
-            if len(layer) > 1:
-                raise neurons.error(f"the neurons of layer {l} differ in activation "
-                                    f"({_describe_all(layer)}); nnpy has one activation per "
-                                    f"layer")
-            kinds.append(layer.pop())
-    return kinds
+            layers.append((np.array(functions, np.intp), np.array(steepnesses, np.float64)))
+    return layers
 
 
 def _connections(sizes: list[int], connections: _Field,
@@ -524,14 +729,3 @@ def _rounded(value: float, dtype: np.dtype[Any]) -> Any:
     """value rounded to dtype (infinity past its largest number, without a warning)."""
     with np.errstate(over="ignore"):
         return np.asarray(value).astype(dtype)
-
-
-def _describe(kind: tuple[int, float]) -> str:
-    function, steepness = kind
-    label = _FANN_ACTIVATIONS[function] if function < len(_FANN_ACTIVATIONS) else \
-        f"activation function {function}"
-    return f"{label} at steepness {steepness:g}"
-
-
-def _describe_all(kinds: Iterable[tuple[int, float]]) -> str:
-    return ", ".join(_describe(k) for k in sorted(kinds))
