@@ -323,22 +323,41 @@ def _check_c_name(name: object) -> str:
 
 
 def to_c(model: Exportable_, path: PathOrFile, name: str = "nnpy_net") -> None:
-    """Writes `model` (an nnpy.Network, a fitted NNClassifier / NNRegressor, an nnpy Model, or
-    a fitted Pipeline of affine scalers and such an estimator) to `path` (a path or a writable
-    text file) as one C99 header defining
+    """Writes a model as one C99 header that computes its prediction for one sample.
+
+    The header defines::
 
         NAME_N_INPUTS, NAME_N_OUTPUTS                (macros, NAME upper-cased)
         void NAME_predict(const T *x, T *y)          (static inline; x: N_INPUTS, y: N_OUTPUTS)
 
-    that computes, for one sample of raw inputs x: a Network's `predict(x)`; a classifier's
-    `predict_proba(x)` (a column per class, in the order of its classes; multi-label: each
-    label's probability); a regressor's `predict(x)`. A Model's standardisation and a
+    computing, for one sample of raw inputs x: a Network's ``predict(x)``; a classifier's
+    ``predict_proba(x)`` (a column per class, in the order of its classes; multi-label: each
+    label's probability); a regressor's ``predict(x)``. A Model's standardisation and a
     Pipeline's scalers are code before the first layer (the same operations, in T), a Model's
     regression target scaling code after the last. T is float for a float32 network and
-    double for float64; x and y must not overlap. `name` prefixes every symbol, so it must be a
-    C identifier that makes none C reserves: no leading underscore, no double or trailing
-    underscore, not a keyword, at most 52 characters (ValueError naming the rule otherwise).
-    The name itself is never a symbol, so names of library functions (exp, tanh) are fine."""
+    double for float64; x and y must not overlap.
+
+    Parameters
+    ----------
+    model : Network, NNClassifier, NNRegressor, Model or Pipeline
+        An nnpy.Network, a fitted estimator, an nnpy Model (``nnpy.load``), or a fitted
+        Pipeline of affine scalers and such an estimator.
+    path : str, os.PathLike or text file
+        Where to write the header.
+    name : str
+        Prefixes every symbol, so it must be a C identifier that makes none C reserves: no
+        leading underscore, no double or trailing underscore, not a keyword, at most 52
+        characters. The name itself is never a symbol, so names of library functions (exp,
+        tanh) are fine.
+
+    Raises
+    ------
+    TypeError
+        If `model` is none of those (naming the Pipeline step that is not), or `name` not a
+        string.
+    ValueError
+        If `name` breaks one of those rules (the message names the rule).
+    """
     spec = exportable(model, "to_c")
     name = _check_c_name(name)
     text = _c_header(spec, name)
