@@ -8,7 +8,7 @@
 # and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
 # in nnpy/_model.py and its two functions in nnpy/reference.py.
 from cython cimport floating
-from libc.math cimport log1p, fabs, fabsf, isinf
+from libc.math cimport log1p, fabs, fabsf
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
@@ -120,48 +120,55 @@ cdef inline floating derivative(int kind, floating a) noexcept nogil:
     return 1
 
 
-# Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first).
-# A row whose largest value is infinite (pre-activations that overflowed) gets the limit: the
-# +inf values share the mass equally (z - max would be inf - inf = NaN); a row of -inf values
-# is uniform. A NaN stays NaN.
-cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t r, j, tied
+# Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first, so
+# finite values of any size give the right answer: z - max may be -inf, whose exp is 0).
+# Returns 1 if a value is inf or NaN (pre-activations that overflowed: the limit is unknowable,
+# and the callers refuse the result), else 0.
+cdef inline unsigned int softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r, j
+    cdef unsigned int bad = 0
     cdef floating zmax, total
     cdef floating* row
     for r in range(rows):
         row = z + r * n
         zmax = row[0]
-        for j in range(1, n):
+        for j in range(n):
+            bad |= nonfinite(row[j])
             zmax = row[j] if row[j] > zmax else zmax
-        if isinf(zmax):
-            tied = 0
-            for j in range(n):
-                tied += row[j] == zmax
-            for j in range(n):
-                row[j] = <floating>(row[j] == zmax) / <floating>tied
-            continue
         total = 0
         for j in range(n):
             row[j] = exp_neg(row[j] - zmax)
             total = total + row[j]
         for j in range(n):
             row[j] = row[j] / total
+    return bad
 
 
-# The activation in place over `rows` rows of `n` contiguous pre-activations.
-cdef inline void activate(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+# The activation in place over `rows` rows of `n` contiguous pre-activations. Returns 1 if a
+# pre-activation is inf or NaN (from finite inputs and parameters: the arithmetic overflowed
+# the dtype), else 0; the test rides in the activation's own pass over the values.
+cdef inline unsigned int activate(int kind, floating* z, Py_ssize_t rows,
+                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
+    cdef unsigned int bad = 0
     if kind == SIGMOID:
         for i in range(rows * n):
+            bad |= nonfinite(z[i])
             z[i] = sigmoid(z[i])
     elif kind == TANH:
         for i in range(rows * n):
+            bad |= nonfinite(z[i])
             z[i] = tanh_(z[i])
     elif kind == RELU:
         for i in range(rows * n):
+            bad |= nonfinite(z[i])
             z[i] = relu(z[i])
     elif kind == SOFTMAX:
-        softmax_rows(z, rows, n)
+        bad = softmax_rows(z, rows, n)
+    else:
+        for i in range(rows * n):
+            bad |= nonfinite(z[i])
+    return bad
 
 
 # d *= f'(z) over n values, f'(z) from the activations a = f(z) (an elementwise activation).
@@ -206,7 +213,9 @@ cdef inline double categorical_cross_entropy(const floating* z, const floating* 
             rest += nn_exp_neg(<double>z[j] - m)
     log_rest = log1p(rest)
     for j in range(n):
-        total += <double>y[j] * ((m - <double>z[j]) + log_rest)
+        # a class of target 0 adds nothing, also where m - z_j overflows to inf (float64
+        # logits of opposite sign near the limit), whose product with 0 would be NaN
+        total += <double>y[j] * ((m - <double>z[j]) + log_rest) if y[j] != 0 else 0
     return total
 
 
