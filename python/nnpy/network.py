@@ -653,10 +653,10 @@ class Network:
         and stops training by returning False (or np.False_); progress=True shows a tqdm bar.
         epochs is an upper bound: nothing is allocated in proportion to it.
         Raises TrainingDiverged if a step would make a weight (or the optimiser state)
-        infinite or NaN, or lead to weights whose pre-activations overflow the dtype: that step
-        is not applied, weights and state stay as they were. Raises ValueError, as predict
-        does, if the pre-activations of a batch overflow the dtype at the weights fit started
-        from (X or the weights too large).
+        infinite or NaN, or lead to weights whose pre-activations overflow the dtype on X:
+        that step is not applied, weights and state stay as they were. Raises ValueError, as
+        predict and loss do, if the pre-activations overflow the dtype on X at the weights fit
+        started from (X or the weights too large); the network is then left as it was.
         Raises RuntimeError if another thread is using the network (see the class docstring).
         In the main thread Ctrl-C raises KeyboardInterrupt within a few blocks of rows, with
         the weights of the last completed step.
@@ -701,8 +701,11 @@ class Network:
                 self._loss_name = loss_name
                 if epochs == 0:
                     return history
+                # what fit started from, put back if its weights overflow on X (then fit
+                # changes nothing, as predict and loss refuse those weights alike)
+                start = (self._flat.copy(),
+                         None if self._optimizer is None else self._optimizer.copy())
                 state = self._optimizer_state_for(settings)
-                steps_before = state.step
                 opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
                                      alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
@@ -720,14 +723,16 @@ class Network:
                                                         threads)
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
                     if status == core.STATUS_OVERFLOWED:
-                        error = _overflow_error(model, self._flat, X)
-                        if state.step == steps_before:
-                            # the weights fit started from: predict on X refuses them alike
+                        error = _overflow_error(model, start[0], X)
+                        if error is not None:
+                            self._flat[...] = start[0]
+                            self._optimizer = start[1]
                             raise error
                         raise TrainingDiverged(
                             f"training diverged in epoch {run.completed + 1}: the weights it "
-                            f"reached overflow ({error}); the weights before that step are "
-                            f"kept. Try a smaller lr.") from error
+                            f"reached make a layer's pre-activations overflow {self.dtype.name} "
+                            f"(lr={lr}); the weights before that step are kept. Try a smaller "
+                            f"lr.")
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
                             f"training diverged in epoch {run.completed + 1}: a step would have "
@@ -916,18 +921,16 @@ def _next_budget(budget: int, ran: int, elapsed: float) -> int:
     return int(max(1, min(budget * 8, ran * _CALL_SECONDS / elapsed)))
 
 
-def _overflow_error(model: Any, params: FloatArray, X: FloatArray) -> ValueError:
-    """The error of core.forward for rows of X whose pre-activations overflow the dtype at
-    params (naming the layer and the first such row)."""
+def _overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[ValueError]:
+    """core.forward's error for the first row of X whose pre-activations overflow the dtype
+    at params (naming the layer and the row), or None if none does."""
     block = min(len(X), _PREDICT_BLOCK)
     try:
         core.forward(model, params, X, np.empty((len(X), model.sizes[-1]), params.dtype),
                      np.empty(model.work_size(block), params.dtype), block)
     except ValueError as error:
         return error
-    # a batch of other rows than forward's blocks, a rounding apart at the very limit
-    return ValueError(f"the pre-activations of a layer overflowed {params.dtype.name} for "
-                      f"some rows of X; scale X or the weights down")
+    return None
 
 
 def _overflowed(X: FloatArray, out: FloatArray) -> ValueError:
