@@ -566,7 +566,9 @@ class Network:
              loss: Optional[Loss] = None) -> float:
         """The loss over the rows of X, Y: the mean of the samples' losses, or with
         sample_weight (n_samples non-negative weights) sum(w_i * l_i) / sum(w_i). `loss`
-        (default loss_name) as in the class docstring."""
+        (default loss_name) as in the class docstring. Like predict, gradients, objective and
+        fit, raises ValueError naming the layer and the row where a layer's pre-activations
+        overflow the dtype (X or the weights too large: the result cannot be computed)."""
         return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
     def gradients(self, X: npt.ArrayLike, Y: npt.ArrayLike,

@@ -1219,15 +1219,15 @@ cdef object overflow_error(Model model, Py_ssize_t layer, Py_ssize_t row, Py_ssi
     dtype = x.dtype
     where = "the output layer" if l == model.net.n_layers - 1 else "a hidden layer"
     if row < 0:
-        row, rows = first, f"one of rows {first} to {first + count - 1}"
+        rows, largest = f"one of rows {first} to {first + count - 1}", x[first:first + count]
     else:
-        rows = f"row {row}"
+        rows, largest = f"row {row}", x[row]
     hint = "; or use dtype=np.float64" if dtype == np.float32 else ""
     return ValueError(
         f"the pre-activations of layer {l} ({where}: weights[{l}] @ inputs + biases[{l}]) "
         f"overflowed {dtype.name} for {rows} of X: they leave the dtype's range "
-        f"(+-{float(np.finfo(dtype).max):.4g}; X's largest magnitude in that row is "
-        f"{float(np.abs(x[row]).max()):.4g}), so the outputs cannot be computed; scale X or "
+        f"(+-{float(np.finfo(dtype).max):.4g}; X's largest magnitude there is "
+        f"{float(np.abs(largest).max()):.4g}), so the outputs cannot be computed; scale X or "
         f"the weights down{hint}")
 
 
