@@ -21,7 +21,8 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
-from activations cimport (sigmoid, activation, derivative, activate, times_derivative,
+from activations cimport (sigmoid, activation, derivative, activate, any_nonfinite,
+                          times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
@@ -471,33 +472,37 @@ cdef inline int element_threads(Py_ssize_t elements, int threads) noexcept nogil
     return threads
 
 
-# Columns lo .. hi - 1 of rows x n values: activate on each row's stretch; returns the flags
-# of activate or-ed over the rows.
+# Columns lo .. hi - 1 of rows x n values: any_nonfinite, then activate, on each row's
+# stretch; returns 1 if a value was inf or NaN.
 cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
                                           Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef Py_ssize_t i
     cdef unsigned int bad = 0
     for i in range(rows):
-        bad |= activate(kind, z + i * n + lo, 1, hi - lo)
+        bad |= any_nonfinite(z + i * n + lo, hi - lo)
+        activate(kind, z + i * n + lo, 1, hi - lo)
     return bad
 
 
 # The activation `kind` in place over `rows` rows of n, split among threads (no element's
 # value depends on the split): by columns, as gemm splits the product that wrote them (each
 # thread then mostly reads what it wrote), or by rows for softmax, which needs whole rows.
-# Returns 1 if a pre-activation was inf or NaN (see activate), else 0.
+# Returns 1 if a pre-activation was inf or NaN (see any_nonfinite), else 0.
 cdef unsigned int activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
                                 int threads) noexcept nogil:
     cdef int t, used = element_threads(rows * n, threads)
     cdef Py_ssize_t lo, hi
     cdef unsigned int bad = 0
     if used <= 1:
-        return activate(kind, z, rows, n)
+        bad = any_nonfinite(z, rows * n)
+        activate(kind, z, rows, n)
+        return bad
     for t in prange(used, num_threads=used, schedule="static"):
         if kind == SOFTMAX:
             lo = rows * t // used
             hi = rows * (t + 1) // used
-            nn_flag_or(&bad, activate(kind, z + lo * n, hi - lo, n))
+            nn_flag_or(&bad, any_nonfinite(z + lo * n, (hi - lo) * n))
+            activate(kind, z + lo * n, hi - lo, n)
         else:
             nn_flag_or(&bad, activate_columns(kind, z, rows, n, n * t // used,
                                               n * (t + 1) // used))
@@ -761,22 +766,22 @@ cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n,
 
 
 # One layer of one sample's forward pass: a = f(W a_prev + b), with W (n_out x n_in, row-major)
-# and then b at w; z_keep (not NULL) gets the pre-activations. Returns 1 if a pre-activation is
-# inf or NaN (the arithmetic overflowed: see activate), else 0.
-cdef inline unsigned int sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
-                                       Py_ssize_t n_out, const floating* w,
-                                       const floating* a_prev, floating* a, floating* z_keep,
-                                       int kind) noexcept nogil:
+# and then b at w; z_keep (not NULL) gets the pre-activations. Returns the sum of the
+# pre-activations times 0: 0 if they are finite, NaN if one is inf or NaN (the arithmetic
+# overflowed: see activate). A probe the caller adds up over the layers and tests once: one
+# multiply-add a value, where a bit test of each costs a sample-by-sample step several.
+cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
+                                   Py_ssize_t n_out, const floating* w, const floating* a_prev,
+                                   floating* a, floating* z_keep, int kind) noexcept nogil:
     cdef Py_ssize_t j
     cdef const floating* b
-    cdef unsigned int bad = 0
+    cdef floating probe = 0
     n_in = width(ins, n_in)
     n_out = width(outs, n_out)
     b = w + n_out * n_in
     for j in range(n_out):
         a[j] = dot(w + j * n_in, a_prev, n_in, ins) + b[j]
-    for j in range(n_out):
-        bad |= nonfinite(a[j])
+        probe = probe + a[j] * 0
     if z_keep != NULL:
         for j in range(n_out):
             z_keep[j] = a[j]
@@ -797,7 +802,7 @@ cdef inline unsigned int sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_
     else:
         for j in range(n_out):
             a[j] = activation(kind, a[j])
-    return bad
+    return probe
 
 
 # One layer of one sample's backprop, from the deltas of its outputs (n_out values).
@@ -864,9 +869,9 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
 
 # sized_forward in its copy for widths n_in, n_out: the sized one when both are at most
 # SMALL_WIDTH (forward_to picks the copy for n_out).
-cdef inline unsigned int forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
-                                       const floating* a_prev, floating* a, floating* z_keep,
-                                       int kind) noexcept nogil:
+cdef inline floating forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
+                                   const floating* a_prev, floating* a, floating* z_keep,
+                                   int kind) noexcept nogil:
     if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
         return sized_forward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, a,
                              z_keep, kind)
@@ -878,9 +883,9 @@ cdef inline unsigned int forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const 
         return forward_to(<Width3*>NULL, n_out, w, a_prev, a, z_keep, kind)
     return forward_to(<Width4*>NULL, n_out, w, a_prev, a, z_keep, kind)
 
-cdef inline unsigned int forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
-                                    const floating* a_prev, floating* a, floating* z_keep,
-                                    int kind) noexcept nogil:
+cdef inline floating forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
+                                const floating* a_prev, floating* a, floating* z_keep,
+                                int kind) noexcept nogil:
     if n_out == 1:
         return sized_forward(ins, <Width1*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
     elif n_out == 2:
@@ -928,8 +933,8 @@ cdef inline unsigned int backward_to(Inputs* ins, Py_ssize_t n_out, const floati
 
 
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
-# pre-activations in z_out; returns A_L. *overflowed gets 0, or 1 + the first layer whose
-# pre-activations hold inf or NaN (as forward_rows returns it).
+# pre-activations in z_out; returns A_L. *overflowed gets 1 if a pre-activation of some layer
+# is inf or NaN (the arithmetic overflowed; forward_rows says which layer), else 0.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
                                      floating* acts, floating* z_out,
                                      Py_ssize_t* overflowed) noexcept nogil:
@@ -937,20 +942,19 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
     cdef const floating* a_prev = x
     cdef const floating* w = params
     cdef floating* a = acts
-    cdef unsigned int bad
-    overflowed[0] = 0
+    cdef floating probe = 0
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         if l < last:
-            bad = forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL, net.hidden)
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL,
+                                          net.hidden)
         else:  # the output layer: its pre-activations kept for the loss
-            bad = forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
-        if bad and not overflowed[0]:
-            overflowed[0] = l + 1
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
         a_prev = a
         a = a + n_out
         w = w + n_out * (n_in + 1)
+    overflowed[0] = nonfinite(probe)
     return <floating*>a_prev
 
 
@@ -959,8 +963,8 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
 # (sized_backward). A_0 is x itself.
 # With `bad` (not NULL) grads gets plain SGD's step instead (sized_backward's fold), and *bad
 # is or-ed with 1 if a parameter plus its step is inf or NaN (the caller applies the step).
-# If the forward pass overflowed, *overflowed gets its layer + 1 (see forward_sample) and
-# nothing else is computed.
+# If the forward pass overflowed, *overflowed gets 1 (see forward_sample) and nothing else is
+# computed.
 cdef inline double sample_gradients(const Net* net, const floating* params, const floating* x,
                                     const floating* y, floating* grads, floating* work,
                                     Layout lay, floating lr, floating decay,
@@ -1523,17 +1527,17 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef floating d_hid[SMALL_WIDTH]     # hidden deltas
     cdef floating d_out[SMALL_WIDTH]     # output deltas
     cdef double sample_loss
-    cdef unsigned int overflowed
+    cdef floating probe
 
     # Forward pass
     if n_in <= SMALL_WIDTH:
-        overflowed = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
-                                   net.hidden)
+        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+                              net.hidden)
     else:
-        overflowed = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid,
-                                   <floating*>NULL, net.hidden)
-    overflowed |= sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
-    bad[0] |= overflowed << 1
+        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+                              net.hidden)
+    probe = probe + sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
+    bad[0] |= nonfinite(probe) << 1
 
     # Output deltas and loss
     sample_loss = row_loss(net.output, net.loss, a_out, z_out, y, n_out)

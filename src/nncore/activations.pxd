@@ -121,19 +121,17 @@ cdef inline floating derivative(int kind, floating a) noexcept nogil:
 
 
 # Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first, so
-# finite values of any size give the right answer: z - max may be -inf, whose exp is 0).
-# Returns 1 if a value is inf or NaN (pre-activations that overflowed: the limit is unknowable,
-# and the callers refuse the result), else 0.
-cdef inline unsigned int softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+# finite values of any size give the right answer: z - max may be -inf, whose exp is 0). For a
+# row holding inf (pre-activations that overflowed) the limit is unknowable: the callers test
+# for that (any_nonfinite) and refuse the result.
+cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t r, j
-    cdef unsigned int bad = 0
     cdef floating zmax, total
     cdef floating* row
     for r in range(rows):
         row = z + r * n
         zmax = row[0]
-        for j in range(n):
-            bad |= nonfinite(row[j])
+        for j in range(1, n):
             zmax = row[j] if row[j] > zmax else zmax
         total = 0
         for j in range(n):
@@ -141,34 +139,33 @@ cdef inline unsigned int softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n
             total = total + row[j]
         for j in range(n):
             row[j] = row[j] / total
+
+
+# 1 if one of the n values is inf or NaN, else 0. Of pre-activations (from finite inputs and
+# parameters): the arithmetic overflowed the dtype. A loop of its own: inside the activation's
+# loop the test kept gcc from vectorising the sigmoid.
+cdef inline unsigned int any_nonfinite(const floating* z, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef unsigned int bad = 0
+    for i in range(n):
+        bad |= nonfinite(z[i])
     return bad
 
 
-# The activation in place over `rows` rows of `n` contiguous pre-activations. Returns 1 if a
-# pre-activation is inf or NaN (from finite inputs and parameters: the arithmetic overflowed
-# the dtype), else 0; the test rides in the activation's own pass over the values.
-cdef inline unsigned int activate(int kind, floating* z, Py_ssize_t rows,
-                                  Py_ssize_t n) noexcept nogil:
+# The activation in place over `rows` rows of `n` contiguous pre-activations.
+cdef inline void activate(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef unsigned int bad = 0
     if kind == SIGMOID:
         for i in range(rows * n):
-            bad |= nonfinite(z[i])
             z[i] = sigmoid(z[i])
     elif kind == TANH:
         for i in range(rows * n):
-            bad |= nonfinite(z[i])
             z[i] = tanh_(z[i])
     elif kind == RELU:
         for i in range(rows * n):
-            bad |= nonfinite(z[i])
             z[i] = relu(z[i])
     elif kind == SOFTMAX:
-        bad = softmax_rows(z, rows, n)
-    else:
-        for i in range(rows * n):
-            bad |= nonfinite(z[i])
-    return bad
+        softmax_rows(z, rows, n)
 
 
 # d *= f'(z) over n values, f'(z) from the activations a = f(z) (an elementwise activation).
