@@ -104,18 +104,22 @@ def test_softmax_of_huge_logits():
     assert np.isfinite(net.loss(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]])))
 
 
-def test_softmax_of_infinite_logits_is_the_limit():
-    """float32 pre-activations that overflow to +inf: the +inf classes share the mass (the
-    limit as they grow), not inf - inf = NaN; one +inf class gets all of it."""
+def test_softmax_of_overflowing_logits_is_refused():
+    """float32 pre-activations that overflow to +-inf: the true logits are unknown (only that
+    they are beyond the range), so there is no limit to give: predict refuses, for one row and
+    several, as loss does; finite huge logits give the softmax (exp underflows to 0)."""
     net = Network([2, 3], output="softmax", dtype=np.float32, seed=0)
     net.weights = [np.array([[3e38, 0.0], [3e38, 0.0], [-3e38, 0.0]], np.float32)]
     net.biases = [np.zeros(3, np.float32)]
     X = np.array([[10.0, 0.0], [-10.0, 0.0], [1.0, 0.0]], np.float32)
-    out = net.predict(X)
-    np.testing.assert_array_equal(out[0], [0.5, 0.5, 0.0])   # two classes at +inf
-    np.testing.assert_array_equal(out[1], [0.0, 0.0, 1.0])   # one at +inf, two at -inf
-    assert out[2, 2] == 0 and out[2, 0] == out[2, 1] == 0.5  # finite, huge: exp underflows
-    np.testing.assert_array_equal(net.predict(X[0]), out[0])  # the one-sample path agrees
+    for rows, bad in ((X, 0), (X[1:], 0), (X[0], 0), (X[1], 0), (X[[2, 1]], 1)):
+        with pytest.raises(ValueError, match=f"layer 0 .*overflowed float32 for row {bad} "):
+            net.predict(rows)
+    with pytest.raises(ValueError, match="layer 0 .*overflowed float32 for row 0 "):
+        net.loss(X[:1], [[1.0, 0.0, 0.0]])
+    out = net.predict(X[2:])
+    np.testing.assert_array_equal(out, [[0.5, 0.5, 0.0]])      # finite, huge: exp underflows
+    np.testing.assert_array_equal(net.predict(X[2]), out[0])  # the one-sample path agrees
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -132,8 +136,10 @@ def test_outputs_that_overflow_are_a_clear_error(dtype, activation, output):
     before = net.get_flat_params().copy()
     X = np.array([[1.0, 1.0], [big, big]], dtype)
     for rows in (X, X[1], X[1:]):
-        with pytest.raises(ValueError, match=f"row {0 if rows.ndim == 1 or len(rows) == 1 else 1} "
-                                             f"of X are not finite.*overflowed {np.dtype(dtype).name}"):
+        # the identity hidden layer's sums of two values near the limit overflow first
+        with pytest.raises(ValueError, match=f"layer 0 .*overflowed {np.dtype(dtype).name} for "
+                                             f"row {0 if rows.ndim == 1 or len(rows) == 1 else 1} "
+                                             f"of X"):
             net.predict(rows)
     np.testing.assert_array_equal(net.get_flat_params(), before)
     assert np.all(np.isfinite(net.predict(X[:1])))

@@ -106,7 +106,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
                       f" ({err})") from None
 
 from ._validation import as_array, as_dtype, as_sample_weight, check_sample_weight
-from .network import History, Network, TrainingDiverged
+from .network import History, Network, TrainingDiverged, _overflow_error
 
 if TYPE_CHECKING:
     from .network import Activation, Loss, Output
@@ -710,8 +710,14 @@ class _BaseMLP(BaseEstimator):
                     np.take(Y_train, sample_idx, axis=0, out=Y_epoch)
                     if sw_train is not None:
                         np.take(sw_train, sample_idx, out=sw_epoch)
-                history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
-                                  lr=self._optimizer["learning_rate"], **fit_settings)
+                try:
+                    history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
+                                      lr=self._optimizer["learning_rate"], **fit_settings)
+                except ValueError as error:
+                    # pre-activations that overflow: net.fit named the row of its shuffled
+                    # copy; name it in X
+                    raise _overflow_error(net._model(), net.get_flat_params(),
+                                          np.ascontiguousarray(X, net.dtype)) or error
                 self.n_iter_ += 1
                 self.loss_ = self._epoch_loss(history)
                 self.t_ += n_samples

@@ -105,7 +105,9 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     and a Pipeline's scalers are nodes before the first layer, so the graph takes raw inputs.
 
     dtype  None: the network's own precision (float for float32, double for float64);
-           np.float32 or np.float64 to choose (float32 rounds a float64 network's weights).
+           np.float32 or np.float64 to choose (float32 rounds a float64 network's weights;
+           a weight or bias beyond float32's range is a ValueError naming it, as it would
+           become inf and the graph's outputs NaN).
 
     The module docstring lists the graph's inputs and outputs. Needs the `onnx` package
     (pip install "nnpy-net[onnx]"); onnxruntime runs the file.
@@ -141,6 +143,12 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     from ._validation import as_dtype
     dtype = net.dtype if dtype is None else as_dtype(dtype)
     elem = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+    with np.errstate(over="ignore"):  # a value beyond float32: refused below, by name
+        parameters = [(w.astype(dtype), b.astype(dtype))
+                      for w, b in zip(net.weights, net.biases)]
+    for l, (w, b) in enumerate(parameters):
+        _check_representable(w, net.weights[l], l, "weights", dtype)
+        _check_representable(b, net.biases[l], l, "biases", dtype)
     nodes, initializers = [], []
 
     def constant(name: str, value: npt.ArrayLike) -> str:
@@ -157,11 +165,10 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
 
     # the network: Gemm + activation per layer
     activations = _layer_activations(net)
-    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for l, (w, b) in enumerate(parameters):
         z = f"z{l}"
         nodes.append(helper.make_node(
-            "Gemm", [current, constant(f"W{l}", w.astype(dtype)), constant(f"b{l}",
-                                                                          b.astype(dtype))],
+            "Gemm", [current, constant(f"W{l}", w), constant(f"b{l}", b)],
             [z], name=f"layer{l}", transB=1))
         op = _ONNX_OPS[activations[l]]
         if op is None:
@@ -201,6 +208,21 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     else:
         onnx.save_model(onnx_model, os.fspath(path))
     return onnx_model
+
+
+def _check_representable(rounded: np.ndarray, original: np.ndarray, layer: int, name: str,
+                         dtype: np.dtype[Any]) -> None:
+    """ValueError if layer `layer`'s `name` ("weights" or "biases") rounded to the export's
+    dtype became inf (beyond its range)."""
+    bad = np.flatnonzero(~np.isfinite(rounded.ravel()))
+    if len(bad):
+        where = tuple(int(i) for i in np.unravel_index(bad[0], original.shape))
+        value = float(np.asarray(original).ravel()[bad[0]])
+        raise ValueError(f"layer {layer}: {name}[{layer}] holds {value:.6g} at index {where}, "
+                         f"beyond {dtype.name}'s range "
+                         f"(+-{float(np.finfo(dtype).max):.6g}); exported as {dtype.name} it "
+                         f"would be inf and the outputs NaN. Export in the network's own "
+                         f"precision (dtype=None), or scale the weights down")
 
 
 # helper is the onnx.helper module, TensorProto onnx's class (onnx is imported lazily); elem is

@@ -615,6 +615,13 @@ class Network:
         float
             The mean of the samples' losses, or with `sample_weight`
             ``sum(w_i * l_i) / sum(w_i)``.
+
+        Raises
+        ------
+        ValueError
+            Like predict, gradients, objective and fit, naming the layer and the row where a
+            layer's pre-activations overflow the dtype (X or the weights too large: the
+            result cannot be computed).
         """
         return self._loss_and_gradient(X, Y, sample_weight, loss)[0]
 
@@ -795,15 +802,18 @@ class Network:
         Raises
         ------
         TrainingDiverged
-            If a step would make a weight (or the optimiser state) infinite or NaN: that step
-            is not applied, weights and state stay as they were.
+            If a step would make a weight (or the optimiser state) infinite or NaN, or lead to
+            weights whose pre-activations overflow the dtype on X: that step is not applied,
+            weights and state stay as they were.
         RuntimeError
             If another thread is using the network (see the class docstring).
         KeyboardInterrupt
             In the main thread, Ctrl-C stops training within a few blocks of rows, with the
             weights of the last completed step.
         ValueError, TypeError
-            For a bad argument, before any training.
+            For a bad argument, before any training; ValueError too, as predict and loss
+            raise it, if the pre-activations overflow the dtype on X at the weights fit started
+            from (X or the weights too large): the network is then left as it was.
         """
         epochs = as_int(epochs, "epochs", 0)
         lr = as_float(lr, "lr", positive=True)
@@ -844,6 +854,10 @@ class Network:
                 self._loss_name = loss_name
                 if epochs == 0:
                     return history
+                # what fit started from, put back if its weights overflow on X (then fit
+                # changes nothing, as predict and loss refuse those weights alike)
+                start = (self._flat.copy(),
+                         None if self._optimizer is None else self._optimizer.copy())
                 state = self._optimizer_state_for(settings)
                 opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
                                      alpha=alpha, **_core_settings(settings))
@@ -862,6 +876,17 @@ class Network:
                                                         max_batches, work, interruptible,
                                                         threads)
                     max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
+                    if status == core.STATUS_OVERFLOWED:
+                        error = _overflow_error(model, start[0], X)
+                        if error is not None:
+                            self._flat[...] = start[0]
+                            self._optimizer = start[1]
+                            raise error
+                        raise TrainingDiverged(
+                            f"training diverged in epoch {run.completed + 1}: the weights it "
+                            f"reached make a layer's pre-activations overflow {self.dtype.name} "
+                            f"(lr={lr}); the weights before that step are kept. Try a smaller "
+                            f"lr.")
                     if status == core.STATUS_DIVERGED:
                         raise TrainingDiverged(
                             f"training diverged in epoch {run.completed + 1}: a step would have "
@@ -1103,6 +1128,18 @@ def _next_budget(budget: int, ran: int, elapsed: float) -> int:
     if ran <= 0 or elapsed <= 0:
         return budget * 8
     return int(max(1, min(budget * 8, ran * _CALL_SECONDS / elapsed)))
+
+
+def _overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[ValueError]:
+    """core.forward's error for the first row of X whose pre-activations overflow the dtype
+    at params (naming the layer and the row), or None if none does."""
+    block = min(len(X), _PREDICT_BLOCK)
+    try:
+        core.forward(model, params, X, np.empty((len(X), model.sizes[-1]), params.dtype),
+                     np.empty(model.work_size(block), params.dtype), block)
+    except ValueError as error:
+        return error
+    return None
 
 
 def _overflowed(X: FloatArray, out: FloatArray) -> ValueError:

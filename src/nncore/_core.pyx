@@ -21,7 +21,8 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
-from activations cimport (sigmoid, sigmoid_derivative, activation, derivative, activate, times_derivative,
+from activations cimport (sigmoid, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
+                          times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
                           SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
@@ -60,6 +61,8 @@ cdef enum:
     OK = 0            # train: ran its budget of epochs or batches
     DIVERGED = 1      # train: a step would have made a parameter non-finite; it was not applied
     INTERRUPTED = 2   # train: Ctrl-C arrived; the batch under way was abandoned, not applied
+    OVERFLOWED = 3    # train: a pre-activation of the batch overflowed the dtype (from finite
+                      # inputs and parameters); no step was applied
 
 cdef enum:
     SGD = 0           # stochastic gradient descent, with momentum (Nesterov's or not) or none
@@ -68,7 +71,8 @@ cdef enum:
 ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_IDENTITY, ACT_SOFTMAX = SIGMOID, TANH, RELU, IDENTITY, SOFTMAX
 LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
 OPT_SGD, OPT_ADAM = SGD, ADAM
-STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED = OK, DIVERGED, INTERRUPTED
+STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_OVERFLOWED = (OK, DIVERGED, INTERRUPTED,
+                                                                     OVERFLOWED)
 
 MAX_PARAMS = 1 << 40  # weights + biases: far beyond memory, far below Py_ssize_t overflow
 
@@ -468,26 +472,41 @@ cdef inline int element_threads(Py_ssize_t elements, int threads) noexcept nogil
     return threads
 
 
+# Columns lo .. hi - 1 of rows x n values: any_nonfinite, then activate, on each row's
+# stretch; returns 1 if a value was inf or NaN.
+cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
+                                          Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef unsigned int bad = 0
+    for i in range(rows):
+        bad |= any_nonfinite(z + i * n + lo, hi - lo)
+        activate(kind, z + i * n + lo, 1, hi - lo)
+    return bad
+
+
 # The activation `kind` in place over `rows` rows of n, split among threads (no element's
 # value depends on the split): by columns, as gemm splits the product that wrote them (each
 # thread then mostly reads what it wrote), or by rows for softmax, which needs whole rows.
-cdef void activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
-                        int threads) noexcept nogil:
+# Returns 1 if a pre-activation was inf or NaN (see any_nonfinite), else 0.
+cdef unsigned int activate_rows(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n,
+                                int threads) noexcept nogil:
     cdef int t, used = element_threads(rows * n, threads)
-    cdef Py_ssize_t i, lo, hi
+    cdef Py_ssize_t lo, hi
+    cdef unsigned int bad = 0
     if used <= 1:
+        bad = any_nonfinite(z, rows * n)
         activate(kind, z, rows, n)
-        return
+        return bad
     for t in prange(used, num_threads=used, schedule="static"):
         if kind == SOFTMAX:
             lo = rows * t // used
             hi = rows * (t + 1) // used
+            nn_flag_or(&bad, any_nonfinite(z + lo * n, (hi - lo) * n))
             activate(kind, z + lo * n, hi - lo, n)
         else:
-            lo = n * t // used
-            hi = n * (t + 1) // used
-            for i in range(rows):
-                activate(kind, z + i * n + lo, 1, hi - lo)
+            nn_flag_or(&bad, activate_columns(kind, z, rows, n, n * t // used,
+                                              n * (t + 1) // used))
+    return bad
 
 
 # Copies rows rows[first + i] of x (row first + i when rows is NULL), i < count, of n values
@@ -547,10 +566,13 @@ cdef void hidden_deltas(int kind, floating* d, const floating* a, Py_ssize_t row
 
 # Forward pass of `count` samples: rows[first + i] of x (or row first + i when rows is NULL).
 # Leaves A_0 .. A_L in the workspace's acts and the output pre-activations in its z_out.
-cdef void forward_rows(const Net* net, const floating* params, const floating* x,
-                       const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
-                       floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, n_in, n_out
+# Returns 0, or 1 + the first layer whose pre-activations hold inf or NaN: from finite inputs
+# and parameters the arithmetic overflowed the dtype, and the callers refuse the result.
+cdef Py_ssize_t forward_rows(const Net* net, const floating* params, const floating* x,
+                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                             floating* work, Layout lay) noexcept nogil:
+    cdef Py_ssize_t i, j, l, n_in, n_out, overflowed = 0
+    cdef unsigned int bad
     cdef floating* a = work + lay.acts
     cdef floating* a_next
     cdef const floating* w = params
@@ -570,22 +592,27 @@ cdef void forward_rows(const Net* net, const floating* params, const floating* x
              a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
-            activate_rows(net.output, a_next, count, n_out, lay.threads)
+            bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
         else:
-            activate_rows(net.hidden, a_next, count, n_out, lay.threads)
+            bad = activate_rows(net.hidden, a_next, count, n_out, lay.threads)
+        if bad and not overflowed:
+            overflowed = l + 1
         a = a_next
         w = b + n_out
+    return overflowed
 
 
 # Backprop over `count` samples (see forward_rows): grads = scale * (sum of their loss
 # gradients, each times its sample weight) + beta * grads (laid out like params; beta 0: grads
 # not read) and returns the sum of their losses times their weights. weights NULL: every weight
-# is 1. All deltas use the weights as they are.
+# is 1. All deltas use the weights as they are. If the forward pass overflowed (see forward_rows)
+# *overflowed gets its layer + 1 and nothing else is computed (grads is then not valid).
 cdef double accumulate_gradients(const Net* net, const floating* params, const floating* x,
                                  const floating* y, const floating* weights,
                                  const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
                                  floating scale, floating beta, floating* grads,
-                                 floating* work, Layout lay) noexcept nogil:
+                                 floating* work, Layout lay,
+                                 Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t i, l, row, n_in, n_out, offset, acts_offset
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef double loss_sum = 0
@@ -597,7 +624,9 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
     cdef floating* grad_w
     cdef floating* grad_b
     cdef const floating* w
-    forward_rows(net, params, x, rows, first, count, work, lay)
+    overflowed[0] = forward_rows(net, params, x, rows, first, count, work, lay)
+    if overflowed[0]:
+        return 0
 
     # Output deltas (and losses), one sample at a time
     acts_offset = lay.acts
@@ -735,17 +764,22 @@ cdef inline floating dot(const floating* u, const floating* v, Py_ssize_t n,
 
 
 # One layer of one sample's forward pass: a = f(W a_prev + b), with W (n_out x n_in, row-major)
-# and then b at w; z_keep (not NULL) gets the pre-activations.
-cdef inline void sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in, Py_ssize_t n_out,
-                               const floating* w, const floating* a_prev, floating* a,
-                               floating* z_keep, int kind) noexcept nogil:
+# and then b at w; z_keep (not NULL) gets the pre-activations. Returns the sum of the
+# pre-activations times 0: 0 if they are finite, NaN if one is inf or NaN (the arithmetic
+# overflowed: see activate). A probe the caller adds up over the layers and tests once: one
+# multiply-add a value, where a bit test of each costs a sample-by-sample step several.
+cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
+                                   Py_ssize_t n_out, const floating* w, const floating* a_prev,
+                                   floating* a, floating* z_keep, int kind) noexcept nogil:
     cdef Py_ssize_t j
     cdef const floating* b
+    cdef floating probe = 0
     n_in = width(ins, n_in)
     n_out = width(outs, n_out)
     b = w + n_out * n_in
     for j in range(n_out):
         a[j] = dot(w + j * n_in, a_prev, n_in, ins) + b[j]
+        probe = probe + a[j] * 0
     if z_keep != NULL:
         for j in range(n_out):
             z_keep[j] = a[j]
@@ -762,6 +796,7 @@ cdef inline void sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in, Py_s
     else:
         for j in range(n_out):
             a[j] = activation(kind, a[j])
+    return probe
 
 
 # One layer of one sample's backprop, from the deltas of its outputs (n_out values).
@@ -828,31 +863,30 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
 
 # sized_forward in its copy for widths n_in, n_out: the sized one when both are at most
 # SMALL_WIDTH (forward_to picks the copy for n_out).
-cdef inline void forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
-                               const floating* a_prev, floating* a, floating* z_keep,
-                               int kind) noexcept nogil:
+cdef inline floating forward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
+                                   const floating* a_prev, floating* a, floating* z_keep,
+                                   int kind) noexcept nogil:
     if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
-        sized_forward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, a, z_keep, kind)
+        return sized_forward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, a,
+                             z_keep, kind)
     elif n_in == 1:
-        forward_to(<Width1*>NULL, n_out, w, a_prev, a, z_keep, kind)
+        return forward_to(<Width1*>NULL, n_out, w, a_prev, a, z_keep, kind)
     elif n_in == 2:
-        forward_to(<Width2*>NULL, n_out, w, a_prev, a, z_keep, kind)
+        return forward_to(<Width2*>NULL, n_out, w, a_prev, a, z_keep, kind)
     elif n_in == 3:
-        forward_to(<Width3*>NULL, n_out, w, a_prev, a, z_keep, kind)
-    else:
-        forward_to(<Width4*>NULL, n_out, w, a_prev, a, z_keep, kind)
+        return forward_to(<Width3*>NULL, n_out, w, a_prev, a, z_keep, kind)
+    return forward_to(<Width4*>NULL, n_out, w, a_prev, a, z_keep, kind)
 
-cdef inline void forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
-                            const floating* a_prev, floating* a, floating* z_keep,
-                            int kind) noexcept nogil:
+cdef inline floating forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
+                                const floating* a_prev, floating* a, floating* z_keep,
+                                int kind) noexcept nogil:
     if n_out == 1:
-        sized_forward(ins, <Width1*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+        return sized_forward(ins, <Width1*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
     elif n_out == 2:
-        sized_forward(ins, <Width2*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+        return sized_forward(ins, <Width2*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
     elif n_out == 3:
-        sized_forward(ins, <Width3*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
-    else:
-        sized_forward(ins, <Width4*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+        return sized_forward(ins, <Width3*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
+    return sized_forward(ins, <Width4*>NULL, 0, 0, w, a_prev, a, z_keep, kind)
 
 
 # sized_backward in its copy for widths n_in, n_out (as forward_layer picks).
@@ -893,23 +927,28 @@ cdef inline unsigned int backward_to(Inputs* ins, Py_ssize_t n_out, const floati
 
 
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
-# pre-activations in z_out; returns A_L.
+# pre-activations in z_out; returns A_L. *overflowed gets 1 if a pre-activation of some layer
+# is inf or NaN (the arithmetic overflowed; forward_rows says which layer), else 0.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
-                                     floating* acts, floating* z_out) noexcept nogil:
+                                     floating* acts, floating* z_out,
+                                     Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t l, n_in, n_out, last = net.n_layers - 1
     cdef const floating* a_prev = x
     cdef const floating* w = params
     cdef floating* a = acts
+    cdef floating probe = 0
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         if l < last:
-            forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL, net.hidden)
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL,
+                                          net.hidden)
         else:  # the output layer: its pre-activations kept for the loss
-            forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
         a_prev = a
         a = a + n_out
         w = w + n_out * (n_in + 1)
+    overflowed[0] = nonfinite(probe)
     return <floating*>a_prev
 
 
@@ -918,10 +957,12 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
 # (sized_backward). A_0 is x itself.
 # With `bad` (not NULL) grads gets plain SGD's step instead (sized_backward's fold), and *bad
 # is or-ed with 1 if a parameter plus its step is inf or NaN (the caller applies the step).
+# If the forward pass overflowed, *overflowed gets 1 (see forward_sample) and nothing else is
+# computed.
 cdef inline double sample_gradients(const Net* net, const floating* params, const floating* x,
                                     const floating* y, floating* grads, floating* work,
                                     Layout lay, floating lr, floating decay,
-                                    unsigned int* bad) noexcept nogil:
+                                    unsigned int* bad, Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t l, n_in, n_out, offset, acts_offset = lay.acts
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef const floating* a_prev
@@ -932,7 +973,9 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
     cdef unsigned int flags = 0
     cdef double sample_loss
 
-    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out)
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out, overflowed)
+    if overflowed[0]:
+        return 0
     for l in range(net.n_layers):
         acts_offset += net.sizes[l + 1]  # just past A_L
 
@@ -1034,10 +1077,13 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
     cdef Py_ssize_t i
     cdef unsigned int bad = 0
     cdef floating g, m, v, lr = <floating>s.lr, momentum = <floating>s.momentum
-    cdef floating b1, b2, eps, step_size, root_bc2
+    cdef floating c1, b2, c2, eps, step_size, root_bc2
     if s.kind == ADAM:
-        b1 = <floating>s.beta1
+        # every coefficient from the double betas, rounded once: 1 - b2 from a float b2 would
+        # carry b2's rounding error magnified by 1/(1 - b2) (1.3e-5 relative for 0.999)
+        c1 = <floating>(1 - s.beta1)
         b2 = <floating>s.beta2
+        c2 = <floating>(1 - s.beta2)
         eps = <floating>s.eps
         step_size = <floating>(s.lr / (1 - pow(s.beta1, <double>t)))
         root_bc2 = <floating>sqrt(1 - pow(s.beta2, <double>t))
@@ -1045,8 +1091,8 @@ cdef inline unsigned int step_range(const Settings* s, long long t, const floati
         # run-time alias checks than gcc makes (10), and it left it scalar (10 ns a parameter)
         for i in range(begin, end):
             g = grads[i] + decay * params[i]
-            new_state[i] = state[i] + (1 - b1) * (g - state[i])
-            new_state[n + i] = b2 * state[n + i] + (1 - b2) * g * g
+            new_state[i] = state[i] + c1 * (g - state[i])
+            new_state[n + i] = b2 * state[n + i] + c2 * g * g
         for i in range(begin, end):
             m = new_state[i]
             v = new_state[n + i]
@@ -1147,16 +1193,53 @@ cdef double squared_weights(const Net* net, const floating* params) noexcept nog
 # Entry points: inference, loss and gradient, training
 # ---------------------------------------------------------------------------------------------
 
+# The first of `count` rows (rows[first + i], or first + i when rows is NULL) whose forward pass
+# overflows (see forward_rows), each row on its own, with that layer + 1 in *layer; -1 if none
+# does on its own. work and lay as for forward_rows over any count.
+cdef Py_ssize_t overflowed_row(const Net* net, const floating* params, const floating* x,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                               floating* work, Layout lay, Py_ssize_t* layer) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(first, first + count):
+        layer[0] = forward_rows(net, params, x, rows, i, 1, work, lay)
+        if layer[0]:
+            return rows[i] if rows != NULL else i
+    return -1
+
+
+cdef object overflow_error(Model model, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t first,
+                           Py_ssize_t count, object X):
+    """The ValueError for pre-activations of `layer` (1 + its index) that overflowed the
+    dtype, from finite inputs and parameters, in row `row` of X (-1: one of rows first ..
+    first + count - 1, which overflow together but not one by one)."""
+    cdef Py_ssize_t l = layer - 1
+    x = np.asarray(X)
+    dtype = x.dtype
+    where = "the output layer" if l == model.net.n_layers - 1 else "a hidden layer"
+    if row < 0:
+        rows, largest = f"one of rows {first} to {first + count - 1}", x[first:first + count]
+    else:
+        rows, largest = f"row {row}", x[row]
+    hint = "; or use dtype=np.float64" if dtype == np.float32 else ""
+    return ValueError(
+        f"the pre-activations of layer {l} ({where}: weights[{l}] @ inputs + biases[{l}]) "
+        f"overflowed {dtype.name} for {rows} of X: they leave the dtype's range "
+        f"(+-{float(np.finfo(dtype).max):.4g}; X's largest magnitude there is "
+        f"{float(np.abs(largest).max()):.4g}), so the outputs cannot be computed; scale X or "
+        f"the weights down{hint}")
+
+
 def forward(Model model, const floating[::1] params, const floating[:, ::1] X, object out,
             object work, Py_ssize_t block):
     """out = the network's output for every row of X, computed `block` rows at a time
     (work holds model.work_size(block) elements). Returns the number of inf/NaN values in X:
-    when it is not 0, nothing was computed (the caller raises)."""
+    when it is not 0, nothing was computed (the caller raises). Raises ValueError, naming the
+    layer and the row, if a pre-activation overflows the dtype (out is then not valid)."""
     cdef floating[:, ::1] o = writable(out, "out", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef const Net* net = &model.net
     cdef Py_ssize_t n = X.shape[0], n_last = net.sizes[net.n_layers], first, count, i, t
-    cdef Py_ssize_t acts_last = 0, n_bad = 0
+    cdef Py_ssize_t acts_last = 0, n_bad = 0, overflowed = 0, layer = 0, row = -1
     check_length("params", params.shape[0], net.n_params)
     check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
     check_rows("out", o.shape[0], o.shape[1], n, n_last)
@@ -1179,18 +1262,23 @@ def forward(Model model, const floating[::1] params, const floating[:, ::1] X, o
         for t in range((n + block - 1) // block):
             first = t * block
             count = min_(block, n - first)
-            forward_rows(net, &params[0], x, NULL, first, count, base, lay)
+            overflowed = forward_rows(net, &params[0], x, NULL, first, count, base, lay)
+            if overflowed:
+                row = overflowed_row(net, &params[0], x, NULL, first, count, base, lay, &layer)
+                break
             memcpy(&o[first, 0], base + lay.acts + count * acts_last,
                    count * n_last * sizeof(floating))
+    if overflowed:
+        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count, X)
     return 0
 
 
 # Forward pass of one sample into out (n_L values); 0 without computing if x holds inf/NaN,
-# 0 also if the output does (non-finite parameters: the caller's general path says which).
-# work: sum(n_1 .. n_L) + n_L elements.
+# 0 also if a pre-activation overflows or the output is not finite (non-finite parameters):
+# the caller's general path says which. work: sum(n_1 .. n_L) + n_L elements.
 cdef bint forward_one(const Net* net, const floating* params, const floating* x, floating* out,
                       floating* work) noexcept nogil:
-    cdef Py_ssize_t i, widths = 0, n_last = net.sizes[net.n_layers]
+    cdef Py_ssize_t i, widths = 0, n_last = net.sizes[net.n_layers], overflowed
     cdef unsigned int bad = 0
     cdef floating* a
     for i in range(net.sizes[0]):
@@ -1199,10 +1287,10 @@ cdef bint forward_one(const Net* net, const floating* params, const floating* x,
         return 0
     for i in range(1, net.n_layers + 1):
         widths += net.sizes[i]
-    a = forward_sample(net, params, x, work, work + widths)
+    a = forward_sample(net, params, x, work, work + widths, &overflowed)
     for i in range(n_last):
         bad |= nonfinite(a[i])
-    if bad:
+    if bad or overflowed:
         return 0
     memcpy(out, a, n_last * sizeof(floating))
     return 1
@@ -1272,7 +1360,7 @@ def predict_one(Model model, cnp.ndarray params, object x, object guard):
     thread runs between the check and the last read of the weights.
     Returns None, computing nothing, where this path does not apply: x not a C-contiguous,
     aligned, native ndarray of params' dtype and one of those shapes, x not finite, a larger
-    network, a non-finite output, another thread training the network or assigning its
+    network, a pre-activation that overflows or a non-finite output, another thread training the network or assigning its
     weights. The caller then takes the general path (forward), which says what is wrong or
     waits for the other thread."""
     return one_sample(model, params, x, guard)
@@ -1280,8 +1368,8 @@ def predict_one(Model model, cnp.ndarray params, object x, object guard):
 
 def network_predict(self, X):
     """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-    1-D sample gives a 1-D output. Outputs are finite: where the arithmetic overflows the
-    dtype (X too large for the weights) a ValueError says which row.
+    1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
+    overflow the dtype (X too large for the weights) a ValueError names the layer and row.
 
     (nnpy.Network.predict, compiled: one sample, an ndarray of shape (n_inputs,) or
     (1, n_inputs) in the network's dtype, takes predict_one's path without running any Python
@@ -1313,7 +1401,8 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
         loss = (sum_i w_i * l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
     l_i the loss of row i, w_i its weight (sample_weight, or 1 for all when it is empty), W
     the weights (not the biases): the mean loss, or with alpha scikit-learn's MLP objective.
-    Returns the loss."""
+    Returns the loss. Raises ValueError, naming the layer and the row, if a pre-activation
+    overflows the dtype (grads is then not valid)."""
     cdef floating[::1] g = writable(grads, "grads", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef const Net* net = &model.net
@@ -1340,6 +1429,7 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
         wsum = weight_sum(weights, NULL, 0, n)
     if not wsum > 0:
         raise ValueError("sample_weight must have a positive sum")
+    cdef Py_ssize_t overflowed = 0, layer = 0, row = -1
     with nogil:
         for t in range((n + block - 1) // block):
             first = t * block
@@ -1347,10 +1437,16 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
             total += accumulate_gradients(net, &params[0], &X[0, 0], &Y[0, 0], weights, NULL,
                                           first, count, <floating>(1.0 / wsum),
                                           <floating>(first != 0), &g[0],
-                                          aligned_base(&wv[0]), lay)
-        if alpha != 0:
+                                          aligned_base(&wv[0]), lay, &overflowed)
+            if overflowed:
+                row = overflowed_row(net, &params[0], &X[0, 0], NULL, first, count,
+                                     aligned_base(&wv[0]), lay, &layer)
+                break
+        if alpha != 0 and not overflowed:
             total += 0.5 * alpha * squared_weights(net, &params[0])
             add_decay(net, &params[0], <floating>(alpha / wsum), &g[0])
+    if overflowed:
+        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count, X)
     return total / wsum
 
 
@@ -1412,7 +1508,8 @@ cdef bint small_two_layer(const Net* net) noexcept nogil:
 # One plain-SGD step on the sample (x, y) of a small_two_layer network, compiled for its hidden
 # and output widths (tags h, o; the input width at run time): sample_gradients with `bad`, its
 # activations and deltas in locals (registers) rather than a workspace. grads gets the step;
-# *bad is or-ed with 1 if a parameter plus its step is inf or NaN. Returns the sample's loss.
+# *bad is or-ed with 1 if a parameter plus its step is inf or NaN, and with 2 if a
+# pre-activation overflowed (see sized_forward). Returns the sample's loss.
 cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const floating* params,
                               const floating* x, const floating* y, floating* grads,
                               floating lr, floating decay, unsigned int* bad) noexcept nogil:
@@ -1424,13 +1521,17 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef floating d_hid[SMALL_WIDTH]     # hidden deltas
     cdef floating d_out[SMALL_WIDTH]     # output deltas
     cdef double sample_loss
+    cdef floating probe
 
     # Forward pass
     if n_in <= SMALL_WIDTH:
-        sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL, net.hidden)
+        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+                              net.hidden)
     else:
-        sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL, net.hidden)
-    sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
+        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+                              net.hidden)
+    probe = probe + sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
+    bad[0] |= nonfinite(probe) << 1
 
     # Output deltas and loss
     sample_loss = row_loss(net.output, net.loss, a_out, z_out, y, n_out)
@@ -1453,7 +1554,8 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
 # that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
 # small_step, compiled for its widths: tags h, o) and the run's counters in locals, written back
 # as it returns. work and lay: train's workspace (sample_gradients' buffers). Returns OK,
-# DIVERGED or INTERRUPTED, as train does; *batches and *epochs_done get what it ran.
+# DIVERGED, OVERFLOWED or INTERRUPTED, as train does; *batches and *epochs_done get what it
+# ran.
 cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s,
                         floating* params, const floating* X, const floating* Y,
                         const floating* weights, Epochs epochs, long long* steps,
@@ -1468,6 +1570,7 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s
     cdef double loss_sum = epochs.loss_sum, wsum, sample_loss
     cdef floating lr = <floating>s.lr, decay
     cdef unsigned int bad
+    cdef Py_ssize_t overflowed = 0
     cdef int status = OK
     while done < max_epochs and ran < max_batches:
         if interruptible and nn_stop_requested():
@@ -1482,10 +1585,14 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s
             decay = <floating>(s.l2 + s.alpha / wsum)
             if Hidden is AnyWidth:
                 sample_loss = sample_gradients(net, params, X + row * n_in, Y + row * n_out,
-                                               grads, work, lay, lr, decay, &bad)
+                                               grads, work, lay, lr, decay, &bad, &overflowed)
+                bad |= (overflowed != 0) << 1
             else:
                 sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out,
                                          grads, lr, decay, &bad)
+            if bad & 2:
+                status = OVERFLOWED
+                break
             if s.alpha != 0:
                 sample_loss += 0.5 * s.alpha * squared_weights(net, params) / wsum
             if bad or nonfinite(sample_loss):
@@ -1595,7 +1702,9 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     changes nothing, and returns (see nn_interrupt.h); Python then raises KeyboardInterrupt.
     Returns (status, batches run, epochs completed): status is STATUS_OK; STATUS_DIVERGED when a
     step would have made a parameter (or the state, or the loss) non-finite: that step is not
-    applied and epochs stays before its batch; or STATUS_INTERRUPTED.
+    applied and epochs stays before its batch; STATUS_OVERFLOWED when a pre-activation of the
+    batch overflowed the dtype (forward on its rows says where), likewise; or
+    STATUS_INTERRUPTED.
     """
     cdef object dtype = dtype_of(<floating>0)
     cdef floating[::1] p = writable(params, "params", dtype)
@@ -1627,6 +1736,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef Py_ssize_t position, count, row, first, end
     cdef double batch_loss, wsum
     cdef int status = OK
+    cdef Py_ssize_t overflowed = 0
     cdef const floating* weights = &sample_weight[0] if sample_weight.shape[0] else NULL
     cdef floating* base = aligned_base(&wv[0])
     cdef floating* grads = base
@@ -1660,7 +1770,8 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                         if count == 1:  # one sample: its weight cancels
                             row = order[position]
                             batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
-                                                          grads, base, lay, 0, 0, NULL)
+                                                          grads, base, lay, 0, 0, NULL,
+                                                          &overflowed)
                         else:
                             batch_loss = 0
                             first = position
@@ -1669,14 +1780,20 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                                 batch_loss += accumulate_gradients(
                                     net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
                                     min_(block, end - first), <floating>(1.0 / wsum),
-                                    <floating>(first != position), grads, base, lay)
+                                    <floating>(first != position), grads, base, lay,
+                                    &overflowed)
                                 first += block
+                                if overflowed:
+                                    break
                                 if interruptible and first < end and nn_stop_requested():
                                     status = INTERRUPTED
                                     break
                             if status == INTERRUPTED:
                                 break
                             batch_loss /= wsum
+                        if overflowed:
+                            status = OVERFLOWED
+                            break
                         if s.alpha != 0:
                             batch_loss += 0.5 * s.alpha * squared_weights(net, &p[0]) / wsum
                         if nonfinite(batch_loss) or not optimizer_step(

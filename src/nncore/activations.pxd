@@ -8,7 +8,7 @@
 # and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
 # in nnpy/_model.py and its two functions in nnpy/reference.py.
 from cython cimport floating
-from libc.math cimport log1p, fabs, fabsf, isinf
+from libc.math cimport log1p, fabs, fabsf
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
@@ -135,12 +135,12 @@ cdef inline floating derivative(int kind, floating a) noexcept nogil:
     return 1
 
 
-# Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first).
-# A row whose largest value is infinite (pre-activations that overflowed) gets the limit: the
-# +inf values share the mass equally (z - max would be inf - inf = NaN); a row of -inf values
-# is uniform. A NaN stays NaN.
+# Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first, so
+# finite values of any size give the right answer: z - max may be -inf, whose exp is 0). For a
+# row holding inf (pre-activations that overflowed) the limit is unknowable: the callers test
+# for that (any_nonfinite) and refuse the result.
 cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t r, j, tied
+    cdef Py_ssize_t r, j
     cdef floating zmax, total
     cdef floating* row
     for r in range(rows):
@@ -148,19 +148,23 @@ cdef inline void softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t n) noexce
         zmax = row[0]
         for j in range(1, n):
             zmax = row[j] if row[j] > zmax else zmax
-        if isinf(zmax):
-            tied = 0
-            for j in range(n):
-                tied += row[j] == zmax
-            for j in range(n):
-                row[j] = <floating>(row[j] == zmax) / <floating>tied
-            continue
         total = 0
         for j in range(n):
             row[j] = exp_diff(row[j], zmax)  # z - zmax's rounding would cost |z - zmax| ulp
             total = total + row[j]
         for j in range(n):
             row[j] = row[j] / total
+
+
+# 1 if one of the n values is inf or NaN, else 0. Of pre-activations (from finite inputs and
+# parameters): the arithmetic overflowed the dtype. A loop of its own: inside the activation's
+# loop the test kept gcc from vectorising the sigmoid.
+cdef inline unsigned int any_nonfinite(const floating* z, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef unsigned int bad = 0
+    for i in range(n):
+        bad |= nonfinite(z[i])
+    return bad
 
 
 # The activation in place over `rows` rows of `n` contiguous pre-activations.
@@ -221,7 +225,9 @@ cdef inline double categorical_cross_entropy(const floating* z, const floating* 
             rest += nn_exp_neg(<double>z[j] - m)
     log_rest = log1p(rest)
     for j in range(n):
-        total += <double>y[j] * ((m - <double>z[j]) + log_rest)
+        # a class of target 0 adds nothing, also where m - z_j overflows to inf (float64
+        # logits of opposite sign near the limit), whose product with 0 would be NaN
+        total += <double>y[j] * ((m - <double>z[j]) + log_rest) if y[j] != 0 else 0
     return total
 
 
