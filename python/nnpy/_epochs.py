@@ -20,7 +20,13 @@ def labels_as_targets(Y: npt.ArrayLike, name: str, n_rows: int, output: str, n_o
     """Y one-hot encoded when it is 1-D class labels (one per row of X) for a classifier's
     outputs: a sigmoid or softmax output of two units or more (a single sigmoid unit takes
     0/1 labels as they are); anything else as it came, for the targets' own checks."""
-    if output == "identity" or n_out < 2 or np.ndim(Y) != 1 or len(Y) != n_rows:  # type: ignore[arg-type]
+    if output == "identity" or n_out < 2:
+        return Y
+    try:
+        shape = np.shape(Y)
+    except (TypeError, ValueError, OverflowError):  # ragged or odd: as_targets says what
+        return Y
+    if len(shape) != 1 or shape[0] != n_rows:
         return Y
     return one_hot(as_labels(Y, n_out, name), n_out, dtype)
 
