@@ -536,7 +536,7 @@ class _BaseMLP(BaseEstimator):
         dtype = X.dtype
         sample_weight = _check_sample_weight(sample_weight, len(X))
         sample_weight = self._class_weighted(Y, sample_weight, incremental)
-        validation = self._own_validation(X_val, y_val, sample_weight_val, dtype)
+        validation = self._own_validation(X_val, y_val, sample_weight_val, dtype, Y.shape[1])
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
 
         rs = check_random_state(self.random_state)
@@ -559,7 +559,8 @@ class _BaseMLP(BaseEstimator):
         return sample_weight
 
     def _own_validation(self, X_val: Optional[npt.ArrayLike], y_val: Optional[npt.ArrayLike],
-                        sample_weight_val: Optional[npt.ArrayLike], dtype: np.dtype[Any]
+                        sample_weight_val: Optional[npt.ArrayLike], dtype: np.dtype[Any],
+                        n_outputs: int
                         ) -> Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]]:
         """(X_val, Y_val, sample_weight_val) checked as fit's X, y, sample_weight, or None
         when fit was given no validation set; ValueError unless early stopping would use it
@@ -577,9 +578,14 @@ class _BaseMLP(BaseEstimator):
                              "early_stopping=True and solver 'sgd' or 'adam' (got "
                              f"early_stopping={self.early_stopping}, "
                              f"solver={self.solver!r})")
-        Xv, Yv = self._validate_input(X_val, y_val, incremental=True, reset=False, dtype=dtype,
-                                      validation=True)
-        return Xv, Yv, _check_sample_weight(sample_weight_val, len(Xv))
+        try:
+            Xv, Yv = self._validate_input(X_val, y_val, incremental=True, reset=False,
+                                          dtype=dtype, validation=True)
+            if Yv.shape[1] != n_outputs:
+                raise ValueError(f"y_val has {Yv.shape[1]} output column(s); y has {n_outputs}")
+            return Xv, Yv, _check_sample_weight(sample_weight_val, len(Xv))
+        except ValueError as err:  # scikit-learn's checks name X, y and sample_weight
+            raise ValueError(f"X_val, y_val, sample_weight_val: {err}") from None
 
     def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
@@ -1208,10 +1214,6 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         X, y = _validate(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
                          reset=reset)
         dtype = X.dtype  # (dtype may be a choice, as validate_data takes it)
-        if validation and y.shape[1:] != (() if self.n_outputs_ == 1 else (self.n_outputs_,)) \
-                and y.shape[1:] != (1,):
-            raise ValueError(f"y_val has {1 if y.ndim == 1 else y.shape[1]} output(s); y has "
-                             f"{self.n_outputs_}")
         if y.ndim == 2 and y.shape[1] == 1:
             y = cast(np.ndarray, column_or_1d(y, warn=True))  # scikit-learn is untyped
         Y = as_array(y.reshape(len(y), -1), "y", dtype)
