@@ -198,3 +198,42 @@ def test_diverging_fit_with_early_stopping_ends_as_scikit_learns():
     assert all(np.isfinite(c).all() for c in theirs.coefs_ + theirs.intercepts_)
     with pytest.raises(SolverDiverged):
         NNRegressor(**params).fit(X, y)
+
+
+# ---- weights assigned before any fit -------------------------------------------------------
+
+def test_assigned_weights_then_partial_fit_take_scikit_learns_worked_step():
+    """coefs_ and intercepts_ assigned to an unfitted estimator (scikit-learn's MLP allows it)
+    are where partial_fit starts: one sgd step of scikit-learn's hand-worked example."""
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    kw = dict(solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic",
+              random_state=1, max_iter=1, hidden_layer_sizes=2, momentum=0)
+    results = []
+    for kind in (NNClassifier, MLPClassifier):
+        mlp = kind(**kw)
+        mlp.coefs_ = [0] * 2
+        mlp.intercepts_ = [0] * 2
+        mlp.coefs_[0] = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]])
+        mlp.coefs_[1] = np.array([[0.1], [0.2]])
+        mlp.intercepts_[0] = np.array([0.1, 0.1])
+        mlp.intercepts_[1] = np.array([1.0])
+        mlp.n_outputs_, mlp.n_layers_, mlp.out_activation_ = 1, 3, "logistic"
+        mlp.n_iter_, mlp.t_, mlp.best_loss_, mlp.loss_curve_ = 0, 0, np.inf, []
+        mlp._no_improvement_count = 0
+        if kind is MLPClassifier:  # scikit-learn's own fit reads these
+            mlp.n_features_in_ = 3
+            mlp._coef_grads = [0] * 2
+            mlp._intercept_grads = [0] * 2
+        mlp.partial_fit(X, y, classes=[0, 1])
+        results.append(mlp)
+    ours, theirs = results
+    np.testing.assert_allclose(ours.coefs_[0], [[0.098, 0.195756], [0.2956664, 0.096008],
+                                                [0.4939998, -0.002244]], atol=1e-3)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert ours.predict_proba(X)[0, 1] == pytest.approx(0.739, abs=1e-3)
+    with pytest.raises(ValueError, match="do not fit layers"):
+        bad = NNClassifier(**kw)
+        bad.coefs_, bad.intercepts_ = [np.zeros((4, 2)), np.zeros((2, 1))], [np.zeros(2),
+                                                                             np.zeros(1)]
+        bad.partial_fit(X, y, classes=[0, 1])

@@ -20,7 +20,25 @@ two follow the same path (to rounding, which chaotic training amplifies over man
     beta_1, beta_2, epsilon, n_iter_no_change, max_fun (lbfgs)
     NNRegressor also has scikit-learn's first parameter `loss` ("squared_error" only: nnpy has
     no exponential output for "poisson").
-    dtype  nnpy's own: np.float64 (default) or np.float32, the precision of the network.
+    dtype  nnpy's own: None (default: follow X, as scikit-learn does: float32 X gives float32
+           coefs_, intercepts_ and predictions, anything else float64; warm starts and
+           partial_fit keep the fitted network's), np.float64 or np.float32.
+    class_weight  NNClassifier only, nnpy's own: None (default), "balanced" or a dict
+           {label: weight}, the meaning it has in scikit-learn's other classifiers
+           (compute_class_weight): each sample's weight is multiplied by its class's. Not
+           for multi-label y; "balanced" not in partial_fit (it needs all of y).
+
+Beyond scikit-learn's MLP, opt-in (its defaults unchanged):
+
+    clf = NNClassifier(early_stopping=True, class_weight="balanced", random_state=0)
+    clf.fit(X, y, X_val=X_val, y_val=y_val)     # your own validation set, no split
+    clf.validation_scores_, clf.validation_loss_curve_
+
+fit(X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None): X_val, y_val
+as HistGradientBoostingClassifier.fit takes them: with early_stopping=True early stopping
+scores them instead of a validation_fraction split (ValueError without early_stopping);
+validation_loss_curve_ holds the loss on the validation set after each epoch (with
+early_stopping, also with the split; None otherwise).
 
 fit(X, y, sample_weight=None); partial_fit(X, y, sample_weight=None[, classes]) (sgd and adam:
 one epoch, the optimiser's state kept from call to call); predict, predict_proba,
@@ -54,7 +72,10 @@ Where nnpy differs from scikit-learn, in detail:
   caps one sample's loss at about 36 (float64) and flattens it where outputs saturate.
 - A step that would make a weight infinite or NaN stops training with scikit-learn's
   ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
-  after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged.
+  after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged. With
+  early_stopping, as with scikit-learn, no error: training stops there (scikit-learn goes on
+  with NaN weights until n_iter_no_change), the epoch's loss and validation score are NaN,
+  a ConvergenceWarning says so, and the best validation score's weights are kept.
 - Ctrl-C (KeyboardInterrupt) during sgd/adam training propagates; scikit-learn turns it into
   a warning and returns. Either way the estimator is left fitted as far as it got (the
   completed steps; with early_stopping, the best weights so far).
@@ -308,7 +329,7 @@ class _BaseMLP(BaseEstimator):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: npt.DTypeLike = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
         # scikit-learn's MLP defaults; NNClassifier uses this signature as it is
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -339,24 +360,36 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights."""
+        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into network_'s weights.
+        Before any fit, what was assigned to it (see _adopt_assigned_weights)."""
+        if "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__:
+            return self.__dict__["_assigned_coefs"]
         check_is_fitted(self, "network_")
         return [w.T for w in self.network_.weights]
 
     @coefs_.setter
     def coefs_(self, values: Sequence[npt.ArrayLike]) -> None:
-        check_is_fitted(self, "network_")
+        if "network_" not in self.__dict__:  # kept as given, as scikit-learn's attribute
+            self.__dict__["_assigned_coefs"] = values if isinstance(values, list) else \
+                list(values)
+            return
         self.network_.weights = [np.asarray(v).T for v in values]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases."""
+        """[b_0, b_1, ...] with b_i shaped (n_out,): views into network_'s biases. Before any
+        fit, what was assigned to it."""
+        if "network_" not in self.__dict__ and "_assigned_intercepts" in self.__dict__:
+            return self.__dict__["_assigned_intercepts"]
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
 
     @intercepts_.setter
     def intercepts_(self, values: Sequence[np.ndarray]) -> None:
-        check_is_fitted(self, "network_")
+        if "network_" not in self.__dict__:
+            self.__dict__["_assigned_intercepts"] = values if isinstance(values, list) else \
+                list(values)
+            return
         self.network_.biases = list(values)
 
     # ---- an nnpy.Network or scikit-learn's MLP in, scikit-learn's MLP out -----------------
@@ -525,11 +558,18 @@ class _BaseMLP(BaseEstimator):
         if loss != "squared_error":
             raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
                              "output layer); use loss='squared_error'")
-        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        assigned = "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__ \
+            and "_assigned_intercepts" in self.__dict__ and (self.warm_start or incremental)
+        first_pass = not (hasattr(self, "network_") or assigned) or \
+            (not self.warm_start and not incremental)
+        dtype: Any  # a dtype, or the choice validate_data takes
         if self.dtype is not None:
             dtype = as_dtype(self.dtype)
         elif first_pass:  # follow X: float32 stays float32, anything else becomes float64
             dtype = (np.float64, np.float32)
+        elif assigned:  # weights assigned before any fit: theirs
+            dtype = np.asarray(self.__dict__["_assigned_coefs"][0]).dtype
+            dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
         else:  # warm_start, partial_fit: the fitted network's
             dtype = self.network_.dtype
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
@@ -540,6 +580,8 @@ class _BaseMLP(BaseEstimator):
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
 
         rs = check_random_state(self.random_state)
+        if assigned:
+            self._adopt_assigned_weights(layer_units, dtype)
         if first_pass:
             self._initialize(Y, layer_units, rs, dtype)
         else:
@@ -552,6 +594,35 @@ class _BaseMLP(BaseEstimator):
         except TrainingDiverged as err:
             raise SolverDiverged(f"{_DIVERGED} ({err})") from None
         return self
+
+    def _adopt_assigned_weights(self, layer_units: list[int], dtype: np.dtype[Any]) -> None:
+        """partial_fit or a warm start of an estimator never fitted whose coefs_ and
+        intercepts_ were assigned (scikit-learn's MLP allows it): a network with those
+        weights, continued from there."""
+        coefs = [np.asarray(c, dtype) for c in self.__dict__["_assigned_coefs"]]
+        intercepts = [np.asarray(b, dtype).reshape(-1) for b in
+                      self.__dict__["_assigned_intercepts"]]
+        shapes = list(zip(layer_units[:-1], layer_units[1:]))
+        if [c.shape for c in coefs] != shapes or [b.shape for b in intercepts] != \
+                [(n_out,) for _, n_out in shapes]:
+            raise ValueError(f"the assigned coefs_ {[c.shape for c in coefs]} and intercepts_ "
+                             f"{[b.shape for b in intercepts]} do not fit layers {layer_units} "
+                             "(X's features, hidden_layer_sizes, y's outputs)")
+        self.n_outputs_ = layer_units[-1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        self.__dict__.setdefault("n_iter_", 0)
+        self.__dict__.setdefault("t_", 0)
+        self.network_ = self._new_network(layer_units, dtype)
+        self.network_.weights = [c.T for c in coefs]
+        self.network_.biases = intercepts
+        del self.__dict__["_assigned_coefs"], self.__dict__["_assigned_intercepts"]
+        if self.solver in _STOCHASTIC_SOLVERS:  # the records not assigned start empty
+            assigned = {name: value for name, value in self.__dict__.items()
+                        if name in _TRAINING_RECORDS + ("validation_loss_curve_",
+                                                        "_no_improvement_count")}
+            self._start_curves()
+            self.__dict__.update(assigned)
 
     def _class_weighted(self, Y: np.ndarray, sample_weight: Optional[np.ndarray],
                         incremental: bool) -> Optional[np.ndarray]:
@@ -934,7 +1005,7 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: npt.DTypeLike = None,
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
                  class_weight: Union[None, Literal["balanced"], Mapping[Any, float]] = None
                  ) -> None:
         self.class_weight = class_weight
@@ -1153,7 +1224,7 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: npt.DTypeLike = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
         self.loss = loss
         shared = dict(locals())  # every other parameter, passed on as it came
         for name in ("self", "loss", "__class__"):

@@ -579,8 +579,8 @@ class Network:
         """X and Y checked and converted, Y against this network's output and `loss` (a
         checked loss name)."""
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        Y = labels_as_targets(Y, "Y", len(X), self._output, self._n_out, self.dtype)
-        Y = as_targets(Y, "Y", len(X), self._n_out, self.dtype)
+        Y = as_targets(labels_as_targets(Y, "Y", len(X), self._output, self._n_out, self.dtype),
+                       "Y", len(X), self._n_out, self.dtype)
         _model.check_targets(Y, "Y", self._output, loss)
         return X, Y
 
@@ -846,9 +846,9 @@ class Network:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
-            Yv = labels_as_targets(validation[1], "validation Y", len(Xv), self._output,
-                                   self._n_out, self.dtype)
-            Yv = as_targets(Yv, "validation Y", len(Xv), self._n_out, self.dtype)
+            Yv = as_targets(labels_as_targets(validation[1], "validation Y", len(Xv),
+                                              self._output, self._n_out, self.dtype),
+                            "validation Y", len(Xv), self._n_out, self.dtype)
             _model.check_targets(Yv, "validation Y", self._output, loss_name)
         most = _threads(n_threads)
         bar = _progress_bar(epochs) if progress else None
