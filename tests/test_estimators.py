@@ -317,8 +317,8 @@ def test_adaptive_learning_rate_same_path_as_sklearn(small):
                              random_state=0)
     assert ours.n_iter_ == theirs.n_iter_ < 500
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-8)
-    assert ours._optimizer["learning_rate"] == pytest.approx(theirs._optimizer.learning_rate)
-    assert ours._optimizer["learning_rate"] <= 1e-6
+    assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate)
+    assert ours._optimizer.learning_rate <= 1e-6
 
 
 def test_warm_start_continues_as_sklearn(small):
@@ -585,7 +585,9 @@ def test_other_bad_parameters(small):
 def test_defaults_are_sklearns():
     for ours, theirs in ((NNClassifier(), MLPClassifier()), (NNRegressor(), MLPRegressor())):
         mine = ours.get_params()
-        assert mine.pop("dtype") is np.float64
+        assert mine.pop("dtype") is None  # follow X, as scikit-learn does
+        if isinstance(ours, NNClassifier):
+            assert mine.pop("class_weight") is None
         assert mine == theirs.get_params()
 
 

@@ -92,7 +92,8 @@ def assert_same_weights(a, b):
 
 def test_parameters_map_one_to_one():
     for ours, theirs in ((NNClassifier, MLPClassifier), (NNRegressor, MLPRegressor)):
-        assert set(ours().get_params()) - {"dtype"} == set(theirs().get_params())
+        assert set(ours().get_params()) - {"dtype", "class_weight"} == \
+            set(theirs().get_params())
         params = dict(hidden_layer_sizes=(7, 2), activation="tanh", solver="sgd", alpha=0.3,
                       batch_size=5, learning_rate="invscaling", learning_rate_init=0.02,
                       power_t=0.4, max_iter=3, shuffle=False, random_state=4, tol=1e-3,

@@ -23,7 +23,25 @@ two follow the same path (to rounding, which chaotic training amplifies over man
     beta_1, beta_2, epsilon, n_iter_no_change, max_fun (lbfgs)
     NNRegressor also has scikit-learn's first parameter `loss` ("squared_error" only: nnpy has
     no exponential output for "poisson").
-    dtype  nnpy's own: np.float64 (default) or np.float32, the precision of the network.
+    dtype  nnpy's own: None (default: follow X, as scikit-learn does: float32 X gives float32
+           coefs_, intercepts_ and predictions, anything else float64; warm starts and
+           partial_fit keep the fitted network's), np.float64 or np.float32.
+    class_weight  NNClassifier only, nnpy's own: None (default), "balanced" or a dict
+           {label: weight}, the meaning it has in scikit-learn's other classifiers
+           (compute_class_weight): each sample's weight is multiplied by its class's. Not
+           for multi-label y; "balanced" not in partial_fit (it needs all of y).
+
+Beyond scikit-learn's MLP, opt-in (its defaults unchanged):
+
+    clf = NNClassifier(early_stopping=True, class_weight="balanced", random_state=0)
+    clf.fit(X, y, X_val=X_val, y_val=y_val)     # your own validation set, no split
+    clf.validation_scores_, clf.validation_loss_curve_
+
+fit(X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None): X_val, y_val
+as HistGradientBoostingClassifier.fit takes them: with early_stopping=True early stopping
+scores them instead of a validation_fraction split (ValueError without early_stopping);
+validation_loss_curve_ holds the loss on the validation set after each epoch (with
+early_stopping, also with the split; None otherwise).
 
 fit(X, y, sample_weight=None); partial_fit(X, y, sample_weight=None[, classes]) (sgd and adam:
 one epoch, the optimiser's state kept from call to call); predict, predict_proba,
@@ -57,7 +75,10 @@ Where nnpy differs from scikit-learn, in detail:
   caps one sample's loss at about 36 (float64) and flattens it where outputs saturate.
 - A step that would make a weight infinite or NaN stops training with scikit-learn's
   ValueError ("Solver produced non-finite parameter weights"), raised at that step instead of
-  after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged.
+  after the remaining epochs; it is a SolverDiverged, also an nnpy.TrainingDiverged. With
+  early_stopping, as with scikit-learn, no error: training stops there (scikit-learn goes on
+  with NaN weights until n_iter_no_change), the epoch's loss and validation score are NaN,
+  a ConvergenceWarning says so, and the best validation score's weights are kept.
 - Ctrl-C (KeyboardInterrupt) during sgd/adam training propagates; scikit-learn turns it into
   a warning and returns. Either way the estimator is left fitted as far as it got (the
   completed steps; with early_stopping, the best weights so far).
@@ -83,8 +104,8 @@ from __future__ import annotations
 import copy
 import warnings
 from numbers import Integral, Real
-from typing import (TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Type, TypeVar,
-                    TypedDict, Union, cast, overload)
+from typing import (TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional, Sequence, Type,
+                    TypeVar, Union, cast, overload)
 
 import numpy as np
 import numpy.typing as npt
@@ -139,10 +160,13 @@ RandomState = Union[int, np.random.RandomState, None]
 _MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
 
 
-class _Optimizer(TypedDict):
-    """The estimator's record of its optimiser (_fit_stochastic)."""
-    settings: tuple[Any, ...]  # solver, momentum, nesterovs_momentum, beta_1, beta_2, epsilon
-    learning_rate: float       # the current one (invscaling and adaptive change it)
+class _Optimizer:
+    """The estimator's record of its optimiser (_fit_stochastic); `learning_rate` is where
+    scikit-learn's optimiser objects keep it (code written for MLP's `_optimizer` reads it)."""
+
+    def __init__(self, settings: tuple[Any, ...], learning_rate: float) -> None:
+        self.settings = settings            # solver, momentum, nesterovs, beta_1, beta_2, eps
+        self.learning_rate = learning_rate  # the current one (invscaling, adaptive change it)
 
 
 _DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
@@ -275,6 +299,7 @@ class _BaseMLP(BaseEstimator):
     loss_curve_: list[float]                  # sgd and adam
     best_loss_: Optional[float]               # None with early_stopping
     validation_scores_: Optional[list[float]]  # with early_stopping, else None
+    validation_loss_curve_: Optional[list[float]]  # with early_stopping, else None
     best_validation_score_: Optional[float]   # with early_stopping, else None
     _no_improvement_count: int
     _best_params: tuple[list[np.ndarray], list[np.ndarray]]
@@ -282,7 +307,8 @@ class _BaseMLP(BaseEstimator):
 
     if TYPE_CHECKING:  # what NNClassifier and NNRegressor each define
         def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool,
-                            reset: bool, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]: ...
+                            reset: bool, dtype: Any, validation: bool = False
+                            ) -> tuple[np.ndarray, np.ndarray]: ...
         def _out_activation(self) -> str: ...
         @staticmethod
         def _sklearn_class() -> type[BaseEstimator]: ...
@@ -306,7 +332,7 @@ class _BaseMLP(BaseEstimator):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: npt.DTypeLike = np.float64) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
         # scikit-learn's MLP defaults; NNClassifier uses this signature as it is
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -337,24 +363,36 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into ``network_``'s weights."""
+        """[W_0, W_1, ...] with W_i shaped (n_in, n_out): views into ``network_``'s weights.
+        Before any fit, what was assigned to it (see ``_adopt_assigned_weights``)."""
+        if "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__:
+            return self.__dict__["_assigned_coefs"]
         check_is_fitted(self, "network_")
         return [w.T for w in self.network_.weights]
 
     @coefs_.setter
     def coefs_(self, values: Sequence[npt.ArrayLike]) -> None:
-        check_is_fitted(self, "network_")
+        if "network_" not in self.__dict__:  # kept as given, as scikit-learn's attribute
+            self.__dict__["_assigned_coefs"] = values if isinstance(values, list) else \
+                list(values)
+            return
         self.network_.weights = [np.asarray(v).T for v in values]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """[b_0, b_1, ...] with b_i shaped (n_out,): views into ``network_``'s biases."""
+        """[b_0, b_1, ...] with b_i shaped (n_out,): views into ``network_``'s biases. Before
+        any fit, what was assigned to it."""
+        if "network_" not in self.__dict__ and "_assigned_intercepts" in self.__dict__:
+            return self.__dict__["_assigned_intercepts"]
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
 
     @intercepts_.setter
     def intercepts_(self, values: Sequence[np.ndarray]) -> None:
-        check_is_fitted(self, "network_")
+        if "network_" not in self.__dict__:
+            self.__dict__["_assigned_intercepts"] = values if isinstance(values, list) else \
+                list(values)
+            return
         self.network_.biases = list(values)
 
     # ---- an nnpy.Network or scikit-learn's MLP in, scikit-learn's MLP out -----------------
@@ -402,7 +440,8 @@ class _BaseMLP(BaseEstimator):
         hidden = tuple(hidden) if hasattr(hidden, "__iter__") else (hidden,)
         for name, given, wanted in (("hidden_layer_sizes", hidden, defaults[
                 "hidden_layer_sizes"]), ("activation", estimator.activation,
-                defaults["activation"]), ("dtype", as_dtype(estimator.dtype), network.dtype)):
+                defaults["activation"]), ("dtype", network.dtype if estimator.dtype is None else
+                                as_dtype(estimator.dtype), network.dtype)):
             if given != wanted:
                 raise ValueError(f"{name}={params[name]!r} disagrees with the network's "
                                  f"{wanted!r}; leave it out to take the network's")
@@ -509,6 +548,7 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "network_")
         params = self.get_params()
         params.pop("dtype")
+        params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
         mlp = self._sklearn_class()(**params)
         net = self.network_
         mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]
@@ -540,7 +580,9 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self: _Estimator, X: npt.ArrayLike, y: npt.ArrayLike,
              sample_weight: Optional[npt.ArrayLike] = None,
-             incremental: bool = False) -> _Estimator:
+             incremental: bool = False, X_val: Optional[npt.ArrayLike] = None,
+             y_val: Optional[npt.ArrayLike] = None,
+             sample_weight_val: Optional[npt.ArrayLike] = None) -> _Estimator:
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         for i, width in enumerate(hidden):
@@ -550,29 +592,109 @@ class _BaseMLP(BaseEstimator):
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         hidden = [int(width) for width in hidden]
-        dtype = as_dtype(self.dtype)
         loss = getattr(self, "loss", "squared_error")
         if loss != "squared_error":
             raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
                              "output layer); use loss='squared_error'")
-        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        assigned = "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__ \
+            and "_assigned_intercepts" in self.__dict__ and (self.warm_start or incremental)
+        first_pass = not (hasattr(self, "network_") or assigned) or \
+            (not self.warm_start and not incremental)
+        dtype: Any  # a dtype, or the choice validate_data takes
+        if self.dtype is not None:
+            dtype = as_dtype(self.dtype)
+        elif first_pass:  # follow X: float32 stays float32, anything else becomes float64
+            dtype = (np.float64, np.float32)
+        elif assigned:  # weights assigned before any fit: theirs
+            dtype = np.asarray(self.__dict__["_assigned_coefs"][0]).dtype
+            dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        else:  # warm_start, partial_fit: the fitted network's
+            dtype = self.network_.dtype
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        dtype = X.dtype
         sample_weight = _check_sample_weight(sample_weight, len(X))
+        sample_weight = self._class_weighted(Y, sample_weight, incremental)
+        validation = self._own_validation(X_val, y_val, sample_weight_val, dtype, Y.shape[1])
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
 
         rs = check_random_state(self.random_state)
+        if assigned:
+            self._adopt_assigned_weights(layer_units, dtype)
         if first_pass:
             self._initialize(Y, layer_units, rs, dtype)
         else:
             self._keep_network(layer_units, dtype)
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, Y, sample_weight, rs, incremental)
+                self._fit_stochastic(X, Y, sample_weight, rs, incremental, validation)
             else:
                 self._fit_lbfgs(X, Y, sample_weight)
         except TrainingDiverged as err:
             raise SolverDiverged(f"{_DIVERGED} ({err})") from None
         return self
+
+    def _adopt_assigned_weights(self, layer_units: list[int], dtype: np.dtype[Any]) -> None:
+        """partial_fit or a warm start of an estimator never fitted whose coefs_ and
+        intercepts_ were assigned (scikit-learn's MLP allows it): a network with those
+        weights, continued from there."""
+        coefs = [np.asarray(c, dtype) for c in self.__dict__["_assigned_coefs"]]
+        intercepts = [np.asarray(b, dtype).reshape(-1) for b in
+                      self.__dict__["_assigned_intercepts"]]
+        shapes = list(zip(layer_units[:-1], layer_units[1:]))
+        if [c.shape for c in coefs] != shapes or [b.shape for b in intercepts] != \
+                [(n_out,) for _, n_out in shapes]:
+            raise ValueError(f"the assigned coefs_ {[c.shape for c in coefs]} and intercepts_ "
+                             f"{[b.shape for b in intercepts]} do not fit layers {layer_units} "
+                             "(X's features, hidden_layer_sizes, y's outputs)")
+        self.n_outputs_ = layer_units[-1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        self.__dict__.setdefault("n_iter_", 0)
+        self.__dict__.setdefault("t_", 0)
+        self.network_ = self._new_network(layer_units, dtype)
+        self.network_.weights = [c.T for c in coefs]
+        self.network_.biases = intercepts
+        del self.__dict__["_assigned_coefs"], self.__dict__["_assigned_intercepts"]
+        if self.solver in _STOCHASTIC_SOLVERS:  # the records not assigned start empty
+            assigned = {name: value for name, value in self.__dict__.items()
+                        if name in _TRAINING_RECORDS + ("validation_loss_curve_",
+                                                        "_no_improvement_count")}
+            self._start_curves()
+            self.__dict__.update(assigned)
+
+    def _class_weighted(self, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                        incremental: bool) -> Optional[np.ndarray]:
+        """sample_weight with class_weight multiplied in (NNClassifier; see there)."""
+        return sample_weight
+
+    def _own_validation(self, X_val: Optional[npt.ArrayLike], y_val: Optional[npt.ArrayLike],
+                        sample_weight_val: Optional[npt.ArrayLike], dtype: np.dtype[Any],
+                        n_outputs: int
+                        ) -> Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]]:
+        """(X_val, Y_val, sample_weight_val) checked as fit's X, y, sample_weight, or None
+        when fit was given no validation set; ValueError unless early stopping would use it
+        (HistGradientBoosting's rule)."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if not self.early_stopping or self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError("X_val and y_val are for early stopping: they need "
+                             "early_stopping=True and solver 'sgd' or 'adam' (got "
+                             f"early_stopping={self.early_stopping}, "
+                             f"solver={self.solver!r})")
+        try:
+            Xv, Yv = self._validate_input(X_val, y_val, incremental=True, reset=False,
+                                          dtype=dtype, validation=True)
+            if Yv.shape[1] != n_outputs:
+                raise ValueError(f"y_val has {Yv.shape[1]} output column(s); y has {n_outputs}")
+            return Xv, Yv, _check_sample_weight(sample_weight_val, len(Xv))
+        except ValueError as err:  # scikit-learn's checks name X, y and sample_weight
+            raise ValueError(f"X_val, y_val, sample_weight_val: {err}") from None
 
     def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
@@ -598,7 +720,7 @@ class _BaseMLP(BaseEstimator):
         self.network_.weights = weights
         self.network_.biases = biases
         for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
-                     "loss_", "_optimizer"):
+                     "validation_loss_curve_", "loss_", "_optimizer"):
             self.__dict__.pop(name, None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self._start_curves()
@@ -611,11 +733,13 @@ class _BaseMLP(BaseEstimator):
         self._best_params = self._params_copy()
         if self.early_stopping:
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
 
     def _keep_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> None:
@@ -642,24 +766,30 @@ class _BaseMLP(BaseEstimator):
     # ---- sgd and adam -------------------------------------------------------------------
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
-                        rs: np.random.RandomState, incremental: bool) -> None:
+                        rs: np.random.RandomState, incremental: bool,
+                        validation: Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]]
+                        = None) -> None:
         net = self.network_
         settings = (self.solver, self.momentum, self.nesterovs_momentum, self.beta_1,
                     self.beta_2, self.epsilon)
         if not incremental or getattr(self, "_optimizer", None) is None or \
-                self._optimizer["settings"] != settings:
+                self._optimizer.settings != settings:
             # a new optimiser, as scikit-learn makes at every fit: zero velocity and moments,
             # the initial learning rate
             net.reset_optimizer()
-            self._optimizer = {"settings": settings,
-                               "learning_rate": float(self.learning_rate_init)}
+            self._optimizer = _Optimizer(settings, float(self.learning_rate_init))
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         X_val: Optional[np.ndarray]
         y_val: Optional[np.ndarray]
+        Y_val: Optional[np.ndarray]
         sw_val: Optional[np.ndarray]
-        if early_stopping:
+        if validation is not None:  # fit's X_val, y_val: early stopping on them, no split
+            X_train, Y_train, sw_train = X, Y, sample_weight
+            X_val, Y_val, sw_val = validation
+            y_val = self._targets_for_score(Y_val)
+        elif early_stopping:
             # the split of scikit-learn: stratified for a single output column only
             stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 \
                 else None
@@ -674,7 +804,7 @@ class _BaseMLP(BaseEstimator):
             y_val = self._targets_for_score(Y_val)
         else:
             X_train, Y_train, sw_train = X, Y, sample_weight
-            X_val = y_val = sw_val = None
+            X_val = y_val = Y_val = sw_val = None
 
         n_samples = X_train.shape[0]
         if self.batch_size == "auto":
@@ -712,7 +842,12 @@ class _BaseMLP(BaseEstimator):
                         np.take(sw_train, sample_idx, out=sw_epoch)
                 try:
                     history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
-                                      lr=self._optimizer["learning_rate"], **fit_settings)
+                                      lr=self._optimizer.learning_rate, **fit_settings)
+                except TrainingDiverged as err:
+                    if not early_stopping:
+                        raise
+                    self._diverged(err)  # scikit-learn's outcome: the best weights, no error
+                    break
                 except ValueError as error:
                     # pre-activations that overflow: net.fit named the row of its shuffled
                     # copy; name it in X
@@ -724,9 +859,12 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                if early_stopping:
+                    self._record_validation_loss(cast(np.ndarray, X_val),
+                                                 cast(np.ndarray, Y_val), sw_val)
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 if sgd and self.learning_rate == "invscaling":
-                    self._optimizer["learning_rate"] = \
+                    self._optimizer.learning_rate = \
                         float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score did not improve" if early_stopping else \
@@ -749,6 +887,31 @@ class _BaseMLP(BaseEstimator):
             raise
         self._end_stochastic(early_stopping)
 
+    def _record_validation_loss(self, X_val: np.ndarray, Y_val: np.ndarray,
+                                sw_val: Optional[np.ndarray]) -> None:
+        """Appends the epoch's loss on the validation set to validation_loss_curve_: the
+        loss of loss_curve_ without alpha's penalty (log-loss, or squared error as nnpy
+        reports it), weighted by the validation sample weights; NaN where it overflows."""
+        curve = cast("list[float]", self.validation_loss_curve_)
+        try:
+            curve.append(float(self.network_.loss(X_val, Y_val, sample_weight=sw_val)))
+        except ValueError:  # outputs that overflowed (Network says so)
+            curve.append(np.nan)
+
+    def _diverged(self, err: TrainingDiverged) -> None:
+        """With early stopping, a step that would make a weight non-finite ends training as
+        scikit-learn's MLP ends it (its weights go non-finite, its validation scores NaN, and
+        it keeps the weights of the best score without an error): the epoch is counted, its
+        loss and validation scores are NaN, a ConvergenceWarning says why training stopped,
+        and the best weights are restored."""
+        self.n_iter_ += 1
+        self.loss_ = np.nan
+        self.loss_curve_.append(np.nan)
+        cast("list[float]", self.validation_scores_).append(np.nan)
+        cast("list[float]", self.validation_loss_curve_).append(np.nan)
+        warnings.warn(f"training diverged in epoch {self.n_iter_} ({err}); stopped with the "
+                      "weights of the best validation score", ConvergenceWarning)
+
     def _end_stochastic(self, early_stopping: bool) -> None:
         if early_stopping:  # the weights of the best validation score
             self.network_.weights, self.network_.biases = self._best_params
@@ -764,13 +927,13 @@ class _BaseMLP(BaseEstimator):
             if self.verbose:
                 print(msg + " Stopping.")
             return True
-        if self._optimizer["learning_rate"] <= _MIN_ADAPTIVE_LR:
+        if self._optimizer.learning_rate <= _MIN_ADAPTIVE_LR:
             if self.verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        self._optimizer["learning_rate"] /= 5.0
+        self._optimizer.learning_rate /= 5.0
         if self.verbose:
-            print(msg + " Setting learning rate to %f" % self._optimizer["learning_rate"])
+            print(msg + " Setting learning rate to %f" % self._optimizer.learning_rate)
         return False
 
     def _update_no_improvement_count(self, early_stopping: bool, X_val: Optional[np.ndarray],
@@ -937,33 +1100,99 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
 
     classes_: np.ndarray  # the labels (set by fit / the first partial_fit)
     _score_function = staticmethod(accuracy_score)
+    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
+                                    "class_weight": [dict, StrOptions({"balanced"}), None]}
+
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int], np.ndarray] = (100,),
+                 activation: HiddenActivation = "relu", *, solver: Solver = "adam",
+                 alpha: float = 0.0001, batch_size: Union[int, Literal["auto"]] = "auto",
+                 learning_rate: LearningRateSchedule = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: RandomState = None, tol: float = 1e-4,
+                 verbose: Union[bool, int] = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
+                 class_weight: Union[None, Literal["balanced"], Mapping[Any, float]] = None
+                 ) -> None:
+        self.class_weight = class_weight
+        shared = dict(locals())  # every other parameter, passed on as it came
+        for name in ("self", "class_weight", "__class__"):
+            shared.pop(name, None)
+        super().__init__(**shared)
 
     @_typed(_fit_context(prefer_skip_nested_validation=True))
     def fit(self: _Classifier, X: npt.ArrayLike, y: npt.ArrayLike,
-            sample_weight: Optional[npt.ArrayLike] = None) -> _Classifier:
-        """Fits the model.
+            sample_weight: Optional[npt.ArrayLike] = None, *,
+            X_val: Optional[npt.ArrayLike] = None, y_val: Optional[npt.ArrayLike] = None,
+            sample_weight_val: Optional[npt.ArrayLike] = None) -> _Classifier:
+        """Fits the model to X (n_samples, n_features) and the labels y (n_samples,), or a
+        multi-label indicator matrix (n_samples, n_labels).
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_features)
-            The inputs.
-        y : array_like, shape (n_samples,) or (n_samples, n_labels)
-            The labels, or a multi-label indicator matrix.
-        sample_weight : array_like, shape (n_samples,), optional
-            Weights each sample's loss and gradient.
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default None
+            Weights each sample's loss and gradient (times its class's weight with
+            class_weight).
+        X_val, y_val : array-like, default None
+            A validation set of your own for early stopping (as
+            HistGradientBoostingClassifier.fit takes it): with early_stopping=True (sgd,
+            adam) the validation score and loss are computed on it after each epoch, and
+            training uses all of X, y (no validation_fraction split). Given without
+            early_stopping=True: ValueError.
+        sample_weight_val : array-like of shape (n_val,), default None
+            Weights of the validation samples (class_weight is not applied to them).
 
         Returns
         -------
-        NNClassifier
-            self, fitted.
+        self
 
         Raises
         ------
         SolverDiverged
             If a step would make a weight infinite or NaN (the weights of the last finite
-            step are kept).
+            step are kept); with early_stopping=True the fit stops there instead, keeping the
+            best weights, as scikit-learn's does.
+
+        Notes
+        -----
+        The validation loss of each epoch is in ``validation_loss_curve_`` (also with the
+        internal split), next to ``validation_scores_``.
+
+        Examples
+        --------
+        >>> clf = NNClassifier(early_stopping=True, class_weight="balanced", random_state=0)
+        >>> clf.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        >>> clf.validation_scores_[-1], clf.validation_loss_curve_[-1]
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val,
+                         y_val=y_val, sample_weight_val=sample_weight_val)
+
+    def _class_weighted(self, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                        incremental: bool) -> Optional[np.ndarray]:
+        """sample_weight times each sample's class weight (class_weight: scikit-learn's
+        compute_class_weight over classes_; "balanced" from the unweighted class counts of
+        this y)."""
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is for single-label y; this y is multi-label")
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' needs the whole of y: it is not "
+                             "available in partial_fit; give a dict of class weights")
+        from sklearn.utils.class_weight import compute_class_weight
+        indices = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+        y = self.classes_[indices]
+        present = self.classes_ if not incremental else unique_labels(y)
+        weights = np.ones(len(self.classes_))
+        computed = compute_class_weight(self.class_weight, classes=present, y=y)
+        weights[np.searchsorted(self.classes_, present)] = computed
+        per_sample = weights[indices]
+        return per_sample if sample_weight is None else sample_weight * per_sample
 
     def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
               sample_weight: Optional[npt.ArrayLike] = None) -> float:
@@ -1004,12 +1233,18 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool, reset: bool,
-                        dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+                        dtype: Any, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         X, y = _validate(self, X, y, multi_output=True, dtype=dtype, reset=reset)
+        dtype = X.dtype  # (dtype may be a choice, as validate_data takes it)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if validation:  # fit's X_val, y_val: labels of the classes being fitted
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unknown):
+                raise ValueError(f"y_val has classes not in y: {unknown.tolist()} (y's classes "
+                                 f"are {self.classes_.tolist()})")
+        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -1177,7 +1412,7 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: npt.DTypeLike = np.float64) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
         self.loss = loss
         shared = dict(locals())  # every other parameter, passed on as it came
         for name in ("self", "loss", "__class__"):
@@ -1188,30 +1423,45 @@ class NNRegressor(RegressorMixin, _BaseMLP):
 
     @_typed(_fit_context(prefer_skip_nested_validation=True))
     def fit(self: _Regressor, X: npt.ArrayLike, y: npt.ArrayLike,
-            sample_weight: Optional[npt.ArrayLike] = None) -> _Regressor:
-        """Fits the model.
+            sample_weight: Optional[npt.ArrayLike] = None, *,
+            X_val: Optional[npt.ArrayLike] = None, y_val: Optional[npt.ArrayLike] = None,
+            sample_weight_val: Optional[npt.ArrayLike] = None) -> _Regressor:
+        """Fits the model to X (n_samples, n_features) and targets y (n_samples,) or
+        (n_samples, n_outputs).
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_features)
-            The inputs.
-        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
-            The targets.
-        sample_weight : array_like, shape (n_samples,), optional
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default None
             Weights each sample's loss and gradient.
+        X_val, y_val : array-like, default None
+            A validation set of your own for early stopping (as
+            HistGradientBoostingRegressor.fit takes it): with early_stopping=True (sgd,
+            adam) R^2 and the loss are computed on it after each epoch, and training uses
+            all of X, y (no validation_fraction split). Given without early_stopping=True:
+            ValueError.
+        sample_weight_val : array-like of shape (n_val,), default None
 
         Returns
         -------
-        NNRegressor
-            self, fitted.
+        self
 
         Raises
         ------
         SolverDiverged
             If a step would make a weight infinite or NaN (the weights of the last finite
-            step are kept).
+            step are kept); with early_stopping=True the fit stops there instead, keeping the
+            best weights, as scikit-learn's does.
+
+        Examples
+        --------
+        >>> reg = NNRegressor(early_stopping=True, random_state=0)
+        >>> reg.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        >>> reg.validation_scores_[-1], reg.validation_loss_curve_[-1]
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val,
+                         y_val=y_val, sample_weight_val=sample_weight_val)
 
     def score(self, X: npt.ArrayLike, y: npt.ArrayLike,
               sample_weight: Optional[npt.ArrayLike] = None) -> float:
@@ -1237,9 +1487,10 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool, reset: bool,
-                        dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+                        dtype: Any, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         X, y = _validate(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
                          reset=reset)
+        dtype = X.dtype  # (dtype may be a choice, as validate_data takes it)
         if y.ndim == 2 and y.shape[1] == 1:
             y = cast(np.ndarray, column_or_1d(y, warn=True))  # scikit-learn is untyped
         Y = as_array(y.reshape(len(y), -1), "y", dtype)

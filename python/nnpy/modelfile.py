@@ -172,8 +172,9 @@ class Model:
                             f"{type(estimator).__name__}")
         params = {key: value for key, value in estimator.get_params().items()
                   if _is_json_param(value)}
-        if "dtype" in estimator.get_params():
-            params["dtype"] = np.dtype(estimator.get_params()["dtype"]).name
+        dtype = estimator.get_params().get("dtype")
+        if dtype is not None:  # None: the estimator follows X's dtype
+            params["dtype"] = np.dtype(dtype).name
         classes = list(estimator.classes_) if isinstance(estimator, NNClassifier) else None
         if estimator.out_activation_ != "softmax" and estimator.n_outputs_ != 1:
             raise ValueError(f"a Model predicts one target column; this {type(estimator).__name__}"
@@ -198,7 +199,7 @@ class Model:
         params = dict(self.estimator_params)
         if "hidden_layer_sizes" in params:
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        if "dtype" in params:
+        if params.get("dtype") is not None:
             params["dtype"] = np.dtype(params["dtype"]).type
         kind = NNClassifier if self.task == "classify" else NNRegressor
         try:

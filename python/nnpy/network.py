@@ -52,11 +52,14 @@ from . import _load, _model, reference
 from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
                           as_targets, as_vector, choice, scaled_alpha)
+from ._epochs import EpochControl, labels_as_targets
+from .labels import ClassWeight, classes_of, weighted_samples
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm as _Tqdm
 
     from .io import PathLike
+    from .schedules import Schedule
 
 __all__ = ["Network", "History", "Objective", "TrainingDiverged", "ACTIVATIONS", "INITS",
            "OUTPUTS", "LOSSES", "OPTIMIZERS"]
@@ -75,6 +78,7 @@ Init = Literal["xavier", "he", "uniform01", "normal", "scaled_normal"]
 Optimizer = Literal["sgd", "adam"]
 FloatArray = npt.NDArray[np.floating]  # float64 or float32: the network's dtype
 Callback = Callable[[int, "History"], object]  # callback(epoch, history); False stops fit
+LearningRate = Union[float, Callable[[int], float], "Schedule"]  # see nnpy.schedules
 
 _CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency
 _FIRST_CALL_RATE = 1e8  # rows x (parameters + 100) a second the first call assumes: 10x to 100x
@@ -98,6 +102,9 @@ class History:
     loss: List[float] = field(default_factory=list)          # training loss (see Network.fit)
     val_loss: List[float] = field(default_factory=list)      # mean loss on `validation`
     val_accuracy: List[float] = field(default_factory=list)  # accuracy on `validation`
+    lr: List[float] = field(default_factory=list)            # learning rate of each epoch
+    best_epoch: Optional[int] = None   # with patience: the epoch whose weights fit kept
+    stopped_early: bool = False        # with patience: fit stopped before `epochs`
 
     @property
     def epochs(self) -> int:
@@ -311,6 +318,17 @@ class Network:
     and loss, with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy
     with a sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the
     dtype's rounding).
+
+    Labels: for a classifier's outputs (softmax, or sigmoid units: two or more), Y may be 1-D
+    integer class labels 0..n_outputs-1, one per row of X, one-hot encoded inside
+    (nnpy.one_hot); a single sigmoid output takes 0/1 labels as they are. Labels out of range
+    or not integers: ValueError naming Y. predict_classes(X) gives the class of each row,
+    summary() a table of the layers.
+
+        net = nnpy.Network([13, 16, 3], output="softmax")
+        net.fit(X, labels, epochs=50, lr=0.1, batch_size=16)   # labels: 0, 1 or 2 per row
+        net.accuracy(X, labels), net.predict_classes(X)
+        print(net.summary())
 
     Threads: any number of threads may read a Network at once (predict, loss, gradients,
     accuracy, save, copy, pickling, to_params, get_flat_params); assigning weights or biases
@@ -576,7 +594,8 @@ class Network:
         """X and Y checked and converted, Y against this network's output and `loss` (a
         checked loss name)."""
         X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        Y = as_targets(Y, "Y", len(X), self._n_out, self.dtype)
+        Y = as_targets(labels_as_targets(Y, "Y", len(X), self._output, self._n_out, self.dtype),
+                       "Y", len(X), self._n_out, self.dtype)
         _model.check_targets(Y, "Y", self._output, loss)
         return X, Y
 
@@ -687,7 +706,7 @@ class Network:
         Parameters
         ----------
         X, Y
-            As in `loss`.
+            As in `loss`; Y may be 1-D class labels (see the class docstring, Labels).
 
         Returns
         -------
@@ -697,6 +716,82 @@ class Network:
         """
         X, Y = self._xy(X, Y, self._loss_name)
         return _accuracy(self.predict(X), Y)
+
+    def predict_classes(self, X: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """The class index of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs), or one sample (n_inputs,)
+
+        Returns
+        -------
+        ndarray of np.intp, shape (n_samples,) (a 0-d array for one 1-D sample)
+            The argmax of the outputs for several outputs (softmax, or the post's sigmoid
+            units); for one sigmoid output, 1 where it is > 0.5, else 0 (what accuracy
+            counts). An identity output (regression) has no classes: ValueError.
+
+        Examples
+        --------
+        >>> net = nnpy.Network([13, 16, 3], output="softmax")
+        >>> net.fit(X, labels, epochs=50, lr=0.1)       # labels: 0, 1 or 2 per row
+        >>> net.predict_classes(X)[:5]
+        array([0, 0, 2, 1, 0])
+        """
+        if self._output == "identity":
+            raise ValueError("predict_classes needs a classifier's output (softmax or "
+                             "sigmoid); this network's output is 'identity' (regression): "
+                             "use predict")
+        out = self.predict(X)
+        if out.shape[-1] == 1:
+            return (out[..., 0] > 0.5).astype(np.intp)
+        return out.argmax(axis=-1).astype(np.intp)
+
+    def summary(self) -> str:
+        """A table of the layers, as Keras' model.summary() and torchinfo print it: each
+        layer's output shape, activation and number of parameters (weights + biases), then
+        the totals. Returns the text: print(net.summary()).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> print(nnpy.Network([13, 16, 3], output="softmax").summary())
+        Network: 13 -> 16 -> 3, float64, loss cross_entropy
+        layer     output shape   activation   weights   biases   parameters
+        input     (None, 13)     -                  0        0            0
+        dense_1   (None, 16)     sigmoid          208       16          224
+        output    (None, 3)      softmax           48        3           51
+        total: 275 parameters (2.1 KiB)
+        """
+        rows = [("layer", "output shape", "activation", "weights", "biases", "parameters"),
+                ("input", f"(None, {self.sizes[0]})", "-", "0", "0", "0")]
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            last = l == self.n_layers - 1
+            rows.append(("output" if last else f"dense_{l + 1}", f"(None, {n_out})",
+                         self._output if last else self._activation, str(n_in * n_out),
+                         str(n_out), str(n_in * n_out + n_out)))
+        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+        lines = [f"Network: {' -> '.join(map(str, self.sizes))}, {self.dtype.name}, "
+                 f"loss {self._loss_name}"]
+        for row in rows:
+            cells = [row[c].ljust(widths[c]) if c < 3 else row[c].rjust(widths[c])
+                     for c in range(len(row))]
+            lines.append("   ".join(cells).rstrip())
+        n_params = len(self._flat)
+        lines.append(f"total: {n_params} parameters ({_size(n_params * self.dtype.itemsize)})")
+        return "\n".join(lines)
+
+    def _class_weighted(self, Y: FloatArray, class_weight: ClassWeight,
+                        sample_weight: Optional[npt.ArrayLike]) -> npt.NDArray[np.float64]:
+        """sample_weight times each row's class weight (see fit's class_weight), float64."""
+        if self._output == "identity":
+            raise ValueError("class_weight needs a classifier's output (softmax or sigmoid); "
+                             "this network's output is 'identity'")
+        classes = classes_of(Y, "Y")
+        return weighted_samples(class_weight, classes, max(self._n_out, 2), sample_weight)
 
     # ---- training -----------------------------------------------------------------------
 
@@ -717,7 +812,7 @@ class Network:
         with self._guard.write():
             self._optimizer = None
 
-    def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: float,
+    def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: LearningRate,
             batch_size: int = 1, loss: Optional[Loss] = None, shuffle: bool = True,
             optimizer: Optimizer = "sgd",
             momentum: float = 0.0, nesterov: bool = False,
@@ -725,19 +820,25 @@ class Network:
             alpha: float = 0.0, sample_weight: Optional[npt.ArrayLike] = None,
             validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]] = None,
             callback: Optional[Callback] = None,
-            progress: bool = False, n_threads: Optional[int] = None) -> History:
+            progress: bool = False, n_threads: Optional[int] = None,
+            patience: Optional[int] = None, min_delta: float = 0.0, restore_best: bool = True,
+            class_weight: ClassWeight = None) -> History:
         """Trains by mini-batch gradient descent.
 
         Parameters
         ----------
         X : array_like, shape (n_samples, n_inputs)
             Inputs.
-        Y : array_like, shape (n_samples, n_outputs)
-            Targets.
+        Y : array_like, shape (n_samples, n_outputs) or (n_samples,)
+            Targets, or 1-D class labels (see the class docstring, Labels).
         epochs : int
             Passes over the data; an upper bound: nothing is allocated in proportion to it.
-        lr : float
-            Learning rate (positive); may change between fits.
+        lr : float or callable
+            Learning rate (positive); may change between fits. Or a schedule: a callable
+            ``lr(epoch) -> rate``, epoch counted from 0 in this fit, or one of
+            `nnpy.schedules` (StepDecay, ExponentialDecay, InverseScaling as scikit-learn's
+            "invscaling", ReduceOnPlateau as its "adaptive"). The rate is asked for once
+            before each epoch and holds for the whole epoch; ``History.lr`` records it.
         batch_size : int
             1 is the post's per-sample SGD, larger is mini-batch (each step uses the gradient
             of its batch's loss), len(X) is full batch.
@@ -791,13 +892,31 @@ class Network:
             threadpoolctl.threadpool_limits), and only for products large enough to repay
             them: small batches run on one. The weights are bit-identical for any number of
             threads.
+        patience : int or None
+            Early stopping (None: off): stop after this many epochs in a row (>= 1) whose
+            monitored loss did not improve on the best so far by more than `min_delta`. The
+            monitored loss is the validation loss when `validation` is given, else the
+            training loss (``History.loss``). ``History.stopped_early`` says whether patience
+            ended the fit.
+        min_delta : float
+            The improvement that counts for `patience`.
+        restore_best : bool
+            With `patience`: end the fit with the weights of the best epoch
+            (``History.best_epoch``), also when it ran all its epochs or a callback stopped
+            it; the optimiser's state stays that of the last epoch.
+        class_weight : None, "balanced" or dict
+            scikit-learn's meaning (see `nnpy.labels.class_weights`): each sample's weight is
+            multiplied by its class's (sample_weight times class weight). Needs class
+            targets: 1-D labels, one-hot rows, or 0/1 for one sigmoid output. "balanced" is
+            n_samples / (n_classes * count) from the unweighted counts of the classes present.
 
         Returns
         -------
         History
             ``History.loss[e]`` is the sum over epoch e's batches of (batch rows * batch loss)
             / n, each batch's loss from its forward pass before its step (the mean sample loss
-            when there are no sample weights and no alpha).
+            when there are no sample weights and no alpha); also val_loss, val_accuracy and
+            lr per epoch, best_epoch and stopped_early.
 
         Raises
         ------
@@ -814,9 +933,16 @@ class Network:
             For a bad argument, before any training; ValueError too, as predict and loss
             raise it, if the pre-activations overflow the dtype on X at the weights fit started
             from (X or the weights too large): the network is then left as it was.
+
+        Examples
+        --------
+        >>> net = nnpy.Network([13, 16, 3], output="softmax", seed=0)
+        >>> h = net.fit(X, labels, epochs=500, lr=ExponentialDecay(0.5, gamma=0.99),
+        ...             batch_size=16, validation=(Xv, labels_v), patience=20,
+        ...             class_weight="balanced")
+        >>> h.best_epoch, h.stopped_early, net.accuracy(Xv, labels_v)
         """
         epochs = as_int(epochs, "epochs", 0)
-        lr = as_float(lr, "lr", positive=True)
         batch_size = as_int(batch_size, "batch_size", 1)
         loss_name = self._check_loss(loss)
         if not isinstance(shuffle, (bool, np.bool_)):
@@ -827,13 +953,18 @@ class Network:
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
         X, Y = self._xy(X, Y, loss_name)
+        control = EpochControl(lr, patience, min_delta, restore_best, len(X))
+        if class_weight is not None:
+            sample_weight = self._class_weighted(Y, class_weight, sample_weight)
         sw, weight_scale = as_sample_weight(sample_weight, len(X), self.dtype)
         alpha = scaled_alpha(alpha, weight_scale, self.dtype)
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
-            Yv = as_targets(validation[1], "validation Y", len(Xv), self._n_out, self.dtype)
+            Yv = as_targets(labels_as_targets(validation[1], "validation Y", len(Xv),
+                                              self._output, self._n_out, self.dtype),
+                            "validation Y", len(Xv), self._n_out, self.dtype)
             _model.check_targets(Yv, "validation Y", self._output, loss_name)
         most = _threads(n_threads)
         bar = _progress_bar(epochs) if progress else None
@@ -843,7 +974,8 @@ class Network:
         batches_per_epoch = -(-n // batch_size)
         history = History()
         model = self._model(loss_name)
-        per_epoch = validation is not None or callback is not None or bar is not None
+        per_epoch = validation is not None or callback is not None or bar is not None or \
+            control.per_epoch
         interruptible = threading.current_thread() is threading.main_thread()
         max_batches = _first_budget(batch_size, model.n_params)  # then measured (_next_budget)
         adapt = n_threads is None and most > 1 and \
@@ -859,6 +991,7 @@ class Network:
                 start = (self._flat.copy(),
                          None if self._optimizer is None else self._optimizer.copy())
                 state = self._optimizer_state_for(settings)
+                lr = control.rate(0, history)
                 opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
                                      alpha=alpha, **_core_settings(settings))
                 run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
@@ -894,9 +1027,11 @@ class Network:
                             f"step are kept. Try a smaller lr.")
                     if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
                         history.loss.extend(losses[:completed].tolist())
+                        history.lr.extend([lr] * completed)
                         continue
                     for value in losses[:completed]:
                         history.loss.append(float(value))
+                        history.lr.append(lr)
                         if validation is not None:
                             history.val_loss.append(self.loss(Xv, Yv, loss=loss))
                             history.val_accuracy.append(_accuracy(self.predict(Xv), Yv))
@@ -906,7 +1041,17 @@ class Network:
                         if callback is not None:
                             verdict = callback(len(history.loss) - 1, history)
                             if isinstance(verdict, (bool, np.bool_)) and not verdict:
-                                return history
+                                return control.finish(history, self._flat)
+                        if control.should_stop(history, self._flat):
+                            return control.finish(history, self._flat)
+                    if completed and control.per_epoch and run.completed < epochs:
+                        new_lr = control.rate(run.completed, history)
+                        if new_lr != lr:
+                            lr = new_lr
+                            opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr,
+                                                 state.steps, l2=l2, alpha=alpha,
+                                                 **_core_settings(settings))
+                control.finish(history, self._flat)
         finally:
             if bar is not None:
                 bar.close()
@@ -1153,6 +1298,18 @@ def _overflowed(X: FloatArray, out: FloatArray) -> ValueError:
         f"arithmetic overflowed {dtype.name} (X's largest magnitude is "
         f"{float(np.abs(X).max()):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
         f"scale X down{hint}")
+
+
+def _size(n_bytes: int) -> str:
+    """A byte count for people: 2.1 KiB, 3.4 MiB."""
+    value = float(n_bytes)
+    if value < 1024:
+        return f"{n_bytes} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _accuracy(outputs: FloatArray, Y: FloatArray) -> float:
