@@ -352,8 +352,8 @@ class Model:
                                     for row in np.flatnonzero(missing))
                 else:
                     column[missing] = fill
-            for row in np.flatnonzero(np.isinf(column)):
-                problems.append((int(row), name, f"X holds {column[row]} in column {name!r}; "
+            for bad in np.flatnonzero(np.isinf(column)):
+                problems.append((int(bad), name, f"X holds {column[bad]} in column {name!r}; "
                                  f"every value must be finite"))
             inputs[:, at] = np.where(np.isfinite(column), column, 0.0)
             at += 1
