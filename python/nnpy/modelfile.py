@@ -80,7 +80,7 @@ from .network import Network
 if TYPE_CHECKING:
     from .estimators import NNClassifier, NNRegressor
 
-__all__ = ["Model", "load", "FORMAT", "VERSION"]
+__all__ = ["Model", "load", "encode_columns", "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Model"
 VERSION = 2  # the newest version read and written (1 when there is nothing of 2)
@@ -306,59 +306,18 @@ class Model:
         module docstring). ValueError for the first value that cannot be encoded."""
         inputs, problems = self.encode_columns(self._columns(X), unknown)
         if problems:
-            row, _, text = problems[0]
+            row, _, _, text = problems[0]
             raise ValueError(f"{text} (row {row})")
         return inputs
 
     def encode_columns(self, columns: Mapping[str, Any], unknown: str = "error"
-                       ) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+                       ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
         """(inputs, problems) of columns already read: {feature: float64 array (NaN where
         missing) | sequence of str or None (a text column; None where missing)}. problems:
-        (row, column, what is wrong) of each value that cannot be encoded (its inputs are
-        then 0): a missing value without a fill, one not finite, an unseen category (unless
-        unknown is "ignore")."""
-        if unknown not in ("error", "ignore"):
-            raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
-        n = len(next(iter(columns.values()))) if columns else 0
-        inputs = np.zeros((n, len(self.input_names)))
-        problems: list[tuple[int, str, str]] = []
-        at = 0
-        for name in self.feature_names:
-            values = columns[name]
-            fill = self.fill.get(name)
-            if name in self.categories:
-                categories = self.categories[name]
-                place = {c: k for k, c in enumerate(categories)}
-                for row, value in enumerate(values):
-                    if value is None:
-                        if fill is None:
-                            problems.append((row, name, _no_fill(name)))
-                            continue
-                        value = fill
-                    k = place.get(value)
-                    if k is not None:
-                        inputs[row, at + k] = 1.0
-                    elif unknown == "error":
-                        problems.append((row, name, f"column {name!r} holds {value!r}, a "
-                                         f"category the model did not see in training (it "
-                                         f"knows {_some(categories)})"))
-                at += len(categories)
-                continue
-            column = np.array(values, dtype=np.float64)
-            missing = np.isnan(column)
-            if missing.any():
-                if fill is None:
-                    problems.extend((int(row), name, _no_fill(name))
-                                    for row in np.flatnonzero(missing))
-                else:
-                    column[missing] = fill
-            for bad in np.flatnonzero(np.isinf(column)):
-                problems.append((int(bad), name, f"X holds {column[bad]} in column {name!r}; "
-                                 f"every value must be finite"))
-            inputs[:, at] = np.where(np.isfinite(column), column, 0.0)
-            at += 1
-        problems.sort(key=lambda p: p[0])
-        return inputs, problems
+        (row, column, kind, what is wrong) of each value that cannot be encoded (its inputs
+        are then 0), kind "missing" (a missing value without a fill), "infinite" or
+        "unknown" (a category not seen in training, unless unknown is "ignore")."""
+        return encode_columns(self.feature_names, self.categories, self.fill, columns, unknown)
 
     def _columns(self, X: Any) -> dict[str, Any]:
         """X's feature columns, read for encode_columns."""
@@ -695,6 +654,55 @@ def _numbers(value: Any, what: str, columns: Sequence[str] = (),
         raise ValueError(f"{where(index)} holds {array[index]!s}, beyond the range of float64 "
                          f"(largest {float(np.finfo(np.float64).max):.4g})")
     return out
+
+
+def encode_columns(features: Sequence[str], categories: Mapping[str, Sequence[str]],
+                   fill: Mapping[str, Any], columns: Mapping[str, Any], unknown: str = "error"
+                   ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
+    """Model.encode_columns for these features, categories and fills."""
+    if unknown not in ("error", "ignore"):
+        raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+    n = len(next(iter(columns.values()))) if columns else 0
+    width = sum(len(categories[name]) if name in categories else 1 for name in features)
+    inputs = np.zeros((n, width))
+    problems: list[tuple[int, str, str, str]] = []
+    at = 0
+    for name in features:
+        values = columns[name]
+        filler = fill.get(name)
+        if name in categories:
+            known = categories[name]
+            place = {c: k for k, c in enumerate(known)}
+            for row, value in enumerate(values):
+                if value is None:
+                    if filler is None:
+                        problems.append((row, name, "missing", _no_fill(name)))
+                        continue
+                    value = filler
+                k = place.get(value)
+                if k is not None:
+                    inputs[row, at + k] = 1.0
+                elif unknown == "error":
+                    problems.append((row, name, "unknown", f"column {name!r} holds {value!r}, "
+                                     f"a category the model did not see in training (it knows "
+                                     f"{_some(known)})"))
+            at += len(known)
+            continue
+        column = np.array(values, dtype=np.float64)
+        missing = np.isnan(column)
+        if missing.any():
+            if filler is None:
+                problems.extend((int(row), name, "missing", _no_fill(name))
+                                for row in np.flatnonzero(missing))
+            else:
+                column[missing] = filler
+        for bad in np.flatnonzero(np.isinf(column)):
+            problems.append((int(bad), name, "infinite", f"X holds {column[bad]} in column "
+                             f"{name!r}; every value must be finite"))
+        inputs[:, at] = np.where(np.isfinite(column), column, 0.0)
+        at += 1
+    problems.sort(key=lambda p: p[0])
+    return inputs, problems
 
 
 def _texts(value: Any, name: str) -> list[Optional[str]]:
