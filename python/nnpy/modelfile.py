@@ -172,7 +172,9 @@ class Model:
     def _check_network(self) -> None:
         net, n = self.network, len(self.input_names)
         if net.sizes[0] != n:
-            raise ValueError(f"the network has {net.sizes[0]} inputs for {n} input_names")
+            raise ValueError(f"the network has {net.sizes[0]} inputs for {n} "
+                             + ("input_names (the features, text columns one per category)"
+                                if self.categories else "feature_names"))
         n_out = net.sizes[-1]
         if self.task == "regress":
             if net.output != "identity" or n_out != 1:
@@ -432,7 +434,7 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
         raise ValueError(f"{name}: network must be a 1-D uint8 array (a network file's bytes), "
                          f"got dtype {raw.dtype} and shape {raw.shape}")
     net = nnio._load(io.BytesIO(raw.tobytes()), f"{name} (its network)", None)
-    n = int(net.sizes[0])  # the inputs; checked against the features and categories below
+    n = _declared_inputs(header, int(net.sizes[0]))
     vectors = {}
     for key in ("mean", "scale"):
         array = nnio._read_array(zf, members[key], name, 8 * n + nnio._NPY_HEADER_ALLOWANCE)
@@ -449,6 +451,17 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
                      fill=header.get("fill"))
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name}: {err}") from None
+
+
+def _declared_inputs(header: dict, otherwise: int) -> int:
+    """The network inputs the header's features and categories make (`otherwise` when they
+    are malformed: the Model's own checks then name what is wrong)."""
+    features, categories = header["features"], header.get("categories") or {}
+    if not isinstance(categories, dict) or \
+            not all(isinstance(c, list) for c in categories.values()):
+        return otherwise
+    return sum(len(categories[f]) if isinstance(f, str) and f in categories else 1
+               for f in features)
 
 
 def _check_header(header: Any, name: str) -> None:  # header: parsed JSON, checked here
