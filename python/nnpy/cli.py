@@ -847,8 +847,8 @@ class UsageError(Exception):
     and the command exits with status 2."""
 
 
-_NOT_NUMERIC_HINT = ("feature columns must be numeric (leave a column out with --ignore COLUMN, "
-                     "or one-hot encode it with --categorical COLUMN)")
+_NOT_NUMERIC_HINT = ("feature columns must be numeric (leave a column out with --ignore "
+                     "COLUMN, or one-hot encode it with --categorical COLUMN)")
 
 
 _MISSING_HINT = ("--missing drop leaves out the rows with a missing cell; --missing mean or "
