@@ -335,7 +335,8 @@ class Model:
                 if name in self.categories:
                     columns[name] = _texts(X[name], name)
                     continue
-                column = _numbers(X[name], f"column {name!r}", missing=True)
+                # None is a missing value where the model fills one, else not a number
+                column = _numbers(X[name], f"column {name!r}", missing=name in self.fill)
                 if column.ndim > 1:
                     raise ValueError(f"column {name!r} must be a number or a 1-D sequence of "
                                      f"numbers, got shape {column.shape}")
@@ -350,7 +351,7 @@ class Model:
                             f"{'s' * (len(self.categories) > 1)} "
                             f"{', '.join(map(repr, self.categories))}: give X's columns by name "
                             f"(a dict of column name -> values, or a pandas DataFrame)")
-        matrix = _numbers(X, "X", names, missing=True)
+        matrix = _numbers(X, "X", names, missing=bool(self.fill))
         if matrix.ndim != 2 or matrix.shape[1] != len(names):
             raise ValueError(f"X must be 2-D with {len(names)} columns (in the order of "
                              f"feature_names: {', '.join(map(repr, names))}), or columns by "
