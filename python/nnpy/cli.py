@@ -12,27 +12,37 @@
                          the model (nnpy.modelfile) in one file
     nnpy predict MODEL DATA.csv [--out FILE] [--proba]
                          the model's predictions for a CSV file's rows, as CSV
+    nnpy score MODEL DATA.csv
+                         accuracy and confusion matrix, or R^2, MAE and RMSE, on a labelled file
 
 Demo options (xor, digits): --seed, --epochs, --lr, --hidden, --no-progress, --out DIR,
 --no-plot. Every run is deterministic for a given seed (apart from the times it prints).
 
 nnpy train reads a CSV file with a header (comma-separated, UTF-8; see nnpy._csvtable for
-what a number is). The --target column is predicted from every other column (less those
-named by --ignore), which must be numeric. A target of integers or text is a classification,
+what a number is and what a missing value; "-" reads standard input). The --target column is
+predicted from every other column (less those named by --ignore): numbers, or text columns
+(and those named by --categorical), one-hot encoded with the file's categories; missing cells
+are an error, or dropped or filled with the training rows' mean or median (--missing), the
+fill stored in the model. Every problem of the file is said at once (the first 20). A target of integers or text is a classification,
 one of other numbers a regression, unless --task says otherwise. The rows are split into a
 training and a held-out part (--test-size, stratified by class for a classification, drawn
 with --seed); the features are standardised with the training part's mean and standard
 deviation (and a regression's target too); an NNClassifier / NNRegressor with scikit-learn's
-MLP parameters (--hidden 64,32 is hidden_layer_sizes=(64, 32); --activation, --solver,
---epochs is max_iter, --seed is random_state) is trained on the training part; the held-out
+MLP parameters (--hidden 64,32 is hidden_layer_sizes=(64, 32); --activation, --solver, --lr
+is learning_rate_init, --alpha, --batch-size, --epochs is max_iter, --early-stopping with
+--validation-fraction and --patience (n_iter_no_change), on by default when the validation
+part has 20 rows or more, --seed is random_state) is trained on the training part; the held-out
 accuracy or R^2 and the training time are printed, and the model is saved to --save.
 
 nnpy predict reads the model and a CSV file holding the model's feature columns (matched by
-name, in any order; other columns are ignored) and writes CSV to stdout or to --out FILE
-(written atomically): a header, then one line per input row with the feature columns as
-they were read, then the prediction in a column named after the target (class labels as in
-the training file); --proba adds one column per class, P(label), its probability. Numbers
-are written with all the digits needed to read them back exactly.
+name, in any order) and writes CSV to stdout (or --out -) or to --out FILE (written
+atomically): a header, then one line per input row with all its columns as they were read
+(ids included), then the prediction in a column named after the target, or predicted_TARGET
+when the file has the target column (class labels as in the training file); --proba adds one
+column per class, P(label), its probability. A category the model did not see is an error
+naming it, or with --unknown ignore encoded as none of the known ones. Numbers are written
+with all the digits needed to read them back exactly. nnpy score reads the same and the
+target column, and prints the accuracy with a confusion matrix, or R^2, MAE and RMSE.
 
 Class labels come back exactly as the training file spells them ("01", "+3", "setosa"): a
 target column of integers written plainly ("7", "-3") holds int64 classes, any other
