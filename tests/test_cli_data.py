@@ -142,11 +142,13 @@ def test_string_labels_round_trip(capsys, tmp_path, species_csv):
     status, out, err = run(capsys, "predict", model_path, species_csv, "--proba")
     assert status == 0, err
     header, rows = read_csv(out)
-    assert header == FEATURES + ["species", "P(setosa)", "P(versicolor)", "P(virginica)"]
+    # the file's columns as read (the true species among them), then the prediction
+    assert header == FEATURES + ["species", "predicted_species", "P(setosa)",
+                                 "P(versicolor)", "P(virginica)"]
     _, source = read_csv(open(species_csv).read())
-    assert [r[:3] for r in rows] == [r[:3] for r in source]  # the features as read
-    labels = [r[3] for r in rows]
-    proba = np.array([[float(p) for p in r[4:]] for r in rows])
+    assert [r[:4] for r in rows] == source
+    labels = [r[4] for r in rows]
+    proba = np.array([[float(p) for p in r[5:]] for r in rows])
 
     want, want_proba = expected_predictions(species_csv, "species", "classify", hidden=(8, 4),
                                             epochs=300, seed=3)
@@ -195,12 +197,14 @@ def test_integer_labels_round_trip_and_columns_by_name(capsys, tmp_path, int_csv
     assert status == 0, err
     assert out == "" and "wrote 50 rows" in err
     got_header, got = read_csv(out_file.read_text())
-    assert got_header == FEATURES + ["kind", "P(-3)", "P(7)"]
+    # every input column kept as read (the extra one too), the true kind beside the prediction
+    assert got_header == order + ["predicted_kind", "P(-3)", "P(7)"]
     want, want_proba = expected_predictions(int_csv, "kind", "classify", hidden=(6,),
                                             epochs=150, seed=0, activation="tanh")
-    assert [r[3] for r in got] == [str(v) for v in want]
-    np.testing.assert_array_equal([[float(p) for p in r[4:]] for r in got], want_proba)
-    assert np.mean([r[3] == r0[0] for r, r0 in zip(got, rows)]) >= 0.9
+    assert [r[5] for r in got] == [str(v) for v in want]
+    assert [r[0] for r in got] == ["n%d" % i for i in range(len(rows))]
+    np.testing.assert_array_equal([[float(p) for p in r[6:]] for r in got], want_proba)
+    assert np.mean([r[5] == r[2] for r in got]) >= 0.9
 
 
 def test_regression_round_trip(capsys, tmp_path, price_csv):
@@ -214,8 +218,8 @@ def test_regression_round_trip(capsys, tmp_path, price_csv):
     status, out, err = run(capsys, "predict", model_path, price_csv)
     assert status == 0, err
     header, rows = read_csv(out)
-    assert header == FEATURES + ["price"]
-    values = np.array([float(r[3]) for r in rows])
+    assert header == FEATURES + ["price", "predicted_price"]
+    values = np.array([float(r[4]) for r in rows])
     want, _ = expected_predictions(price_csv, "price", "regress", hidden=(16,), epochs=400,
                                    seed=5)
     np.testing.assert_array_equal(values, want)
@@ -285,7 +289,10 @@ def test_ignore_and_constant_columns(capsys, tmp_path, species_csv):
     assert model.feature_names == (*FEATURES, "same")
     assert model.scale[-1] == 1.0 and model.mean[-1] == 4.5  # constant: scale 1
     status, out, err = run(capsys, "predict", model_path, data)
-    assert status == 0 and read_csv(out)[0] == [*FEATURES, "same", "species"]
+    assert status == 0, err
+    header, got = read_csv(out)  # the ignored id is kept, to join the predictions back
+    assert header == ["id", *FEATURES, "species", "same", "predicted_species"]
+    assert [r[0] for r in got] == ["row%d" % i for i in range(len(rows))]
 
 
 def test_messy_but_valid_csv(capsys, tmp_path):
@@ -536,8 +543,8 @@ def test_labels_come_back_as_written(capsys, tmp_path):
     status, out, err = run(capsys, "predict", model_path, data, "--proba")
     assert status == 0, err
     header, rows = read_csv(out)
-    assert header[-5:] == ["code", "P(+3)", "P(-0)", "P(01)", "P(02)"]
-    predicted = [r[3] for r in rows]
+    assert header[-5:] == ["predicted_code", "P(+3)", "P(-0)", "P(01)", "P(02)"]
+    predicted = [r[4] for r in rows]
     assert set(predicted) <= {"01", "02", "+3", "-0"}
     assert np.mean([p == t for p, t in zip(predicted, y)]) > 0.9
     # "1" and "01" are two spellings, so two labels
@@ -617,7 +624,7 @@ def test_out_of_memory_while_predicting_is_a_message(capsys, monkeypatch, specie
     def no_memory(self, X):
         raise MemoryError()
 
-    monkeypatch.setattr("nnpy.modelfile.Model.predict", no_memory)
+    monkeypatch.setattr("nnpy.modelfile.Model._outputs", no_memory)
     status, out, err = run(capsys, "predict", species_model, species_csv)
     assert_usage_error(status, err, "nnpy predict: error: out of memory")
     assert out == ""
@@ -732,7 +739,7 @@ def test_out_replaces_a_file_atomically_and_keeps_its_mode(capsys, tmp_path, spe
     out_file.chmod(0o640)
     status, _, err = run(capsys, "predict", species_model, species_csv, "--out", out_file)
     assert status == 0, err
-    assert out_file.read_text().startswith("x1,x 2,x3,species\n")
+    assert out_file.read_text().startswith("x1,x 2,x3,species,predicted_species\n")
     assert out_file.stat().st_mode & 0o777 == 0o640
     assert sorted(os.listdir(tmp_path)) == sorted(["out.csv", "species.csv", "species.model"])
 
@@ -761,7 +768,9 @@ def with_header(**fields):
 
 
 @pytest.mark.parametrize("change, words", [
-    (with_header(version=2), ["newer nnpy", "version 2", "upgrade"]),
+    (with_header(version=3), ["newer nnpy", "version 3", "upgrade"]),
+    (with_header(categories={"x1": ["a"]}), ["unknown fields 'categories'"]),  # version 1
+    (with_header(fill={"x1": 0.0}), ["unknown fields 'fill'"]),
     (with_header(version="1"), ["version must be an integer"]),
     (with_header(format="other"), ["not an nnpy model file"]),
     (with_header(extra=1), ["unknown fields 'extra'"]),
@@ -912,8 +921,8 @@ def test_console_script_round_trip_and_usage_error(tmp_path, int_csv):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     header, rows = read_csv(done.stdout)
-    assert header == FEATURES + ["kind"] and len(rows) == 50
-    assert {r[3] for r in rows} <= {"7", "-3"}
+    assert header == ["kind"] + FEATURES + ["predicted_kind"] and len(rows) == 50
+    assert {r[4] for r in rows} <= {"7", "-3"}
     done = subprocess.run([script, "train", str(int_csv), "--target", "nope", "--save",
                            str(model_path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
@@ -949,7 +958,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path, int_csv, unbuffered):
         assert quiet(err), err.decode()
         assert child.returncode == CLOSED_PIPE
         if argv[0] == "predict":
-            assert read[0] == b"x1,x 2,x3,kind\n"
+            assert read[0] == b"kind,x1,x 2,x3,predicted_kind\n"
     # the model the closed pipe's run saved is the one a run with a reader saves
     status = main(["train", str(big), "--target", "kind", "--epochs", "5", "--save",
                    str(tmp_path / "m2")])

@@ -2,11 +2,12 @@
 
 Read with the standard library's csv module (comma-separated, double quotes, UTF-8 with or
 without a byte-order mark; spaces after a comma are skipped, so `1, "a,b"` is two cells;
-blank lines are skipped). Column names and cells are stripped of
-surrounding spaces. Numbers are parsed strictly: decimal notation with an optional sign,
-fraction and exponent ("3", "-0.5", ".5", "1e-3"); anything else in a numeric column, a
-missing value ("", "NaN", "NA", "null", ...) or a number beyond float64 is a TableError that
-names the column and the line.
+blank lines are skipped); the name "-" reads standard input. Column names and cells are
+stripped of surrounding spaces. Numbers are parsed strictly: decimal notation with an
+optional sign, fraction and exponent ("3", "-0.5", ".5", "1e-3"). A cell "", "NaN", "NA",
+"N/A", "null" or "None" (any case) is a missing value, in every column. What is wrong with a
+file is gathered in a Problems list, so that one message names every bad cell (the first
+Problems.LIMIT of them, with file, line and column), and is raised as one TableError.
 """
 from __future__ import annotations
 
@@ -14,23 +15,70 @@ import csv
 import io
 import os
 import re
-from typing import Sequence
+import sys
+from typing import IO, Optional, Sequence
 
 import numpy as np
 
 from .io import PathLike, open_regular
 
-__all__ = ["TableError", "Table", "read_table"]
+__all__ = ["TableError", "Table", "Problems", "read_table", "is_missing", "STDIN"]
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}  # read as a missing value (lower case)
 _INT64 = np.iinfo(np.int64)
+STDIN = "-"  # the file name that reads standard input
+STDIN_NAME = "<stdin>"
+
+
+def is_missing(cell: str) -> bool:
+    """Whether a cell (stripped) is a missing value."""
+    return cell.lower() in _MISSING
 
 
 class TableError(ValueError):
     """Something wrong with a CSV table, said for the person who wrote it (the command line
     prints it and exits with status 2)."""
+
+
+class Problems:
+    """What is wrong with a file, gathered to be said at once: raise_if_any raises one
+    TableError naming the first LIMIT problems (file, line, column), then how many more, then
+    the hints that apply."""
+
+    LIMIT = 20
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.items: list[tuple[int, int, str]] = []  # (line or 0 for the whole file, order, text)
+        self.hints: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, line: Optional[int], text: str, hint: str = "") -> None:
+        self.items.append((line or 0, len(self.items), text))
+        if hint and hint not in self.hints:
+            self.hints.append(hint)
+
+    def message(self) -> str:
+        items = sorted(self.items)
+
+        def where(line: int) -> str:
+            return f"{self.name}, line {line}" if line else self.name
+
+        if len(items) == 1:
+            line, _, text = items[0]
+            return f"{where(line)}: {text}" + "".join(f"; {hint}" for hint in self.hints)
+        shown = [f"  {where(line)}: {text}" for line, _, text in items[:self.LIMIT]]
+        if len(items) > self.LIMIT:
+            shown.append(f"  ... and {len(items) - self.LIMIT} more")
+        return "\n".join([f"{self.name}: {len(items)} problems:", *shown, *self.hints])
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise TableError(self.message())
 
 
 class Table:
@@ -61,78 +109,129 @@ class Table:
         i = self.index(column)
         return [row[i] for row in self.rows]
 
+    def subset(self, keep: Sequence[int] | np.ndarray) -> "Table":
+        """The table of the rows `keep` (indices), their lines kept."""
+        return Table(self.name, self.columns, [self.rows[i] for i in keep],
+                     [self.lines[i] for i in keep])
+
+    def is_text(self, column: str) -> bool:
+        """Whether the column holds text: it has cells that are not missing, and none of them
+        is a number."""
+        present = [c for c in self.cells(column) if not is_missing(c)]
+        return bool(present) and not any(_NUMBER.fullmatch(c) for c in present)
+
+    def scan_numbers(self, column: str, problems: Problems, why: str = "") -> np.ndarray:
+        """The column as float64, NaN where a cell is missing; a cell that is not a number
+        (or is beyond float64) is added to `problems` (`why`: the hint that goes with it) and
+        read as NaN too."""
+        cells = self.cells(column)
+        try:
+            values = np.array(cells, dtype=np.float64)  # fast; accepts more than we do
+            if all(map(_NUMBER.fullmatch, cells)) and np.isfinite(values).all():
+                return values
+        except ValueError:
+            pass
+        values = np.full(len(cells), np.nan)
+        for i, (line, cell) in enumerate(zip(self.lines, cells)):
+            if is_missing(cell):
+                continue
+            if not _NUMBER.fullmatch(cell):
+                problems.add(line, f"column {column!r} holds {_short(cell)}, which is not a "
+                             f"number", why)
+            elif not np.isfinite(float(cell)):
+                problems.add(line, f"column {column!r} holds {_short(cell)}, beyond the range "
+                             f"of float64")
+            else:
+                values[i] = float(cell)
+        return values
+
+    def missing_rows(self, column: str) -> np.ndarray:
+        """A bool mask: which rows have a missing value in `column`."""
+        return np.array([is_missing(c) for c in self.cells(column)], dtype=bool)
+
+    def report_missing(self, column: str, problems: Problems, what: str = "",
+                       hint: str = "") -> None:
+        """Adds each missing cell of `column` to `problems`."""
+        for line, cell in zip(self.lines, self.cells(column)):
+            if is_missing(cell):
+                problems.add(line, f"column {column!r}{what} has {_missing(cell)}", hint)
+
     def numbers(self, columns: Sequence[str], why: str = "") -> np.ndarray:
-        """The columns as a float64 array (n_rows, len(columns)), parsed strictly; `why`
-        ends the message about a cell that is not a number."""
+        """The columns as a float64 array (n_rows, len(columns)), parsed strictly; TableError
+        naming every missing or bad cell (`why` ends the message about one that is not a
+        number)."""
+        problems = Problems(self.name)
         out = np.empty((len(self.rows), len(columns)), dtype=np.float64)
         for j, column in enumerate(columns):
-            out[:, j] = self._numeric(column, self.cells(column), why)
+            out[:, j] = self.scan_numbers(column, problems, why)
+            self.report_missing(column, problems, hint="every cell must hold a number")
+        problems.raise_if_any()
         return out
 
-    def target(self, column: str, task: str | None) -> tuple[np.ndarray, str, str]:
+    def target(self, column: str, task: str | None,
+               problems: Optional[Problems] = None) -> tuple[np.ndarray, str, str]:
         """The target column as (values, task, label_type). task None: integers and strings
         are classes, other numbers a regression. Classes are int64 when every cell is an
         integer written as Python and JSON write it back ("7", "-3"), else the cells' text
         (label_type "int" or "str"): a label comes back as it was written, so "01", "+3" or
         "-0" keep their spelling, as text (and "1" and "01" are two classes). A regression's
-        values are float64 (label_type "float")."""
+        values are float64 (label_type "float"). A missing or bad cell is added to
+        `problems` (then the values are not to be used), or raised as a TableError."""
+        own = problems is None
+        found = Problems(self.name) if problems is None else problems
+        before = len(found)
         cells = self.cells(column)
-        present = [c for c in cells if c.lower() not in _MISSING]
+        present = [c for c in cells if not is_missing(c)]
         numeric = all(_NUMBER.fullmatch(c) for c in present)
         integral = numeric and all(_INTEGER.fullmatch(c) for c in present)
         if task is None:
             task = "classify" if integral or not numeric else "regress"
         if task == "regress":
-            return self._numeric(column, cells, "a regression's target must be numeric"), \
-                task, "float"
-        if numeric and len(present) < len(cells):  # numbers with gaps: the gaps are missing
-            self._numeric(column, cells)
-        for line, cell in zip(self.lines, cells):  # text labels may be "NA"; never empty
-            if cell == "" or cell.lower() == "nan":
-                raise TableError(f"{self.name}, line {line}: column {column!r} (the target) "
-                                 f"has {_missing(cell)}; every row needs a label")
+            values = self.scan_numbers(column, found, "a regression's target must be numeric")
+            self.report_missing(column, found, " (the target)", "every row needs a target value")
+        else:
+            values = np.empty(0)
+            if numeric:  # numbers with gaps: the gaps are missing
+                self.report_missing(column, found, " (the target)", "every row needs a label")
+            else:  # text labels may be "NA"; never empty
+                for line, cell in zip(self.lines, cells):
+                    if cell == "" or cell.lower() == "nan":
+                        found.add(line, f"column {column!r} (the target) has "
+                                  f"{_missing(cell)}", "every row needs a label")
+        if own:
+            found.raise_if_any()
+        if task == "regress" or len(found) > before:
+            return values, task, "float"
         if integral:
-            values = [int(c) for c in cells]
-            if all(_INT64.min <= v <= _INT64.max and str(v) == c
-                   for v, c in zip(values, cells)):
-                return np.array(values, dtype=np.int64), task, "int"
+            ints = [int(c) for c in cells]
+            if all(_INT64.min <= v <= _INT64.max and str(v) == c for v, c in zip(ints, cells)):
+                return np.array(ints, dtype=np.int64), task, "int"
         return np.array(cells, dtype=str), task, "str"
-
-    def _numeric(self, column: str, cells: Sequence[str], why: str = "") -> np.ndarray:
-        """The cells as float64, or a TableError naming the column and the first bad line."""
-        try:
-            values = np.array(cells, dtype=np.float64)  # fast; accepts more than we do
-            strict = all(map(_NUMBER.fullmatch, cells))
-        except ValueError:
-            strict = False
-        if strict and np.isfinite(values).all():
-            return values
-        for line, cell in zip(self.lines, cells):
-            if cell.lower() in _MISSING:
-                raise TableError(f"{self.name}, line {line}: column {column!r} has "
-                                 f"{_missing(cell)}; every cell must hold a number")
-            if not _NUMBER.fullmatch(cell):
-                raise TableError(f"{self.name}, line {line}: column {column!r} holds "
-                                 f"{_short(cell)}, which is not a number"
-                                 + (f"; {why}" if why else ""))
-            if not np.isfinite(float(cell)):
-                raise TableError(f"{self.name}, line {line}: column {column!r} holds "
-                                 f"{_short(cell)}, beyond the range of float64")
-        raise AssertionError("unreachable: some cell failed the checks")  # pragma: no cover
 
 
 def read_table(path: PathLike) -> Table:
-    """The CSV file at `path` as a Table. TableError for a missing or unreadable file, one that
-    is not CSV text, rows whose length differs from the header's, or no data rows."""
+    """The CSV file at `path` ("-": standard input) as a Table. TableError for a missing or
+    unreadable file, one that is not CSV text, rows whose length differs from the header's,
+    or no data rows."""
     name = _display(path)
-    try:
-        f, _ = open_regular(path, "CSV file")
-    except FileNotFoundError:
-        raise TableError(f"{name}: no such file") from None
-    except OSError as err:
-        raise TableError(f"{name} cannot be read: {err.strerror or err}") from None
-    except ValueError as err:  # a directory, a FIFO, ...
-        raise TableError(str(err)) from None
+    if name == STDIN:
+        name = STDIN_NAME
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise TableError("standard input is closed; give DATA.csv as a file name")
+        try:  # read whole: standard input stays open, and a pipe cannot be read twice
+            f: IO[bytes] = io.BytesIO(stdin.read())
+        except OSError as err:
+            raise TableError(f"standard input cannot be read: {err.strerror or err}") from None
+    else:
+        try:
+            f, _ = open_regular(path, "CSV file")
+        except FileNotFoundError:
+            raise TableError(f"{name}: no such file") from None
+        except OSError as err:
+            raise TableError(f"{name} cannot be read: {err.strerror or err}") from None
+        except ValueError as err:  # a directory, a FIFO, ...
+            raise TableError(str(err)) from None
     text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
     reader = csv.reader(text, skipinitialspace=True, strict=True)
     columns: list[str] = []

@@ -12,27 +12,37 @@
                          the model (nnpy.modelfile) in one file
     nnpy predict MODEL DATA.csv [--out FILE] [--proba]
                          the model's predictions for a CSV file's rows, as CSV
+    nnpy score MODEL DATA.csv
+                         accuracy and confusion matrix, or R^2, MAE and RMSE, on a labelled file
 
 Demo options (xor, digits): --seed, --epochs, --lr, --hidden, --no-progress, --out DIR,
 --no-plot. Every run is deterministic for a given seed (apart from the times it prints).
 
 nnpy train reads a CSV file with a header (comma-separated, UTF-8; see nnpy._csvtable for
-what a number is). The --target column is predicted from every other column (less those
-named by --ignore), which must be numeric. A target of integers or text is a classification,
+what a number is and what a missing value; "-" reads standard input). The --target column is
+predicted from every other column (less those named by --ignore): numbers, or text columns
+(and those named by --categorical), one-hot encoded with the file's categories; missing cells
+are an error, or dropped or filled with the training rows' mean or median (--missing), the
+fill stored in the model. Every problem of the file is said at once (the first 20). A target of integers or text is a classification,
 one of other numbers a regression, unless --task says otherwise. The rows are split into a
 training and a held-out part (--test-size, stratified by class for a classification, drawn
 with --seed); the features are standardised with the training part's mean and standard
 deviation (and a regression's target too); an NNClassifier / NNRegressor with scikit-learn's
-MLP parameters (--hidden 64,32 is hidden_layer_sizes=(64, 32); --activation, --solver,
---epochs is max_iter, --seed is random_state) is trained on the training part; the held-out
+MLP parameters (--hidden 64,32 is hidden_layer_sizes=(64, 32); --activation, --solver, --lr
+is learning_rate_init, --alpha, --batch-size, --epochs is max_iter, --early-stopping with
+--validation-fraction and --patience (n_iter_no_change), on by default when the validation
+part has 20 rows or more, --seed is random_state) is trained on the training part; the held-out
 accuracy or R^2 and the training time are printed, and the model is saved to --save.
 
 nnpy predict reads the model and a CSV file holding the model's feature columns (matched by
-name, in any order; other columns are ignored) and writes CSV to stdout or to --out FILE
-(written atomically): a header, then one line per input row with the feature columns as
-they were read, then the prediction in a column named after the target (class labels as in
-the training file); --proba adds one column per class, P(label), its probability. Numbers
-are written with all the digits needed to read them back exactly.
+name, in any order) and writes CSV to stdout (or --out -) or to --out FILE (written
+atomically): a header, then one line per input row with all its columns as they were read
+(ids included), then the prediction in a column named after the target, or predicted_TARGET
+when the file has the target column (class labels as in the training file); --proba adds one
+column per class, P(label), its probability. A category the model did not see is an error
+naming it, or with --unknown ignore encoded as none of the known ones. Numbers are written
+with all the digits needed to read them back exactly. nnpy score reads the same and the
+target column, and prints the accuracy with a confusion matrix, or R^2, MAE and RMSE.
 
 Class labels come back exactly as the training file spells them ("01", "+3", "setosa"): a
 target column of integers written plainly ("7", "-3") holds int64 classes, any other
@@ -110,6 +120,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1."""
     try:
@@ -167,7 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         "alone runs `nnpy xor`.")
     parser.add_argument("--version", action="version", version=f"nnpy {__version__}")
     commands = parser.add_subparsers(dest="command",
-                                     metavar="{xor,digits,bench,train,predict}")
+                                     metavar="{xor,digits,bench,train,predict,score}")
     common = _common_options()
     commands.add_parser("xor", parents=[common], help="the post's 2-2-1 network learns XOR",
                         description="Trains the blog post's 2-2-1 sigmoid network (weights "
@@ -184,6 +204,7 @@ def _parser() -> argparse.ArgumentParser:
                         "[--quick] [...] (options: nnpy bench --help)")
     _train_parser(commands)
     _predict_parser(commands)
+    _score_parser(commands)
     return parser
 
 
@@ -211,20 +232,51 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
                        "text, regress one of other numbers)")
     train.add_argument("--ignore", action="append", default=[], metavar="COLUMN",
                        help="a column that is not a feature, such as an id (repeat for several)")
-    train.add_argument("--hidden", type=_widths, default=(100,), metavar="WIDTHS",
-                       help="hidden layer widths, comma-separated, e.g. 64,32 "
-                       "(hidden_layer_sizes; default 100)")
-    train.add_argument("--activation", choices=("relu", "tanh", "logistic", "identity"),
-                       default="relu", help="hidden layers' activation (default relu)")
-    train.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
-                       help="the optimiser (default adam)")
-    train.add_argument("--epochs", type=_positive_int, default=200,
-                       help="epochs at most (lbfgs: iterations; max_iter; default 200)")
+    train.add_argument("--categorical", action="append", default=[], metavar="COLUMN",
+                       help="one-hot encode this feature column (repeat for several); a column "
+                       "whose cells are all text is encoded without it")
+    train.add_argument("--missing", choices=("drop", "mean", "median"), default=None,
+                       help="missing cells (empty, NA, NaN, null, None): drop their rows, or "
+                       "fill them with the training rows' mean or median (a text column's "
+                       "most frequent category); the fill is saved and applied by predict "
+                       "(default: a missing cell is an error)")
     train.add_argument("--test-size", type=_fraction, default=0.2, metavar="FRACTION",
                        help="fraction of the rows held out to score the model (default 0.2)")
-    train.add_argument("--seed", type=_seed, default=0,
-                       help="seed of the split, the initial weights and the shuffling "
-                       "(random_state; default 0)")
+    tuning = train.add_argument_group("the network and its training (scikit-learn's MLP "
+                                      "parameters)")
+    tuning.add_argument("--hidden", type=_widths, default=(100,), metavar="WIDTHS",
+                        help="hidden layer widths, comma-separated, e.g. 64,32 "
+                        "(hidden_layer_sizes; default 100)")
+    tuning.add_argument("--activation", choices=("relu", "tanh", "logistic", "identity"),
+                        default="relu", help="hidden layers' activation (default relu)")
+    tuning.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
+                        help="the optimiser (default adam)")
+    tuning.add_argument("--lr", type=_positive_float, default=0.001,
+                        help="initial learning rate of adam and sgd (learning_rate_init; "
+                        "default 0.001)")
+    tuning.add_argument("--alpha", type=_non_negative_float, default=0.0001,
+                        help="L2 penalty on the weights (alpha; default 0.0001)")
+    tuning.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                        help="rows per step of adam and sgd (batch_size; default: 200, or all "
+                        "the training rows if fewer)")
+    tuning.add_argument("--epochs", type=_positive_int, default=None,
+                        help="epochs at most (lbfgs: iterations; max_iter; default 1000 with "
+                        "early stopping, else 200)")
+    tuning.add_argument("--early-stopping", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="stop when the score on a validation part of the training rows "
+                        "(--validation-fraction) has not improved for --patience epochs, and "
+                        "keep the best weights (early_stopping; adam and sgd; default: on when "
+                        "the validation part has 20 rows or more)")
+    tuning.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                        metavar="FRACTION", help="the training rows early stopping scores on "
+                        "(validation_fraction; default 0.1)")
+    tuning.add_argument("--patience", type=_positive_int, default=10, metavar="EPOCHS",
+                        help="epochs without improvement before stopping (n_iter_no_change; "
+                        "default 10)")
+    tuning.add_argument("--seed", type=_seed, default=0,
+                        help="seed of the split, the initial weights and the shuffling "
+                        "(random_state; default 0)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -232,18 +284,42 @@ def _predict_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     predict = commands.add_parser(
         "predict", help="a saved model's predictions for a CSV file's rows",
         description="Reads a model saved by `nnpy train` and a CSV file with the model's "
-        "feature columns (matched by name, in any order; other columns are ignored), and "
-        "writes CSV: a header, then for each input row its feature columns as read and the "
-        "prediction, in a column named after the target (class labels as in the training "
-        "file).",
+        "feature columns (matched by name, in any order), and writes CSV: a header, then each "
+        "input row with all its columns as read (ids included), then the prediction in a "
+        "column named after the target (class labels as in the training file), or "
+        "predicted_TARGET when the file has the target column itself. DATA.csv - reads "
+        "standard input.",
         epilog="example: nnpy predict iris.model new-flowers.csv --proba --out predictions.csv")
     predict.add_argument("model", metavar="MODEL", help="a model file written by nnpy train")
-    predict.add_argument("data", metavar="DATA.csv", help="the rows to predict")
+    predict.add_argument("data", metavar="DATA.csv", help="the rows to predict (- for standard "
+                         "input)")
     predict.add_argument("--out", metavar="FILE", default=None,
-                         help="write the CSV to FILE (atomically) instead of stdout")
+                         help="write the CSV to FILE (atomically) instead of standard output "
+                         "(- is standard output)")
     predict.add_argument("--proba", action="store_true",
                          help="add each class's probability, in columns named P(label) "
                          "(classifiers)")
+    _unknown_option(predict)
+
+
+def _unknown_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--unknown", choices=("error", "ignore"), default="error",
+                        help="a category of a text column that the model did not see in "
+                        "training: an error naming it (default), or encoded as none of the "
+                        "known categories (ignore)")
+
+
+def _score_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    score = commands.add_parser(
+        "score", help="a saved model's score on a labelled CSV file",
+        description="Reads a model saved by `nnpy train` and a CSV file with the model's "
+        "feature columns and its target column, and prints the accuracy and a confusion "
+        "matrix (a classifier) or R^2, MAE and RMSE (a regression). DATA.csv - reads "
+        "standard input.",
+        epilog="example: nnpy score iris.model iris-test.csv")
+    score.add_argument("model", metavar="MODEL", help="a model file written by nnpy train")
+    score.add_argument("data", metavar="DATA.csv", help="labelled rows (- for standard input)")
+    _unknown_option(score)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -350,7 +426,7 @@ def _main(argv: list[str]) -> int:
             print(f"nnpy {args.command}: error: {problem}", file=sys.stderr)
             return 2
     run = {"xor": run_xor, "digits": run_digits, "train": run_train,
-           "predict": run_predict}[args.command]
+           "predict": run_predict, "score": run_score}[args.command]
     try:
         return run(args)
     except UsageError as err:
@@ -359,7 +435,7 @@ def _main(argv: list[str]) -> int:
     except MemoryError:  # beyond what _memory_problem foresees (other processes took it)
         print(f"nnpy {args.command}: error: out of memory: "
               + ("the model or DATA.csv is too large for the memory available"
-                 if args.command == "predict" else "the network (--hidden) or the data is "
+                 if args.command in ("predict", "score") else "the network (--hidden) or the data is "
                  "too large for the memory available; try a smaller --hidden"),
               file=sys.stderr)
         return 2
@@ -781,7 +857,28 @@ class UsageError(Exception):
     and the command exits with status 2."""
 
 
-_NOT_NUMERIC_HINT = "feature columns must be numeric (leave a column out with --ignore COLUMN)"
+_NOT_NUMERIC_HINT = ("feature columns must be numeric (leave a column out with --ignore "
+                     "COLUMN, or one-hot encode it with --categorical COLUMN)")
+
+
+_MISSING_HINT = ("--missing drop leaves out the rows with a missing cell; --missing mean or "
+                 "median fills them")
+_MAX_AUTO_CATEGORIES = 50  # a text column with more distinct values is likely an id or free text
+_EARLY_STOPPING_ROWS = 20  # the fewest validation rows early stopping is on for by default
+
+
+class _TrainingData:
+    """nnpy train's CSV file, read and checked: the table (rows with missing cells left out
+    under --missing drop), the feature columns, the text ones among them with their cells
+    (None where missing) and the numeric ones as float64 (NaN where missing), the target."""
+
+    def __init__(self, table: Table, features: list[str], columns: dict[str, Any],
+                 categorical: list[str], y: np.ndarray, task: str, label_type: str,
+                 dropped: int, n_missing: int) -> None:
+        self.table, self.features, self.columns = table, features, columns
+        self.categorical, self.y, self.task, self.label_type = categorical, y, task, label_type
+        self.dropped = dropped      # rows left out for missing cells (--missing drop)
+        self.n_missing = n_missing  # missing feature cells to fill (--missing mean, median)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -791,25 +888,46 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError('training needs scikit-learn: pip install "nnpy-net[sklearn]"') from None
     from sklearn.model_selection import train_test_split
 
-    from .modelfile import Model
-    _check_not_an_input("--save", args.save, [("DATA.csv", args.data)])
+    from .modelfile import Model, encode_columns
+    if args.data != "-":
+        _check_not_an_input("--save", args.save, [("DATA.csv", args.data)])
     problem = _check_writable(args.save, "--save")
     if problem:
         raise UsageError(problem)
-    table, features, X, y, task = _training_data(args)
+    if args.early_stopping and args.solver == "lbfgs":
+        raise UsageError("--early-stopping works with --solver adam or sgd (lbfgs has no "
+                         "epochs to stop between)")
+    data = _training_data(args)
+    table, features, y, task = data.table, data.features, data.y, data.task
     classes = np.unique(y) if task == "classify" else None
-    n_test, n_train = _split_sizes(table, args, y, classes)
+    n_test, n_train = _split_sizes(table, args, y, classes, data.label_type)
     n_out = len(classes) if classes is not None and len(classes) > 2 else 1
-    problem = _memory_problem([len(features), *args.hidden, n_out],
+
+    # text columns: their categories are the file's (a held-out row's category is known too)
+    categories = {name: sorted({c for c in data.columns[name] if c is not None})
+                  for name in data.categorical}
+    n_inputs = sum(len(categories.get(name, [0])) for name in features)
+    batch = args.batch_size or min(n_train, 200)  # the estimators' batch_size "auto"
+    problem = _memory_problem([n_inputs, *args.hidden, n_out],
                               "--hidden " + ",".join(map(str, args.hidden)), args.solver,
-                              n_train, min(n_train, 200))  # the estimators' batch_size "auto"
+                              n_train, batch)
     if problem:
         raise UsageError(problem)
+    n_validation = math.ceil(args.validation_fraction * n_train)
+    early = args.early_stopping if args.early_stopping is not None else \
+        args.solver != "lbfgs" and n_validation >= _EARLY_STOPPING_ROWS
+    epochs = args.epochs or (1000 if early else 200)
 
     train_rows, test_rows = train_test_split(
         np.arange(len(table)), test_size=n_test, train_size=n_train,
         random_state=_seed32(args.seed), stratify=y if task == "classify" else None)
-    mean, scale = _scaling(X[train_rows], features, "feature column", table.name)
+    fill = _fills(data, categories, train_rows, args.missing)
+    inputs, _ = encode_columns(features, categories, fill, data.columns)  # checked: no problems
+    input_names = _input_names(features, categories)
+    mean, scale = _scaling(inputs[train_rows], input_names, "feature column", table.name)
+    one_hot = np.array([name in categories for name in features
+                        for _ in categories.get(name, [0])])
+    mean[one_hot], scale[one_hot] = 0.0, 1.0  # one-hot inputs stay 0 and 1
     target_scaling = None
     fit_y = y
     if task == "regress":
@@ -819,67 +937,188 @@ def run_train(args: argparse.Namespace) -> int:
         fit_y = (y - y_mean) / y_scale
     kind = NNClassifier if task == "classify" else NNRegressor
     estimator = kind(hidden_layer_sizes=args.hidden, activation=args.activation,
-                     solver=args.solver, max_iter=args.epochs, random_state=_seed32(args.seed))
+                     solver=args.solver, max_iter=epochs, random_state=_seed32(args.seed),
+                     learning_rate_init=args.lr, alpha=args.alpha,
+                     batch_size=args.batch_size or "auto", early_stopping=early,
+                     validation_fraction=args.validation_fraction,
+                     n_iter_no_change=args.patience)
     unit = "iterations" if args.solver == "lbfgs" else "epochs"
 
     what = ("regress" if classes is None
             else f"classify, {len(classes)} classes: {_labels_listing(classes)}")
-    print(f"nnpy train: {table.name}, {len(table)} rows; target {args.target!r} ({what}); "
-          f"{len(features)} feature{'s' * (len(features) > 1)}")
+    print(f"nnpy train: {table.name}, {len(table) + data.dropped} rows; target {args.target!r} "
+          f"({what}); {len(features)} feature{'s' * (len(features) > 1)}")
+    if classes is not None and data.label_type == "int" and args.task is None and \
+            _looks_like_a_quantity(classes, len(y)):
+        print(f"note: the target's {len(classes)} whole-number classes look like a quantity; "
+              f"if it is one, --task regress is probably meant")
+    if data.dropped:
+        print(f"--missing drop: left out {data.dropped} row{'s' * (data.dropped > 1)} with a "
+              f"missing cell")
+    if data.n_missing:
+        print(f"--missing {args.missing}: filled {data.n_missing} missing "
+              f"cell{'s' * (data.n_missing > 1)} with the training rows' {args.missing} (the "
+              f"most frequent category of a text column)")
+    if categories:
+        print("one-hot encoded: " + ", ".join(f"{name!r} ({len(c)} categor"
+                                              f"{'ies' if len(c) > 1 else 'y'})"
+                                              for name, c in categories.items()))
     print(f"{n_train} rows to train, {n_test} held out ({'stratified, ' * (task == 'classify')}"
           f"seed {args.seed}); features standardised"
           + (" and the target" if task == "regress" else ""))
+    settings = "" if args.solver == "lbfgs" else \
+        f" (lr {args.lr:g}, batch {args.batch_size or 'auto'})"
     print(f"{kind.__name__}: hidden layers {','.join(map(str, args.hidden))}, "
-          f"{args.activation}, {args.solver}, at most {args.epochs} {unit}")
+          f"{args.activation}, {args.solver}{settings}, alpha {args.alpha:g}, at most {epochs} "
+          f"{unit}"
+          + (f", early stopping on {n_validation} of the training rows (patience "
+             f"{args.patience})" if early else ""))
     sys.stdout.flush()
 
     progress = not args.no_progress and _on_terminal() and _have_tqdm()
     started = time.perf_counter()
-    converged = _fit(estimator, (X[train_rows] - mean) / scale, fit_y[train_rows], args.epochs,
+    converged = _fit(estimator, (inputs[train_rows] - mean) / scale, fit_y[train_rows], epochs,
                      progress)
     seconds = time.perf_counter() - started
     if converged is None:
         return 1
 
     model = Model.from_estimator(estimator, features, args.target, mean=mean, scale=scale,
-                                 target_scaling=target_scaling)
-    predicted = model.predict(X[test_rows])
+                                 target_scaling=target_scaling, categories=categories,
+                                 fill=fill)
+    predicted = model._decode(model._outputs(inputs[test_rows]))
     if task == "classify":
         right = int(np.sum(predicted == y[test_rows]))
         metric, score = "accuracy", right / n_test
         summary = f"Held-out accuracy: {100 * score:.1f}% ({right} of {n_test} rows)"
     else:
-        from sklearn.metrics import r2_score
-        metric, score = "r2", float(r2_score(y[test_rows], predicted))
+        metric, score = "r2", _r2(y[test_rows], predicted)
         summary = f"Held-out R^2: {score:.4f} ({n_test} rows)"
-    epochs = int(estimator.n_iter_)
+    n_epochs = int(estimator.n_iter_)
     model.training = {"rows_train": n_train, "rows_test": n_test, "metric": metric,
-                      "score": score, "seconds": seconds, "epochs": epochs}
+                      "score": score, "seconds": seconds, "epochs": n_epochs}
     try:  # saved before the summary is printed: the model is what the run is for
         model.save(args.save)
     except OSError as err:
         raise UsageError(f"--save {args.save!r} cannot be written: {err.strerror or err}") \
             from None
     print(summary)
-    print(f"Training: {_format_time(seconds)}, {epochs} {unit}"
-          + ("" if converged else f" (stopped at --epochs {args.epochs} before converging: more "
-             f"--epochs may help)"))
+    stopped = ""
+    if not converged:
+        stopped = f" (stopped at --epochs {epochs} before converging: more --epochs may help)"
+    elif early:
+        stopped = (f" (early stopping: no better validation score for {args.patience} "
+                   f"epochs; the best weights kept)")
+    print(f"Training: {_format_time(seconds)}, {n_epochs} {unit}{stopped}")
     print(f"Saved the model to {args.save}; predict with: nnpy predict {args.save} DATA.csv")
     return 0
 
 
-def _training_data(args: argparse.Namespace) -> tuple[Table, list[str], np.ndarray, np.ndarray,
-                                                      str]:
-    """(table, feature names, X, y, task) of nnpy train's CSV file, every cell checked."""
-    from ._csvtable import TableError, read_table
+def _input_names(features: Sequence[str], categories: dict[str, list[str]]) -> list[str]:
+    """The network's inputs: a numeric feature, or one "column=category" per category."""
+    return [item for name in features for item in
+            ([f"{name}={c}" for c in categories[name]] if name in categories else [name])]
+
+
+def _r2(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """R^2 as scikit-learn's r2_score computes it (1 for a perfect fit of a constant)."""
+    residual = float(np.sum((truth - predicted) ** 2))
+    total = float(np.sum((truth - truth.mean()) ** 2))
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1.0 - residual / total
+
+
+def _looks_like_a_quantity(classes: np.ndarray, n_rows: int) -> bool:
+    """Whether integer classes look like a numeric quantity rather than a set of labels: many
+    of them for the rows there are."""
+    return len(classes) > 20 and len(classes) > n_rows / 10
+
+
+def _fills(data: _TrainingData, categories: dict[str, list[str]], train_rows: np.ndarray,
+           how: Optional[str]) -> dict[str, Any]:
+    """The value that replaces a missing cell of each feature column (--missing mean or
+    median): the training rows' mean or median, a text column's most frequent category
+    there; {} otherwise."""
+    if how not in ("mean", "median"):
+        return {}
+    fill: dict[str, Any] = {}
+    for name in data.features:
+        column = data.columns[name]
+        if name in categories:
+            present = [column[i] for i in train_rows if column[i] is not None]
+            if not present:
+                present = [c for c in column if c is not None]
+            labels, counts = np.unique(present, return_counts=True)
+            fill[name] = str(labels[int(np.argmax(counts))])  # the first of the most frequent
+            continue
+        values = column[train_rows]
+        values = values[~np.isnan(values)]
+        if not len(values):
+            raise UsageError(f"{data.table.name}: column {name!r} has no value in the "
+                             f"training rows to take the {how} of")
+        fill[name] = float(np.mean(values) if how == "mean" else np.median(values))
+    return fill
+
+
+def _training_data(args: argparse.Namespace) -> _TrainingData:
+    """nnpy train's CSV file, every cell checked: every problem is said at once."""
+    from ._csvtable import Problems, TableError, read_table
     try:
         table = read_table(args.data)
         features = _feature_columns(table, args.target, args.ignore)
-        X = table.numbers(features, _NOT_NUMERIC_HINT)
-        y, task, _ = table.target(args.target, args.task)
+        for name in args.categorical:
+            table.index(name)
+            if name not in features:
+                raise TableError(f"--categorical {name!r} is not a feature column (it is the "
+                                 f"--target or --ignored)")
+        categorical = [name for name in features
+                       if name in args.categorical or table.is_text(name)]
+        problems = Problems(table.name)
+        for name in categorical:
+            present = {c for c in table.cells(name) if not _is_missing_cell(c)}
+            if name not in args.categorical and len(present) > _MAX_AUTO_CATEGORIES and \
+                    len(present) > len(table) / 2:
+                problems.add(None, f"column {name!r} holds text with {len(present)} distinct "
+                             f"values in {len(table)} rows: an id or free text? leave it out "
+                             f"with --ignore {name}, or one-hot encode it anyway with "
+                             f"--categorical {name}")
+        numeric = {name: table.scan_numbers(name, problems, _NOT_NUMERIC_HINT)
+                   for name in features if name not in categorical}
+        missing = np.zeros(len(table), dtype=bool)
+        for name in features:
+            missing |= table.missing_rows(name)
+        target_missing = table.missing_rows(args.target)
+        if args.missing is None:
+            for name in features:
+                table.report_missing(name, problems, hint=_MISSING_HINT)
+        if args.missing == "drop":
+            keep = np.flatnonzero(~(missing | target_missing))
+            problems.raise_if_any()
+            if not len(keep):
+                raise TableError(f"{table.name}: every row has a missing cell; --missing drop "
+                                 f"leaves none (--missing mean or median fills them)")
+            dropped = len(table) - len(keep)
+            table = table.subset(keep)
+            numeric = {name: values[keep] for name, values in numeric.items()}
+            n_missing = 0
+        else:
+            dropped = 0
+            n_missing = int(sum(table.missing_rows(name).sum() for name in features))
+        y, task, label_type = table.target(args.target, args.task, problems)
+        problems.raise_if_any()
     except TableError as err:
         raise UsageError(str(err)) from None
-    return table, features, X, y, task
+    columns: dict[str, Any] = dict(numeric)
+    for name in categorical:
+        columns[name] = [None if _is_missing_cell(c) else c for c in table.cells(name)]
+    return _TrainingData(table, features, columns, categorical, y, task, label_type, dropped,
+                         n_missing)
+
+
+def _is_missing_cell(cell: str) -> bool:
+    from ._csvtable import is_missing
+    return is_missing(cell)
 
 
 def _fit(estimator: NNClassifier | NNRegressor, Z: np.ndarray, y: np.ndarray, epochs: int,
@@ -921,7 +1160,7 @@ def _feature_columns(table: Table, target: str, ignore: Sequence[str]) -> list[s
 
 
 def _split_sizes(table: Table, args: argparse.Namespace, y: np.ndarray,
-                 classes: Optional[np.ndarray]) -> tuple[int, int]:
+                 classes: Optional[np.ndarray], label_type: str) -> tuple[int, int]:
     """(n_test, n_train) as scikit-learn's train_test_split takes --test-size, after checking
     that both parts can hold what scoring and a stratified split need."""
     n = len(table)
@@ -935,10 +1174,16 @@ def _split_sizes(table: Table, args: argparse.Namespace, y: np.ndarray,
         lonely = np.flatnonzero(counts < 2)
         if len(lonely):
             row = first[lonely[0]]
+            quantity = label_type in ("int", "str") and args.task is None and \
+                all(_is_number(str(label)) for label in labels) and \
+                (len(lonely) > 1 or _looks_like_a_quantity(labels, len(y)))
             raise UsageError(f"{table.name}, line {table.lines[row]}: class "
                              f"{_label(labels[lonely[0]])} of {args.target!r} has a single "
                              f"row; the split is stratified, and needs at least 2 rows of each "
-                             f"class ({len(lonely)} class{'es' * (len(lonely) > 1)} with one)")
+                             f"class ({len(lonely)} class{'es' * (len(lonely) > 1)} with one)"
+                             + (f". The target holds whole numbers, {len(labels)} distinct "
+                                f"ones: if it is a quantity (a count, a price, a score), "
+                                f"--task regress is probably meant" if quantity else ""))
         need, why = len(labels), f"one row of each of the {len(labels)} classes"
     else:
         need, why = 2, "2 rows (R^2 is not defined for fewer)"
@@ -947,6 +1192,14 @@ def _split_sizes(table: Table, args: argparse.Namespace, y: np.ndarray,
                          f"{args.test_size:g} make {n_train} to train and {n_test} held out; "
                          f"each part needs at least {why}")
     return n_test, n_train
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _scaling(X: np.ndarray, columns: Sequence[str], what: str,
@@ -1064,60 +1317,117 @@ def _check_writable(path: str, option: str) -> Optional[str]:
     return None
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    from ._csvtable import TableError, read_table
+def _load_model(path: str) -> Any:
     from .modelfile import load
-    if args.out is not None:
-        _check_not_an_input("--out", args.out, [("MODEL", args.model), ("DATA.csv", args.data)])
-        problem = _check_writable(args.out, "--out")
-        if problem:
-            raise UsageError(problem)
     try:
-        model = load(args.model)
+        return load(path)
     except FileNotFoundError:
-        raise UsageError(f"{args.model}: no such file") from None
+        raise UsageError(f"{path}: no such file") from None
     except OSError as err:
-        raise UsageError(f"{args.model} cannot be read: {err.strerror or err}") from None
+        raise UsageError(f"{path} cannot be read: {err.strerror or err}") from None
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+def _model_inputs(model: Any, table: Table, unknown: str, problems: Any) -> np.ndarray:
+    """The model's network inputs (before standardisation) for a table's rows; what cannot be
+    read or encoded goes to `problems` (a _csvtable.Problems) with its line."""
+    from ._csvtable import TableError, is_missing
+    features = list(model.feature_names)
+    missing = [name for name in features if name not in table.columns]
+    if missing:
+        raise TableError(f"{table.name} lacks the model's feature column"
+                         f"{'s' * (len(missing) > 1)} {', '.join(map(repr, missing))}"
+                         + (f" (the model takes {', '.join(map(repr, features))})"
+                            if len(missing) < len(features) else ""))
+    columns: dict[str, Any] = {}
+    for name in features:
+        table.index(name)  # a column named twice
+        if name in model.categories:
+            columns[name] = [None if is_missing(c) else c for c in table.cells(name)]
+        else:
+            columns[name] = table.scan_numbers(
+                name, problems, "the model's feature column is numeric")
+    inputs, found = model.encode_columns(columns, unknown)
+    for row, name, kind, text in found:
+        line = table.lines[row]
+        if kind == "missing" and not is_missing(table.cells(name)[row]):
+            continue  # a cell that is not a number: said by scan_numbers
+        if kind == "missing":
+            problems.add(line, f"column {name!r} has {_empty(table.cells(name)[row])}",
+                         "the model fills no missing value (it was trained without --missing "
+                         "mean or median): fill the cells or leave the rows out")
+        elif kind == "unknown":
+            problems.add(line, text, "--unknown ignore encodes a category the model did not "
+                         "see as none of those it knows")
+        elif kind != "infinite":  # already said: a cell beyond float64 is not a number here
+            problems.add(line, text)
+    return inputs
+
+
+def _empty(cell: str) -> str:
+    return "an empty cell" if cell == "" else f"a missing value ({cell!r})"
+
+
+def _outputs(model: Any, inputs: np.ndarray, data: str) -> np.ndarray:
+    """The model's network outputs; a value too large for its scaling is a UsageError."""
+    try:
+        return model._outputs(inputs)
+    except ValueError as err:
+        raise UsageError(f"{data}: {err}") from None
+
+
+def _prediction_column(model: Any, columns: Sequence[str]) -> str:
+    """The name of the prediction's column: the target's, or predicted_TARGET when the file
+    has the target column (then kept as it is, beside the prediction)."""
+    name = model.target
+    if name in columns:
+        name = f"predicted_{model.target}"
+        while name in columns:
+            name = "_" + name
+    return name
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ._csvtable import Problems, TableError, read_table
+    out_path = None if args.out in (None, "-") else args.out
+    if out_path is not None:
+        _check_not_an_input("--out", out_path, [("MODEL", args.model)]
+                            + ([("DATA.csv", args.data)] if args.data != "-" else []))
+        problem = _check_writable(out_path, "--out")
+        if problem:
+            raise UsageError(problem)
+    model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UsageError(f"--proba: {args.model} is a regression model (target "
                          f"{model.target!r}); only a classifier has class probabilities")
-    features = list(model.feature_names)
     try:
         table = read_table(args.data)
-        missing = [name for name in features if name not in table.columns]
-        if missing:
-            raise TableError(f"{table.name} lacks the model's feature column"
-                             f"{'s' * (len(missing) > 1)} {', '.join(map(repr, missing))}"
-                             + (f" (the model takes {', '.join(map(repr, features))})"
-                                if len(missing) < len(features) else ""))
-        X = table.numbers(features, "the model's feature columns are numeric")
-        places = [table.index(name) for name in features]
+        problems = Problems(table.name)
+        inputs = _model_inputs(model, table, args.unknown, problems)
+        problems.raise_if_any()
     except TableError as err:
         raise UsageError(str(err)) from None
-    header = features + [model.target]
-    try:  # values too large for the model's scaling or arithmetic: a message, not a traceback
-        labels = model.predict(X)
-        if args.proba:
-            assert model.classes is not None  # a classifier: checked above
-            probabilities = model.predict_proba(X)
-            header += [f"P({label})" for label in model.classes.tolist()]
-    except ValueError as err:
-        raise UsageError(f"{args.data}: {err}") from None
+    header = list(table.columns) + [_prediction_column(model, table.columns)]
+    outputs = _outputs(model, inputs, table.name)
+    labels = model._decode(outputs)
+    if args.proba:
+        probabilities = model._probabilities(outputs)
+        header += [f"P({label})" for label in model.classes.tolist()]
 
     def write(out: TextIO) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for i, row in enumerate(table.rows):
-            line = [row[j] for j in places]
+            line = list(row)
             line.append(_cell(labels[i]))
             if args.proba:
                 line.extend(repr(float(p)) for p in probabilities[i])
             writer.writerow(line)
 
-    if args.out is None:
-        _check_encodable(header + [_cell(label) for label in np.unique(labels)])
+    if out_path is None:
+        _check_encodable(header + [_cell(label) for label in np.unique(labels)]
+                         + [cell for row in table.rows for cell in row])
         write(sys.stdout)
         sys.stdout.flush()
         return 0
@@ -1130,12 +1440,80 @@ def run_predict(args: argparse.Namespace) -> int:
 
     from .io import write_atomically
     try:
-        write_atomically(args.out, write_file)
+        write_atomically(out_path, write_file)
     except OSError as err:
-        raise UsageError(f"--out {args.out!r} cannot be written: {err.strerror or err}") \
+        raise UsageError(f"--out {out_path!r} cannot be written: {err.strerror or err}") \
             from None
-    print(f"nnpy predict: wrote {len(table)} rows to {args.out}", file=sys.stderr)
+    print(f"nnpy predict: wrote {len(table)} rows to {out_path}", file=sys.stderr)
     return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from ._csvtable import Problems, TableError, is_missing, read_table
+    model = _load_model(args.model)
+    try:
+        table = read_table(args.data)
+        if model.target not in table.columns:
+            raise TableError(f"{table.name} has no column {model.target!r}, the model's target: "
+                             f"scoring needs the true values (nnpy predict gives predictions "
+                             f"alone)")
+        table.index(model.target)
+        problems = Problems(table.name)
+        inputs = _model_inputs(model, table, args.unknown, problems)
+        truth_cells = table.cells(model.target)
+        if model.task == "regress":
+            truth = table.scan_numbers(model.target, problems, "a regression's target is "
+                                       "numeric")
+            table.report_missing(model.target, problems, " (the target)",
+                                 "every row scored needs its true value")
+        else:
+            for line, cell in zip(table.lines, truth_cells):
+                if cell == "" or cell.lower() == "nan":
+                    problems.add(line, f"column {model.target!r} (the target) has "
+                                 f"{_empty(cell)}", "every row scored needs its true label")
+        problems.raise_if_any()
+    except TableError as err:
+        raise UsageError(str(err)) from None
+    predicted = model._decode(_outputs(model, inputs, table.name))
+    n = len(table)
+    print(f"nnpy score: {args.model} on {table.name}, {n} row{'s' * (n > 1)}; target "
+          f"{model.target!r} ({'classify' if model.task == 'classify' else 'regress'})")
+    if model.task == "regress":
+        error = predicted - truth
+        mae = float(np.mean(np.abs(error)))
+        rmse = float(np.sqrt(np.mean(error ** 2)))
+        r2 = "not defined for one row" if n < 2 else f"{_r2(truth, predicted):.4f}"
+        print(f"R^2: {r2}")
+        print(f"MAE: {mae:.6g}")
+        print(f"RMSE: {rmse:.6g}")
+        return 0
+    predicted_text = [_cell(label) for label in predicted]
+    right = sum(p == t for p, t in zip(predicted_text, truth_cells))
+    print(f"Accuracy: {100 * right / n:.1f}% ({right} of {n} rows)")
+    known = [_cell(label) for label in model.classes]
+    unseen = sorted(set(truth_cells) - set(known))
+    if unseen:
+        print(f"({len(unseen)} label{'s' * (len(unseen) > 1)} of the file the model does not "
+              f"know, counted as wrong: {', '.join(map(repr, unseen[:6]))}"
+              f"{', ...' if len(unseen) > 6 else ''})")
+    _print_confusion(truth_cells, predicted_text, known + unseen, known)
+    return 0
+
+
+def _print_confusion(truth: Sequence[str], predicted: Sequence[str], rows: Sequence[str],
+                     columns: Sequence[str]) -> None:
+    """The confusion matrix: a row per true label, a column per predicted one."""
+    counts = {(t, p): 0 for t in rows for p in columns}
+    for t, p in zip(truth, predicted):
+        counts[t, p] += 1
+    width = max(5, *(len(c) for c in columns), *(len(str(v)) for v in counts.values()))
+    label_width = max(4, *(len(r) for r in rows))
+    print()
+    print("Confusion matrix (rows: true label, columns: predicted label):")
+    print(" " * (label_width + 2) + "".join(f"{c:>{width + 1}}" for c in columns))
+    for r in rows:
+        print(f"  {r:<{label_width}}" + "".join(
+            f"{counts[r, c] if counts[r, c] else '.':>{width + 1}}" for c in columns))
 
 
 def _check_encodable(texts: Sequence[str]) -> None:

@@ -3,7 +3,8 @@ reads, and `nnpy.load(path)` returns.
 
 A Model is a network with everything prediction on a table needs: the names of its input
 columns (`feature_names`, in the network's input order) and of the column it predicts
-(`target`), the standardisation of the inputs (`mean`, `scale`: the network sees
+(`target`), how text columns are one-hot encoded (`categories`) and missing values filled
+(`fill`), the standardisation of the network's inputs (`mean`, `scale`: the network sees
 (x - mean) / scale), the task ("classify" or "regress") and, for a classifier, the class labels
 as they were in the training data (`classes`: int64 or str, in the order of the network's
 outputs, sorted); for a regression, the standardisation of the target (`target_mean`,
@@ -18,11 +19,21 @@ outputs, sorted); for a regression, the standardisation of the target (`target_m
 
 Columns by name: any mapping of column name -> values (a dict, a pandas DataFrame, a NumPy
 structured array): the feature columns are taken by name, in any order, other columns are
-ignored; each value is a number or a 1-D sequence of numbers. Anything else is read as a 2-D
-array of numbers. What is not a number within float64's range (text, None, a huge integer),
-nested or ragged values and columns of different lengths are a TypeError/ValueError naming the
-column (and the row). predict returns the labels (classify) or float64 values (regress), one per
-row; prediction needs numpy only.
+ignored; each value is a number or a 1-D sequence of numbers (of strings, for a text column).
+Anything else is read as a 2-D array of numbers (a model with a text column takes its columns
+by name only). What is not a number within float64's range (text, a huge integer), nested or
+ragged values and columns of different lengths are a TypeError/ValueError naming the column
+(and the row). predict returns the labels (classify) or float64 values (regress), one per row;
+prediction needs numpy only.
+
+Text columns (`categories`: {column: [category, ...]}, sorted) are one-hot encoded: the column
+becomes one network input per category, named "column=category" (`input_names`), 1 for the
+row's category and 0 for the others. A category the model did not see in training is a
+ValueError naming the column, row and value; with unknown="ignore" it is encoded as all zeros.
+Missing values (NaN or None in a numeric column; None, NaN or "" in a text column) are
+replaced by `fill`'s value for the column ({column: number or category}, the training rows'
+mean, median or most frequent category: `nnpy train --missing mean|median`); a model without a
+fill for the column refuses them (ValueError naming the column and row).
 
 The file is one .npz archive in nnpy's safe format (see nnpy.io: read without pickle, every
 field checked, written atomically) with four members:
@@ -32,6 +43,8 @@ field checked, written atomically) with four members:
                "target": name, "features": [name, ...], "classes": [label, ...] | null
                (all JSON integers or all strings, sorted, no repeats),
                "target_scaling": [target_mean, target_scale] | null (regress | classify),
+               "categories": {name: [category, ...]} (optional, version 2),
+               "fill": {name: number | category} (optional, version 2),
                "estimator_params": {the estimator's parameters, e.g. "hidden_layer_sizes":
                [64, 32], "activation": "relu", "solver": "adam", "max_iter": 200,
                "random_state": 0}, "nnpy_version": "...",
@@ -39,10 +52,13 @@ field checked, written atomically) with four members:
                "score": s, "seconds": t, "epochs": n} (optional: how it was trained)}
     network   uint8 (n_bytes,): a complete nnpy network file, as Network.save writes it
               (read back by nnpy.io with all of its checks; no optimiser state)
-    mean      float64 (n_features,)
-    scale     float64 (n_features,), all > 0 (a constant column's scale is 1)
+    mean      float64 (n_inputs,): one per network input (input_names)
+    scale     float64 (n_inputs,), all > 0 (a constant column's scale is 1)
 
-Consistency is checked too: the network's inputs match the features, its outputs the task
+The version is 1 when the file has neither categories nor fill (as nnpy wrote before they
+existed: older nnpy reads it), else 2; both are read.
+
+Consistency is checked too: the network's inputs match the input names, its outputs the task
 (classify: a softmax over the classes, or one sigmoid unit for two; regress: one identity
 output). A file from a newer nnpy (a larger version) is refused with a message saying so.
 """
@@ -64,14 +80,15 @@ from .network import Network
 if TYPE_CHECKING:
     from .estimators import NNClassifier, NNRegressor
 
-__all__ = ["Model", "load", "FORMAT", "VERSION"]
+__all__ = ["Model", "load", "encode_columns", "FORMAT", "VERSION"]
 
 FORMAT = "nnpy.Model"
-VERSION = 1
+VERSION = 2  # the newest version read and written (1 when there is nothing of 2)
 
 _REQUIRED = ("format", "version", "task", "target", "features", "classes", "target_scaling",
              "estimator_params")
-_OPTIONAL = ("training", "nnpy_version")
+_OPTIONAL = ("training", "nnpy_version", "categories", "fill")
+_VERSION_2 = ("categories", "fill")
 _TRAINING = {"rows_train": int, "rows_test": int, "metric": str, "score": float,
              "seconds": float, "epochs": int}
 _METRICS = ("accuracy", "r2")
@@ -88,7 +105,9 @@ class Model:
                  classes: Optional[Sequence[Any]] = None, mean: Optional[Any] = None,
                  scale: Optional[Any] = None, target_scaling: Optional[Sequence[float]] = None,
                  estimator_params: Optional[Mapping] = None,
-                 training: Optional[Mapping] = None):
+                 training: Optional[Mapping] = None,
+                 categories: Optional[Mapping[str, Sequence[str]]] = None,
+                 fill: Optional[Mapping[str, Any]] = None):
         if not isinstance(network, Network):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
         self.network = network                                     # the trained network
@@ -101,7 +120,9 @@ class Model:
         self.classes: Optional[np.ndarray] = (  # the labels, or None for a regression
             None if classes is None else _check_classes(classes))
         self.task = "regress" if classes is None else "classify"
-        n = len(self.feature_names)
+        self.categories = _check_categories(categories or {}, self.feature_names)
+        self.fill = _check_fill(fill or {}, self.feature_names, self.categories)
+        n = len(self.input_names)
         self.mean = _check_vector(np.zeros(n) if mean is None else mean, "mean", n)
         self.scale = _check_vector(np.ones(n) if scale is None else scale, "scale", n)
         if not (self.scale > 0).all():
@@ -130,6 +151,18 @@ class Model:
         self._training = _check_training(value)
 
     @property
+    def input_names(self) -> tuple[str, ...]:
+        """The network's inputs, in order: a numeric feature's name, and for a text column
+        one "column=category" per category."""
+        names: list[str] = []
+        for name in self.feature_names:
+            if name in self.categories:
+                names.extend(f"{name}={c}" for c in self.categories[name])
+            else:
+                names.append(name)
+        return tuple(names)
+
+    @property
     def label_type(self) -> Optional[str]:
         """"int" or "str" for a classifier's labels, None for a regression."""
         if self.classes is None:
@@ -137,9 +170,11 @@ class Model:
         return "int" if self.classes.dtype.kind == "i" else "str"
 
     def _check_network(self) -> None:
-        net, n = self.network, len(self.feature_names)
+        net, n = self.network, len(self.input_names)
         if net.sizes[0] != n:
-            raise ValueError(f"the network has {net.sizes[0]} inputs for {n} feature_names")
+            raise ValueError(f"the network has {net.sizes[0]} inputs for {n} "
+                             + ("input_names (the features, text columns one per category)"
+                                if self.categories else "feature_names"))
         n_out = net.sizes[-1]
         if self.task == "regress":
             if net.output != "identity" or n_out != 1:
@@ -160,11 +195,15 @@ class Model:
     def from_estimator(cls, estimator: Any, feature_names: Sequence[str], target: str, *,
                        mean: Optional[Any] = None, scale: Optional[Any] = None,
                        target_scaling: Optional[Sequence[float]] = None,
-                       training: Optional[Mapping] = None) -> "Model":
+                       training: Optional[Mapping] = None,
+                       categories: Optional[Mapping[str, Sequence[str]]] = None,
+                       fill: Optional[Mapping[str, Any]] = None) -> "Model":
         """A Model of a fitted NNClassifier (single-label) or NNRegressor (one output) that was
         trained on (x - mean) / scale of the columns `feature_names` (mean 0 and scale 1 when
         not given) to predict the column `target` (a regressor: (y - target_mean) /
-        target_scale for target_scaling=(target_mean, target_scale), or y itself)."""
+        target_scale for target_scaling=(target_mean, target_scale), or y itself); mean and
+        scale are one per input (input_names: text columns in `categories` one-hot encoded),
+        missing values filled with `fill` (see the module docstring)."""
         from .estimators import NNClassifier, NNRegressor
         if not isinstance(estimator, (NNClassifier, NNRegressor)) or \
                 not hasattr(estimator, "network_"):
@@ -181,7 +220,7 @@ class Model:
                              f" has {estimator.n_outputs_} outputs (multi-label or multi-output)")
         model = cls(estimator.network_, feature_names, target, classes=classes, mean=mean,
                     scale=scale, target_scaling=target_scaling, estimator_params=params,
-                    training=training)
+                    training=training, categories=categories, fill=fill)
         model._estimator = estimator
         return model
 
@@ -212,15 +251,19 @@ class Model:
 
     # ---- prediction --------------------------------------------------------------------------
 
-    def standardize(self, X: Any) -> np.ndarray:
-        """(x - mean) / scale of X's feature columns (by name or by position, see the module
-        docstring): the network's input, float64 (n_rows, n_features)."""
+    def standardize(self, X: Any, unknown: str = "error") -> np.ndarray:
+        """(x - mean) / scale of X's encoded feature columns (by name or by position, see the
+        module docstring): the network's input, float64 (n_rows, n_inputs)."""
         with np.errstate(over="ignore"):  # a value too large to scale: _outputs names it
-            return (self._matrix(X) - self.mean) / self.scale
+            return (self.encode(X, unknown) - self.mean) / self.scale
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The predicted label (classify) or value (regress) of each row of X."""
-        out = self._outputs(X)
+    def predict(self, X: Any, unknown: str = "error") -> np.ndarray:
+        """The predicted label (classify) or value (regress) of each row of X. unknown:
+        "error" (a category not seen in training is a ValueError) or "ignore" (encoded as
+        all zeros)."""
+        return self._decode(self._outputs(self.encode(X, unknown)))
+
+    def _decode(self, out: np.ndarray) -> np.ndarray:
         if self.classes is None:  # a regression
             return out[:, 0].astype(np.float64) * self.target_scale + self.target_mean
         if out.shape[1] == 1:  # one sigmoid unit for two classes: as LabelBinarizer decodes it
@@ -228,34 +271,59 @@ class Model:
         return self.classes[np.argmax(out, axis=1)]
 
     @property
-    def predict_proba(self) -> Callable[[Any], np.ndarray]:
-        """(classifiers only: a regression model has no such attribute) predict_proba(X), the
-        probability of each class (n_rows, n_classes), columns in the order of classes."""
+    def predict_proba(self) -> Callable[..., np.ndarray]:
+        """(classifiers only: a regression model has no such attribute) predict_proba(X,
+        unknown="error"), the probability of each class (n_rows, n_classes), columns in the
+        order of classes."""
         if self.task != "classify":
             raise AttributeError("a regression model has no predict_proba")
         return self._predict_proba
 
-    def _predict_proba(self, X: Any) -> np.ndarray:
-        out = self._outputs(X)
+    def _predict_proba(self, X: Any, unknown: str = "error") -> np.ndarray:
+        return self._probabilities(self._outputs(self.encode(X, unknown)))
+
+    @staticmethod
+    def _probabilities(out: np.ndarray) -> np.ndarray:
         if out.shape[1] == 1:
             return np.column_stack([1 - out[:, 0], out[:, 0]])
         return out
 
-    def _outputs(self, X: Any) -> np.ndarray:
-        inputs = self.standardize(X)
+    def _outputs(self, inputs: np.ndarray) -> np.ndarray:
+        """The network's outputs for encoded inputs (encode's)."""
+        with np.errstate(over="ignore"):
+            z = (inputs - self.mean) / self.scale
         limit = float(np.finfo(self.network.dtype).max)
-        too_large = ~(np.abs(inputs) <= limit)
+        too_large = ~(np.abs(z) <= limit)
         if too_large.any():
             row, col = np.argwhere(too_large)[0]
-            raise ValueError(f"X holds {self._matrix(X)[row, col]} in column "
-                             f"{self.feature_names[col]!r} (row {row}): too large for this "
+            raise ValueError(f"X holds {inputs[row, col]} in column "
+                             f"{self.input_names[col]!r} (row {row}): too large for this "
                              f"model, (x - mean) / scale = (x - {self.mean[col]:.6g}) / "
                              f"{self.scale[col]:.6g} is beyond {self.network.dtype.name}'s "
                              f"range")
-        return self.network.predict(inputs.astype(self.network.dtype, copy=False))
+        return self.network.predict(z.astype(self.network.dtype, copy=False))
 
-    def _matrix(self, X: Any) -> np.ndarray:
-        """X's feature columns as float64 (n_rows, n_features), every value finite."""
+    def encode(self, X: Any, unknown: str = "error") -> np.ndarray:
+        """X's feature columns as the network's inputs before standardisation, float64
+        (n_rows, n_inputs): text columns one-hot encoded, missing values filled (see the
+        module docstring). ValueError for the first value that cannot be encoded."""
+        inputs, problems = self.encode_columns(self._columns(X), unknown)
+        if problems:
+            row, _, _, text = problems[0]
+            raise ValueError(f"{text} (row {row})")
+        return inputs
+
+    def encode_columns(self, columns: Mapping[str, Any], unknown: str = "error"
+                       ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
+        """(inputs, problems) of columns already read: {feature: float64 array (NaN where
+        missing) | sequence of str or None (a text column; None where missing)}. problems:
+        (row, column, kind, what is wrong) of each value that cannot be encoded (its inputs
+        are then 0), kind "missing" (a missing value without a fill), "infinite" or
+        "unknown" (a category not seen in training, unless unknown is "ignore")."""
+        return encode_columns(self.feature_names, self.categories, self.fill, columns, unknown)
+
+    def _columns(self, X: Any) -> dict[str, Any]:
+        """X's feature columns, read for encode_columns."""
         names = self.feature_names
         if _by_name(X):
             missing = [name for name in names if not _has_column(X, name)]
@@ -263,30 +331,33 @@ class Model:
                 raise ValueError(f"X lacks the feature column{'s' * (len(missing) > 1)} "
                                  f"{', '.join(map(repr, missing))} (the model takes "
                                  f"{', '.join(map(repr, names))})")
-            columns = []
+            columns: dict[str, Any] = {}
             for name in names:
-                column = _numbers(X[name], f"column {name!r}")
+                if name in self.categories:
+                    columns[name] = _texts(X[name], name)
+                    continue
+                # None is a missing value where the model fills one, else not a number
+                column = _numbers(X[name], f"column {name!r}", missing=name in self.fill)
                 if column.ndim > 1:
                     raise ValueError(f"column {name!r} must be a number or a 1-D sequence of "
                                      f"numbers, got shape {column.shape}")
-                columns.append(np.atleast_1d(column))
-            lengths = [len(c) for c in columns]
+                columns[name] = np.atleast_1d(column)
+            lengths = [len(c) for c in columns.values()]
             if len(set(lengths)) > 1:
                 raise ValueError("the columns of X have different lengths: " + ", ".join(
                     f"{name!r} {n}" for name, n in zip(names, lengths)))
-            matrix = np.column_stack(columns)
-        else:
-            matrix = _numbers(X, "X", names)
-            if matrix.ndim != 2 or matrix.shape[1] != len(names):
-                raise ValueError(f"X must be 2-D with {len(names)} columns (in the order of "
-                                 f"feature_names: {', '.join(map(repr, names))}), or columns by "
-                                 f"name; got shape {matrix.shape}")
-        bad = ~np.isfinite(matrix)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise ValueError(f"X holds {matrix[row, col]} in column {names[col]!r} (row {row}); "
-                             f"every value must be finite")
-        return matrix
+            return columns
+        if self.categories:
+            raise TypeError(f"this model one-hot encodes the text column"
+                            f"{'s' * (len(self.categories) > 1)} "
+                            f"{', '.join(map(repr, self.categories))}: give X's columns by name "
+                            f"(a dict of column name -> values, or a pandas DataFrame)")
+        matrix = _numbers(X, "X", names, missing=bool(self.fill))
+        if matrix.ndim != 2 or matrix.shape[1] != len(names):
+            raise ValueError(f"X must be 2-D with {len(names)} columns (in the order of "
+                             f"feature_names: {', '.join(map(repr, names))}), or columns by "
+                             f"name; got shape {matrix.shape}")
+        return {name: matrix[:, j] for j, name in enumerate(names)}
 
     # ---- files -------------------------------------------------------------------------------
 
@@ -298,7 +369,8 @@ class Model:
         net.reset_optimizer()  # prediction needs no optimiser state
         network_file = io.BytesIO()
         nnio.save_network(net, network_file)
-        header = {"format": FORMAT, "version": VERSION, "task": self.task,
+        header = {"format": FORMAT, "version": 2 if self.categories or self.fill else 1,
+                  "task": self.task,
                   "target": self.target, "features": list(self.feature_names),
                   "classes": None if self.classes is None else self.classes.tolist(),
                   "target_scaling": None if self.task == "classify" else
@@ -306,6 +378,10 @@ class Model:
                   "estimator_params": self.estimator_params, "nnpy_version": __version__}
         if self.training is not None:
             header["training"] = self.training
+        if self.categories:
+            header["categories"] = {name: list(c) for name, c in self.categories.items()}
+        if self.fill:
+            header["fill"] = self.fill
         arrays: dict[str, Any] = {  # Any: savez's keywords would otherwise match allow_pickle
             "header": np.array(json.dumps(header, ensure_ascii=False)),
             "network": np.frombuffer(network_file.getvalue(), dtype=np.uint8),
@@ -347,7 +423,6 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
     members = nnio._members(zf, name)
     header = nnio.read_json_header(zf, members, name, "nnpy model file")
     _check_header(header, name)
-    n = len(header["features"]) if isinstance(header["features"], list) else 0
     expected = {"header", "network", "mean", "scale"}
     missing, extra = sorted(expected - set(members)), sorted(set(members) - expected)
     if missing or extra:
@@ -361,11 +436,12 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
         raise ValueError(f"{name}: network must be a 1-D uint8 array (a network file's bytes), "
                          f"got dtype {raw.dtype} and shape {raw.shape}")
     net = nnio._load(io.BytesIO(raw.tobytes()), f"{name} (its network)", None)
+    n = _declared_inputs(header, int(net.sizes[0]))
     vectors = {}
     for key in ("mean", "scale"):
         array = nnio._read_array(zf, members[key], name, 8 * n + nnio._NPY_HEADER_ALLOWANCE)
         if array.dtype != np.float64 or array.shape != (n,):
-            raise ValueError(f"{name}: {key} must be float64 of shape ({n},) for {n} features, "
+            raise ValueError(f"{name}: {key} must be float64 of shape ({n},) for {n} inputs, "
                              f"got {array.dtype} of shape {array.shape}")
         vectors[key] = array
     try:
@@ -373,9 +449,21 @@ def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
                      mean=vectors["mean"], scale=vectors["scale"],
                      target_scaling=header["target_scaling"],
                      estimator_params=header["estimator_params"],
-                     training=header.get("training"))
+                     training=header.get("training"), categories=header.get("categories"),
+                     fill=header.get("fill"))
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name}: {err}") from None
+
+
+def _declared_inputs(header: dict, otherwise: int) -> int:
+    """The network inputs the header's features and categories make (`otherwise` when they
+    are malformed: the Model's own checks then name what is wrong)."""
+    features, categories = header["features"], header.get("categories") or {}
+    if not isinstance(categories, dict) or \
+            not all(isinstance(c, list) for c in categories.values()):
+        return otherwise
+    return sum(len(categories[f]) if isinstance(f, str) and f in categories else 1
+               for f in features)
 
 
 def _check_header(header: Any, name: str) -> None:  # header: parsed JSON, checked here
@@ -396,7 +484,8 @@ def _check_header(header: Any, name: str) -> None:  # header: parsed JSON, check
     missing = [key for key in _REQUIRED if key not in header]
     if missing:
         raise ValueError(f"{name}: the header lacks {', '.join(missing)}")
-    unknown = sorted(set(header) - set(_REQUIRED) - set(_OPTIONAL))
+    unknown = sorted(set(header) - set(_REQUIRED) - set(_OPTIONAL)
+                     | (set(header) & set(_VERSION_2) if version < 2 else set()))
     if unknown:
         raise ValueError(f"{name}: the header has unknown fields {', '.join(map(repr, unknown))}")
     if header["task"] not in _TASKS:
@@ -527,10 +616,12 @@ def _has_column(X: Any, name: str) -> bool:
     return name in (X.columns if hasattr(X, "columns") else X)
 
 
-def _numbers(value: Any, what: str, columns: Sequence[str] = ()) -> np.ndarray:
+def _numbers(value: Any, what: str, columns: Sequence[str] = (),
+             missing: bool = False) -> np.ndarray:
     """value as a float64 array, if it holds real numbers (not text, not dates, not None),
     each within float64's range; else a TypeError/ValueError naming `what` (for a 2-D array
-    whose columns are `columns`, the column of the value at fault) and the row."""
+    whose columns are `columns`, the column of the value at fault) and the row. missing: None
+    is read as NaN (a missing value)."""
     def where(index: tuple[int, ...]) -> str:
         if len(index) == 2 and columns and index[1] < len(columns):
             return f"column {columns[index[1]]!r} (row {index[0]})"
@@ -548,6 +639,9 @@ def _numbers(value: Any, what: str, columns: Sequence[str] = ()) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.empty(array.shape, dtype=np.float64)
             for index, v in np.ndenumerate(array):
+                if v is None and missing:
+                    out[index] = math.nan
+                    continue
                 if not isinstance(v, numbers.Real):
                     raise TypeError(f"{where(index)} holds {_short(v)}; it must hold numbers "
                                     f"only")
@@ -574,6 +668,128 @@ def _numbers(value: Any, what: str, columns: Sequence[str] = ()) -> np.ndarray:
         index = tuple(int(i) for i in np.argwhere(lost)[0])
         raise ValueError(f"{where(index)} holds {array[index]!s}, beyond the range of float64 "
                          f"(largest {float(np.finfo(np.float64).max):.4g})")
+    return out
+
+
+def encode_columns(features: Sequence[str], categories: Mapping[str, Sequence[str]],
+                   fill: Mapping[str, Any], columns: Mapping[str, Any], unknown: str = "error"
+                   ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
+    """Model.encode_columns for these features, categories and fills."""
+    if unknown not in ("error", "ignore"):
+        raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+    n = len(next(iter(columns.values()))) if columns else 0
+    width = sum(len(categories[name]) if name in categories else 1 for name in features)
+    inputs = np.zeros((n, width))
+    problems: list[tuple[int, str, str, str]] = []
+    at = 0
+    for name in features:
+        values = columns[name]
+        filler = fill.get(name)
+        if name in categories:
+            known = categories[name]
+            place = {c: k for k, c in enumerate(known)}
+            for row, value in enumerate(values):
+                if value is None:
+                    if filler is None:
+                        problems.append((row, name, "missing", _no_fill(name)))
+                        continue
+                    value = filler
+                k = place.get(value)
+                if k is not None:
+                    inputs[row, at + k] = 1.0
+                elif unknown == "error":
+                    problems.append((row, name, "unknown", f"column {name!r} holds {value!r}, "
+                                     f"a category the model did not see in training (it knows "
+                                     f"{_some(known)})"))
+            at += len(known)
+            continue
+        column = np.array(values, dtype=np.float64)
+        missing = np.isnan(column)
+        if missing.any():
+            if filler is None:
+                problems.extend((int(row), name, "missing", _no_fill(name))
+                                for row in np.flatnonzero(missing))
+            else:
+                column[missing] = filler
+        for bad in np.flatnonzero(np.isinf(column)):
+            problems.append((int(bad), name, "infinite", f"X holds {column[bad]} in column "
+                             f"{name!r}; every value must be finite"))
+        inputs[:, at] = np.where(np.isfinite(column), column, 0.0)
+        at += 1
+    problems.sort(key=lambda p: p[0])
+    return inputs, problems
+
+
+def _texts(value: Any, name: str) -> list[Optional[str]]:
+    """A text column's values: strings (integers as their decimal text), None where missing
+    (None, NaN, "")."""
+    array = np.asarray(value, dtype=object)
+    if array.ndim > 1:
+        raise ValueError(f"column {name!r} must be a string or a 1-D sequence of them, got "
+                         f"shape {array.shape}")
+    out: list[Optional[str]] = []
+    for row, v in enumerate(np.atleast_1d(array).tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+            out.append(None)
+        elif isinstance(v, str):
+            out.append(v.strip())
+        elif nnio._is_int(v):
+            out.append(str(int(v)))
+        else:
+            raise TypeError(f"column {name!r} (row {row}) holds {_short(v)}; a text column "
+                            f"holds strings (its categories)")
+    return out
+
+
+def _no_fill(name: str) -> str:
+    return (f"column {name!r} has a missing value, and the model has none to fill it with "
+            f"(trained without --missing mean or median): every value must be finite")
+
+
+def _some(values: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(map(repr, values[:limit]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _check_categories(categories: object, features: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(categories, Mapping):
+        raise TypeError(f"categories must be a mapping of column name -> categories, got "
+                        f"{type(categories).__name__}")
+    out = {}
+    for name, values in categories.items():
+        if name not in features:
+            raise ValueError(f"categories names {name!r}, which is not one of the "
+                             f"feature_names")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+            raise TypeError(f"categories[{name!r}] must be a sequence of strings")
+        values = tuple(values.tolist() if isinstance(values, np.ndarray) else values)
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise ValueError(f"categories[{name!r}] must be non-empty strings, at least one")
+        if list(values) != sorted(set(values)):
+            raise ValueError(f"categories[{name!r}] must be sorted, without repeats")
+        out[name] = values
+    return {name: out[name] for name in features if name in out}  # in the features' order
+
+
+def _check_fill(fill: object, features: Sequence[str],
+                categories: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    if not isinstance(fill, Mapping):
+        raise TypeError(f"fill must be a mapping of column name -> value, got "
+                        f"{type(fill).__name__}")
+    out: dict[str, Any] = {}
+    for name, value in fill.items():
+        if name not in features:
+            raise ValueError(f"fill names {name!r}, which is not one of the feature_names")
+        if name in categories:
+            if value not in categories[name]:
+                raise ValueError(f"fill[{name!r}] must be one of the column's categories, got "
+                                 f"{value!r}")
+            out[name] = value
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+                math.isfinite(value):
+            out[name] = float(value)
+        else:
+            raise ValueError(f"fill[{name!r}] must be a finite number, got {value!r}")
     return out
 
 
