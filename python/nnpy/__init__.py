@@ -8,8 +8,9 @@ __version__ = "0.1.0"
 from ._dispatch import CPU_LEVEL
 from .post import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropogation
 from .network import Network, History, TrainingDiverged
+from .stack import NetworkStack, StackHistory
 from . import io  # nnpy.io.save_network, from_network2_json, ... after a plain `import nnpy`
 from .modelfile import Model, load  # nnpy.load("x.model"): what `nnpy train --save` wrote
 
 __all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
-           "Network", "History", "TrainingDiverged", "Model", "load", "CPU_LEVEL", "__version__"]
+           "Network", "History", "TrainingDiverged", "NetworkStack", "StackHistory", "Model", "load", "CPU_LEVEL", "__version__"]
