@@ -8,7 +8,7 @@ per-member arithmetic is the lone network's, bit for bit.
 
 How fit runs the members:
   lockstep    plain per-sample SGD (batch_size 1, no momentum, no alpha) on a small network
-              of one hidden layer (hidden and output widths at most 4, fewer than 8 inputs;
+              of one hidden layer (input, hidden and output widths at most 4;
               hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
               the members step together, each weight's copies side by side in vector lanes
               (member index innermost), each member reading its own sample of its own shuffle
@@ -49,8 +49,7 @@ FORMAT = "nnpy.NetworkStack"
 VERSION = 1
 _MAX_MEMBERS = 1 << 16            # members a stack file may hold
 _MAX_MEMBER_BYTES = 1 << 31       # bytes one member's network file may take
-_LOCKSTEP_INPUTS = 8              # the lockstep kernel takes fewer inputs than this
-_SMALL_WIDTH = 4                  # and hidden and output widths at most this
+_SMALL_WIDTH = 4                  # the lockstep kernel's widths: at most this, each layer
 
 PerMember = Union[float, Sequence[float], npt.ArrayLike]
 
@@ -260,7 +259,7 @@ class NetworkStack:
         X, Y = self._members[0]._xy(X, Y)
         weights = _sample_weights(sample_weight, len(self), len(X), self.dtype)
         with self._guard.read():
-            return np.array([m.loss(X, Y, w, loss=loss)
+            return np.array([m.loss(X, Y, w if len(w) else None, loss=loss)
                              for m, w in zip(self._members, weights)])
 
     def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -432,7 +431,7 @@ def _lockstep_fits(net: Network, loss_name: str, batch_size: int,
     """Whether fit takes the lockstep kernel (see the module docstring)."""
     sizes = net.sizes
     return (n_members > 1 and hasattr(core, "lockstep_sgd") and batch_size == 1
-            and len(sizes) == 3 and sizes[0] < _LOCKSTEP_INPUTS
+            and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
             and net.output in ("sigmoid", "identity") and loss_name == "mse"
             and all(s[0] == "sgd" and s[1] == 0 for s in settings)

@@ -15,7 +15,7 @@ from activations cimport tanh_, relu, sigmoid_derivative, tanh_derivative, relu_
 
 cdef enum:
     LANES = 16           # members per chunk: the length of every vectorised loop
-    LOCKSTEP_INPUTS = 8  # fewer inputs than this: the input layer's sums are plain running sums
+    LOCKSTEP_INPUTS = SMALL_WIDTH + 1  # fewer inputs than this: small_step's UpTo4 copies
     LOCKSTEP_PARAMS = SMALL_WIDTH * LOCKSTEP_INPUTS + SMALL_WIDTH * (SMALL_WIDTH + 1)
 
 LOCKSTEP_LANES = LANES
@@ -228,6 +228,9 @@ def lockstep_sgd(Model model, object params, const floating[::1] lr,
     for k in range(lanes):
         if live[k] > 2:
             raise ValueError(f"on[{k}] must be 0, 1 or 2, got {live[k]}")
+        if shuffle_rows and live[k] == 1 and not (r[k, 0] | r[k, 1] | r[k, 2] | r[k, 3]):
+            # xoshiro's one state it never leaves: every draw 0, and shuffle would not end
+            raise ValueError(f"rng[{k}] is all zero, not a generator state (see seed_rng)")
         for i in range(n):
             if not 0 <= ord_[k, i] < n:
                 raise ValueError(f"order[{k}, {i}] = {ord_[k, i]} is not a row index")
