@@ -353,7 +353,7 @@ class _Member:
     def __init__(self, index: int, net: Network, settings: Tuple[Any, ...], lr: float,
                  l2: float, alpha: float, sample_weight: np.ndarray,
                  validation: Optional[Tuple[np.ndarray, np.ndarray]],
-                 callback: Optional[Callback], history: StackHistory, loss: Optional[str],
+                 callback: Optional[Callback], history: StackHistory, loss: Optional[Loss],
                  bar: Any) -> None:
         self.index, self.net, self.settings = index, net, settings
         self.lr, self.l2, self.alpha = lr, l2, alpha
