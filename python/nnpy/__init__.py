@@ -10,8 +10,10 @@ from .post import sigmoid, sigmoid_prime, cost, init_net, forwardPass, backPropo
 from .network import Network, History, TrainingDiverged
 from .labels import one_hot
 from . import schedules  # nnpy.schedules.StepDecay, ... (Network.fit's lr)
+from .stack import NetworkStack, StackHistory
 from . import io  # nnpy.io.save_network, from_network2_json, ... after a plain `import nnpy`
 from .modelfile import Model, load  # nnpy.load("x.model"): what `nnpy train --save` wrote
 
 __all__ = ["sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
-           "Network", "History", "TrainingDiverged", "one_hot", "schedules", "Model", "load", "CPU_LEVEL", "__version__"]
+           "Network", "History", "TrainingDiverged", "NetworkStack", "StackHistory", "one_hot",
+           "schedules", "Model", "load", "CPU_LEVEL", "__version__"]

@@ -1837,3 +1837,7 @@ def permutation_step(object order, object rng):
         raise ValueError("rng needs 4 words")
     if o.shape[0] > 1:
         shuffle(&o[0], o.shape[0], &r[0])
+
+
+# Many small networks in lockstep, one sample each per step (nnpy.NetworkStack)
+include "lockstep.pxi"
