@@ -653,3 +653,30 @@ def test_every_activation_of_the_model_table_is_exported():
     names = set(_model.HIDDEN) | set(_model.OUTPUTS)
     assert set(export._ONNX_OPS) == names
     assert set(export._C_ACTIVATIONS) == names
+
+
+@pytest.mark.parametrize("encoding", [
+    {"categories": {"colour": ["blue", "red"]}},
+    {"fill": {"size": 1.5}},
+])
+def test_a_model_with_encoded_columns_is_refused_by_every_exporter(tmp_path, encoding):
+    """A model from `nnpy train` that one-hot encodes text columns or fills missing cells takes
+    raw columns an exported file could not: each exporter refuses it (naming the encoding)
+    rather than write a file that expects encoded inputs."""
+    pytest.importorskip("sklearn")
+    from nnpy.estimators import NNRegressor
+    from nnpy.export import to_c, to_onnx
+    from nnpy.io import to_fann
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    estimator = NNRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, X[:, 0])
+    if "categories" in encoding:
+        features = ["size", "colour"]   # size, then colour=blue, colour=red: 3 inputs
+    else:
+        features = ["size", "weight", "height"]
+    model = nnpy.Model.from_estimator(estimator, features, "target", **encoding)
+    for export, path in ((to_onnx, "m.onnx"), (to_c, "m.h"), (to_fann, "m.net")):
+        if export is to_onnx:
+            pytest.importorskip("onnx")
+        with pytest.raises(ValueError, match="one-hot text columns|missing-value fills"):
+            export(model, tmp_path / path)
+        assert not (tmp_path / path).exists()

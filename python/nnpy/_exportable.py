@@ -113,6 +113,16 @@ def exportable(model: object, exporter: str) -> Exportable:
 
 
 def _of_model(model: Any) -> Exportable:  # an nnpy Model
+    # The exported file takes one number per network input; a model that one-hot encodes text
+    # columns or fills missing cells takes raw columns the file could not: refuse rather than
+    # write a file that expects encoded inputs.
+    encoded = [f"one-hot text columns {sorted(model.categories)}"] if model.categories else []
+    encoded += [f"missing-value fills for {sorted(model.fill)}"] if model.fill else []
+    if encoded:
+        raise ValueError(f"this model has {' and '.join(encoded)}, which the exporters cannot "
+                         "write yet (the exported file would expect encoded inputs): export a "
+                         "model trained on numeric columns without --missing, or encode the "
+                         "inputs yourself and export model.network")
     scaling: tuple[tuple[Operation, np.ndarray, str], ...] = (
         ("sub", np.asarray(model.mean, np.float64), "Model: mean"),
         ("div", np.asarray(model.scale, np.float64), "Model: scale"))
