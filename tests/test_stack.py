@@ -6,6 +6,7 @@ stopping apart; predict, loss and accuracy per member; copies, pickles, files an
 guard."""
 import inspect
 import pickle
+import sys
 import threading
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 import nnpy
 from nnpy import Network, NetworkStack, TrainingDiverged, _model
+from nnpy import network as network_module
 from nnpy import stack as stack_module
 from nnpy._dispatch import core
 from test_model_family import problem
@@ -23,7 +25,9 @@ PAIRS = sorted(_model.PAIRS)
 
 
 class _Spy:
-    """Stands in for the core in nnpy.stack, counting the calls of each entry point."""
+    """Stands in for the core in nnpy.stack and nnpy.network, counting the calls of each entry
+    point made inside a NetworkStack.fit (a stack's members run Network.fit's own loop; the
+    lone fits the tests compare with are not counted)."""
 
     def __init__(self):
         self.calls = {}
@@ -34,20 +38,31 @@ class _Spy:
             return target
 
         def counted(*args, **kwargs):
-            self.calls[name] = self.calls.get(name, 0) + 1
+            if _inside_stack_fit():
+                self.calls[name] = self.calls.get(name, 0) + 1
             return target(*args, **kwargs)
         return counted
+
+
+def _inside_stack_fit():
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is NetworkStack.fit.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @pytest.fixture
 def spy(monkeypatch):
     spy = _Spy()
     monkeypatch.setattr(stack_module, "core", spy)
+    monkeypatch.setattr(network_module, "core", spy)
     return spy
 
 
 def _lone(sizes, seed, X, Y, fit_kwargs, **net_kwargs):
-    """(flat parameters, history or None if it diverged, optimiser step) of a lone fit."""
+    """(the network, its history or None if it diverged, optimiser step) of a lone fit."""
     net = Network(sizes, seed=seed, **net_kwargs)
     try:
         history = net.fit(X, Y, **fit_kwargs)
@@ -61,7 +76,10 @@ def _member_kwargs(fit_kwargs, k):
     """Member k's settings from per-member fit arguments."""
     out = {}
     for key, value in fit_kwargs.items():
-        if key in ("lr", "momentum", "l2", "alpha", "eps") and np.ndim(value) == 1:
+        if key in ("lr", "momentum", "l2", "alpha", "eps", "patience", "min_delta",
+                   "restore_best") and isinstance(value, (list, tuple, np.ndarray)):
+            out[key] = value[k]
+        elif key == "class_weight" and isinstance(value, list):
             out[key] = value[k]
         elif key == "betas" and np.ndim(value) == 2:
             out[key] = tuple(value[k])
@@ -110,7 +128,11 @@ def check_members(sizes, n, X, Y, fit_kwargs, seeds=None, rtol=None, loss_rtol=N
                 np.testing.assert_allclose(histories[k].loss, history.loss, rtol=loss_rtol)
             assert histories[k].val_loss == history.val_loss, what
             assert histories[k].val_accuracy == history.val_accuracy, what
-            assert histories[k].stopped in (None, "callback"), what
+            assert histories[k].lr == history.lr, what
+            assert histories[k].best_epoch == history.best_epoch, what
+            assert histories[k].stopped_early == history.stopped_early, what
+            assert histories[k].stopped in (
+                ("patience",) if history.stopped_early else (None, "callback")), what
         # the shuffling generator moved on as the lone network's did
         assert member._rng.bit_generator.state == net._rng.bit_generator.state, what
     return stack, histories
@@ -335,7 +357,7 @@ def test_lockstep_kernel_refuses_bad_arguments():
     bad_order[3, 2] = n
     for changes in ({"params": np.zeros((model.n_params, lanes - 1))},
                     {"params": np.zeros((model.n_params + 1, lanes))},
-                    {"order": bad_order}, {"on": np.full(lanes, 3, np.uint8)},
+                    {"order": bad_order}, {"on": np.full(lanes, 4, np.uint8)},
                     {"weights": np.ones((lanes, n + 1))}, {"Y": np.zeros((n, 2))},
                     {"rng": np.ones((lanes, 3), np.uint64)}, {"lr": np.ones(lanes - 1)},
                     {"rng": np.zeros((lanes, 4), np.uint64)},
@@ -548,3 +570,119 @@ def test_zero_epochs_and_the_histories_type():
     assert [h.epochs for h in histories] == [0, 0]
     assert all(isinstance(h, nnpy.History) for h in histories)
     np.testing.assert_array_equal(stack.get_flat_params(), before)
+
+
+# ---- fit's newer arguments, and overflow, on both paths --------------------------------------
+
+def _decaying(epoch):
+    return 0.3 / (1 + 0.5 * epoch)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])   # lockstep, then core.train member by member
+def test_schedules_early_stopping_and_class_weights_per_member(spy, batch_size):
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((14, 2))
+    labels = (X[:, 0] * X[:, 1] > 0).astype(int)
+    labels[:3] = 1
+    Xv = rng.standard_normal((6, 2))
+    labels_v = (Xv[:, 0] * Xv[:, 1] > 0).astype(int)
+    # a schedule shared by members is each member's own (ReduceOnPlateau keeps state in a fit)
+    plateau = nnpy.schedules.ReduceOnPlateau(0.6, factor=0.5, patience=1, min_delta=1e-3)
+    stack, histories = check_members([2, 3, 2], 5, X, labels, dict(
+        epochs=40, batch_size=batch_size, validation=(Xv, labels_v),
+        lr=[0.3, _decaying, nnpy.schedules.ExponentialDecay(0.5, gamma=0.95), plateau, plateau],
+        patience=[None, 4, 6, 3, None], min_delta=[0.0, 1e-3, 0.0, 1e-4, 0.0],
+        restore_best=[True, True, False, True, True],
+        class_weight=["balanced", None, {0: 2.0, 1: 0.5}, None, {1: 3.0}]))
+    assert any(h.stopped == "patience" for h in histories)
+    assert len(set(len(h.loss) for h in histories)) > 1   # members stopped apart
+    assert len(set(histories[3].lr)) > 1                  # the plateau lowered member 3's rate
+    # one class_weight and one early stopping for all members, sample weights with them
+    weights = rng.integers(1, 3, size=(3, 14)).astype(float)
+    check_members([2, 3, 2], 3, X, labels, dict(
+        epochs=25, batch_size=batch_size, lr=[0.2, 0.4, 0.1], patience=2, min_delta=1e-2,
+        class_weight="balanced", sample_weight=weights))
+    check_members([2, 3, 2], 2, X, labels, dict(epochs=5, batch_size=batch_size, lr=0.2,
+                                               sample_weight=2.5))
+    if batch_size == 1:
+        assert spy.calls["lockstep_sgd"] >= 3 and "train" not in spy.calls
+    else:
+        assert "lockstep_sgd" not in spy.calls and spy.calls["train"] >= 10
+
+
+def test_bad_new_fit_arguments_name_the_member():
+    stack = NetworkStack([2, 2, 1], 3)
+    before = stack.get_flat_params()
+    for kwargs, match in (({"patience": [1, 0, 2]}, "member 1: patience"),
+                          ({"min_delta": [0.0, 0.0, -1.0]}, "member 2: min_delta"),
+                          ({"lr": [0.1, "fast", 0.1]}, "member 1"),
+                          ({"class_weight": [None, None]}, "class_weight"),
+                          ({"restore_best": [True, 1, True], "patience": 2}, "restore_best")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            stack.fit(XOR_X, XOR_Y, epochs=2, **dict({"lr": 0.1}, **kwargs))
+    np.testing.assert_array_equal(stack.get_flat_params(), before)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_members_whose_pre_activations_overflow_end_as_their_lone_fits(spy, batch_size):
+    """A member whose starting weights overflow on X is refused (its lone fit raises
+    ValueError and changes nothing); one whose training reaches weights that overflow on X
+    diverged (its lone fit raises TrainingDiverged, keeping the last finite step). The
+    others go on."""
+    X = np.array([[1e6, 0.0], [0.0, 1.0], [0.0, -1.0]], np.float32)
+    Y = np.array([[1.0], [0.0], [1.0]], np.float32)
+    nets = [Network([2, 3, 1], activation="identity", output="identity", seed=s,
+                    dtype=np.float32) for s in range(5)]
+    nets[1].fit(X[1:], Y[1:], epochs=2, lr=0.01)   # its optimiser state must come back
+    # refused: its first column overflows on row 0, the only one it takes part in
+    nets[1].weights = [np.column_stack([np.full(3, 1e33), nets[1].weights[0][:, 1]]),
+                       nets[1].weights[1]]
+    stack = NetworkStack.from_networks(nets)
+    # stable below about 1 / max|x|**2; member 2's weights grow until they overflow on X,
+    # member 4's until a step is infinite
+    lrs = [2e-13, 1e-13, 3e-11, 1e-13, 1e-6]
+    histories = stack.fit(X, Y, epochs=30, lr=lrs, batch_size=batch_size)
+    expected = []
+    for k, net in enumerate(nets):
+        lone = net.copy()
+        try:
+            lone.fit(X, Y, epochs=30, lr=lrs[k], batch_size=batch_size)
+            expected.append(None)
+        except TrainingDiverged as error:
+            expected.append(("diverged", str(error)))
+        except ValueError as error:
+            expected.append(("refused", str(error)))
+        member = stack[k]
+        np.testing.assert_array_equal(member.get_flat_params(), lone.get_flat_params())
+        assert (member._optimizer is None) == (lone._optimizer is None)
+        if lone._optimizer is not None:
+            assert member._optimizer.step == lone._optimizer.step
+            assert member._optimizer.settings == lone._optimizer.settings
+    assert [None if h.stopped is None else (h.stopped, h.error) for h in histories] == expected
+    assert [h.stopped for h in histories] == [None, "refused", "diverged", None, "diverged"]
+    assert "overflow" in histories[1].error and "overflow" in histories[2].error
+    assert stack[1]._optimizer.step == 4
+    np.testing.assert_array_equal(stack[1].get_flat_params(), nets[1].get_flat_params())
+    assert histories[0].epochs == 30
+    assert spy.calls.get("lockstep_sgd", 0) == (batch_size == 1)
+
+
+def test_lockstep_kernel_flags_overflow_before_divergence():
+    model = core.Model([2, 2, 1], core.ACT_SIGMOID, core.ACT_SIGMOID, core.LOSS_MSE)
+    lanes = core.LOCKSTEP_LANES
+    params = np.full((model.n_params, lanes), 0.5)
+    params[:4, 1] = 1e308                     # lane 1: hidden pre-activations overflow
+    X = np.array([[1.0, 1.0]])
+    Y = np.array([[0.0]])
+    decay = np.zeros(lanes)
+    decay[2] = 1e300                          # lane 2: its step is infinite
+    lr = np.full(lanes, 0.1)
+    lr[2] = 1e10
+    on = np.ones(lanes, np.uint8)
+    before = params.copy()
+    core.lockstep_sgd(model, params, lr, decay, X, Y, np.ones((lanes, 1)),
+                      np.zeros((lanes, 1), np.intp), np.ones((lanes, 4), np.uint64), on,
+                      np.zeros(lanes), np.zeros(lanes, np.int64), np.zeros((lanes, 1)),
+                      np.zeros(lanes, np.int64), 0, False, 10, False)
+    assert on[1] == 3 and on[2] == 2 and on[0] == 1
+    np.testing.assert_array_equal(params[:, 1:3], before[:, 1:3])   # nothing applied

@@ -131,6 +131,49 @@ class _OptimizerState:
         return _OptimizerState(self.name, self.settings, self.moments.copy(), self.steps.copy())
 
 
+class _StartOverflow(Exception):
+    """Raised by Network._run_fit when the weights fit started from overflow on X (fit raises
+    `error`, the core's ValueError, as predict and loss do)."""
+
+    def __init__(self, error: ValueError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _diverged(epoch: int, lr: float) -> TrainingDiverged:
+    """fit's error for a step that would make a weight or the optimiser state non-finite."""
+    return TrainingDiverged(
+        f"training diverged in epoch {epoch}: a step would have made a weight infinite or NaN "
+        f"(lr={lr}); the weights before that step are kept. Try a smaller lr.")
+
+
+@dataclass
+class _FitPlan:
+    """Network.fit's arguments, checked and converted (Network._fit_plan): what its training
+    loop (Network._run_fit) runs on."""
+    X: FloatArray
+    Y: FloatArray
+    epochs: int
+    batch_size: int             # at most len(X)
+    loss: Optional[Loss]        # as given (validation's loss)
+    loss_name: str              # the checked loss trained
+    shuffle: bool
+    settings: Tuple[Any, ...]   # see _OptimizerState.settings
+    l2: float
+    alpha: float                # scaled with the sample weights (scaled_alpha)
+    sample_weight: FloatArray   # scaled (as_sample_weight); empty: every weight 1
+    control: EpochControl       # learning rate per epoch, early stopping
+    validation: Optional[Tuple[FloatArray, FloatArray]]
+    callback: Optional[Callback]
+    most: int                   # the most threads a core call may use
+    adapt_threads: bool         # n_threads was None: count the free cores before each call
+
+    def optimizer(self, lr: float, state: _OptimizerState) -> Any:
+        """A core.Optimizer at learning rate lr on the kept state."""
+        return core.Optimizer(_model.OPTIMIZERS[self.settings[0]], lr, state.steps, l2=self.l2,
+                              alpha=self.alpha, **_core_settings(self.settings))
+
+
 class _ParamView(np.ndarray):
     """A read-only view of one layer's weights or biases (what net.weights[l] and
     net.biases[l] are): writing into it would bypass the checks of assignment and the guard
@@ -942,6 +985,34 @@ class Network:
         ...             class_weight="balanced")
         >>> h.best_epoch, h.stopped_early, net.accuracy(Xv, labels_v)
         """
+        plan = self._fit_plan(
+            X, Y, epochs=epochs, lr=lr, batch_size=batch_size, loss=loss, shuffle=shuffle,
+            optimizer=optimizer, momentum=momentum, nesterov=nesterov, betas=betas, eps=eps,
+            l2=l2, alpha=alpha, sample_weight=sample_weight, validation=validation,
+            callback=callback, n_threads=n_threads, patience=patience, min_delta=min_delta,
+            restore_best=restore_best, class_weight=class_weight)
+        bar = _progress_bar(plan.epochs) if progress else None
+        history = History()
+        try:
+            with self._guard.train():
+                self._run_fit(plan, history, bar)
+        except _StartOverflow as refusal:
+            raise refusal.error from None
+        finally:
+            if bar is not None:
+                bar.close()
+        return history
+
+    def _fit_plan(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: LearningRate,
+                  batch_size: int, loss: Optional[Loss], shuffle: bool, optimizer: Optimizer,
+                  momentum: float, nesterov: bool, betas: Tuple[float, float], eps: float,
+                  l2: float, alpha: float, sample_weight: Optional[npt.ArrayLike],
+                  validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]],
+                  callback: Optional[Callback], n_threads: Optional[int],
+                  patience: Optional[int], min_delta: float, restore_best: bool,
+                  class_weight: ClassWeight) -> _FitPlan:
+        """fit's arguments checked and converted (ValueError/TypeError for a bad one), before
+        anything is trained."""
         epochs = as_int(epochs, "epochs", 0)
         batch_size = as_int(batch_size, "batch_size", 1)
         loss_name = self._check_loss(loss)
@@ -958,6 +1029,7 @@ class Network:
             sample_weight = self._class_weighted(Y, class_weight, sample_weight)
         sw, weight_scale = as_sample_weight(sample_weight, len(X), self.dtype)
         alpha = scaled_alpha(alpha, weight_scale, self.dtype)
+        checked_validation = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
@@ -966,96 +1038,122 @@ class Network:
                                               self._output, self._n_out, self.dtype),
                             "validation Y", len(Xv), self._n_out, self.dtype)
             _model.check_targets(Yv, "validation Y", self._output, loss_name)
+            checked_validation = (Xv, Yv)
         most = _threads(n_threads)
-        bar = _progress_bar(epochs) if progress else None
+        return _FitPlan(X, Y, epochs, min(batch_size, len(X)), loss, loss_name, bool(shuffle),
+                        settings, l2, alpha, sw, control, checked_validation, callback, most,
+                        n_threads is None)
 
+    def _run_fit(self, plan: _FitPlan, history: History, bar: Optional[_Tqdm],
+                 postfix: Optional[Dict[str, Any]] = None) -> Optional[str]:
+        """fit's training on a checked plan, recording into `history`; the caller holds the
+        network for training (its guard, or a network no one else sees). Returns why it
+        stopped before plan.epochs: "callback", "patience", or None. Raises TrainingDiverged
+        (weights and state of the last finite step kept), or _StartOverflow when the weights
+        it started from overflow on X (weights and state then put back)."""
+        X, Y, sw, control, settings = plan.X, plan.Y, plan.sample_weight, plan.control, \
+            plan.settings
+        epochs = plan.epochs
         n = len(X)
-        batch_size = min(batch_size, n)
-        batches_per_epoch = -(-n // batch_size)
-        history = History()
-        model = self._model(loss_name)
-        per_epoch = validation is not None or callback is not None or bar is not None or \
-            control.per_epoch
+        batches_per_epoch = -(-n // plan.batch_size)
+        model = self._model(plan.loss_name)
+        per_epoch = plan.validation is not None or plan.callback is not None or \
+            bar is not None or control.per_epoch
         interruptible = threading.current_thread() is threading.main_thread()
-        max_batches = _first_budget(batch_size, model.n_params)  # then measured (_next_budget)
-        adapt = n_threads is None and most > 1 and \
-            min(batch_size, _TRAIN_BLOCK) * model.n_params >= _PARALLEL_WORK
-        try:
-            with self._guard.train():
-                self._check_finite_parameters()
-                self._loss_name = loss_name
-                if epochs == 0:
-                    return history
-                # what fit started from, put back if its weights overflow on X (then fit
-                # changes nothing, as predict and loss refuse those weights alike)
-                start = (self._flat.copy(),
-                         None if self._optimizer is None else self._optimizer.copy())
-                state = self._optimizer_state_for(settings)
-                lr = control.rate(0, history)
-                opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr, state.steps, l2=l2,
-                                     alpha=alpha, **_core_settings(settings))
-                run = core.Epochs(n, batch_size, _TRAIN_BLOCK, bool(shuffle),
-                                  int(self._rng.integers(2 ** 63)))
-                work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt, most),
-                                self.dtype)
-                while run.completed < epochs:
-                    room = 1 if per_epoch else \
-                        min(epochs - run.completed, max_batches // batches_per_epoch + 1)
-                    losses = np.empty(room)
-                    threads = _free_threads(most) if adapt else most
-                    started = time.perf_counter()
-                    status, ran, completed = core.train(model, opt, run, self._flat,
-                                                        state.moments, X, Y, sw, losses,
-                                                        max_batches, work, interruptible,
-                                                        threads)
-                    max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
-                    if status == core.STATUS_OVERFLOWED:
-                        error = _overflow_error(model, start[0], X)
-                        if error is not None:
-                            self._flat[...] = start[0]
-                            self._optimizer = start[1]
-                            raise error
-                        raise TrainingDiverged(
-                            f"training diverged in epoch {run.completed + 1}: the weights it "
-                            f"reached make a layer's pre-activations overflow {self.dtype.name} "
-                            f"(lr={lr}); the weights before that step are kept. Try a smaller "
-                            f"lr.")
-                    if status == core.STATUS_DIVERGED:
-                        raise TrainingDiverged(
-                            f"training diverged in epoch {run.completed + 1}: a step would have "
-                            f"made a weight infinite or NaN (lr={lr}); the weights before that "
-                            f"step are kept. Try a smaller lr.")
-                    if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
-                        history.loss.extend(losses[:completed].tolist())
-                        history.lr.extend([lr] * completed)
-                        continue
-                    for value in losses[:completed]:
-                        history.loss.append(float(value))
-                        history.lr.append(lr)
-                        if validation is not None:
-                            history.val_loss.append(self.loss(Xv, Yv, loss=loss))
-                            history.val_accuracy.append(_accuracy(self.predict(Xv), Yv))
-                        if bar is not None:
-                            bar.update(1)
-                            bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
-                        if callback is not None:
-                            verdict = callback(len(history.loss) - 1, history)
-                            if isinstance(verdict, (bool, np.bool_)) and not verdict:
-                                return control.finish(history, self._flat)
-                        if control.should_stop(history, self._flat):
-                            return control.finish(history, self._flat)
-                    if completed and control.per_epoch and run.completed < epochs:
-                        new_lr = control.rate(run.completed, history)
-                        if new_lr != lr:
-                            lr = new_lr
-                            opt = core.Optimizer(_model.OPTIMIZERS[settings[0]], lr,
-                                                 state.steps, l2=l2, alpha=alpha,
-                                                 **_core_settings(settings))
+        max_batches = _first_budget(plan.batch_size, model.n_params)  # then measured
+        most = plan.most
+        adapt = plan.adapt_threads and most > 1 and \
+            min(plan.batch_size, _TRAIN_BLOCK) * model.n_params >= _PARALLEL_WORK
+        self._check_finite_parameters()
+        self._loss_name = plan.loss_name
+        if epochs == 0:
+            return None
+        # what fit started from, put back if its weights overflow on X (then fit changes
+        # nothing, as predict and loss refuse those weights alike)
+        start = self._fit_start()
+        state = self._optimizer_state_for(settings)
+        lr = control.rate(0, history)
+        opt = plan.optimizer(lr, state)
+        run = core.Epochs(n, plan.batch_size, _TRAIN_BLOCK, plan.shuffle,
+                          int(self._rng.integers(2 ** 63)))
+        work = np.empty(model.train_work_size(plan.batch_size, _TRAIN_BLOCK, opt, most),
+                        self.dtype)
+        while run.completed < epochs:
+            room = 1 if per_epoch else \
+                min(epochs - run.completed, max_batches // batches_per_epoch + 1)
+            losses = np.empty(room)
+            threads = _free_threads(most) if adapt else most
+            started = time.perf_counter()
+            status, ran, completed = core.train(model, opt, run, self._flat, state.moments,
+                                                X, Y, sw, losses, max_batches, work,
+                                                interruptible, threads)
+            max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
+            if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
+                history.loss.extend(losses[:completed].tolist())
+                history.lr.extend([lr] * completed)
+            if status == core.STATUS_OVERFLOWED:
+                raise self._overflow_stop(model, start, X, run.completed + 1, lr)
+            if status == core.STATUS_DIVERGED:
+                raise _diverged(run.completed + 1, lr)
+            if not per_epoch:
+                continue
+            for value in losses[:completed]:
+                stop = self._epoch_done(plan, history, float(value), lr, bar, postfix)
+                if stop is not None:
+                    return stop
+            if completed and control.per_epoch and run.completed < epochs:
+                new_lr = control.rate(run.completed, history)
+                if new_lr != lr:
+                    lr = new_lr
+                    opt = plan.optimizer(lr, state)
+        control.finish(history, self._flat)
+        return None
+
+    def _fit_start(self) -> Tuple[FloatArray, Optional[_OptimizerState]]:
+        """A copy of the weights and optimiser state fit starts from (see _overflow_stop)."""
+        return (self._flat.copy(), None if self._optimizer is None else self._optimizer.copy())
+
+    def _overflow_stop(self, model: Any, start: Tuple[FloatArray, Optional[_OptimizerState]],
+                       X: FloatArray, epoch: int, lr: float) -> Exception:
+        """What fit raises when a step's pre-activations overflowed: _StartOverflow (with the
+        weights and state it started from put back) if they overflow on X already at the
+        start, else TrainingDiverged (the weights of the last finite step kept)."""
+        error = _overflow_error(model, start[0], X)
+        if error is not None:
+            self._flat[...] = start[0]
+            self._optimizer = start[1]
+            return _StartOverflow(error)
+        return TrainingDiverged(
+            f"training diverged in epoch {epoch}: the weights it reached make a layer's "
+            f"pre-activations overflow {self.dtype.name} (lr={lr}); the weights before that "
+            f"step are kept. Try a smaller lr.")
+
+    def _epoch_done(self, plan: _FitPlan, history: History, value: float, lr: float,
+                    bar: Optional[_Tqdm], postfix: Optional[Dict[str, Any]] = None
+                    ) -> Optional[str]:
+        """fit's work after an epoch that came back to Python: records its loss and lr, the
+        validation loss and accuracy, the progress bar, the callback and early stopping.
+        Returns why the fit stops here ("callback" or "patience", the best weights then put
+        back when asked), or None to go on."""
+        control = plan.control
+        history.loss.append(value)
+        history.lr.append(lr)
+        if plan.validation is not None:
+            Xv, Yv = plan.validation
+            history.val_loss.append(self.loss(Xv, Yv, loss=plan.loss))
+            history.val_accuracy.append(_accuracy(self.predict(Xv), Yv))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(**(postfix or {}), loss=f"{history.loss[-1]:.4g}")
+        if plan.callback is not None:
+            verdict = plan.callback(len(history.loss) - 1, history)
+            if isinstance(verdict, (bool, np.bool_)) and not verdict:
                 control.finish(history, self._flat)
-        finally:
-            if bar is not None:
-                bar.close()
-        return history
+                return "callback"
+        if control.should_stop(history, self._flat):
+            control.finish(history, self._flat)
+            return "patience"
+        return None
 
     def _optimizer_state_for(self, settings: Tuple[Any, ...]) -> _OptimizerState:
         """The kept optimiser state if it belongs to these settings, else a fresh one (kept

@@ -7,7 +7,8 @@ reaches when fitted alone with member k's settings (its own shuffle order includ
 per-member arithmetic is the lone network's, bit for bit.
 
 How fit runs the members:
-  lockstep    plain per-sample SGD (batch_size 1, no momentum, no alpha) on a small network
+  lockstep    plain per-sample SGD (batch_size 1, no momentum, no alpha; any lr schedule,
+              early stopping, sample and class weights) on a small network
               of one hidden layer (input, hidden and output widths at most 4;
               hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
               the members step together, each weight's copies side by side in vector lanes
@@ -15,12 +16,15 @@ How fit runs the members:
               order every step (core.lockstep_sgd).
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
-Either way a member that stops (its callback returns False, or a step would make a weight
-non-finite) is frozen where it stopped while the others go on; each member has its own
-History (a StackHistory, which also says why it stopped).
+Either way each member's arguments are checked, and its epochs recorded, validated, called
+back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
+_run_fit, _epoch_done); a member that stops where its lone fit would stop or raise is frozen
+there while the others go on; each member has its own History (a StackHistory, which also
+says why it stopped).
 """
 from __future__ import annotations
 
+import copy
 import io as _io
 import json
 import threading
@@ -32,13 +36,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 import numpy as np
 import numpy.typing as npt
 
-from . import _model
 from ._dispatch import core
-from ._validation import as_float, as_int, as_matrix, as_sample_weight, as_targets, choice
+from ._validation import as_int, as_matrix, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
-                      Optimizer, Output, TrainingDiverged, _Guard, _TRAIN_BLOCK, _accuracy,
-                      _core_settings, _first_budget, _next_budget, _optimizer_settings,
-                      _progress_bar, _threads)
+                      Optimizer, Output, TrainingDiverged, _FitPlan, _Guard, _StartOverflow,
+                      _accuracy, _diverged, _first_budget, _next_budget, _progress_bar)
+from .schedules import Schedule
 
 if TYPE_CHECKING:
     from .io import PathLike
@@ -56,10 +59,15 @@ PerMember = Union[float, Sequence[float], npt.ArrayLike]
 
 @dataclass
 class StackHistory(History):
-    """One member's History, and why it stopped early: None (it ran every epoch),
-    "callback" (its callback returned False) or "diverged" (a step would have made a weight
-    infinite or NaN; the weights before that step are kept)."""
+    """One member's History, and why it stopped before its last epoch: None (it did not),
+    "callback" (its callback returned False), "patience" (early stopping; stopped_early is
+    True), "diverged" (where its lone fit raises TrainingDiverged: a step would have made a
+    weight infinite or NaN, or led to weights whose pre-activations overflow the dtype on X;
+    the weights before that step are kept) or "refused" (where its lone fit raises ValueError:
+    the weights it started from overflow on X; weights and optimiser state put back). error:
+    the lone fit's message for the last two."""
     stopped: Optional[str] = None
+    error: Optional[str] = None
 
 
 class NetworkStack:
@@ -256,89 +264,101 @@ class NetworkStack:
              loss: Optional[Loss] = None) -> npt.NDArray[np.float64]:
         """Each member's loss over X, Y (see Network.loss): n_networks values. sample_weight
         (n_rows,) for all, or (n_networks, n_rows), a row per member."""
-        X, Y = self._members[0]._xy(X, Y)
-        weights = _sample_weights(sample_weight, len(self), len(X), self.dtype)
+        first = self._members[0]
+        X, Y = first._xy(X, Y, first._check_loss(loss))
+        weights = _per_member_rows(sample_weight, len(self), len(X))
         with self._guard.read():
-            return np.array([m.loss(X, Y, w if len(w) else None, loss=loss)
+            return np.array([m.loss(X, Y, w, loss=loss)
                              for m, w in zip(self._members, weights)])
 
     def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Each member's accuracy on X, Y (see Network.accuracy): n_networks values."""
-        X, Y = self._members[0]._xy(X, Y)
+        first = self._members[0]
+        X, Y = first._xy(X, Y, first.loss_name)
         outputs = self.predict(X)
         return np.array([_accuracy(out, Y) for out in outputs])
 
     # ---- training -----------------------------------------------------------------------
 
-    def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: PerMember,
+    def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int, lr: Any,
             batch_size: int = 1, loss: Optional[Loss] = None, shuffle: bool = True,
             optimizer: Optimizer = "sgd", momentum: PerMember = 0.0, nesterov: bool = False,
             betas: Any = (0.9, 0.999), eps: PerMember = 1e-8, l2: PerMember = 0.0,
             alpha: PerMember = 0.0, sample_weight: Optional[npt.ArrayLike] = None,
             validation: Any = None,
             callback: Union[None, Callback, Sequence[Optional[Callback]]] = None,
-            progress: bool = False, n_threads: Optional[int] = None) -> List[StackHistory]:
+            progress: bool = False, n_threads: Optional[int] = None,
+            patience: Any = None, min_delta: PerMember = 0.0, restore_best: Any = True,
+            class_weight: Any = None) -> List[StackHistory]:
         """Trains every member as Network.fit would train it alone; returns a StackHistory
         per member.
 
-        Every argument is Network.fit's. lr, momentum, l2, alpha and eps may also be a
-        sequence of n_networks values, and betas a sequence of n_networks pairs: member k
-        trains with the k-th. sample_weight: (n_rows,) for all members, or (n_networks,
-        n_rows), a row per member (weight 0 outside a member's fold: cross-validation;
-        bootstrap counts). validation: a pair (X_val, Y_val) as a tuple for all members, or a
-        list of n_networks such pairs (or None). callback: one callable, called as
-        callback(epoch, history) with each member's own history, or a list of n_networks
-        callables (or None); a member whose callback returns False stops there, the others go
-        on. A member whose step would make a weight infinite or NaN stops before that step
-        (its history says stopped="diverged"); no TrainingDiverged is raised.
-        Raises RuntimeError if another thread is using the stack; in the main thread Ctrl-C
-        raises KeyboardInterrupt, each member keeping the weights of its last completed
-        step."""
+        Every argument is Network.fit's, checked as it checks them (an error for one
+        member's setting names the member). Per member, a sequence of n_networks values
+        (member k trains with the k-th): lr (numbers, callables lr(epoch) or nnpy.schedules;
+        a schedule given for all members is copied for each), momentum, l2, alpha, eps,
+        patience, min_delta, restore_best, class_weight (a list; a dict or "balanced" is for
+        all members), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
+        all members, or (n_networks, n_rows), a row per member (weight 0 outside a member's
+        fold: cross-validation; bootstrap counts). validation: a pair (X_val, Y_val) as a tuple
+        for all members, or a list of n_networks such pairs (or None). callback: one callable,
+        called as callback(epoch, history) with each member's own history, or a list of
+        n_networks callables (or None).
+
+        A member stops where its lone fit would stop, frozen there while the others go on,
+        its history saying why (StackHistory.stopped): its callback returned False
+        ("callback"), early stopping ("patience"), a step would have made a weight non-finite
+        or led to weights whose pre-activations overflow the dtype on X ("diverged": the
+        lone fit raises TrainingDiverged; the weights before that step are kept), or the
+        weights it started from overflow on X ("refused": the lone fit raises ValueError; its
+        weights and optimiser state are put back). StackHistory.error holds the lone fit's
+        message. Raises RuntimeError if another thread is using the stack; in the main thread
+        Ctrl-C raises KeyboardInterrupt, each member keeping the weights of its last
+        completed step."""
         n_members = len(self._members)
         first = self._members[0]
-        epochs = as_int(epochs, "epochs", 0)
-        batch_size = as_int(batch_size, "batch_size", 1)
         loss_name = first._check_loss(loss)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        lrs = _per_member(lr, "lr", n_members)
-        momenta = _per_member(momentum, "momentum", n_members)
-        l2s = _per_member(l2, "l2", n_members)
-        alphas = _per_member(alpha, "alpha", n_members)
-        epss = _per_member(eps, "eps", n_members)
-        beta_pairs = _per_member_pairs(betas, n_members)
-        settings = [_optimizer_settings(optimizer, momenta[k], nesterov, beta_pairs[k], epss[k])
-                    for k in range(n_members)]
-        lrs = [as_float(v, f"lr[{k}]", positive=True) for k, v in enumerate(lrs)]
-        l2s = [as_float(v, f"l2[{k}]", minimum=0.0) for k, v in enumerate(l2s)]
-        alphas = [as_float(v, f"alpha[{k}]", minimum=0.0) for k, v in enumerate(alphas)]
-        callbacks = _per_member_callbacks(callback, n_members)
-        X, Y = first._xy(X, Y)
-        weights = _sample_weights(sample_weight, n_members, len(X), self.dtype)
-        validations = _per_member_validation(validation, n_members, first)
-        threads = _threads(n_threads)
+        X, Y = first._xy(X, Y, loss_name)   # once for all members (their plans check again)
+        members = {
+            "lr": _own_schedules(_per_member(lr, "lr", n_members)),
+            "momentum": _per_member(momentum, "momentum", n_members),
+            "betas": _per_member_pairs(betas, n_members),
+            "eps": _per_member(eps, "eps", n_members),
+            "l2": _per_member(l2, "l2", n_members),
+            "alpha": _per_member(alpha, "alpha", n_members),
+            "sample_weight": _per_member_rows(sample_weight, n_members, len(X)),
+            "validation": _per_member_validation(validation, n_members),
+            "callback": _per_member_callbacks(callback, n_members),
+            "patience": _per_member(patience, "patience", n_members),
+            "min_delta": _per_member(min_delta, "min_delta", n_members),
+            "restore_best": _per_member(restore_best, "restore_best", n_members),
+            "class_weight": _per_member(class_weight, "class_weight", n_members),
+        }
+        plans = []
+        for k, net in enumerate(self._members):
+            try:
+                plans.append(net._fit_plan(
+                    X, Y, epochs=epochs, batch_size=batch_size, loss=loss, shuffle=shuffle,
+                    optimizer=optimizer, nesterov=nesterov, n_threads=n_threads,
+                    **{name: values[k] for name, values in members.items()}))
+            except (ValueError, TypeError) as err:
+                if n_members == 1:
+                    raise
+                raise type(err)(f"member {k}: {err}") from None
         if not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True or False, got {progress!r}")
-        bar = _progress_bar(epochs * n_members) if progress else None
+        bar = _progress_bar(plans[0].epochs * n_members) if progress else None
 
         histories = [StackHistory() for _ in range(n_members)]
-        batch_size = min(batch_size, len(X))
         try:
             with self._guard.train():
                 for net in self._members:
                     net._check_finite_parameters()
-                for net in self._members:
-                    net._loss_name = loss_name
-                if epochs == 0:
-                    return histories
-                jobs = [_Member(k, net, settings[k], lrs[k], l2s[k], alphas[k], weights[k],
-                                validations[k], callbacks[k], histories[k], loss, bar)
-                        for k, net in enumerate(self._members)]
-                if _lockstep_fits(first, loss_name, batch_size, settings, alphas, n_members):
-                    _fit_lockstep(jobs, first, X, Y, epochs, bool(shuffle))
+                if _lockstep_fits(first, plans):
+                    _fit_lockstep(self._members, plans, histories, bar)
                 else:
-                    for job in jobs:
-                        _fit_one(job, X, Y, epochs, batch_size, bool(shuffle), threads)
+                    for k, net in enumerate(self._members):
+                        _fit_one(k, net, plans[k], histories[k], bar)
         finally:
             if bar is not None:
                 bar.close()
@@ -347,106 +367,42 @@ class NetworkStack:
 
 # ---- fit's helpers ----------------------------------------------------------------------------
 
-class _Member:
-    """One member's part of a stack's fit: its network, settings and per-epoch duties."""
-
-    def __init__(self, index: int, net: Network, settings: Tuple[Any, ...], lr: float,
-                 l2: float, alpha: float, sample_weight: np.ndarray,
-                 validation: Optional[Tuple[np.ndarray, np.ndarray]],
-                 callback: Optional[Callback], history: StackHistory, loss: Optional[Loss],
-                 bar: Any) -> None:
-        self.index, self.net, self.settings = index, net, settings
-        self.lr, self.l2, self.alpha = lr, l2, alpha
-        self.sample_weight, self.validation, self.callback = sample_weight, validation, callback
-        self.history, self.loss, self.bar = history, loss, bar
-
-    @property
-    def per_epoch(self) -> bool:
-        """Whether Python has work after every epoch (as Network.fit's per_epoch)."""
-        return self.validation is not None or self.callback is not None or self.bar is not None
-
-    def optimizer(self) -> Tuple[Any, Any]:
-        """(its kept optimiser state, a core.Optimizer on it), as Network.fit makes them."""
-        state = self.net._optimizer_state_for(self.settings)
-        opt = core.Optimizer(_model.OPTIMIZERS[self.settings[0]], self.lr, state.steps,
-                             l2=self.l2, alpha=self.alpha, **_core_settings(self.settings))
-        return state, opt
-
-    def epoch_done(self, value: float) -> bool:
-        """Records an epoch's loss and runs the per-epoch duties; False if the callback stops
-        this member."""
-        history = self.history
-        history.loss.append(float(value))
-        if self.validation is not None:
-            Xv, Yv = self.validation
-            history.val_loss.append(self.net.loss(Xv, Yv, loss=self.loss))
-            history.val_accuracy.append(_accuracy(self.net.predict(Xv), Yv))
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(member=self.index, loss=f"{history.loss[-1]:.4g}")
-        if self.callback is not None:
-            verdict = self.callback(len(history.loss) - 1, history)
-            if isinstance(verdict, (bool, np.bool_)) and not verdict:
-                history.stopped = "callback"
-                return False
-        return True
+def _fit_one(k: int, net: Network, plan: _FitPlan, history: StackHistory, bar: Any) -> None:
+    """Member k's fit through Network.fit's own loop (core.train), its ending recorded in its
+    history rather than raised."""
+    try:
+        history.stopped = net._run_fit(plan, history, bar, {"member": k})
+    except TrainingDiverged as error:
+        history.stopped, history.error = "diverged", str(error)
+    except _StartOverflow as refusal:
+        history.stopped, history.error = "refused", str(refusal.error)
 
 
-def _fit_one(job: _Member, X: np.ndarray, Y: np.ndarray, epochs: int, batch_size: int,
-             shuffle: bool, threads: int) -> None:
-    """One member's epochs through core.train, call for call as Network.fit runs them."""
-    net = job.net
-    n = len(X)
-    batches_per_epoch = -(-n // batch_size)
-    model = net._model()
-    interruptible = threading.current_thread() is threading.main_thread()
-    max_batches = _first_budget(batch_size, model.n_params)
-    state, opt = job.optimizer()
-    run = core.Epochs(n, batch_size, _TRAIN_BLOCK, shuffle, int(net._rng.integers(2 ** 63)))
-    work = np.empty(model.train_work_size(batch_size, _TRAIN_BLOCK, opt, threads), net.dtype)
-    sw = job.sample_weight
-    while run.completed < epochs:
-        room = 1 if job.per_epoch else \
-            min(epochs - run.completed, max_batches // batches_per_epoch + 1)
-        losses = np.empty(room)
-        started = time.perf_counter()
-        status, ran, completed = core.train(model, opt, run, net._flat, state.moments, X, Y,
-                                            sw, losses, max_batches, work, interruptible,
-                                            threads)
-        max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
-        if status == core.STATUS_DIVERGED:
-            job.history.stopped = "diverged"
-            return
-        if not job.per_epoch:
-            job.history.loss.extend(losses[:completed].tolist())
-            continue
-        for value in losses[:completed]:
-            if not job.epoch_done(value):
-                return
-
-
-def _lockstep_fits(net: Network, loss_name: str, batch_size: int,
-                   settings: List[Tuple[Any, ...]], alphas: List[float],
-                   n_members: int) -> bool:
+def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
     """Whether fit takes the lockstep kernel (see the module docstring)."""
     sizes = net.sizes
-    return (n_members > 1 and hasattr(core, "lockstep_sgd") and batch_size == 1
-            and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
+    plan = plans[0]
+    return (len(plans) > 1 and hasattr(core, "lockstep_sgd") and plan.epochs > 0
+            and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
-            and net.output in ("sigmoid", "identity") and loss_name == "mse"
-            and all(s[0] == "sgd" and s[1] == 0 for s in settings)
-            and not any(alphas))
+            and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
+            and all(p.settings[0] == "sgd" and p.settings[1] == 0 and p.alpha == 0
+                    for p in plans))
 
 
-def _fit_lockstep(jobs: List[_Member], net: Network, X: np.ndarray, Y: np.ndarray,
-                  epochs: int, shuffle: bool) -> None:
+def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
+                  histories: List[StackHistory], bar: Any) -> None:
     """Every member's plain per-sample SGD in core.lockstep_sgd: the members in vector lanes
     (padded to a multiple of core.LOCKSTEP_LANES), each lane with its own order, generator,
-    lr, decay and sample weights; members that stop are frozen (lane off)."""
-    n, n_members = len(X), len(jobs)
+    lr, decay and sample weights; between calls, each member's epochs recorded, and its
+    validation, callback, schedule and early stopping run, by Network.fit's own helpers.
+    Members that stop are frozen (lane off)."""
+    X, Y, epochs = plans[0].X, plans[0].Y, plans[0].epochs
+    n, n_members = len(X), len(members)
     lanes = -(-n_members // core.LOCKSTEP_LANES) * core.LOCKSTEP_LANES
-    dtype = net.dtype
-    model = net._model()
+    net0 = members[0]
+    dtype = net0.dtype
+    model = net0._model(plans[0].loss_name)
     n_params = model.n_params
     params = np.zeros((n_params, lanes), dtype)
     lr = np.ones(lanes, dtype)
@@ -456,75 +412,121 @@ def _fit_lockstep(jobs: List[_Member], net: Network, X: np.ndarray, Y: np.ndarra
     rng = np.zeros((lanes, 4), np.uint64)
     on = np.zeros(lanes, np.uint8)
     steps = np.zeros(lanes, np.int64)
-    states = []
-    for k, job in enumerate(jobs):
-        state, _ = job.optimizer()   # plain SGD: no moments, the step count only
+    starts, states, rates = [], [], []
+    for k, (net, plan) in enumerate(zip(members, plans)):
+        net._loss_name = plan.loss_name
+        starts.append(net._fit_start())
+        state = net._optimizer_state_for(plan.settings)   # plain SGD: the step count only
         states.append(state)
-        params[:, k] = job.net._flat
-        # the optimiser's <floating> casts of lr and l2 + alpha / w (alpha is 0 here)
-        lr[k] = dtype.type(job.lr)
-        decay[k] = dtype.type(job.l2)
-        if len(job.sample_weight):
-            weights[k] = job.sample_weight
-        core.seed_rng(rng[k], int(job.net._rng.integers(2 ** 63)))
+        rates.append(plan.control.rate(0, histories[k]))
+        params[:, k] = net._flat
+        # the optimiser's <floating> casts of lr and of l2 + alpha / w (alpha is 0 here)
+        lr[k] = dtype.type(rates[k])
+        decay[k] = dtype.type(plan.l2)
+        if len(plan.sample_weight):
+            weights[k] = plan.sample_weight
+        core.seed_rng(rng[k], int(net._rng.integers(2 ** 63)))
         on[k] = 1
         steps[k] = state.step
-    per_epoch = any(job.per_epoch for job in jobs)
+    per_epoch = bar is not None or any(
+        p.validation is not None or p.callback is not None or p.control.per_epoch
+        for p in plans)
     interruptible = threading.current_thread() is threading.main_thread()
     max_steps = _first_budget(1, n_params) * max(1, lanes // core.LOCKSTEP_LANES)
     loss_sum = np.zeros(lanes)
     lane_epochs = np.zeros(lanes, np.int64)
     position = completed = 0
 
-    def write_back() -> None:
-        for k, job in enumerate(jobs):
-            job.net._flat[...] = params[:, k]
-            states[k].steps[0] = steps[k]
+    def sync(k: int) -> None:
+        """Member k's network as its lane is now."""
+        members[k]._flat[...] = params[:, k]
+        states[k].steps[0] = steps[k]
 
     try:
-        while completed < epochs and on.any():
+        while completed < epochs and (on == 1).any():
             room = 1 if per_epoch else min(epochs - completed, max_steps // n + 1)
             losses = np.empty((lanes, room))
             started = time.perf_counter()
             status, ran, done, position = core.lockstep_sgd(
                 model, params, lr, decay, X, Y, weights, order, rng, on, loss_sum, steps,
-                losses, lane_epochs, position, shuffle, max_steps, interruptible)
+                losses, lane_epochs, position, plans[0].shuffle, max_steps, interruptible)
             max_steps = _next_budget(max_steps, ran, time.perf_counter() - started)
             completed += done
-            for k, job in enumerate(jobs):
+            for k, (net, plan) in enumerate(zip(members, plans)):
                 if on[k] == 0:
                     continue   # stopped earlier: frozen
-                recorded = losses[k, :lane_epochs[k]]
-                if on[k] == 2:  # diverged in this call: the epochs it completed first count
-                    job.history.loss.extend(recorded.tolist())
-                    job.history.stopped = "diverged"
+                history = histories[k]
+                recorded = losses[k, :lane_epochs[k]].tolist()
+                if on[k] >= 2:   # diverged or overflowed in this call
+                    history.loss.extend(recorded)
+                    history.lr.extend([rates[k]] * len(recorded))
+                    sync(k)
+                    epoch = len(history.loss) + 1
+                    error = _diverged(epoch, rates[k]) if on[k] == 2 else \
+                        net._overflow_stop(model, starts[k], X, epoch, rates[k])
+                    if isinstance(error, _StartOverflow):
+                        history.stopped, history.error = "refused", str(error.error)
+                        params[:, k] = net._flat   # put back as it started
+                    else:
+                        history.stopped, history.error = "diverged", str(error)
                     on[k] = 0
                     continue
-                if not job.per_epoch:
-                    job.history.loss.extend(recorded.tolist())
+                if not per_epoch:
+                    history.loss.extend(recorded)
+                    history.lr.extend([rates[k]] * len(recorded))
                     continue
                 for value in recorded:
-                    job.net._flat[...] = params[:, k]   # validation and callback see it
-                    if not job.epoch_done(value):
+                    sync(k)   # what validation, the callback and early stopping see
+                    stop = net._epoch_done(plan, history, value, rates[k], bar, {"member": k})
+                    if stop is not None:
+                        history.stopped = stop
+                        params[:, k] = net._flat   # the best epoch's, if put back
                         on[k] = 0
                         break
+                if on[k] == 1 and recorded and plan.control.per_epoch and \
+                        len(history.loss) < epochs:
+                    rates[k] = plan.control.rate(len(history.loss), history)
+                    lr[k] = dtype.type(rates[k])
+        for k in range(n_members):
+            if on[k] == 1:
+                sync(k)
+                plans[k].control.finish(histories[k], members[k]._flat)
+                params[:, k] = members[k]._flat
     finally:
-        write_back()
+        for k in range(n_members):
+            sync(k)
 
 
 # ---- argument checks --------------------------------------------------------------------------
 
 def _per_member(value: Any, name: str, n: int) -> List[Any]:
-    """A scalar for all members, or a sequence of n values (1-D)."""
-    if isinstance(value, (str, bytes)):
-        return [value] * n   # the checks that follow say what is wrong
-    if np.ndim(value) == 0:
-        return [value] * n
-    array = np.asarray(value, dtype=object)
-    if array.ndim != 1 or len(array) != n:
-        raise ValueError(f"{name} must be a number or a sequence of n_networks = {n} numbers, "
-                         f"got shape {array.shape}")
-    return list(array)
+    """A value for all members, or a sequence of n values (1-D): a list or tuple, or a 1-D
+    array. Strings, dicts, callables and schedules are one value for all."""
+    if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim):
+        values = list(value)
+        if np.ndim(value) != 1 and not all(
+                v is None or isinstance(v, dict) or callable(v) for v in values):
+            raise ValueError(f"{name} must be one value or a sequence of n_networks = {n} "
+                             f"values, got shape {np.shape(value)}")
+        if len(values) != n:
+            raise ValueError(f"{name} must be one value or a sequence of n_networks = {n} "
+                             f"values, got {len(values)}")
+        return values
+    return [value] * n
+
+
+def _own_schedules(values: List[Any]) -> List[Any]:
+    """lr per member, a schedule that more than one member would share copied for each (a
+    schedule such as ReduceOnPlateau keeps state through a fit)."""
+    seen: set = set()
+    out = []
+    for value in values:
+        if isinstance(value, Schedule):
+            if id(value) in seen:
+                value = copy.deepcopy(value)
+            seen.add(id(value))
+        out.append(value)
+    return out
 
 
 def _per_member_pairs(betas: Any, n: int) -> List[Any]:
@@ -555,50 +557,29 @@ def _per_member_callbacks(callback: Any, n: int) -> List[Optional[Callback]]:
     return callbacks
 
 
-def _checked_validation(pair: Any, name: str,
-                        net: Network) -> Tuple[np.ndarray, np.ndarray]:
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"{name} must be a pair (X_val, Y_val)")
-    Xv, _ = as_matrix(pair[0], f"{name} X", net.dtype, net.sizes[0])
-    Yv = as_targets(pair[1], f"{name} Y", len(Xv), net.sizes[-1], net.dtype)
-    return Xv, Yv
-
-
-def _per_member_validation(validation: Any, n: int,
-                           net: Network) -> List[Optional[Tuple[np.ndarray, np.ndarray]]]:
-    """A tuple (X_val, Y_val) for all members, or a list of n pairs (or None)."""
-    if validation is None:
-        return [None] * n
+def _per_member_validation(validation: Any, n: int) -> List[Any]:
+    """A tuple (X_val, Y_val) for all members, or a list of n pairs (or None); each member's
+    fit checks its own."""
     if isinstance(validation, list):
         if len(validation) != n:
             raise ValueError(f"validation: a list holds one (X_val, Y_val) pair (or None) per "
                              f"member, n_networks = {n}; got {len(validation)} entries (a pair "
                              f"for all members is a tuple)")
-        return [None if v is None else _checked_validation(v, f"validation[{k}]", net)
-                for k, v in enumerate(validation)]
-    shared = _checked_validation(validation, "validation", net)
-    return [shared] * n
+        return list(validation)
+    return [validation] * n
 
 
-def _sample_weights(sample_weight: Optional[npt.ArrayLike], n: int, n_rows: int,
-                    dtype: np.dtype) -> List[np.ndarray]:
-    """Each member's checked sample weights (empty: every weight 1)."""
-    if sample_weight is None:
-        return [as_sample_weight(None, n_rows, dtype)] * n
-    if np.ndim(sample_weight) == 2:
+def _per_member_rows(sample_weight: Optional[npt.ArrayLike], n: int, n_rows: int) -> List[Any]:
+    """sample_weight for all members (None, a number or (n_rows,)), or (n_networks, n_rows):
+    a row per member; each member's fit checks its own."""
+    if sample_weight is not None and np.ndim(sample_weight) == 2:
         rows = np.asarray(sample_weight)
         if rows.shape != (n, n_rows):
             raise ValueError(f"sample_weight must have shape (n_rows,) = ({n_rows},) or "
                              f"(n_networks, n_rows) = ({n}, {n_rows}), got {rows.shape}")
-        checked = []
-        for k in range(n):
-            try:
-                checked.append(as_sample_weight(rows[k], n_rows, dtype))
-            except (ValueError, TypeError) as err:
-                raise type(err)(f"sample_weight[{k}]: {err}") from None
-        return checked
-    shared = as_sample_weight(sample_weight, n_rows, dtype)
-    return [shared] * n
+        return list(rows)
+    return [sample_weight] * n
+
 
 
 # ---- files --------------------------------------------------------------------------------------

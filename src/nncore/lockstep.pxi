@@ -55,10 +55,11 @@ cdef inline void lanes_times_derivative(int kind, floating* d, const floating* a
 
 # One layer of LANES members' forward passes: a = f(W a_prev + b). w: the layer's W (n_out x
 # n_in, row-major) then b, each parameter a row of `stride` (the chunk's members at offsets
-# 0 .. LANES-1); a_prev, a: rows of LANES.
+# 0 .. LANES-1); a_prev, a: rows of LANES. probe[k] gets member k's pre-activations times 0
+# added (sized_forward's probe: NaN once one of them is inf or NaN, the arithmetic overflowed).
 cdef inline void lanes_forward(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
                                Py_ssize_t stride, const floating* a_prev, floating* a,
-                               int kind) noexcept nogil:
+                               int kind, floating* probe) noexcept nogil:
     cdef Py_ssize_t i, j, k
     cdef const floating* b = w + n_out * n_in * stride
     for j in range(n_out):
@@ -70,6 +71,7 @@ cdef inline void lanes_forward(Py_ssize_t n_in, Py_ssize_t n_out, const floating
                     w[(j * n_in + i) * stride + k] * a_prev[i * LANES + k]
         for k in range(LANES):
             a[j * LANES + k] = a[j * LANES + k] + b[j * stride + k]
+            probe[k] = probe[k] + a[j * LANES + k] * 0
     lanes_activate(kind, a, n_out)
 
 
@@ -110,8 +112,9 @@ cdef inline void lanes_backward(Py_ssize_t n_in, Py_ssize_t n_out, const floatin
 
 # One step of the LANES members of a chunk (their parameters at q, rows of `stride`), each on
 # its own sample: x rows (n_in rows of LANES), y rows (n_out rows of LANES). Members with
-# live[k] set take the step unless it is not finite; those whose step is not finite come back
-# with live[k] = 2 (diverged, nothing applied); loss[k] gets each member's sample loss.
+# live[k] set take the step unless a pre-activation overflowed or the step is not finite; they
+# come back with live[k] = 3 (overflowed: small_step's bad & 2, which train's loop tests first)
+# or 2 (diverged), nothing applied; loss[k] gets each member's sample loss.
 cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, const floating* x,
                             const floating* y, const floating* lr, const floating* decay,
                             unsigned char* live, double* loss) noexcept nogil:
@@ -122,12 +125,15 @@ cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, cons
     cdef floating d_hid[SMALL_WIDTH * LANES]
     cdef floating d_out[SMALL_WIDTH * LANES]
     cdef floating g[LOCKSTEP_PARAMS * LANES]
+    cdef floating probe[LANES]
     cdef unsigned int bad[LANES]
     cdef double diff
     cdef bint ok
 
-    lanes_forward(n_in, n_hid, q, stride, x, a_hid, net.hidden)
-    lanes_forward(n_hid, n_out, q + top * stride, stride, a_hid, a_out, net.output)
+    for k in range(LANES):
+        probe[k] = 0
+    lanes_forward(n_in, n_hid, q, stride, x, a_hid, net.hidden, probe)
+    lanes_forward(n_hid, n_out, q + top * stride, stride, a_hid, a_out, net.output, probe)
 
     # mse: row_loss's sum in double, and row_output_delta's (a - y) * f'(z)
     for k in range(LANES):
@@ -149,7 +155,9 @@ cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, cons
 
     for k in range(LANES):
         bad[k] |= nonfinite(loss[k])
-        if live[k] and bad[k]:
+        if live[k] and nonfinite(probe[k]):
+            live[k] = 3
+        elif live[k] and bad[k]:
             live[k] = 2
     for p in range(n_params):
         for k in range(LANES):
@@ -171,9 +179,10 @@ def lockstep_sgd(Model model, object params, const floating[::1] lr,
     of LOCKSTEP_LANES): member k's parameters in column k, updated in place. Per member (row or
     element k): lr, decay (the weights' l2), sample_weight (lanes x n_rows), order (lanes x
     n_rows, its epoch's row order; shuffled at each epoch's start when shuffle_rows, with its
-    generator rng[k], 4 words), on (1: training; 0: frozen, untouched; set to 2 here when a
-    member's step would make a parameter or its loss non-finite: that step is not applied and
-    the member is frozen), loss_sum (its loss so far in the epoch under way), steps (its steps
+    generator rng[k], 4 words), on (1: training; 0, 2 or 3: frozen, untouched; set here to 3
+    when a pre-activation of a member's step overflowed the dtype, as train's
+    STATUS_OVERFLOWED, else to 2 when its step would make a parameter or its loss non-finite,
+    as STATUS_DIVERGED: that step is not applied and the member is frozen), loss_sum (its loss so far in the epoch under way), steps (its steps
     applied, counted up). The members share `position`, the index into their orders of the
     next step's sample. A sample of weight 0 takes no step, as in train.
     Runs until epoch_losses.shape[1] epochs complete or max_steps steps ran. Each member
@@ -223,8 +232,8 @@ def lockstep_sgd(Model model, object params, const floating[::1] lr,
     if max_steps < 0:
         raise ValueError("max_steps must be >= 0")
     for k in range(lanes):
-        if live[k] > 2:
-            raise ValueError(f"on[{k}] must be 0, 1 or 2, got {live[k]}")
+        if live[k] > 3:
+            raise ValueError(f"on[{k}] must be 0, 1, 2 or 3, got {live[k]}")
         if shuffle_rows and live[k] == 1 and not (r[k, 0] | r[k, 1] | r[k, 2] | r[k, 3]):
             # xoshiro's one state it never leaves: every draw 0, and shuffle would not end
             raise ValueError(f"rng[{k}] is all zero, not a generator state (see seed_rng)")
@@ -268,8 +277,8 @@ def lockstep_sgd(Model model, object params, const floating[::1] lr,
                     lanes_step(net, q + c, lanes, xs, ys, &lr[c], &decay[c], chunk_live,
                                sample_loss)
                     for k in range(LANES):
-                        if chunk_live[k] == 2:
-                            live[c + k] = 2
+                        if chunk_live[k] >= 2:
+                            live[c + k] = chunk_live[k]
                         elif chunk_live[k] == 1:
                             sums[c + k] += sample_loss[k]
                             st[c + k] += 1
