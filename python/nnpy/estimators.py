@@ -827,6 +827,7 @@ class _BaseMLP(BaseEstimator):
                             nesterov=bool(self.nesterovs_momentum) and sgd,
                             betas=(float(self.beta_1), float(self.beta_2)),
                             eps=float(self.epsilon), alpha=float(self.alpha))
+        t_start = self.t_  # samples trained before this call (partial_fit, warm starts)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -843,16 +844,21 @@ class _BaseMLP(BaseEstimator):
                 try:
                     history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
                                       lr=self._optimizer.learning_rate, **fit_settings)
-                except TrainingDiverged as err:
+                except (TrainingDiverged, ValueError) as error:
+                    # net.fit refuses weights whose pre-activations overflow on X with a
+                    # ValueError; each epoch is a fit of its own, so once this call has trained
+                    # an epoch (t_ counts its samples) that is training's divergence, not X's
+                    if isinstance(error, ValueError) and self.t_ == t_start:
+                        # X itself overflows at the initial weights: net.fit named the row of
+                        # its shuffled copy; name it in X
+                        raise _overflow_error(net._model(), net.get_flat_params(),
+                                              np.ascontiguousarray(X, net.dtype)) or error
+                    err = error if isinstance(error, TrainingDiverged) else TrainingDiverged(
+                        f"the weights training reached overflow on X: {error}")
                     if not early_stopping:
-                        raise
+                        raise err from None
                     self._diverged(err)  # scikit-learn's outcome: the best weights, no error
                     break
-                except ValueError as error:
-                    # pre-activations that overflow: net.fit named the row of its shuffled
-                    # copy; name it in X
-                    raise _overflow_error(net._model(), net.get_flat_params(),
-                                          np.ascontiguousarray(X, net.dtype)) or error
                 self.n_iter_ += 1
                 self.loss_ = self._epoch_loss(history)
                 self.t_ += n_samples
