@@ -21,7 +21,7 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
-from activations cimport (sigmoid, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
+from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
                           times_derivative,
                           softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
@@ -794,9 +794,12 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
     # The post's sigmoid one value at a time (branchless, inlined: the signs of one sample's
     # pre-activations are not predictable); the others one value at a time in a sized copy,
     # else in activate's vectorised pass. The same functions as the batch path's: the same values.
-    if kind == SIGMOID:
+    if kind == SIGMOID:  # nn_math.h's directly: always inlined, so the loop vectorises
         for j in range(n_out):
-            a[j] = sigmoid(a[j])
+            if floating is float:
+                a[j] = nn_sigmoidf(a[j])
+            else:
+                a[j] = nn_sigmoid(a[j])
     elif kind == SOFTMAX:
         softmax_rows(a, 1, n_out)
     elif Outputs is AnyWidth:

@@ -27,8 +27,11 @@ cdef inline void lanes_activate(int kind, floating* a, Py_ssize_t n) noexcept no
     cdef Py_ssize_t j, k
     for j in range(n):
         if kind == SIGMOID:
-            for k in range(LANES):
-                a[j * LANES + k] = sigmoid(a[j * LANES + k])
+            for k in range(LANES):  # nn_math.h's directly: always inlined, vectorised
+                if floating is float:
+                    a[j * LANES + k] = nn_sigmoidf(a[j * LANES + k])
+                else:
+                    a[j * LANES + k] = nn_sigmoid(a[j * LANES + k])
         elif kind == TANH:
             for k in range(LANES):
                 a[j * LANES + k] = tanh_(a[j * LANES + k])
