@@ -659,24 +659,218 @@ def test_every_activation_of_the_model_table_is_exported():
     {"categories": {"colour": ["blue", "red"]}},
     {"fill": {"size": 1.5}},
 ])
-def test_a_model_with_encoded_columns_is_refused_by_every_exporter(tmp_path, encoding):
+def test_a_model_with_encoded_columns_is_refused_by_c_and_fann(tmp_path, encoding):
     """A model from `nnpy train` that one-hot encodes text columns or fills missing cells takes
-    raw columns an exported file could not: each exporter refuses it (naming the encoding)
-    rather than write a file that expects encoded inputs."""
+    raw columns a C header or a FANN file could not: both refuse it (naming the encoding and
+    pointing to to_onnx) rather than write a file that expects encoded inputs. A Pipeline's
+    scalers cannot come before that encoding: every exporter refuses such a Pipeline."""
     pytest.importorskip("sklearn")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from nnpy.estimators import NNRegressor
-    from nnpy.export import to_c, to_onnx
     from nnpy.io import to_fann
     X = np.random.default_rng(0).normal(size=(30, 3))
-    estimator = NNRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, X[:, 0])
+    estimator = _fit_quietly(NNRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+                             X, X[:, 0])
     if "categories" in encoding:
         features = ["size", "colour"]   # size, then colour=blue, colour=red: 3 inputs
     else:
         features = ["size", "weight", "height"]
     model = nnpy.Model.from_estimator(estimator, features, "target", **encoding)
-    for export, path in ((to_onnx, "m.onnx"), (to_c, "m.h"), (to_fann, "m.net")):
-        if export is to_onnx:
-            pytest.importorskip("onnx")
-        with pytest.raises(ValueError, match="one-hot text columns|missing-value fills"):
+    for export, path, why in ((to_c, "m.h", "a C header takes"),
+                              (to_fann, "m.net", "a FANN file has no preprocessing")):
+        with pytest.raises(ValueError, match="one-hot text columns|missing-value fills") as info:
             export(model, tmp_path / path)
+        assert why in str(info.value) and "to_onnx" in str(info.value)
         assert not (tmp_path / path).exists()
+    pipeline = make_pipeline(StandardScaler().fit(X), model)
+    exporters = [(to_c, "p.h"), (to_fann, "p.net")]
+    if _has("onnx"):
+        exporters.append((to_onnx, "p.onnx"))
+    for export, path in exporters:
+        with pytest.raises(ValueError, match="the Pipeline's scalers would come before"):
+            export(pipeline, tmp_path / path)
+        assert not (tmp_path / path).exists()
+
+
+def _has(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX of a Model that encodes its columns: one input per raw column
+# ---------------------------------------------------------------------------------------------
+
+COLOURS = ["blue", "green", "red"]
+
+
+def _encoding_model(kind, fill=True, seed=0):
+    """A Model of the columns size (numeric), colour (text, 3 categories), weight (numeric):
+    5 network inputs, standardised far from 0/1, with the fills size 1.5, colour "red"."""
+    pytest.importorskip("sklearn")
+    from nnpy.estimators import NNClassifier, NNRegressor
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 5))
+    options = {}
+    if kind == "regress":
+        estimator = NNRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0)
+        y = X[:, 0] - X[:, 3]
+        options["target_scaling"] = (300.0, 80.0)
+    else:
+        estimator = NNClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0)
+        y = np.array(["no", "yes"] if kind == "binary" else [2, 5, 9])[
+            rng.integers(0, 2 if kind == "binary" else 3, 40)]
+    _fit_quietly(estimator, X, y)
+    return nnpy.Model.from_estimator(
+        estimator, ["size", "colour", "weight"], "target", mean=[10.0, 0.2, 0.3, 0.4, 50.0],
+        scale=[3.0, 0.5, 0.4, 0.5, 10.0], categories={"colour": COLOURS},
+        fill={"size": 1.5, "colour": "red"} if fill else None, **options)
+
+
+def _raw_columns(n=30, seed=4):
+    """Raw columns for _encoding_model: numbers with NaN (missing), colours with "" (missing)."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, n)
+    size[[2, 7]] = np.nan
+    colour = np.array(COLOURS, dtype=object)[rng.integers(0, 3, n)]
+    colour[[3, 7, 11]] = ""
+    return {"size": size, "colour": colour, "weight": rng.normal(50, 10, n)}
+
+
+def _feed(columns):
+    """The raw columns as the exported graph's inputs: one [N, 1] tensor per column."""
+    return {name: np.asarray(values)[:, None] for name, values in columns.items()}
+
+
+@pytest.mark.parametrize("kind", ["classes", "binary", "regress"])
+def test_onnx_of_a_model_with_text_columns_and_fills_takes_raw_columns(tmp_path, kind):
+    model = _model_round_trip(_encoding_model(kind), tmp_path)   # as nnpy.load gives it
+    columns = _raw_columns()
+    run = session(model)
+    assert [(i.name, i.type, i.shape) for i in run.get_inputs()] == [
+        ("size", "tensor(double)", ["N", 1]), ("colour", "tensor(string)", ["N", 1]),
+        ("weight", "tensor(double)", ["N", 1])]
+    results = run.run(None, _feed(columns))
+    if kind == "regress":
+        assert [o.name for o in run.get_outputs()] == ["variable"]
+        np.testing.assert_allclose(results[0][:, 0], model.predict(columns), rtol=1e-12,
+                                   atol=1e-12)
+    else:
+        np.testing.assert_allclose(results[1], model.predict_proba(columns), rtol=0,
+                                   atol=1e-12)
+        assert results[0].tolist() == model.predict(columns).tolist()
+    # the fills matter: the rows with a missing value are those of the filled columns
+    filled = {"size": np.where(np.isnan(columns["size"]), 1.5, columns["size"]),
+              "colour": np.where(columns["colour"] == "", "red", columns["colour"]),
+              "weight": columns["weight"]}
+    np.testing.assert_allclose(run.run(None, _feed(filled))[-1], results[-1], rtol=0,
+                               atol=0)
+
+
+def test_onnx_of_a_model_with_fills_only_takes_raw_columns():
+    """Fills without text columns: one double input per column, NaN filled by Where(IsNaN)."""
+    pytest.importorskip("sklearn")
+    from nnpy.estimators import NNRegressor
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    estimator = _fit_quietly(NNRegressor(hidden_layer_sizes=(4,), max_iter=10, random_state=0),
+                             X, X[:, 0])
+    model = nnpy.Model.from_estimator(estimator, ["a", "b", "c"], "y", mean=[1.0, 2.0, 3.0],
+                                      scale=[0.5, 2.0, 4.0], fill={"a": -1.0, "c": 7.25})
+    columns = {"a": np.array([0.5, np.nan, 2.0]), "b": np.array([1.0, 2.0, 3.0]),
+               "c": np.array([np.nan, np.nan, 1.0])}
+    pytest.importorskip("onnx")
+    onnx_model = to_onnx(model, io.BytesIO())
+    assert [o.domain for o in onnx_model.opset_import] == [""]     # no ai.onnx.ml needed
+    run = session(model)
+    assert [(i.name, i.type) for i in run.get_inputs()] == [("a", "tensor(double)"),
+                                                           ("b", "tensor(double)"),
+                                                           ("c", "tensor(double)")]
+    np.testing.assert_allclose(run.run(None, _feed(columns))[0][:, 0], model.predict(columns),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_onnx_unseen_and_missing_categories_as_model_predict():
+    """unknown="error" (the default, as Model.predict's): an unseen category makes the run
+    fail, as predict raises; unknown="ignore": all zeros, as predict(X, unknown="ignore"). A
+    missing text value ("") without a fill fails the run, as predict refuses it."""
+    model = _encoding_model("classes")
+    columns = _raw_columns(n=12)
+    columns["colour"][4] = "purple"
+    with pytest.raises(ValueError, match="'purple', a category the model did not see"):
+        model.predict(columns)
+    run = session(model)
+    with pytest.raises(Exception, match="Unknown Category"):
+        run.run(None, _feed(columns))
+    ignoring = session(model, unknown="ignore")
+    np.testing.assert_allclose(ignoring.run(None, _feed(columns))[1],
+                               model.predict_proba(columns, unknown="ignore"), rtol=0,
+                               atol=1e-12)
+
+    unfilled = _encoding_model("classes", fill=False)
+    columns = {"size": np.array([1.0, 2.0]), "colour": np.array(["red", ""], dtype=object),
+               "weight": np.array([50.0, 40.0])}
+    with pytest.raises(ValueError, match="missing value"):
+        unfilled.predict(columns)
+    with pytest.raises(Exception, match="Unknown Category"):
+        session(unfilled).run(None, _feed(columns))
+    with pytest.raises(ValueError, match="unknown must be 'error' or 'ignore'"):
+        to_onnx(unfilled, io.BytesIO(), unknown="zeros")
+
+
+def test_onnx_float32_of_a_model_with_text_columns():
+    model = _encoding_model("classes")
+    columns = _raw_columns()
+    run = session(model, dtype=np.float32)
+    assert [i.type for i in run.get_inputs()] == ["tensor(float)", "tensor(string)",
+                                                  "tensor(float)"]
+    feed = _feed(columns)
+    feed["size"], feed["weight"] = feed["size"].astype(np.float32), \
+        feed["weight"].astype(np.float32)
+    np.testing.assert_allclose(run.run(None, feed)[1], model.predict_proba(columns), rtol=0,
+                               atol=1e-5)
+
+
+def test_onnx_column_named_as_a_graph_tensor_is_refused():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("onnx")
+    from nnpy.estimators import NNRegressor
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    estimator = _fit_quietly(NNRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+                             X, X[:, 0])
+    model = nnpy.Model.from_estimator(estimator, ["a", "variable"], "y", fill={"a": 0.0})
+    with pytest.raises(ValueError, match="the feature column 'variable' has the name of a "
+                                         "tensor"):
+        to_onnx(model, io.BytesIO())
+
+
+def test_onnx_of_a_model_trained_by_the_command_line_on_a_csv_file(tmp_path):
+    """`nnpy train` on a CSV file with a text column and missing cells (--missing median):
+    the ONNX file, given the file's raw columns, computes the model's predictions."""
+    pytest.importorskip("sklearn")
+    import csv
+    from nnpy.cli import main
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(90):
+        colour, size = COLOURS[i % 3], rng.normal(10, 3)
+        label = "big" if size + 4 * (colour == "green") > 11 else "small"
+        rows.append([colour, repr(size), repr(rng.normal(50, 10)), label])
+    rows[5][1], rows[17][2], rows[8][0] = "", "NA", ""
+    with open(tmp_path / "shop.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["colour", "size", "weight", "label"]] + rows)
+    assert main(["train", str(tmp_path / "shop.csv"), "--target", "label", "--missing",
+                 "median", "--hidden", "6", "--epochs", "30", "--save",
+                 str(tmp_path / "shop.model")]) == 0
+    model = nnpy.load(tmp_path / "shop.model")
+    assert model.categories and model.fill
+    to_onnx(model, tmp_path / "shop.onnx")
+    ort = pytest.importorskip("onnxruntime")
+    run = ort.InferenceSession(str(tmp_path / "shop.onnx"), providers=["CPUExecutionProvider"])
+    columns = {"colour": np.array([r[0] for r in rows], dtype=object),
+               "size": np.array([float(r[1]) if r[1] else np.nan for r in rows]),
+               "weight": np.array([np.nan if r[2] == "NA" else float(r[2]) for r in rows])}
+    assert [i.name for i in run.get_inputs()] == list(model.feature_names)
+    label, probabilities = run.run(None, _feed({n: columns[n] for n in model.feature_names}))
+    np.testing.assert_allclose(probabilities, model.predict_proba(columns), rtol=0, atol=1e-12)
+    assert label.tolist() == model.predict(columns).tolist()

@@ -7,7 +7,11 @@ Accepted, in every exporter:
     fitted NNClassifier/NNRegressor  no input transform; a classifier's probabilities and
                                      labels, a regressor's values
     nnpy Model (nnpy.load)           (x - mean) / scale first; classes, or a regression's
-                                     out * target_scale + target_mean
+                                     out * target_scale + target_mean. A Model that one-hot
+                                     encodes text columns or fills missing values (its
+                                     `columns`) only where the exporter asks for them
+                                     (to_onnx writes the encoding; C and FANN files take
+                                     numbers, and refuse it)
     fitted sklearn Pipeline          its scalers' transforms in order, then the final step
                                      (a fitted NNClassifier/NNRegressor, or a Model)
 
@@ -46,6 +50,18 @@ _SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler")
 
 
 @dataclass(frozen=True)
+class Column:
+    """One raw input column of a Model that encodes its columns: `categories` for a text
+    column (one-hot encoded, one network input per category, in order), None for a numeric
+    one; `fill` the value that replaces a missing one (a number, or one of the categories),
+    or None (the model refuses missing values)."""
+
+    name: str
+    categories: Optional[tuple[str, ...]]
+    fill: Optional[float | str]
+
+
+@dataclass(frozen=True)
 class Exportable:
     """One exportable model.
 
@@ -61,6 +77,10 @@ class Exportable:
     target_scaling  a regression's (target_mean, target_scale): value = out * scale + mean,
                   or None (the network's outputs are the values)
     source        the accepted object's kind, for names and messages
+    columns       a Model's raw columns, in the order of its feature_names, when it one-hot
+                  encodes text columns or fills missing values (their encoding comes before
+                  `scaling`; the network's inputs are the columns' encodings in this order);
+                  None when the inputs are the network's, one number each
     """
 
     network: Network
@@ -71,6 +91,7 @@ class Exportable:
     n_outputs: int
     target_scaling: Optional[tuple[float, float]]
     source: str
+    columns: Optional[tuple[Column, ...]] = None
 
     @property
     def multilabel(self) -> bool:
@@ -94,16 +115,18 @@ class Exportable:
         return multiplier, offset
 
 
-def exportable(model: object, exporter: str) -> Exportable:
+def exportable(model: object, exporter: str, encodes: bool = False) -> Exportable:
     """`model` as an Exportable; TypeError naming what it is when it is none of ACCEPTED (a
     Pipeline step that is no affine scaler named), NotFittedError for an unfitted
-    estimator."""
+    estimator. encodes: whether the exporter writes a Model's column encoding (one-hot text
+    columns, missing-value fills: Exportable.columns); if not, such a Model is a ValueError
+    saying why (CANNOT_ENCODE) and what to do instead."""
     from .network import Network
     from .modelfile import Model
     if isinstance(model, Network):
         return Exportable(model, (), "network", None, None, model.sizes[-1], None, "Network")
     if isinstance(model, Model):
-        return _of_model(model)
+        return _of_model(model, exporter, encodes)
     if _is_pipeline(model):
         return _of_pipeline(model, exporter)
     estimator = _estimator(model)
@@ -112,17 +135,35 @@ def exportable(model: object, exporter: str) -> Exportable:
     raise TypeError(f"{exporter} needs {ACCEPTED}; got {type(model).__name__}")
 
 
-def _of_model(model: Any) -> Exportable:  # an nnpy Model
-    # The exported file takes one number per network input; a model that one-hot encodes text
-    # columns or fills missing cells takes raw columns the file could not: refuse rather than
-    # write a file that expects encoded inputs.
-    encoded = [f"one-hot text columns {sorted(model.categories)}"] if model.categories else []
-    encoded += [f"missing-value fills for {sorted(model.fill)}"] if model.fill else []
-    if encoded:
-        raise ValueError(f"this model has {' and '.join(encoded)}, which the exporters cannot "
-                         "write yet (the exported file would expect encoded inputs): export a "
-                         "model trained on numeric columns without --missing, or encode the "
-                         "inputs yourself and export model.network")
+# Why each exporter that cannot write a Model's column encoding refuses it
+CANNOT_ENCODE = {
+    "to_c": "a C header takes the network's inputs as numbers",
+    "to_fann": "a FANN file has no preprocessing, only the network",
+}
+
+
+def _of_model(model: Any, exporter: str, encodes: bool,
+              in_pipeline: bool = False) -> Exportable:  # an nnpy Model
+    columns: Optional[tuple[Column, ...]] = None
+    if model.categories or model.fill:
+        # A file that cannot encode takes one number per network input: refuse rather than
+        # write a file that expects encoded inputs where the model takes raw columns.
+        encoded = [f"one-hot text columns {list(model.categories)}"] if model.categories \
+            else []
+        encoded += [f"missing-value fills for {list(model.fill)}"] if model.fill else []
+        if in_pipeline:
+            raise ValueError(f"{exporter}: the Pipeline's model has {' and '.join(encoded)}, "
+                             f"which take raw columns by name; the Pipeline's scalers would "
+                             f"come before that encoding: export the model alone")
+        if not encodes:
+            instead = "" if exporter == "to_onnx" else \
+                "export it with to_onnx (which writes the encoding into the graph), or "
+            raise ValueError(f"{exporter}: this model has {' and '.join(encoded)}; "
+                             f"{CANNOT_ENCODE.get(exporter, 'this format cannot hold them')}: "
+                             f"{instead}encode and standardise the inputs yourself "
+                             f"(model.standardize) and export model.network")
+        columns = tuple(Column(name, model.categories.get(name), model.fill.get(name))
+                        for name in model.feature_names)
     scaling: tuple[tuple[Operation, np.ndarray, str], ...] = (
         ("sub", np.asarray(model.mean, np.float64), "Model: mean"),
         ("div", np.asarray(model.scale, np.float64), "Model: scale"))
@@ -130,9 +171,9 @@ def _of_model(model: Any) -> Exportable:  # an nnpy Model
     if model.task == "classify":
         return Exportable(net, scaling, "classify", np.asarray(model.classes),
                           "softmax" if net.output == "softmax" else "logistic",
-                          net.sizes[-1], None, "Model")
+                          net.sizes[-1], None, "Model", columns)
     return Exportable(net, scaling, "regress", None, None, net.sizes[-1],
-                      (float(model.target_mean), float(model.target_scale)), "Model")
+                      (float(model.target_mean), float(model.target_scale)), "Model", columns)
 
 
 def _estimator(model: object) -> Optional[Exportable]:
@@ -178,7 +219,8 @@ def _of_pipeline(pipeline: Any, exporter: str) -> Exportable:
         raise TypeError(f"{exporter}: the Pipeline has no steps to export")
     *scalers, (last_name, last) = steps
     from .modelfile import Model
-    final = _of_model(last) if isinstance(last, Model) else _estimator(last)
+    final = _of_model(last, exporter, False, in_pipeline=True) if isinstance(last, Model) \
+        else _estimator(last)
     if final is None:
         raise TypeError(f"{exporter}: the Pipeline's last step {last_name!r} is a "
                         f"{type(last).__name__}; it must be a fitted nnpy NNClassifier or "

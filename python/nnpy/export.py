@@ -40,6 +40,22 @@ rounded), for runtimes without double kernels. Inputs and outputs:
 
 (A regressor or classifier: an estimator, a Model, or a Pipeline ending in one.)
 
+A Model that one-hot encodes text columns or fills missing values (`nnpy train` on a file with
+text features, `--missing mean|median`) takes its raw columns instead of X: one input [N, 1]
+per feature column, named as the column, in the order of `feature_names` (a text column
+tensor(string), a numeric one the graph's float/double). A NaN in a numeric column becomes the
+column's fill (Where(IsNaN(x), fill, x)), a text column is one-hot encoded by ai.onnx.ml's
+OneHotEncoder over its categories in order (opset ai.onnx.ml 1 is then imported), an empty
+string becoming the fill category; the encodings are concatenated in the order of the
+Model's input_names, then scaled as above. As Model.predict: an unseen category (and "" in a
+column without a fill) fails the run with to_onnx's default unknown="error", and is all zeros
+with unknown="ignore". Unlike Model.predict, which names the column and row, the graph
+cannot: onnxruntime's error names the OneHotEncoder node; with unknown="ignore" a "" without
+a fill is all zeros too, where predict refuses it either way; a text value is matched exactly
+(predict strips surrounding spaces and reads None and NaN as missing: give "" there); and a
+missing or infinite number in a column without a fill goes through as NaN or inf, where
+predict refuses it. C and FANN files take numbers only: to_c and to_fann refuse such a Model.
+
 C design. `NAME_predict(const T *x, T *y)` with T = float (float32 network, expf/tanhf) or
 double; y is a Network's or a regressor's outputs, a classifier's probabilities (a column per
 class in the order of its classes, listed in a comment; [1 - p, p] for a binary one; each
@@ -65,7 +81,7 @@ if TYPE_CHECKING:
 
     import onnx
 
-    from ._exportable import Exportable
+    from ._exportable import Column, Exportable
     from .estimators import NNClassifier, NNRegressor
     from .modelfile import Model
     from .network import Network
@@ -75,10 +91,11 @@ PathOrFile = Union[str, "os.PathLike[str]", IO[Any]]
 # scikit-learn's, typed Any here so that nnpy imports no scikit-learn
 Exportable_ = Union["Network", "NNClassifier", "NNRegressor", "Model", Any]
 
-__all__ = ["to_onnx", "to_c", "ONNX_OPSET", "ONNX_IR_VERSION"]
+__all__ = ["to_onnx", "to_c", "ONNX_OPSET", "ONNX_ML_OPSET", "ONNX_IR_VERSION"]
 
 ONNX_OPSET = 13        # default ONNX domain opset of the exported graphs
 ONNX_IR_VERSION = 7    # the IR version that goes with opset 13 (ONNX 1.8)
+ONNX_ML_OPSET = 1      # ai.onnx.ml opset of OneHotEncoder (a Model's text columns)
 
 # an input scaling operation -> its ONNX operator
 _ONNX_SCALING = {"sub": "Sub", "div": "Div", "mul": "Mul", "add": "Add"}
@@ -98,29 +115,36 @@ def _layer_activations(net: Network) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def to_onnx(model: Exportable_, path: PathOrFile, *,
-            dtype: DTypeLike | None = None) -> onnx.ModelProto:
+            dtype: DTypeLike | None = None, unknown: str = "error") -> onnx.ModelProto:
     """Writes `model` (an nnpy.Network, a fitted NNClassifier / NNRegressor, an nnpy Model, or
     a fitted Pipeline of affine scalers and such an estimator) to `path` (a path or a writable
     binary file) as an ONNX model, and returns the onnx.ModelProto. A Model's standardisation
-    and a Pipeline's scalers are nodes before the first layer, so the graph takes raw inputs.
+    and a Pipeline's scalers are nodes before the first layer, so the graph takes raw inputs;
+    a Model that one-hot encodes text columns or fills missing values takes one input per raw
+    column, encoded in the graph (see the module docstring).
 
     dtype  None: the network's own precision (float for float32, double for float64);
            np.float32 or np.float64 to choose (float32 rounds a float64 network's weights;
            a weight or bias beyond float32's range is a ValueError naming it, as it would
            become inf and the graph's outputs NaN).
+    unknown  for a Model with text columns: "error" (as Model.predict's default: a category
+           the model did not see in training makes the run fail) or "ignore" (encoded as all
+           zeros, as Model.predict(X, unknown="ignore")).
 
     The module docstring lists the graph's inputs and outputs. Needs the `onnx` package
     (pip install "nnpy-net[onnx]"); onnxruntime runs the file.
 
     Parameters
     ----------
-    model : nnpy.Network, NNClassifier or NNRegressor
-        A network, or a fitted estimator.
+    model : nnpy.Network, NNClassifier, NNRegressor, Model or Pipeline
+        A network, a fitted estimator, a Model, or a Pipeline of scalers and an estimator.
     path : str, os.PathLike or binary file
         Where to write the model.
     dtype : np.float32, np.float64 or None
         None: the network's own precision (float for float32, double for float64);
         np.float32 or np.float64 to choose (float32 rounds a float64 network's weights).
+    unknown : "error" or "ignore"
+        What an unseen category of a Model's text column does (see above).
 
     Returns
     -------
@@ -138,7 +162,9 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     except ImportError:
         raise ImportError('nnpy.export.to_onnx needs onnx: pip install "nnpy-net[onnx]"') \
             from None
-    spec = exportable(model, "to_onnx")
+    if unknown not in ("error", "ignore"):
+        raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+    spec = exportable(model, "to_onnx", encodes=True)
     net = spec.network
     from ._validation import as_dtype
     dtype = net.dtype if dtype is None else as_dtype(dtype)
@@ -149,14 +175,23 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     for l, (w, b) in enumerate(parameters):
         _check_representable(w, net.weights[l], l, "weights", dtype)
         _check_representable(b, net.biases[l], l, "biases", dtype)
-    nodes, initializers = [], []
+    nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = []
 
     def constant(name: str, value: npt.ArrayLike) -> str:
         initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
+    n_in = net.sizes[0]
+    if spec.columns is None:   # the network's inputs, as one tensor
+        inputs = [helper.make_tensor_value_info("X", elem, ["N", n_in])]
+        current = "X"
+    else:                      # a Model's raw columns, encoded as the network's inputs
+        inputs = _onnx_columns(helper, TensorProto, nodes, constant, spec.columns, elem, dtype,
+                               unknown)
+        current = "encoded"
+
     # the scaling of the raw inputs, each operation as the scaler performs it
-    current = "X"
     for k, (operation, vector, what) in enumerate(spec.scaling):
         nodes.append(helper.make_node(
             _ONNX_SCALING[operation], [current, constant(f"scaling{k}", vector.astype(dtype))],
@@ -178,8 +213,6 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
         extra: dict[str, Any] = {"axis": 1} if op == "Softmax" else {}
         nodes.append(helper.make_node(op, [z], [current], name=f"{op.lower()}{l}", **extra))
 
-    n_in = net.sizes[0]
-    inputs = [helper.make_tensor_value_info("X", elem, ["N", n_in])]
     if spec.task == "network":
         outputs = [_rename(helper, nodes, current, "output", elem, ["N", net.sizes[-1]])]
     elif spec.task == "classify":
@@ -195,11 +228,16 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
             current = "shifted"
         outputs = [_rename(helper, nodes, current, "variable", elem, ["N", net.sizes[-1]])]
 
+    if spec.columns is not None:
+        _check_column_names(spec.columns, nodes, initializers, outputs)
     graph = helper.make_graph(nodes, f"nnpy_{type(model).__name__}", inputs, outputs,
                               initializer=initializers)
     from . import __version__
+    opsets = [helper.make_opsetid("", ONNX_OPSET)]
+    if any(node.domain == "ai.onnx.ml" for node in nodes):
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET))
     onnx_model = helper.make_model(graph, producer_name="nnpy", producer_version=__version__,
-                                   opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
+                                   opset_imports=opsets)
     onnx_model.ir_version = ONNX_IR_VERSION
     onnx_model.doc_string = f"{model!r} exported by nnpy.export.to_onnx"
     onnx.checker.check_model(onnx_model)
@@ -208,6 +246,74 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
     else:
         onnx.save_model(onnx_model, os.fspath(path))
     return onnx_model
+
+
+def _onnx_columns(helper: ModuleType, TensorProto: type[onnx.TensorProto],
+                  nodes: list[onnx.NodeProto], constant: Callable[[str, npt.ArrayLike], str],
+                  columns: tuple[Column, ...], elem: int, dtype: np.dtype[Any],
+                  unknown: str) -> list[onnx.ValueInfoProto]:
+    """The graph inputs of a Model's raw columns (one [N, 1] input each, named as the column),
+    and the nodes encoding them into the tensor "encoded" [N, n_in], the network's inputs in
+    the order of the Model's input_names (each column's encoding, in the order of
+    feature_names), as Model.encode computes them:
+
+    numeric  a float/double input; with a fill, Where(IsNaN(x), fill, x)
+    text     a string input, OneHotEncoder (ai.onnx.ml) over the categories in order, zeros=0
+             for unknown="error" (an unseen string fails the run) or 1 for "ignore" (all
+             zeros); with a fill, "" is one more category, whose indicator a MatMul adds to
+             the fill category's (exact: at most one 1 per row)
+    """
+    inputs, parts = [], []
+    for j, column in enumerate(columns):
+        name, fill = column.name, column.fill
+        part = f"column{j}"
+        if column.categories is None:
+            inputs.append(helper.make_tensor_value_info(name, elem, ["N", 1]))
+            if fill is None:
+                part = name
+            else:
+                nodes.append(helper.make_node("IsNaN", [name], [f"{part}_missing"],
+                                              name=f"{part}_missing"))
+                nodes.append(helper.make_node(
+                    "Where", [f"{part}_missing", constant(f"{part}_fill", np.array(
+                        [[float(fill)]], dtype)), name], [part], name=f"{part}_fill",
+                    doc_string=f"Model: fill[{name!r}]"))
+            parts.append(part)
+            continue
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["N", 1]))
+        categories = list(column.categories)
+        strings = categories + ([""] if fill is not None else [])   # "": a missing value
+        nodes.append(helper.make_node(
+            "OneHotEncoder", [name], [f"{part}_onehot"], name=f"{part}_onehot",
+            domain="ai.onnx.ml", cats_strings=strings, zeros=int(unknown == "ignore"),
+            doc_string=f"Model: categories[{name!r}]"))
+        nodes.append(helper.make_node("Flatten", [f"{part}_onehot"], [f"{part}_flat"],
+                                      name=f"{part}_flat", axis=1))   # [N, 1, k] -> [N, k]
+        encoded = part if fill is None else f"{part}_indicators"
+        nodes.append(helper.make_node("Cast", [f"{part}_flat"], [encoded], name=f"{part}_cast",
+                                      to=elem))
+        if fill is not None:
+            k = len(categories)
+            fold = np.vstack([np.eye(k), np.eye(k)[categories.index(str(fill))]]).astype(dtype)
+            nodes.append(helper.make_node("MatMul", [encoded, constant(f"{part}_fold", fold)],
+                                          [part], name=f"{part}_fill",
+                                          doc_string=f"Model: fill[{name!r}]"))
+        parts.append(part)
+    nodes.append(helper.make_node("Concat", parts, ["encoded"], name="encoded", axis=1))
+    return inputs
+
+
+def _check_column_names(columns: tuple[Column, ...], nodes: list[onnx.NodeProto],
+                        initializers: list[onnx.TensorProto],
+                        outputs: list[onnx.ValueInfoProto]) -> None:
+    """ValueError if a column's name (a graph input's) is also a tensor the graph makes."""
+    made = {name for node in nodes for name in node.output}
+    made |= {tensor.name for tensor in initializers} | {output.name for output in outputs}
+    clash = [column.name for column in columns if column.name in made]
+    if clash:
+        raise ValueError(f"to_onnx: the feature column {clash[0]!r} has the name of a tensor "
+                         f"the exported graph computes (its inputs are named as the columns); "
+                         f"rename the column (train on the file with it renamed)")
 
 
 def _check_representable(rounded: np.ndarray, original: np.ndarray, layer: int, name: str,
