@@ -389,3 +389,89 @@ def test_w3_load_runs_every_condition_and_marks_its_targets(monkeypatch):
     assert "idle: fit(n_threads=None) >= 1.8x fit(n_threads=1) | **missed** | 1.75x" in md
     assert "nice 0: fit(n_threads=None) >= 0.9x fit(n_threads=1) | **met** | 0.95x" in md
     assert "nice 19: fit(n_threads=None) >= 0.9x fit(n_threads=1) | **missed** | 0.85x" in md
+
+
+# --- W6-xor: many networks in one NetworkStack.fit ----------------------------------------------
+
+def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
+    for quick in (True, False):
+        w6 = {c.id: c for c in workloads.cases(quick=quick)}["W6-xor"]
+        assert w6.workload == "W6" and w6.metric == "ns/network-step"
+        assert w6.params == {"steps": 100_000, "networks": 16}
+        assert w6.systems == ("nnpy-stack", "nnpy", "c-limit")
+    assert "W6-xor" in [c.id for c in run.selected_cases(run.parse_args(["--quick"]))]
+    for only in ("W6", "w6-xor", "W6-XOR"):
+        args = run.parse_args(["--only", only, "--quick"])
+        assert [c.id for c in run.selected_cases(args)] == ["W6-xor"]
+        assert run.selected_plugins(args) == []
+    args = run.parse_args(["--only", "W1"])
+    assert "W6-xor" not in [c.id for c in run.selected_cases(args)]
+    assert "nnpy-stack" in run.parse_args(["--systems", "nnpy-stack"]).systems
+
+
+def _w6_entry(seconds, work):
+    return report.summarise({"status": "ok", "times_s": [seconds], "work": work},
+                            "ns/network-step")
+
+
+@pytest.mark.parametrize("stack_s, lone_s, c_s, verdicts", [
+    # 16 x 1000 network-steps in stack_s against 1000 steps of one network in lone_s / c_s
+    (16 * 0.2, 1.0, 0.5, ["met", "met"]),        # 0.2x the lone fit, 0.4x C
+    (16 * 0.25, 1.0, 0.5, ["met", "met"]),       # exactly on both bounds
+    (16 * 0.3, 1.0, 0.5, ["missed", "missed"]),  # 0.3x the lone fit, 0.6x C
+    (16 * 0.2, 1.0, 0.3, ["met", "missed"]),     # 0.67x C
+    (16 * 0.3, 1.0, 1.0, ["missed", "met"]),
+])
+def test_w6_xor_targets_compare_per_network_step(stack_s, lone_s, c_s, verdicts):
+    cases = {"W6-xor": {"systems": {"nnpy-stack": _w6_entry(stack_s, 16 * 1000),
+                                    "nnpy": _w6_entry(lone_s, 1000),
+                                    "c-limit": _w6_entry(c_s, 1000)}}}
+    w6 = [t for t in report.evaluate_targets(cases) if t["case"] == "W6-xor"]
+    assert [t["bound"] for t in w6] == [0.25, 0.5]
+    assert [t["status"] for t in w6] == verdicts
+    assert w6[0]["value"] == pytest.approx(stack_s / 16 / lone_s)
+    assert w6[1]["value"] == pytest.approx(stack_s / 16 / c_s)
+    assert "nnpy-stack takes" in w6[0]["detail"] and "c-limit's time" in w6[1]["detail"]
+    del cases["W6-xor"]["systems"]["c-limit"]
+    w6 = [t for t in report.evaluate_targets(cases) if t["case"] == "W6-xor"]
+    assert w6[1]["status"] == "n/a" and "c-limit did not run" in w6[1]["detail"]
+
+
+def test_w6_stack_system_times_one_fit_of_all_networks_per_network_step():
+    from nnpy.benchmarks.systems import nnpy_api
+    ctx = {"repeats": 2, "case": "W6-xor"}
+    out = nnpy_api.run("nnpy-stack", "W6", {"steps": 40, "networks": 3}, ctx)["W6-xor"]
+    assert out["work"] == 3 * 40 and out["networks"] == 3 and len(out["times_s"]) == 2
+    # the members are the lone networks of seeds 0-2: their losses differ, and member 0's
+    # equals the lone fit's (the lone system's network)
+    losses = out["final_epoch_losses"]
+    assert len(losses) == 3 and len(set(losses)) == 3
+    lone = nnpy_api.run("nnpy", "W6", {"steps": 40, "networks": 3}, ctx)["W6-xor"]
+    assert lone["work"] == 40 and lone["final_epoch_loss"] == losses[0]
+    with pytest.raises(Skip):
+        nnpy_api.run("nnpy-stack", "W1", {"steps": 40}, dict(ctx, case="W1"))
+
+
+def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, tmp_path):
+    status, out, _ = bench(capsys, "--only", "W6", "--quick", "--repeats", "2", "--rounds",
+                           "2", "--out", str(tmp_path))
+    assert status == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["cases"]) == ["W6-xor"] and results["plugins"] == {}
+    systems = results["cases"]["W6-xor"]["systems"]
+    stack, lone = systems["nnpy-stack"], systems["nnpy"]
+    assert stack["status"] == lone["status"] == "ok"
+    assert stack["work"] == 16 * 100_000 and lone["work"] == 100_000
+    assert stack["repeats"] == lone["repeats"] == 2
+    assert stack["median"] == pytest.approx(np.median(stack["times_s"]) / 1.6e6 * 1e9)
+    assert len(stack["final_epoch_losses"]) == 16
+    assert systems["c-limit"]["status"] in ("ok", "skipped")  # skipped without a C compiler
+    if systems["c-limit"]["status"] == "ok":
+        assert systems["c-limit"]["work"] == 100_000
+    md = (tmp_path / "results.md").read_text()
+    assert "| W6-xor | ns/network-step |" in md
+    verdicts = {t["target"]: t for t in results["targets"] if t["case"] == "W6-xor"}
+    assert len(verdicts) == 2
+    lone_target = next(t for text, t in verdicts.items() if "lone Network.fit" in text)
+    assert lone_target["status"] in ("met", "missed")
+    assert f"| {lone_target['target']} | **{lone_target['status']}** |" in md

@@ -1,5 +1,6 @@
-"""nnpy's benchmark suite: the fixed workloads W1-W4 (docs/workloads.md) run on nnpy and on the
-systems it is compared with, side by side in one run, and the W5 plug-in when installed.
+"""nnpy's benchmark suite: the fixed workloads W1-W4 and W6 (docs/workloads.md) run on nnpy
+and on the systems it is compared with, side by side in one run, and the W5 plug-in when
+installed.
 
     nnpy bench [--quick]                results in ./bench-results/
     python bench/run.py [--quick]       (a source checkout) results in bench/results/

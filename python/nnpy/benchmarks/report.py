@@ -18,6 +18,7 @@ from nnpy.benchmarks import plugins
 METRICS = {
     "ns/step": (lambda t, w: t / w * 1e9, False),
     "ns/call": (lambda t, w: t / w * 1e9, False),
+    "ns/network-step": (lambda t, w: t / w * 1e9, False),
     "ms/epoch": (lambda t, w: t / w * 1e3, False),
     "samples/s": (lambda t, w: w / t, True),
 }
@@ -26,7 +27,8 @@ METRICS = {
 #   "time":    mine's time per unit over other's must be <= bound (mine takes at most bound x)
 #   "speedup": other's time per unit over mine's must be >= bound (mine is bound x as fast)
 #   "accuracy": mine's accuracy within bound of each of `other` (a tuple of systems, same case)
-# Issue 11's targets first; then the earlier ones (issue 4) that no later target replaces.
+# Issue 11's targets first, then W6's; then the earlier ones (issue 4) that no later target
+# replaces.
 TARGETS = [
     ("W1: nnpy fit <= 1.5x the C yardstick's time (fixed sizes)",
      ("W1", "nnpy"), "time", 1.5, ("W1", "c-limit")),
@@ -48,6 +50,11 @@ TARGETS = [
      ("W3-64-2t", "nnpy"), "speedup", 1.7, ("W3-64-1t", "nnpy")),
     ("W3 float64, 2 threads: nnpy >= numpy on two threads",
      ("W3-64-2t", "nnpy"), "speedup", 1.0, ("W3-64-2t", "numpy")),
+    ("W6-xor: 16 networks in one NetworkStack.fit <= 0.25x a lone Network.fit's time per "
+     "network-step", ("W6-xor", "nnpy-stack"), "time", 0.25, ("W6-xor", "nnpy")),
+    ("W6-xor: 16 networks in one NetworkStack.fit <= 0.5x the C yardstick's time per "
+     "network-step (one network, fixed sizes)",
+     ("W6-xor", "nnpy-stack"), "time", 0.5, ("W6-xor", "c-limit")),
     # kept from issue 4: no issue-11 target covers them
     ("W2: nnpy >= 3x numpy's speed (issue 4)",
      ("W2", "nnpy"), "speedup", 3.0, ("W2", "numpy")),
@@ -331,8 +338,8 @@ def chart(results: Dict[str, Any], path: str) -> Optional[str]:
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.3 * rows), squeeze=False)
-    colors = {"nnpy": "#d62728", "nnpy-post": "#ff9896", "reference": "#7f7f7f",
-              "numpy": "#1f77b4", "torch": "#ff7f0e", "sklearn": "#2ca02c",
+    colors = {"nnpy": "#d62728", "nnpy-post": "#ff9896", "nnpy-stack": "#8b0000",
+              "reference": "#7f7f7f", "numpy": "#1f77b4", "torch": "#ff7f0e", "sklearn": "#2ca02c",
               "fann": "#9467bd", "c-limit": "#000000", "c-limit-dyn": "#555555",
               "c-limit-O2": "#999999"}
     for ax, (cid, case) in zip(axes.flat, panels):

@@ -1,13 +1,14 @@
-"""Runs nnpy's benchmark suite: the fixed workloads W1-W4 (docs/workloads.md) on nnpy and on
-every comparison system installed, side by side in one run, and the plug-ins (plugins.py): W5
-when it is installed, and W3-load (fit's default thread count beside a busy process it starts);
-writes results.json, results.md and results.png.
+"""Runs nnpy's benchmark suite: the fixed workloads W1-W4 and W6 (docs/workloads.md) on nnpy
+and on every comparison system installed, side by side in one run, and the plug-ins
+(plugins.py): W5 when it is installed, and W3-load (fit's default thread count beside a busy
+process it starts); writes results.json, results.md and results.png.
 
     nnpy bench [--quick] [...]            results in ./bench-results/
     python bench/run.py [--quick] [...]   (a source checkout) results in bench/results/
     ... --only W1,W3 --repeats 7 --systems nnpy,c-limit --out /tmp/bench
 
-Systems: nnpy-post (the post's API on nnpy), nnpy (Network.fit/predict), reference
+Systems: nnpy-post (the post's API on nnpy), nnpy (Network.fit/predict), nnpy-stack
+(NetworkStack.fit, W6), reference
 (nnpy.reference: the post's numpy loop on W1, its sgd on W2/W3), numpy (the lean loop a numpy
 user writes), torch, sklearn, fann (FANN through a C harness), and the C yardstick (c-limit,
 c-limit-dyn, c-limit-O2). A system that is not installed is reported as skipped, with how to
@@ -46,19 +47,20 @@ def make_parser(prog: str = NNPY_BENCH,
     """The command line of `prog`; `default_out` is where its results go without --out."""
     names = [c.id for c in workloads.cases(quick=False)]
     parser = argparse.ArgumentParser(
-        prog=prog, description="nnpy's benchmark suite: workloads W1-W4 on nnpy and on every "
-        "comparison system installed, side by side in one run, W5 (scikit-learn's MLP "
+        prog=prog, description="nnpy's benchmark suite: workloads W1-W4 and W6 on nnpy and on "
+        "every comparison system installed, side by side in one run, W5 (scikit-learn's MLP "
         "against nnpy's estimators) when it is installed, and W3-load (fit's default thread "
         "count, idle and beside a busy process). Writes results.json, results.md and "
         f"results.png to --out (default: {default_out}).")
     parser.add_argument("--quick", action="store_true",
                         help="3 repeats (2 where one takes over 2.5 s), W3 on 2 threads in "
                              "float64 only, W3-load with 5 pairs of fits per condition, the "
-                             "slow 100,000-step loops skipped (< 5 minutes)")
+                             "slow 100,000-step loops skipped except nnpy's, FANN's, C's and "
+                             "W6-xor's (< 5 minutes)")
     parser.add_argument("--out", default=default_out, metavar="DIR",
                         help=f"folder for results.json/.md/.png (default: {default_out})")
     parser.add_argument("--only", default=None, metavar="LIST",
-                        help="comma-separated workloads or cases: W1-W5, W3-load (fit's "
+                        help="comma-separated workloads or cases: W1-W6, W3-load (fit's "
                              "default threads beside a busy process; also in W3), or any of "
                              + ", ".join(names))
     parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
@@ -86,7 +88,7 @@ def parse_args(argv: List[str], prog: str = NNPY_BENCH,
         unknown = [w for w in wanted if w not in known]
         if not wanted or unknown:
             parser.error(f"--only {args.only}: no such workload or case "
-                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W5, W3-load "
+                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W6, W3-load "
                          "or a case id (see --help)")
         args.only = wanted
     if args.systems is not None:
@@ -174,6 +176,14 @@ def notes_of(args: argparse.Namespace, removed_env: Dict[str, str]) -> List[str]
         "Network.fit(epochs=steps/4, batch_size=1, shuffle=True): shuffled epochs of the 4 "
         "samples, not draws with replacement. numpy, torch, FANN and C draw one of the 4 "
         "samples uniformly per step (numpy all draws before the loop) and do standard backprop.",
+        f"W6-xor: nnpy-stack is one NetworkStack.fit of {workloads.W6_NETWORKS} W1 networks "
+        f"(seeds 0-{workloads.W6_NETWORKS - 1}, init uniform01), {workloads.W6_STEPS:,} "
+        "per-sample steps each (fit(epochs=steps/4, lr 0.125, batch_size=1, shuffle=True): "
+        "each network its own shuffled epochs), timed per network-step (the fit's time over "
+        f"{workloads.W6_NETWORKS} x steps); nnpy is Network.fit of one of them (seed 0) and "
+        "c-limit W1's C program (sizes fixed at compile time; uniform draws) for one network, "
+        "both with the same steps, per step. The targets: the stack at most 0.25x the lone "
+        "fit and 0.5x the C program per network-step.",
         "W2: accuracy on the last 297 rows (by-writer split, a timing workload). numpy, "
         "reference, torch, C and FANN start from the same N(0,1) weights (seed 0) and visit the "
         "same epoch orders; nnpy starts from the same weights (Network(seed=0) draws them as "

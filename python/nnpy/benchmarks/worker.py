@@ -105,7 +105,7 @@ def system_module(system: str, workload: str) -> ModuleType:
         return post_loop
     if system == "reference":
         return reference_sgd
-    if system == "nnpy":
+    if system in ("nnpy", "nnpy-stack"):
         return nnpy_api
     if system == "numpy":
         return numpy_lean

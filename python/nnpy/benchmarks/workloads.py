@@ -1,10 +1,10 @@
-"""The fixed workloads W1-W4 (see docs/workloads.md): their settings, the cases a run
+"""The fixed workloads W1-W4 and W6 (see docs/workloads.md): their settings, the cases a run
 measures, and the data files every system reads, so that all systems train on the same bytes.
 
 A *case* is one row of the results table: a workload at one size, dtype or thread count
 (W1 at 10,000 and 100,000 steps, W2 at batch 10 and at batch 1, W3 per dtype and thread
-count, W4 one sample and batch). W3-load and W5 are plug-ins with their own modules
-(plugins.py).
+count, W4 one sample and batch, W6-xor: W1's network 16 times in one NetworkStack.fit).
+W3-load and W5 are plug-ins with their own modules (plugins.py).
 """
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ W3_SEED = 0
 # W4: inference on the W2 network
 W4_SIZES = W2_SIZES
 
+# W6-xor: W1's network and settings, W6_NETWORKS copies (seeds 0 .. W6_NETWORKS - 1) trained
+# in one NetworkStack.fit; timed per network-step
+W6_NETWORKS = 16
+W6_STEPS = 100_000         # per network, in every run (--quick too: the 16 take well under 1 s)
+
 
 def w3_flops_per_epoch(rows: int = W3_ROWS, batch: int = W3_BATCH) -> int:
     """Floating-point operations counted for one W3 epoch: 6 * batch * (784*256 + 256*10) per
@@ -63,7 +68,7 @@ class Case:
     systems: tuple = ()
 
 
-PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "reference", "numpy", "torch", "sklearn")
+PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "nnpy-stack", "reference", "numpy", "torch", "sklearn")
 C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2")
 ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
 PLUGIN_WORKLOADS = ("W3-load", "W5")  # bring their own module (plugins.py)
@@ -98,6 +103,12 @@ def cases(quick: bool) -> list[Case]:
     w4_sys = ("nnpy", "numpy", "torch", "sklearn", "fann", "c-limit", "c-limit-O2")
     out.append(Case("W4-one", "W4", "W4 predict one sample", "ns/call", {}, w4_sys))
     out.append(Case("W4-batch", "W4", "W4 predict 1797 samples", "samples/s", {}, w4_sys))
+    # nnpy-stack's work is W6_NETWORKS * steps network-steps; nnpy's and C's (one network)
+    # is steps: the unit is one network's step either way
+    out.append(Case("W6-xor", "W6", f"W6 xor-stack: {W6_NETWORKS} W1 networks, "
+                    f"{W6_STEPS:,} steps each", "ns/network-step",
+                    {"steps": W6_STEPS, "networks": W6_NETWORKS},
+                    ("nnpy-stack", "nnpy", "c-limit")))
     return out
 
 

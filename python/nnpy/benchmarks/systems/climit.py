@@ -1,5 +1,5 @@
 """`c-limit`: the C yardstick (limit/xor.c, limit/digits.c), what plain C does with the same
-arithmetic.
+arithmetic. W6-xor runs W1's program (one network) with W6's steps.
 
 Variants, each a column of the results:
   c-limit      sizes fixed at compile time, cc -O3 -march=native (the floor; this flag is
@@ -27,7 +27,8 @@ BUILDS = {
     "digits": ("digits.c", NATIVE, ["-lm"]),
     "digits_O2": ("digits.c", BASELINE, ["-lm"]),
 }
-VARIANTS = {  # system -> (W1 binary, W2/W4 binary or None)
+XOR_WORKLOADS = ("W1", "W6")  # the workloads of the xor program
+VARIANTS = {  # system -> (W1/W6 binary, W2/W4 binary or None)
     "c-limit": ("xor_fixed", "digits"),
     "c-limit-dyn": ("xor_dyn", None),
     "c-limit-O2": ("xor_fixed_O2", "digits_O2"),
@@ -91,7 +92,7 @@ def run(system: str, workload: str, params: Dict[str, Any], ctx: Dict[str, Any],
     {"status": ..., "cases": {...}} like a worker."""
     from nnpy.benchmarks import workloads
     w1_bin, digits_bin = VARIANTS[system]
-    name = w1_bin if workload == "W1" else digits_bin
+    name = w1_bin if workload in XOR_WORKLOADS else digits_bin
     if name is None:
         return {"status": "skipped", "reason": "n/a"}
     path = binaries.get(name)
@@ -103,7 +104,7 @@ def run(system: str, workload: str, params: Dict[str, Any], ctx: Dict[str, Any],
     # (a round of the suite may ask for a single repeat)
     reps, timeout = str(ctx["repeats"] + 1), ctx["timeout"]
     try:
-        if workload == "W1":
+        if workload in XOR_WORKLOADS:
             cmd = [path, str(params["steps"]), reps] + [str(n) for n in workloads.W1_SIZES]
             out = run_binary(cmd, timeout)
             cases = {ctx["case"]: {"times_s": out["times_s"][1:], "work": out["steps"],

@@ -1,7 +1,11 @@
-"""`nnpy`: the library's own API (nnpy.Network, its compiled training loop and predict).
+"""`nnpy`: the library's own API (nnpy.Network, its compiled training loop and predict);
+`nnpy-stack`: nnpy.NetworkStack, many networks in one fit (W6).
 
 W1 trains with fit(epochs=2500, batch_size=1, shuffle=True): 10,000 per-sample steps, but in
 shuffled epochs of the 4 samples, not draws with replacement as the post's loop does.
+W6-xor: nnpy-stack fits W6_NETWORKS copies of W1's network (seeds 0 .. 15) in one
+NetworkStack.fit with W1's settings, each member its own shuffled order; nnpy fits one of them
+(seed 0) with Network.fit, as W1 does.
 W3 on 2 threads passes n_threads=2 to fit when fit has that parameter; until then the row runs
 nnpy's one thread, and the entry says so (nnpy_threads)."""
 from __future__ import annotations
@@ -38,6 +42,21 @@ def w1(Network: Any, steps: int) -> tuple[float, measure.Info]:
                       shuffle=True)
     seconds = measure.timer() - start
     return seconds, {"final_epoch_loss": _last_loss(history)}
+
+
+def w6_stack(NetworkStack: Any, steps: int, networks: int) -> tuple[float, measure.Info]:
+    """One NetworkStack.fit of `networks` W1 networks, `steps` per-sample steps each."""
+    X, y = workloads.xor_data()
+    X = X.astype(np.float64)
+    y = y.astype(np.float64)
+    stack = NetworkStack(workloads.W1_SIZES, networks, init="uniform01",
+                         seeds=list(range(networks)))
+    start = measure.timer()
+    histories = stack.fit(X, y, epochs=steps // 4, lr=workloads.W1_LR, batch_size=1,
+                          loss="mse", shuffle=True)
+    seconds = measure.timer() - start
+    losses = [_last_loss(h) for h in histories]
+    return seconds, {"networks": networks, "final_epoch_losses": losses}
 
 
 def w2(Network: Any, data: dict[str, np.ndarray], epochs: int = workloads.W2_EPOCHS,
@@ -84,10 +103,20 @@ def w4(Network: Any, data: dict[str, np.ndarray], calls: int,
 
 def run(system: str, workload: str, params: Dict[str, Any],
         ctx: Dict[str, Any]) -> Dict[str, Any]:
-    Network = network_class()
     reps = ctx["repeats"]
     case = ctx["case"]
-    if workload == "W1":
+    if system == "nnpy-stack":
+        if workload != "W6":
+            raise Skip("n/a")
+        NetworkStack = need_attr(need("nnpy"), "NetworkStack", "nnpy")
+        steps, networks = params["steps"], params["networks"]
+        times, info = measure.repeat(lambda: w6_stack(NetworkStack, steps, networks), reps,
+                                     warmup=measure.warm_for(
+                                         lambda: w6_stack(NetworkStack, 1000, networks)))
+        # the unit is one network's step: the stack does `networks` of them per step
+        return {case: result(times, steps * networks, **info)}
+    Network = network_class()
+    if workload in ("W1", "W6"):  # W6: one of the stack's networks, alone
         steps = params["steps"]
         times, info = measure.repeat(lambda: w1(Network, steps), reps,
                                      warmup=measure.warm_for(lambda: w1(Network, 1000)))
