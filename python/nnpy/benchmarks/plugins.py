@@ -38,6 +38,15 @@ ALL_CORES = ("W3-load",)
 UNLIMITED_VARS = ("OMP_NUM_THREADS", "NNPY_NUM_THREADS")
 
 
+def targets_markdown(targets: List[Dict[str, Any]]) -> List[str]:
+    """A plug-in's targets (dicts of target, met, measured) as the lines of a Markdown table,
+    a blank line first: the form every section of results.md gives its targets."""
+    lines = ["", "| target | verdict | measured |", "|---|---|---|"]
+    lines += [f"| {t['target']} | **{'met' if t['met'] else 'missed'}** | {t['measured']} |"
+              for t in targets]
+    return lines
+
+
 def missing(workload: str) -> Optional[str]:
     """Why `workload` cannot run here (a message with the install hint), or None."""
     module, requires, hint = PLUGINS[workload]

@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from nnpy.benchmarks import workloads
+from nnpy.benchmarks import plugins, workloads
 
 IDLE_TARGET = 1.8    # default / one thread on an idle machine, at least
 BUSY_TARGET = 0.9    # default / one thread with one busy process, at least
@@ -185,10 +185,7 @@ def markdown(result: Dict[str, Any]) -> str:
                      f"{row['default_samples_s']:.3g} | {row['ratio']:.2f}x | "
                      f"{min(row['pair_ratios']):.2f}-{max(row['pair_ratios']):.2f} | "
                      f"{counts or '-'} | {' -> '.join(str(q) for q in row['run_queue'])} |")
-    lines += ["", "| target | verdict | measured |", "|---|---|---|"]
-    for t in targets(result):
-        lines.append(f"| {t['target']} | **{'met' if t['met'] else 'missed'}** | "
-                     f"{t['measured']} |")
+    lines += plugins.targets_markdown(targets(result))
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,8 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
+from nnpy.benchmarks import plugins
+
 # (name, task, parameters given to both systems); everything else is scikit-learn's default
 CASES: List[Tuple[str, str, Dict[str, Any]]] = [
     ("digits-relu-adam", "classification", {}),
@@ -150,10 +152,7 @@ def markdown(result: Dict[str, Any]) -> str:
                      f"{nn['seconds_per_iter'] * 1e3:.3g} | {row['speedup']:.1f}x | "
                      f"{sk['score']:.4f} ({row['metric']}) | {nn['score']:.4f} | "
                      f"{sk['n_iter']:g} / {nn['n_iter']:g} |")
-    lines += ["", "| target | verdict | measured |", "|---|---|---|"]
-    for t in targets(result):
-        lines.append(f"| {t['target']} | **{'met' if t['met'] else 'missed'}** | "
-                     f"{t['measured']} |")
+    lines += plugins.targets_markdown(targets(result))
     return "\n".join(lines) + "\n"
 
 
