@@ -1556,3 +1556,8 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+from ._search import NNGridSearchCV  # noqa: E402  (these need the estimators above)
+from ._ensemble import NNEnsembleClassifier, NNEnsembleRegressor  # noqa: E402
+__all__ += ["NNGridSearchCV", "NNEnsembleClassifier", "NNEnsembleRegressor"]
