@@ -119,10 +119,12 @@ class NNGridSearchCV(GridSearchCV):
         self._validate_params()
         scorers, refit_metric = self._get_scorers()
         X, y = indexable(X, y)
-        params = _check_method_params(X, params=params)
+        routed = self._get_routed_params_for_fit(_check_method_params(X, params=params))
+        params = dict(routed.estimator.fit)
+        score_params = dict(routed.scorer.score)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self.n_splits_ = cv.get_n_splits(X, y)
-        splits = list(cv.split(X, y))
+        self.n_splits_ = cv.get_n_splits(X, y, **routed.splitter.split)
+        splits = list(cv.split(X, y, **routed.splitter.split))
         if len(splits) != self.n_splits_:
             raise ValueError(f"cv.split and cv.get_n_splits return inconsistent results. "
                              f"Expected {self.n_splits_} splits, got {len(splits)}")
@@ -137,7 +139,8 @@ class NNGridSearchCV(GridSearchCV):
                              "no candidates?")
 
         groups, alone = _group(base, candidates, set(params) - {"sample_weight"})
-        options = dict(scorer=scorers, return_train_score=self.return_train_score,
+        options = dict(scorer=scorers, score_params=score_params,
+                       return_train_score=self.return_train_score,
                        error_score=self.error_score)
         tasks = [delayed(_stack_task)(base, [(c, candidates[c]) for c in members], X, y,
                                       train, test, params.get("sample_weight"), **options)
@@ -201,23 +204,27 @@ def _group(base: Any, candidates: List[Dict[str, Any]],
 
 def _alone_task(base: Any, c: int, parameters: Dict[str, Any], X: Any, y: Any,
                 train: np.ndarray, test: np.ndarray, params: Dict[str, Any], verbose: int,
-                scorer: Any, return_train_score: bool, error_score: Any) -> List[Any]:
+                scorer: Any, score_params: Dict[str, Any], return_train_score: bool,
+                error_score: Any) -> List[Any]:
     """One candidate on one split, as GridSearchCV fits and scores it."""
     return [_fit_and_score(clone(base), X, y, scorer=scorer, train=train, test=test,
                            verbose=verbose, parameters=parameters, fit_params=params,
-                           score_params={}, return_train_score=return_train_score,
+                           score_params=score_params, return_train_score=return_train_score,
                            return_n_test_samples=True, return_times=True,
                            error_score=error_score)]
 
 
 def _stack_task(base: Any, members: List[Tuple[int, Dict[str, Any]]], X: Any, y: Any,
                 train: np.ndarray, test: np.ndarray, sample_weight: Any, scorer: Any,
-                return_train_score: bool, error_score: Any) -> List[Dict[str, Any]]:
+                score_params: Dict[str, Any], return_train_score: bool,
+                error_score: Any) -> List[Dict[str, Any]]:
     """A group of candidates on one split as one NetworkStack, each scored as GridSearchCV
     scores it; a list of _fit_and_score's results, one per candidate."""
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
     sw_train = None if sample_weight is None else _safe_indexing(sample_weight, train)
+    score_test = _check_method_params(X, params=score_params, indices=test)
+    score_train = _check_method_params(X, params=score_params, indices=train)
     estimators = [clone(base).set_params(**clone(parameters, safe=False))
                   for _, parameters in members]
     started = time.perf_counter()
@@ -238,10 +245,11 @@ def _stack_task(base: Any, members: List[Tuple[int, Dict[str, Any]]], X: Any, y:
                 result["train_scores"] = failed
         else:
             started = time.perf_counter()
-            result["test_scores"] = _score(estimator, X_test, y_test, scorer, {}, error_score)
+            result["test_scores"] = _score(estimator, X_test, y_test, scorer, score_test,
+                                           error_score)
             result["score_time"] = time.perf_counter() - started
             if return_train_score:
-                result["train_scores"] = _score(estimator, X_train, y_train, scorer, {},
-                                                error_score)
+                result["train_scores"] = _score(estimator, X_train, y_train, scorer,
+                                                score_train, error_score)
         results.append(result)
     return results
