@@ -130,6 +130,7 @@ class _NNEnsemble(BaseEstimator):
         else:
             self.__dict__.pop("feature_names_in_", None)
         self.n_outputs_ = first.n_outputs_
+        self.n_iter_ = np.array([member.n_iter_ for member in members])
         self._after_fit(first)
         return self
 
@@ -181,6 +182,8 @@ class NNEnsembleRegressor(RegressorMixin, _NNEnsemble):
     ----------
     estimators_ : list of NNRegressor
         The fitted members.
+    n_iter_ : ndarray of shape (n_estimators,)
+        Each member's epochs (lbfgs: iterations).
     n_features_in_, feature_names_in_, n_outputs_ :
         As NNRegressor's.
 
@@ -245,6 +248,8 @@ class NNEnsembleClassifier(ClassifierMixin, _NNEnsemble):
     ----------
     estimators_ : list of NNClassifier
         The fitted members.
+    n_iter_ : ndarray of shape (n_estimators,)
+        Each member's epochs (lbfgs: iterations).
     classes_, n_features_in_, feature_names_in_, n_outputs_ :
         As NNClassifier's.
 

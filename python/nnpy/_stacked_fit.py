@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import traceback
 import warnings
-from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -198,11 +197,12 @@ def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.nda
             active = [active[j] for j in kept]
 
 
-class _Optimizer(SimpleNamespace):
+class _Optimizer:
     """The estimator's record of its optimiser: settings and current learning rate."""
 
     def __init__(self, settings: Tuple[Any, ...], learning_rate: float) -> None:
-        super().__init__(settings=settings, learning_rate=learning_rate)
+        self.settings = settings
+        self.learning_rate = learning_rate
 
 
 def failure_text(error: BaseException) -> str:
