@@ -101,6 +101,17 @@ def test_classifier_sgd_schedules_and_several_stacks(digits):
     assert ours.n_stacks_ == 2 * 3   # one per hidden_layer_sizes and split
 
 
+@pytest.mark.parametrize("shuffle, stacks_per_split", [(True, 2), (False, 1)])
+def test_random_state_in_the_grid(digits, shuffle, stacks_per_split):
+    """Seeds share a stack where they only draw the initial weights (shuffle=False); where
+    they also order the rows, each seed has its own."""
+    X, y = digits
+    grid = {"random_state": [0, 1], "learning_rate_init": [1e-3, 1e-2]}
+    ours, theirs = both(NNClassifier((6,), max_iter=8, shuffle=shuffle), grid, X, y, cv=3)
+    assert_same_results(ours, theirs)
+    assert ours.n_stacks_ == stacks_per_split * 3
+
+
 def test_regressor_with_fallbacks_and_sample_weight(regression):
     """sgd and adam stacked; lbfgs, early stopping and random_state=None fitted one by one;
     sample_weight split with the rows."""

@@ -41,9 +41,11 @@ class NNGridSearchCV(GridSearchCV):
     they train as one NetworkStack, one ``NetworkStack.fit`` per epoch on the rows of the
     split in the order their shared ``random_state`` draws, each member with its own
     settings, loss curve, convergence test (``tol``, ``n_iter_no_change``) and schedule.
+    With ``shuffle=False``, ``random_state`` too (it then draws only the initial weights).
     Other parameters (``hidden_layer_sizes``, ``activation``, ``solver``, ``batch_size``,
-    ``shuffle``, ``random_state``, ``class_weight``, ``dtype``, ...) make separate stacks
-    (candidates with another ``random_state`` shuffle their rows in another order). Fitted
+    ``shuffle``, ``class_weight``, ``dtype``, ..., and ``random_state`` with ``shuffle=True``:
+    it orders the rows of every epoch, and the members of a stack see the same rows) make
+    separate stacks. Fitted
     one by one, exactly as GridSearchCV fits them: candidates with ``solver="lbfgs"``,
     ``early_stopping=True`` (its own validation split and best-weights logic), ``verbose``,
     a ``random_state`` that is None or a RandomState (draws that depend on the order of the

@@ -42,11 +42,12 @@ def stackable(estimator: Any) -> bool:
 
 def shared_key(estimator: Any) -> Tuple[Any, ...]:
     """What the members of one stack share: the class and every parameter not in
-    PER_MEMBER (random_state included)."""
+    PER_MEMBER; random_state too when the rows are shuffled (it orders them), not without
+    shuffling (then it only draws each member's initial weights)."""
     params = estimator.get_params(deep=False)
+    own = PER_MEMBER if estimator.shuffle else PER_MEMBER | {"random_state"}
     return (type(estimator).__name__,) + tuple(
-        (name, repr(value)) for name, value in sorted(params.items())
-        if name not in PER_MEMBER)
+        (name, repr(value)) for name, value in sorted(params.items()) if name not in own)
 
 
 def _setup(estimator: Any, X: Any, y: Any, sample_weight: Any) -> Dict[str, Any]:
