@@ -12,7 +12,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from ._stacked_fit import fit_members, stackable
 from .estimators import NNClassifier, NNRegressor
@@ -104,7 +104,10 @@ class _NNEnsemble(BaseEstimator):
         self
         """
         members, seed = self._members()
-        n_rows = len(X) if hasattr(X, "__len__") else None
+        try:
+            n_rows = _num_samples(X)
+        except TypeError:   # the members' fit says what is wrong with X
+            n_rows = 0
         counts = None
         if self.bootstrap and n_rows:
             draws = np.random.RandomState(seed).randint(0, n_rows, (self.n_estimators, n_rows))

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional
 from nnpy.benchmarks import plugins
 
 GRID = {"learning_rate_init": [0.0001, 0.0003, 0.001, 0.01], "alpha": [0.0001, 1.0]}
-ESTIMATOR = {"hidden_layer_sizes": (32,), "max_iter": 30, "random_state": 0}
+ESTIMATOR: Dict[str, Any] = {"hidden_layer_sizes": (32,), "max_iter": 30, "random_state": 0}
 CV = 5
 SPEEDUP = 10.0
 SYSTEMS = ("sklearn", "nnpy-gridsearchcv", "nnpy")
