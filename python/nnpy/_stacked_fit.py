@@ -13,6 +13,7 @@ estimator ends as its own fit would leave it.
 """
 from __future__ import annotations
 
+import inspect
 import traceback
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -54,10 +55,10 @@ def _setup(estimator: Any, X: Any, y: Any, sample_weight: Any) -> Dict[str, Any]
     """Runs the estimator's fit up to its epochs (checks, initial weights, fitted attributes)
     and returns what its _fit_stochastic was called with."""
     seen: Dict[str, Any] = {}
+    signature = inspect.signature(type(estimator)._fit_stochastic)
 
-    def capture(X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
-                rs: np.random.RandomState, incremental: bool, validation: Any = None) -> None:
-        seen.update(X=X, Y=Y, sample_weight=sample_weight, rs=rs)
+    def capture(*args: Any, **kwargs: Any) -> None:
+        seen.update(signature.bind(estimator, *args, **kwargs).arguments)
 
     estimator._fit_stochastic = capture   # an instance attribute, shadowing the method
     try:
