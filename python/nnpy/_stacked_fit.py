@@ -96,18 +96,21 @@ def fit_members(estimators: Sequence[Any], X: Any, y: Any,
     if member_weights is not None:
         base = np.ones(len(X_train)) if sw is None else np.asarray(sw, np.float64)
         rows = np.asarray(member_weights, np.float64)[live] * base
-    _train([estimators[k] for k in live], X_train, Y_train, sw, rows, first["rs"],
-           [errors, live])
+    trained = _train([estimators[k] for k in live], X_train, Y_train, sw, rows, first["rs"])
+    for k, outcome in zip(live, trained):
+        errors[k] = outcome
     return errors
 
 
 def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.ndarray],
-           rows: Optional[np.ndarray], rs: np.random.RandomState, where: List[Any]) -> None:
+           rows: Optional[np.ndarray], rs: np.random.RandomState
+           ) -> List[Optional[BaseException]]:
     """_fit_stochastic's epochs (no early stopping, no validation set, not incremental) for
-    every member at once. rows: None, or each member's sample weights (n_members, n_rows)."""
+    every member at once; per member None, or the error its own fit raises. rows: None, or
+    each member's sample weights (n_members, n_rows)."""
     from .estimators import SolverDiverged
     from sklearn.exceptions import ConvergenceWarning
-    errors, live = where
+    errors: List[Optional[BaseException]] = [None] * len(members)
     first = members[0]
     n_samples = X.shape[0]
     if first.batch_size == "auto":
@@ -164,7 +167,7 @@ def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.nda
         for j, k in enumerate(active):
             est, history = members[k], histories[j]
             if history.stopped in ("diverged", "refused"):
-                errors[live[k]] = SolverDiverged(
+                errors[k] = SolverDiverged(
                     "Solver produced non-finite parameter weights. The input data may "
                     f"contain large values and need to be preprocessed. ({history.error})")
                 done.append(j)
@@ -197,6 +200,7 @@ def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.nda
             if kept:
                 stack = NetworkStack.from_networks([stack[j] for j in kept])
             active = [active[j] for j in kept]
+    return errors
 
 
 class _Optimizer:
