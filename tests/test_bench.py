@@ -87,7 +87,8 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert cases == ["W1", "W1-100k", "W3-64-2t"]
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
-    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5"]
+    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5", "W6-cv"]
+    assert run.selected_plugins(run.parse_args(["--only", "w6-cv"])) == ["W6-cv"]
     assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
@@ -403,7 +404,7 @@ def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
     for only in ("W6", "w6-xor", "W6-XOR"):
         args = run.parse_args(["--only", only, "--quick"])
         assert [c.id for c in run.selected_cases(args)] == ["W6-xor"]
-        assert run.selected_plugins(args) == []
+        assert run.selected_plugins(args) == (["W6-cv"] if only == "W6" else [])
     args = run.parse_args(["--only", "W1"])
     assert "W6-xor" not in [c.id for c in run.selected_cases(args)]
     assert "nnpy-stack" in run.parse_args(["--systems", "nnpy-stack"]).systems
@@ -453,7 +454,7 @@ def test_w6_stack_system_times_one_fit_of_all_networks_per_network_step():
 
 
 def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, tmp_path):
-    status, out, _ = bench(capsys, "--only", "W6", "--quick", "--repeats", "2", "--rounds",
+    status, out, _ = bench(capsys, "--only", "W6-xor", "--quick", "--repeats", "2", "--rounds",
                            "2", "--out", str(tmp_path))
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -475,3 +476,30 @@ def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, 
     lone_target = next(t for text, t in verdicts.items() if "lone Network.fit" in text)
     assert lone_target["status"] in ("met", "missed")
     assert f"| {lone_target['target']} | **{lone_target['status']}** |" in md
+
+
+# --- W6-cv: NNGridSearchCV against GridSearchCV(MLPClassifier) -------------------------------
+
+def _w6_cv_result(sklearn_seconds, nnpy_seconds, nnpy_best):
+    row = {"best_score": 0.93, "mean_test_score": [0.9]}
+    rows = {"sklearn": dict(row, label="GridSearchCV(MLPClassifier)", seconds=sklearn_seconds,
+                            best_params={"alpha": 0.0001, "learning_rate_init": 0.01}),
+            "nnpy-gridsearchcv": dict(row, label="GridSearchCV(NNClassifier)", seconds=3.0,
+                                      best_params=nnpy_best),
+            "nnpy": dict(row, label="NNGridSearchCV(NNClassifier)", seconds=nnpy_seconds,
+                         best_params=nnpy_best)}
+    return {"rows": rows, "speedup": sklearn_seconds / nnpy_seconds,
+            "speedup_over_nnpy_gridsearchcv": 3.0 / nnpy_seconds, "repeats": 1, "cv": 5,
+            "grid": {"alpha": [0.0001, 1.0]}, "estimator": {"hidden_layer_sizes": [32]}}
+
+
+def test_w6_cv_target_needs_the_speed_and_the_same_best_params():
+    from nnpy.benchmarks import w6_cv
+    same = {"alpha": 0.0001, "learning_rate_init": 0.01}
+    other = {"alpha": 1.0, "learning_rate_init": 0.01}
+    verdicts = [w6_cv.targets(_w6_cv_result(s, n, best))[0]["met"]
+                for s, n, best in [(20.0, 1.0, same), (20.0, 4.0, same), (20.0, 1.0, other)]]
+    assert verdicts == [True, False, False]
+    text = w6_cv.markdown(_w6_cv_result(20.0, 4.0, same))
+    assert "| NNGridSearchCV(NNClassifier) | 4 |" in text and "**missed** | 5.00x faster" in text
+    assert "W6-cv" in dict(plugins.PLUGINS) and "W6-cv" in workloads.PLUGIN_WORKLOADS

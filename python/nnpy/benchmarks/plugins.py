@@ -31,6 +31,8 @@ from typing import Any, Dict, List, Optional
 PLUGINS = {
     "W3-load": ("nnpy.benchmarks.w3_load", (), ""),
     "W5": ("nnpy.benchmarks.w5", ("sklearn", "threadpoolctl"), 'pip install "nnpy-net[bench]"'),
+    "W6-cv": ("nnpy.benchmarks.w6_cv", ("sklearn", "threadpoolctl"),
+              'pip install "nnpy-net[bench]"'),
 }
 # Plug-ins that measure nnpy's own choice of threads: their worker leaves OpenMP (the core's
 # threads) unlimited; the other thread pools (OpenBLAS, MKL) stay at one thread.

@@ -88,7 +88,7 @@ def parse_args(argv: List[str], prog: str = NNPY_BENCH,
         unknown = [w for w in wanted if w not in known]
         if not wanted or unknown:
             parser.error(f"--only {args.only}: no such workload or case "
-                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W6, W3-load "
+                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W6, W3-load, W6-cv "
                          "or a case id (see --help)")
         args.only = wanted
     if args.systems is not None:
