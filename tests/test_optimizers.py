@@ -33,10 +33,11 @@ def _fit_kwargs(optimizer):
 # ---- the table ---------------------------------------------------------------------------
 
 def test_the_table_names_each_class_and_the_core_codes_agree():
-    assert set(OPTIMIZERS) == {"sgd", "adam"}
+    codes = {"sgd": core.OPT_SGD, "adam": core.OPT_ADAM}   # the core's own names
+    assert set(OPTIMIZERS) == set(codes) == set(_model.OPTIMIZERS)
     for name, cls in OPTIMIZERS.items():
         assert cls.name == name and issubclass(cls, optimizers.Optimizer)
-        assert cls.code == _model.OPTIMIZERS[name]
+        assert cls.code == _model.OPTIMIZERS[name] == codes[name]
     import nnpy.network
     assert nnpy.network.OPTIMIZERS == tuple(OPTIMIZERS)
 

@@ -17,6 +17,10 @@ plain .npz (a zip of .npy files, as `np.savez` writes it) holding
                  Network.get_flat_params: SGD with momentum its velocity (k = 1), Adam its
                  first and second moments (k = 2); absent when k would be 0
 
+The "optimizer" object's fields besides "name" and "step", their checks and k are the
+optimiser class's (nnpy.optimizers: `header_fields`, `from_header`, `vectors`); nnpy._netfile
+writes and reads the format, with the safe-file helpers every format shares (nnpy._safefile).
+
 Version 1 files (no activation: sigmoid hidden layers; no optimiser state) still load.
 
 Reading never unpickles anything (every array is read with allow_pickle=False) and never runs

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -95,7 +95,7 @@ def _check_nesterov(nesterov: Any) -> bool:
 def _file_real(value: Any, low: float, high: float, what: str, name: str) -> float:
     """A header's number in [low, high), else ValueError naming the file and the field."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not low <= value < high:  # compared as given: an integer beyond float64 too
+            not low <= cast(float, value) < high:  # as given: an integer beyond float64 too
         raise ValueError(f"{name}: optimizer {what} must be a number in [{low}, {high}), "
                          f"got {value!r}")
     return float(value)
