@@ -322,11 +322,11 @@ def test_w3_load_is_in_quick_runs_and_in_only_w3():
 FAKE_W3_LOAD = """
 import os
 def run(quick, repeats):
-    import nnpy.network
+    import nnpy._training as training
     from nnpy._dispatch import core
     return {"omp": os.environ.get("OMP_NUM_THREADS"),
             "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "max_threads": core.max_threads(), "most": nnpy.network._threads(None)}
+            "max_threads": core.max_threads(), "most": training.thread_limit(None)}
 def markdown(result):
     return "## W3-load fake\\n"
 """

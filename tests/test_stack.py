@@ -14,8 +14,6 @@ import pytest
 
 import nnpy
 from nnpy import Network, NetworkStack, TrainingDiverged, _model
-from nnpy import network as network_module
-from nnpy import stack as stack_module
 from nnpy._dispatch import core
 from test_model_family import problem
 
@@ -56,9 +54,16 @@ def _inside_stack_fit():
 @pytest.fixture
 def spy(monkeypatch):
     spy = _Spy()
-    monkeypatch.setattr(stack_module, "core", spy)
-    monkeypatch.setattr(network_module, "core", spy)
+    for module in _core_users():
+        monkeypatch.setattr(module, "core", spy)
     return spy
+
+
+def _core_users():
+    """Every nnpy module that reaches the core through a `core` name of its own (nnpy.stack,
+    nnpy.network and the modules fit's loop lives in)."""
+    return [module for name, module in sorted(sys.modules.items())
+            if name.startswith("nnpy.") and getattr(module, "core", None) is core]
 
 
 def _lone(sizes, seed, X, Y, fit_kwargs, **net_kwargs):
@@ -516,7 +521,7 @@ def test_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.get_flat_params(), stack.get_flat_params())
     for k in range(3):
         np.testing.assert_array_equal(loaded[k]._optimizer.moments, stack[k]._optimizer.moments)
-        assert loaded[k]._optimizer.settings == stack[k]._optimizer.settings
+        assert loaded[k]._optimizer.optimizer == stack[k]._optimizer.optimizer
     # damaged, foreign and pickled files are refused with ValueError
     data = path.read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
@@ -657,7 +662,7 @@ def test_members_whose_pre_activations_overflow_end_as_their_lone_fits(spy, batc
         assert (member._optimizer is None) == (lone._optimizer is None)
         if lone._optimizer is not None:
             assert member._optimizer.step == lone._optimizer.step
-            assert member._optimizer.settings == lone._optimizer.settings
+            assert member._optimizer.optimizer == lone._optimizer.optimizer
     assert [None if h.stopped is None else (h.stopped, h.error) for h in histories] == expected
     assert [h.stopped for h in histories] == [None, "refused", "diverged", None, "diverged"]
     assert "overflow" in histories[1].error and "overflow" in histories[2].error

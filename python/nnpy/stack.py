@@ -17,8 +17,8 @@ How fit runs the members:
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
-back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
-_run_fit, _epoch_done); a member that stops where its lone fit would stop or raise is frozen
+back, scheduled and early-stopped, by Network.fit's own helpers (nnpy._training's plan_fit,
+run_fit, epoch_done); a member that stops where its lone fit would stop or raise is frozen
 there while the others go on; each member has its own History (a StackHistory, which also
 says why it stopped).
 """
@@ -37,14 +37,21 @@ import numpy as np
 import numpy.typing as npt
 
 from ._dispatch import core
+from ._evaluation import accuracy
+from ._guard import Guard
+from ._netfile import read as read_network, write as write_network
+from ._safefile import (members as archive_members, open_regular, read_array, read_json_header,
+                        read_npz, write_atomically)
+from ._training import (FitPlan, StartOverflow, diverged, epoch_done, first_budget, fit_start,
+                        next_budget, overflow_stop, plan_fit, progress_bar, run_fit, state_for)
 from ._validation import as_int, as_matrix, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
-                      Optimizer, Output, TrainingDiverged, _FitPlan, _Guard, _StartOverflow,
-                      _accuracy, _diverged, _first_budget, _next_budget, _progress_bar)
+                      Optimizer, Output, TrainingDiverged)
+from .optimizers import SGD
 from .schedules import Schedule
 
 if TYPE_CHECKING:
-    from .io import PathLike
+    from ._safefile import PathLike
 
 __all__ = ["NetworkStack", "StackHistory"]
 
@@ -102,7 +109,7 @@ class NetworkStack:
     def _setup(self, members: List[Network], seeds: Optional[Tuple[int, ...]]) -> None:
         self._members = members
         self._seeds = seeds
-        self._guard = _Guard()
+        self._guard = Guard()
 
     @classmethod
     def from_networks(cls, networks: Sequence[Network]) -> NetworkStack:
@@ -208,7 +215,6 @@ class NetworkStack:
     def save(self, path: PathLike) -> None:
         """Writes the stack to `path`: an .npz holding a JSON header and each member as the
         bytes of its Network.save file (weights and optimiser state)."""
-        from .io import save_network, write_atomically
         with self._guard.read():
             members = [m.copy() for m in self._members]
             seeds = self._seeds
@@ -217,7 +223,7 @@ class NetworkStack:
              "seeds": None if seeds is None else list(seeds)}))}
         for k, net in enumerate(members):
             buffer = _io.BytesIO()
-            save_network(net, buffer)
+            write_network(net, buffer)
             arrays[f"member_{k}"] = np.frombuffer(buffer.getvalue(), np.uint8)
         write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -226,7 +232,6 @@ class NetworkStack:
         """Reads a stack written by save; ValueError for a damaged or foreign file. Never runs
         code from the file (no pickle: every array is read with allow_pickle=False, and each
         member is checked as Network.load checks a network file)."""
-        from .io import open_regular, read_npz
         f, name = open_regular(path, "network stack file")
         with f:
             members, seeds = read_npz(f, name, "nnpy network stack file",
@@ -276,7 +281,7 @@ class NetworkStack:
         first = self._members[0]
         X, Y = first._xy(X, Y, first.loss_name)
         outputs = self.predict(X)
-        return np.array([_accuracy(out, Y) for out in outputs])
+        return np.array([accuracy(out, Y) for out in outputs])
 
     # ---- training -----------------------------------------------------------------------
 
@@ -337,8 +342,8 @@ class NetworkStack:
         plans = []
         for k, net in enumerate(self._members):
             try:
-                plans.append(net._fit_plan(
-                    X, Y, epochs=epochs, batch_size=batch_size, loss=loss, shuffle=shuffle,
+                plans.append(plan_fit(
+                    net, X, Y, epochs=epochs, batch_size=batch_size, loss=loss, shuffle=shuffle,
                     optimizer=optimizer, nesterov=nesterov, n_threads=n_threads,
                     **{name: values[k] for name, values in members.items()}))
             except (ValueError, TypeError) as err:
@@ -347,7 +352,7 @@ class NetworkStack:
                 raise type(err)(f"member {k}: {err}") from None
         if not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True or False, got {progress!r}")
-        bar = _progress_bar(plans[0].epochs * n_members) if progress else None
+        bar = progress_bar(plans[0].epochs * n_members) if progress else None
 
         histories = [StackHistory() for _ in range(n_members)]
         try:
@@ -367,18 +372,18 @@ class NetworkStack:
 
 # ---- fit's helpers ----------------------------------------------------------------------------
 
-def _fit_one(k: int, net: Network, plan: _FitPlan, history: StackHistory, bar: Any) -> None:
+def _fit_one(k: int, net: Network, plan: FitPlan, history: StackHistory, bar: Any) -> None:
     """Member k's fit through Network.fit's own loop (core.train), its ending recorded in its
     history rather than raised."""
     try:
-        history.stopped = net._run_fit(plan, history, bar, {"member": k})
+        history.stopped = run_fit(net, plan, history, bar, {"member": k})
     except TrainingDiverged as error:
         history.stopped, history.error = "diverged", str(error)
-    except _StartOverflow as refusal:
+    except StartOverflow as refusal:
         history.stopped, history.error = "refused", str(refusal.error)
 
 
-def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
+def _lockstep_fits(net: Network, plans: List[FitPlan]) -> bool:
     """Whether fit takes the lockstep kernel (see the module docstring)."""
     sizes = net.sizes
     plan = plans[0]
@@ -386,11 +391,11 @@ def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
             and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
-            and all(p.settings[0] == "sgd" and p.settings[1] == 0 and p.alpha == 0
+            and all(isinstance(p.optimizer, SGD) and p.optimizer.momentum == 0 and p.alpha == 0
                     for p in plans))
 
 
-def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
+def _fit_lockstep(members: List[Network], plans: List[FitPlan],
                   histories: List[StackHistory], bar: Any) -> None:
     """Every member's plain per-sample SGD in core.lockstep_sgd: the members in vector lanes
     (padded to a multiple of core.LOCKSTEP_LANES), each lane with its own order, generator,
@@ -415,8 +420,8 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
     starts, states, rates = [], [], []
     for k, (net, plan) in enumerate(zip(members, plans)):
         net._loss_name = plan.loss_name
-        starts.append(net._fit_start())
-        state = net._optimizer_state_for(plan.settings)   # plain SGD: the step count only
+        starts.append(fit_start(net))
+        state = state_for(net, plan.optimizer)   # plain SGD: the step count only
         states.append(state)
         rates.append(plan.control.rate(0, histories[k]))
         params[:, k] = net._flat
@@ -432,7 +437,7 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
         p.validation is not None or p.callback is not None or p.control.per_epoch
         for p in plans)
     interruptible = threading.current_thread() is threading.main_thread()
-    max_steps = _first_budget(1, n_params) * max(1, lanes // core.LOCKSTEP_LANES)
+    max_steps = first_budget(1, n_params) * max(1, lanes // core.LOCKSTEP_LANES)
     loss_sum = np.zeros(lanes)
     lane_epochs = np.zeros(lanes, np.int64)
     position = completed = 0
@@ -450,7 +455,7 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
             status, ran, done, position = core.lockstep_sgd(
                 model, params, lr, decay, X, Y, weights, order, rng, on, loss_sum, steps,
                 losses, lane_epochs, position, plans[0].shuffle, max_steps, interruptible)
-            max_steps = _next_budget(max_steps, ran, time.perf_counter() - started)
+            max_steps = next_budget(max_steps, ran, time.perf_counter() - started)
             completed += done
             for k, (net, plan) in enumerate(zip(members, plans)):
                 if on[k] == 0:
@@ -462,9 +467,9 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
                     history.lr.extend([rates[k]] * len(recorded))
                     sync(k)
                     epoch = len(history.loss) + 1
-                    error = _diverged(epoch, rates[k]) if on[k] == 2 else \
-                        net._overflow_stop(model, starts[k], X, epoch, rates[k])
-                    if isinstance(error, _StartOverflow):
+                    error = diverged(epoch, rates[k]) if on[k] == 2 else \
+                        overflow_stop(net, model, starts[k], X, epoch, rates[k])
+                    if isinstance(error, StartOverflow):
                         history.stopped, history.error = "refused", str(error.error)
                         params[:, k] = net._flat   # put back as it started
                     else:
@@ -477,7 +482,7 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
                     continue
                 for value in recorded:
                     sync(k)   # what validation, the callback and early stopping see
-                    stop = net._epoch_done(plan, history, value, rates[k], bar, {"member": k})
+                    stop = epoch_done(net, plan, history, value, rates[k], bar, {"member": k})
                     if stop is not None:
                         history.stopped = stop
                         params[:, k] = net._flat   # the best epoch's, if put back
@@ -586,8 +591,7 @@ def _per_member_rows(sample_weight: Optional[npt.ArrayLike], n: int, n_rows: int
 
 def _read_stack(zf: zipfile.ZipFile,
                 name: str) -> Tuple[List[Network], Optional[Tuple[int, ...]]]:
-    from .io import _members, _read_array, load_network, read_json_header
-    members = _members(zf, name)
+    members = archive_members(zf, name)
     header = read_json_header(zf, members, name, "nnpy network stack file")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy network stack file (format is not {FORMAT!r})")
@@ -610,12 +614,12 @@ def _read_stack(zf: zipfile.ZipFile,
                          f"{missing}, unexpected {extra})")
     nets = []
     for k in range(n):
-        raw = _read_array(zf, members[f"member_{k}"], name, _MAX_MEMBER_BYTES)
+        raw = read_array(zf, members[f"member_{k}"], name, _MAX_MEMBER_BYTES)
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"{name}: member_{k} must be a 1-D uint8 array (a network file's "
                              f"bytes), got {raw.dtype} of shape {raw.shape}")
         try:
-            nets.append(load_network(_io.BytesIO(raw.tobytes())))
+            nets.append(read_network(_io.BytesIO(raw.tobytes()), Network, None))
         except ValueError as err:
             raise ValueError(f"{name}: member {k}: {err}") from None
     return nets, seeds
