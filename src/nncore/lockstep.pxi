@@ -33,6 +33,30 @@ cdef extern from *:
     """
     void nn_keep_in_memory(const void* p) nogil  # p's array is written before, read after
 
+cdef extern from *:
+    """
+    #include "nn_math.h"
+    #if defined(__GNUC__) || defined(__clang__)
+    #define NN_NOINLINE __attribute__((noinline))
+    #else
+    #define NN_NOINLINE
+    #endif
+    #define NN_LANES 16
+    /* One row of lanes through nn_math.h's sigmoid, in a function of its own: its loop is
+     * vectorised, where inlined into the lane step gcc left the output's scalar */
+    static NN_NOINLINE void nn_lanes_sigmoid(double *a)
+    {
+        for (int k = 0; k < NN_LANES; k++) a[k] = nn_sigmoid(a[k]);
+    }
+    static NN_NOINLINE void nn_lanes_sigmoidf(float *a)
+    {
+        for (int k = 0; k < NN_LANES; k++) a[k] = nn_sigmoidf(a[k]);
+    }
+    """
+    int NN_LANES                               # LANES, for the C helpers
+    void nn_lanes_sigmoid(double* a) nogil     # a[k] = nn_sigmoid(a[k]), k < LANES
+    void nn_lanes_sigmoidf(float* a) nogil
+
 cdef enum:
     LANES = 16           # members per chunk: the length of every vectorised loop
     LOCKSTEP_INPUTS = SMALL_WIDTH + 1  # fewer inputs than this: small_step's UpTo4 copies
@@ -42,6 +66,7 @@ cdef enum:
     LANE_NESTEROV = 2    # the same with Nesterov's step
 
 LOCKSTEP_LANES = LANES
+assert NN_LANES == LANES, "lockstep.pxi's C helpers are written for LANES lanes"
 LOCKSTEP_WIDTH = SMALL_WIDTH
 
 ctypedef fused LaneHidden:   # the hidden width's tag
@@ -123,6 +148,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
     cdef floating total[LANES]
     cdef floating ysum[LANES]
     cdef floating probe[LANES]
+    cdef floating take[LANES]        # 1 where the step is applied, else 0
     cdef floating zrow[SMALL_WIDTH]
     cdef floating yrow[SMALL_WIDTH]
     cdef unsigned int bad[LANES]
@@ -160,11 +186,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
             probe[k] = probe[k] + a_hid[j * LANES + k] * 0
     for j in range(n_hid):
         if hidden == SIGMOID:
-            for k in range(LANES):  # nn_math.h's directly: always inlined, vectorised
-                if floating is float:
-                    a_hid[j * LANES + k] = nn_sigmoidf(a_hid[j * LANES + k])
-                else:
-                    a_hid[j * LANES + k] = nn_sigmoid(a_hid[j * LANES + k])
+            lanes_sigmoid(a_hid + j * LANES)
         else:
             for k in range(LANES):
                 a_hid[j * LANES + k] = activation(hidden, a_hid[j * LANES + k])
@@ -194,11 +216,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
     else:
         for j in range(n_out):
             if output == SIGMOID:
-                for k in range(LANES):
-                    if floating is float:
-                        a_out[j * LANES + k] = nn_sigmoidf(a_out[j * LANES + k])
-                    else:
-                        a_out[j * LANES + k] = nn_sigmoid(a_out[j * LANES + k])
+                lanes_sigmoid(a_out + j * LANES)
             else:
                 for k in range(LANES):
                     a_out[j * LANES + k] = activation(output, a_out[j * LANES + k])
@@ -336,14 +354,23 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
             elif bad[k] | nonfinite(loss[k]):
                 out[k] = 2
         act[k] = act[k] & (out[k] == 0)
+        take[k] = act[k]    # the mask in the parameters' width: the blends vectorise
     for p in range(n_params):
         for k in range(LANES):
-            q[p * LANES + k] = q[p * LANES + k] + g[p * LANES + k] if act[k] else \
+            q[p * LANES + k] = q[p * LANES + k] + g[p * LANES + k] if take[k] != 0 else \
                 q[p * LANES + k]
     if momentum_mode:
         for p in range(n_params):
             for k in range(LANES):
-                vel[p * LANES + k] = nv[p * LANES + k] if act[k] else vel[p * LANES + k]
+                vel[p * LANES + k] = nv[p * LANES + k] if take[k] != 0 else vel[p * LANES + k]
+
+
+# a = sigmoid(a) over one row of LANES values (nn_math.h's sigmoid, as every path's).
+cdef inline void lanes_sigmoid(floating* a) noexcept nogil:
+    if floating is float:
+        nn_lanes_sigmoidf(a)
+    else:
+        nn_lanes_sigmoid(a)
 
 
 # step_range's SGD step of one parameter's LANES copies (q, vel, g: the gradient, then the
