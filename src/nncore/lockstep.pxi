@@ -153,6 +153,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
     cdef floating yrow[SMALL_WIDTH]
     cdef unsigned int bad[LANES]
     cdef floating member[LOCKSTEP_PARAMS]   # one member's parameters
+    cdef double sq[LANES]             # mse's sums of squares
     cdef floating step, zmax
     cdef const floating* weight_decay
     cdef const floating* bias_decay
@@ -226,12 +227,14 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
         loss[k] = 0
         bad[k] = 0
     if net.loss == MSE:
+        for k in range(LANES):
+            sq[k] = 0
         for j in range(n_out):
             for k in range(LANES):
                 diff = <double>a_out[j * LANES + k] - <double>ys[j * LANES + k]
-                loss[k] += diff * diff
+                sq[k] += diff * diff
         for k in range(LANES):
-            loss[k] = 0.5 * loss[k]
+            loss[k] = 0.5 * sq[k]
     elif output == SOFTMAX:
         for k in range(LANES):
             for j in range(n_out):
@@ -503,7 +506,7 @@ cdef int lanes_run(LaneHidden* h, LaneOutputs* o, const Net* net, LaneJob* job,
             for k in range(LANES):
                 ws[k] = wr[k]
                 # a sample of weight 0 takes no step (train's wsum > 0)
-                act[k] = job.live[c + k] == 1 and <double>wr[k] > 0
+                act[k] = (job.live[c + k] == 1) & (<double>wr[k] > 0)
             lanes_step(h, o, net, job, q + c * n_params, vel + c * n_params if vel != NULL else NULL,
                        xs, ys, ws, lr + c, mom + c, fixed_decay + c, job.l2 + c,
                        job.alpha + c, act, out, sample_loss)
