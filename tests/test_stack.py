@@ -372,7 +372,8 @@ def test_lockstep_kernel_refuses_bad_arguments():
     def call(position=0, model=model, **changes):
         a = arrays(**changes)
         return core.lockstep_sgd(model, a["params"], a["velocity"], a["lr"], a["momentum"],
-                                 False, a["l2"], a["alpha"], a["X"], a["Y"], a["weights"], a["order"], a["rng"], a["on"], a["loss_sum"],
+                                 False, a["l2"], a["alpha"], a["X"], a["Y"], a["weights"],
+                                 a["order"], a["rng"], a["on"], a["loss_sum"],
                                  a["steps"], a["losses"], a["lane_epochs"], position, True,
                                  100, False)
 

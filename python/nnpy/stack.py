@@ -391,8 +391,9 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
                   histories: List[StackHistory], bar: Any) -> None:
     """Every member's per-sample SGD in core.lockstep_sgd: the members in vector lanes
     (padded to a multiple of core.LOCKSTEP_LANES), each lane with its own order, generator,
-    lr, momentum and velocity, l2, alpha and sample weights; between calls, each member's epochs recorded, and its
-    validation, callback, schedule and early stopping run, by Network.fit's own helpers.
+    lr, momentum and velocity, l2, alpha and sample weights; between calls, each member's
+    epochs recorded, and its validation, callback, schedule and early stopping run, by
+    Network.fit's own helpers.
     Members that stop are frozen (lane off)."""
     X, Y, epochs = plans[0].X, plans[0].Y, plans[0].epochs
     n, n_members = len(X), len(members)
@@ -456,8 +457,9 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
             losses = np.empty((lanes, room))
             started = time.perf_counter()
             status, ran, done, position = core.lockstep_sgd(
-                model, params, velocity, lr, momentum, nesterov, l2, alpha, X, Y, weights, order, rng, on, loss_sum, steps,
-                losses, lane_epochs, position, plans[0].shuffle, max_steps, interruptible)
+                model, params, velocity, lr, momentum, nesterov, l2, alpha, X, Y, weights,
+                order, rng, on, loss_sum, steps, losses, lane_epochs, position,
+                plans[0].shuffle, max_steps, interruptible)
             max_steps = _next_budget(max_steps, ran, time.perf_counter() - started)
             completed += done
             for k, (net, plan) in enumerate(zip(members, plans)):

@@ -507,7 +507,8 @@ cdef int lanes_run(LaneHidden* h, LaneOutputs* o, const Net* net, LaneJob* job,
                 ws[k] = wr[k]
                 # a sample of weight 0 takes no step (train's wsum > 0)
                 act[k] = (job.live[c + k] == 1) & (<double>wr[k] > 0)
-            lanes_step(h, o, net, job, q + c * n_params, vel + c * n_params if vel != NULL else NULL,
+            lanes_step(h, o, net, job, q + c * n_params,
+                       vel + c * n_params if vel != NULL else NULL,
                        xs, ys, ws, lr + c, mom + c, fixed_decay + c, job.l2 + c,
                        job.alpha + c, act, out, sample_loss)
             any_out = 0

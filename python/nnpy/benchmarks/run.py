@@ -11,9 +11,10 @@ Systems: nnpy-post (the post's API on nnpy), nnpy (Network.fit/predict), nnpy-st
 (NetworkStack.fit, W6), reference
 (nnpy.reference: the post's numpy loop on W1, its sgd on W2/W3), numpy (the lean loop a numpy
 user writes), torch, sklearn, fann (FANN through a C harness), and the C yardstick (c-limit,
-c-limit-dyn, c-limit-O2; c-lockstep: 16 W1 networks in lockstep, W6). A system that is not installed is reported as skipped, with how to
-install it. Each Python measurement runs in its own process (worker.py); a system's repeats
-are spread over rounds (--rounds), the systems of a case taking turns in each.
+c-limit-dyn, c-limit-O2; c-lockstep: 16 W1 networks in lockstep, W6). A system that is not
+installed is reported as skipped, with how to install it. Each Python measurement runs in its
+own process (worker.py); a system's repeats are spread over rounds (--rounds), the systems of
+a case taking turns in each.
 """
 import argparse
 import json
