@@ -259,6 +259,21 @@ def _built(tmp_path, builds):
     return paths, log
 
 
+def test_c_lockstep_trains_16_xor_networks_and_counts_network_steps(tmp_path):
+    """The W6 C program: its work is network-steps (16 a step), its networks learn XOR as the
+    one-network program's do (mean loss well under the untrained 0.125 after 20,000 steps),
+    and the suite runs it as the c-lockstep system on W6 only."""
+    paths, log = _built(tmp_path, {"xor_lockstep": climit.BUILDS["xor_lockstep"]})
+    assert paths["xor_lockstep"] is not None, log
+    out = climit.run_binary([paths["xor_lockstep"], "20000", "2"], 60)
+    assert out["steps"] == 16 * 20000 and out["networks"] == 16
+    assert len(out["times_s"]) == 2 and 0 < out["final_loss"] < 0.06
+    case = {"repeats": 1, "timeout": 60, "case": "W6-xor"}
+    ran = climit.run("c-lockstep", "W6", {"steps": 1000}, case, paths)
+    assert ran["status"] == "ok" and ran["cases"]["W6-xor"]["work"] == 16 * 1000
+    assert climit.run("c-lockstep", "W2", {}, case, paths)["status"] == "skipped"
+
+
 def test_fann_trains_xor_as_the_c_yardstick_does(tmp_path):
     """With steepness 0.5 and the linear error function, fann_train is the C yardstick's SGD
     step: the same loss after 2,000 steps from the same start and draws (FANN's derivative
@@ -399,7 +414,7 @@ def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
         w6 = {c.id: c for c in workloads.cases(quick=quick)}["W6-xor"]
         assert w6.workload == "W6" and w6.metric == "ns/network-step"
         assert w6.params == {"steps": 100_000, "networks": 16}
-        assert w6.systems == ("nnpy-stack", "nnpy", "c-limit")
+        assert w6.systems == ("nnpy-stack", "nnpy", "c-limit", "c-lockstep", "fann")
     assert "W6-xor" in [c.id for c in run.selected_cases(run.parse_args(["--quick"]))]
     for only in ("W6", "w6-xor", "W6-XOR"):
         args = run.parse_args(["--only", only, "--quick"])

@@ -7,13 +7,12 @@ reaches when fitted alone with member k's settings (its own shuffle order includ
 per-member arithmetic is the lone network's, bit for bit.
 
 How fit runs the members:
-  lockstep    plain per-sample SGD (batch_size 1, no momentum, no alpha; any lr schedule,
-              early stopping, sample and class weights) on a small network
-              of one hidden layer (input, hidden and output widths at most 4;
-              hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
-              the members step together, each weight's copies side by side in vector lanes
-              (member index innermost), each member reading its own sample of its own shuffle
-              order every step (core.lockstep_sgd).
+  lockstep    per-sample SGD (batch_size 1; plain, momentum or Nesterov, with l2 and alpha;
+              any lr schedule, early stopping, sample and class weights) on a small network
+              of one hidden layer (input, hidden and output widths at most 4; any
+              activation, output and loss): the members step together, each weight's copies
+              side by side in vector lanes (member index innermost), each member reading its
+              own sample of its own shuffle order every step (core.lockstep_sgd).
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
@@ -390,17 +389,16 @@ def _lockstep_fits(net: Network, plans: List[FitPlan]) -> bool:
     return (len(plans) > 1 and hasattr(core, "lockstep_sgd") and plan.epochs > 0
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
-            and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
-            and all(isinstance(p.optimizer, SGD) and p.optimizer.momentum == 0 and p.alpha == 0
-                    for p in plans))
+            and all(isinstance(p.optimizer, SGD) for p in plans))
 
 
 def _fit_lockstep(members: List[Network], plans: List[FitPlan],
                   histories: List[StackHistory], bar: Any) -> None:
-    """Every member's plain per-sample SGD in core.lockstep_sgd: the members in vector lanes
+    """Every member's per-sample SGD in core.lockstep_sgd: the members in vector lanes
     (padded to a multiple of core.LOCKSTEP_LANES), each lane with its own order, generator,
-    lr, decay and sample weights; between calls, each member's epochs recorded, and its
-    validation, callback, schedule and early stopping run, by Network.fit's own helpers.
+    lr, momentum and velocity, l2, alpha and sample weights; between calls, each member's
+    epochs recorded, and its validation, callback, schedule and early stopping run, by
+    Network.fit's own helpers.
     Members that stop are frozen (lane off)."""
     X, Y, epochs = plans[0].X, plans[0].Y, plans[0].epochs
     n, n_members = len(X), len(members)
@@ -411,7 +409,12 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
     n_params = model.n_params
     params = np.zeros((n_params, lanes), dtype)
     lr = np.ones(lanes, dtype)
-    decay = np.zeros(lanes, dtype)
+    momentum = np.zeros(lanes, dtype)
+    l2 = np.zeros(lanes)
+    alpha = np.zeros(lanes)
+    nesterov = bool(plans[0].optimizer.nesterov)
+    with_momentum = [p.optimizer.momentum != 0 for p in plans]
+    velocity = np.zeros((n_params if any(with_momentum) else 0, lanes), dtype)
     weights = np.ones((lanes, n), dtype)
     order = np.tile(np.arange(n, dtype=np.intp), (lanes, 1))
     rng = np.zeros((lanes, 4), np.uint64)
@@ -421,13 +424,17 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
     for k, (net, plan) in enumerate(zip(members, plans)):
         net._loss_name = plan.loss_name
         starts.append(fit_start(net))
-        state = state_for(net, plan.optimizer)   # plain SGD: the step count only
+        state = state_for(net, plan.optimizer)   # the step count, the velocity
         states.append(state)
         rates.append(plan.control.rate(0, histories[k]))
         params[:, k] = net._flat
-        # the optimiser's <floating> casts of lr and of l2 + alpha / w (alpha is 0 here)
+        # the optimiser's <floating> casts of lr and momentum; l2 and alpha as it takes them
         lr[k] = dtype.type(rates[k])
-        decay[k] = dtype.type(plan.l2)
+        momentum[k] = dtype.type(plan.optimizer.momentum)
+        l2[k] = plan.l2
+        alpha[k] = plan.alpha
+        if with_momentum[k]:
+            velocity[:, k] = state.moments
         if len(plan.sample_weight):
             weights[k] = plan.sample_weight
         core.seed_rng(rng[k], int(net._rng.integers(2 ** 63)))
@@ -446,6 +453,8 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
         """Member k's network as its lane is now."""
         members[k]._flat[...] = params[:, k]
         states[k].steps[0] = steps[k]
+        if with_momentum[k]:
+            states[k].moments[...] = velocity[:, k]
 
     try:
         while completed < epochs and (on == 1).any():
@@ -453,8 +462,9 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
             losses = np.empty((lanes, room))
             started = time.perf_counter()
             status, ran, done, position = core.lockstep_sgd(
-                model, params, lr, decay, X, Y, weights, order, rng, on, loss_sum, steps,
-                losses, lane_epochs, position, plans[0].shuffle, max_steps, interruptible)
+                model, params, velocity, lr, momentum, nesterov, l2, alpha, X, Y, weights,
+                order, rng, on, loss_sum, steps, losses, lane_epochs, position,
+                plans[0].shuffle, max_steps, interruptible)
             max_steps = next_budget(max_steps, ran, time.perf_counter() - started)
             completed += done
             for k, (net, plan) in enumerate(zip(members, plans)):
