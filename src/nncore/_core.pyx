@@ -11,6 +11,9 @@ caller keeps) and an Epochs (where the run over the rows stands between calls).
 Samples are rows (X is n_samples x n_0). The entry points re-check every shape they rely on and
 raise ValueError, so that no call, however wrong, reaches a loop compiled without bounds checks;
 every array an entry point writes into must be writeable and may not reach an element twice.
+
+This file holds the module's imports and constants; its parts are the files included at the end
+(one extension module per CPU level) and the inline helpers of shapes.pxd and per_sample.pxd.
 """
 cimport numpy as cnp
 import numpy as np

@@ -265,6 +265,8 @@ cdef object overflow_error(Model model, Py_ssize_t layer, Py_ssize_t row, Py_ssi
         f"the weights down{hint}")
 
 
+# Sum of the weights of rows rows[first .. first + count - 1] (first .. when rows is NULL);
+# count when weights is NULL.
 cdef double weight_sum(const floating* weights, const Py_ssize_t* rows, Py_ssize_t first,
                        Py_ssize_t count) noexcept nogil:
     cdef Py_ssize_t i

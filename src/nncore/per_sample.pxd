@@ -8,6 +8,7 @@ from activations cimport (nn_sigmoid, nn_sigmoidf, activation, derivative, activ
                           SIGMOID, SOFTMAX)
 from shapes cimport Net, Layout
 
+# Width tags. A layer whose widths are both at most SMALL_WIDTH (each layer of the post's 2-2-1
 # is) runs a copy of the per-sample loops compiled for exactly its widths, one copy per pair
 # (Inputs, Outputs: fused types of these tags). The compiler unrolls each loop of such a copy
 # into straight code, with no loop set-up, no exit tests and no vectorised versions to choose

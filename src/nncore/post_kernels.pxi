@@ -1,5 +1,6 @@
 # The post's kernels: elementwise functions and matrix products over memoryviews, the pieces
-# _post.pyx's dict API calls (and tests use on their own). Included in _core.pyx.
+# nnpy.post's API calls (beside _post.pyx's glue; tests use them on their own). Included in
+# _core.pyx.
 
 def sigmoid_array(const floating[::1] x, object out):
     """out = 1/(1+exp(-x)), elementwise over contiguous arrays; no overflow for any x."""

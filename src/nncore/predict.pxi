@@ -81,7 +81,7 @@ cdef inline bint plain(cnp.ndarray a, int type_num, Py_ssize_t size):
 
 
 cdef object one_sample(Model model, cnp.ndarray params, object x, object guard):
-    # predict_one's work (see its docstring), callable from C by network_predict
+    # predict_one's work (see its docstring), callable from C by Predictor
     cdef int kind = cnp.PyArray_TYPE(params)
     cdef const Net* net = &model.net
     cdef Py_ssize_t l, need = 0
@@ -138,17 +138,26 @@ def predict_one(Model model, cnp.ndarray params, object x, object guard):
     return one_sample(model, params, x, guard)
 
 
-def network_predict(self, X):
-    """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-    1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
-    overflow the dtype (X too large for the weights) a ValueError names the layer and row.
+cdef class Predictor:
+    """A network's predict, compiled: one sample, an ndarray of shape (n_0,) or (1, n_0) in
+    params' dtype, takes predict_one's path without running any Python bytecode; anything else,
+    and any sample that path refuses, goes to `fallback` (nnpy.Network._predict_rows, which
+    checks and converts X). Built by the network with its forward model, its flat parameters
+    (the array itself, read at each call) and its thread guard (see predict_one)."""
+    cdef Model model          # the network's widths and activations
+    cdef cnp.ndarray params   # the network's flat parameters, not copied
+    cdef object guard         # the network's thread guard (its _exclusive)
+    cdef object fallback      # predict's general path: fallback(X)
 
-    (nnpy.Network.predict, compiled: one sample, an ndarray of shape (n_inputs,) or
-    (1, n_inputs) in the network's dtype, takes predict_one's path without running any Python
-    bytecode; anything else goes to Network._predict_rows, which checks and converts X.)"""
-    cdef object out
-    if type(X) is cnp.ndarray:
-        out = one_sample(self._forward_model, self._flat, X, self._guard)
-        if out is not None:
-            return out
-    return self._predict_rows(X)
+    def __init__(self, Model model, cnp.ndarray params, object guard, object fallback):
+        self.model, self.params, self.guard, self.fallback = model, params, guard, fallback
+
+    def __call__(self, X):
+        """Outputs for the rows of X (n_samples, n_0) -> (n_samples, n_L); a single 1-D sample
+        gives a 1-D output."""
+        cdef object out
+        if type(X) is cnp.ndarray:
+            out = one_sample(self.model, self.params, X, self.guard)
+            if out is not None:
+                return out
+        return self.fallback(X)

@@ -59,35 +59,31 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     return sample_loss
 
 
-# train's loop when every batch is one sample and the optimiser plain SGD: the checks and
-# bookkeeping of train's batch loop, with each sample's step computed and checked in the pass
-# that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
-# small_step, compiled for its widths: tags h, o) and the run's counters in locals, written back
-# as it returns. work and lay: train's workspace (sample_gradients' buffers). Returns OK,
-# DIVERGED, OVERFLOWED or INTERRUPTED, as train does; *batches and *epochs_done get what it
-# ran.
-cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s,
-                        floating* params, const floating* X, const floating* Y,
-                        const floating* weights, Epochs epochs, long long* steps,
-                        double* losses, Py_ssize_t max_epochs, Py_ssize_t max_batches,
-                        floating* grads, floating* work, Layout lay, bint interruptible,
-                        Py_ssize_t* batches, Py_ssize_t* epochs_done) noexcept nogil:
-    cdef Py_ssize_t n = epochs.n_rows, n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
+# train's loop when every batch is one sample and the optimiser plain SGD: train's checks and
+# bookkeeping (begin_batch, end_batch), with each sample's step computed and checked in the
+# pass that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
+# small_step, compiled for its widths: tags h, o), the run's counters in locals (registers),
+# written back as it returns. work: train's workspace, laid out by run.lay. Returns OK,
+# DIVERGED, OVERFLOWED or INTERRUPTED, as train does.
+cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating* params,
+                        const floating* X, const floating* Y, const floating* weights,
+                        floating* grads, floating* work) noexcept nogil:
+    cdef Run r = run[0]
+    cdef const Net* net = r.net
+    cdef const Settings* s = r.s
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
     cdef Py_ssize_t n_params = net.n_params, position = epochs.position, row, i
     cdef Py_ssize_t* order = &epochs.order[0]
-    cdef Py_ssize_t ran = 0, done = 0
-    cdef long long step_count = steps[0]
+    cdef long long step_count = r.steps[0]
     cdef double loss_sum = epochs.loss_sum, wsum, sample_loss
     cdef floating lr = <floating>s.lr, decay
     cdef unsigned int bad
     cdef Py_ssize_t overflowed = 0
     cdef int status = OK
-    while done < max_epochs and ran < max_batches:
-        if interruptible and nn_stop_requested():
+    while r.epochs_done < r.max_epochs and r.batches < r.max_batches:
+        if not begin_batch(&r, epochs, position):
             status = INTERRUPTED
             break
-        if position == 0 and epochs.shuffle:
-            shuffle(order, n, epochs.rng)
         row = order[position]
         wsum = <double>weights[row] if weights != NULL else 1
         if wsum > 0:
@@ -95,7 +91,8 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s
             decay = <floating>(s.l2 + s.alpha / wsum)
             if Hidden is AnyWidth:
                 sample_loss = sample_gradients(net, params, X + row * n_in, Y + row * n_out,
-                                               grads, work, lay, lr, decay, &bad, &overflowed)
+                                               grads, work, r.lay, lr, decay, &bad,
+                                               &overflowed)
                 bad |= (overflowed != 0) << 1
             else:
                 sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out,
@@ -121,70 +118,40 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, const Net* net, const Settings* s
                     params[i] = params[i] + grads[i]
             step_count += 1
             loss_sum += sample_loss
-        ran += 1
-        position += 1
-        if position == n:
-            losses[done] = loss_sum / n
-            loss_sum = 0
-            epochs.completed += 1
-            done += 1
-            position = 0
+        position = end_batch(&r, epochs, position + 1, &loss_sum)
     epochs.position = position
     epochs.loss_sum = loss_sum
-    steps[0] = step_count
-    batches[0] = ran
-    epochs_done[0] = done
+    run.steps[0] = step_count
+    run.batches = r.batches
+    run.epochs_done = r.epochs_done
     return status
 
 
 # sgd_per_sample in its copy for the network: compiled for its hidden and output widths when
 # small_two_layer (sgd_per_sample_to picks the output's), else the general one.
-cdef int sgd_per_sample_for(const Net* net, const Settings* s, floating* params,
-                            const floating* X, const floating* Y, const floating* weights,
-                            Epochs epochs, long long* steps, double* losses,
-                            Py_ssize_t max_epochs, Py_ssize_t max_batches, floating* grads,
-                            floating* work, Layout lay, bint interruptible, Py_ssize_t* batches,
-                            Py_ssize_t* epochs_done) noexcept nogil:
-    cdef Py_ssize_t n_hid = net.sizes[1]
-    if not small_two_layer(net):
-        return sgd_per_sample(<AnyWidth*>NULL, <AnyWidth*>NULL, net, s, params, X, Y, weights,
-                              epochs, steps, losses, max_epochs, max_batches, grads, work, lay,
-                              interruptible, batches, epochs_done)
+cdef int sgd_per_sample_for(Run* run, Epochs epochs, floating* params, const floating* X,
+                            const floating* Y, const floating* weights, floating* grads,
+                            floating* work) noexcept nogil:
+    cdef Py_ssize_t n_hid = run.net.sizes[1]
+    if not small_two_layer(run.net):
+        return sgd_per_sample(<AnyWidth*>NULL, <AnyWidth*>NULL, run, epochs, params, X, Y,
+                              weights, grads, work)
     elif n_hid == 1:
-        return sgd_per_sample_to(<Width1*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                                 losses, max_epochs, max_batches, grads, work, lay,
-                                 interruptible, batches, epochs_done)
+        return sgd_per_sample_to(<Width1*>NULL, run, epochs, params, X, Y, weights, grads, work)
     elif n_hid == 2:
-        return sgd_per_sample_to(<Width2*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                                 losses, max_epochs, max_batches, grads, work, lay,
-                                 interruptible, batches, epochs_done)
+        return sgd_per_sample_to(<Width2*>NULL, run, epochs, params, X, Y, weights, grads, work)
     elif n_hid == 3:
-        return sgd_per_sample_to(<Width3*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                                 losses, max_epochs, max_batches, grads, work, lay,
-                                 interruptible, batches, epochs_done)
-    return sgd_per_sample_to(<Width4*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                             losses, max_epochs, max_batches, grads, work, lay, interruptible,
-                             batches, epochs_done)
+        return sgd_per_sample_to(<Width3*>NULL, run, epochs, params, X, Y, weights, grads, work)
+    return sgd_per_sample_to(<Width4*>NULL, run, epochs, params, X, Y, weights, grads, work)
 
-cdef int sgd_per_sample_to(Hidden* h, const Net* net, const Settings* s, floating* params,
+cdef int sgd_per_sample_to(Hidden* h, Run* run, Epochs epochs, floating* params,
                            const floating* X, const floating* Y, const floating* weights,
-                           Epochs epochs, long long* steps, double* losses,
-                           Py_ssize_t max_epochs, Py_ssize_t max_batches, floating* grads,
-                           floating* work, Layout lay, bint interruptible, Py_ssize_t* batches,
-                           Py_ssize_t* epochs_done) noexcept nogil:
-    cdef Py_ssize_t n_out = net.sizes[2]
+                           floating* grads, floating* work) noexcept nogil:
+    cdef Py_ssize_t n_out = run.net.sizes[2]
     if n_out == 1:
-        return sgd_per_sample(h, <Width1*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
-                              batches, epochs_done)
+        return sgd_per_sample(h, <Width1*>NULL, run, epochs, params, X, Y, weights, grads, work)
     elif n_out == 2:
-        return sgd_per_sample(h, <Width2*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
-                              batches, epochs_done)
+        return sgd_per_sample(h, <Width2*>NULL, run, epochs, params, X, Y, weights, grads, work)
     elif n_out == 3:
-        return sgd_per_sample(h, <Width3*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                              losses, max_epochs, max_batches, grads, work, lay, interruptible,
-                              batches, epochs_done)
-    return sgd_per_sample(h, <Width4*>NULL, net, s, params, X, Y, weights, epochs, steps,
-                          losses, max_epochs, max_batches, grads, work, lay, interruptible,
-                          batches, epochs_done)
+        return sgd_per_sample(h, <Width3*>NULL, run, epochs, params, X, Y, weights, grads, work)
+    return sgd_per_sample(h, <Width4*>NULL, run, epochs, params, X, Y, weights, grads, work)

@@ -26,6 +26,44 @@ cdef class Epochs:
         self.loss_sum = 0
 
 
+# One call of train: what its loops read, and the counts they report back.
+cdef struct Run:
+    const Net* net
+    const Settings* s
+    Layout lay                # the workspace's layout (train's)
+    long long* steps          # the optimiser's step count (per-sample SGD counts it up)
+    double* losses            # each completed epoch's mean loss, max_epochs of them
+    Py_ssize_t max_epochs     # epochs to complete at most
+    Py_ssize_t max_batches    # batches to run at most
+    bint interruptible        # poll for Ctrl-C (the caller is the main thread)
+    Py_ssize_t batches        # batches run so far
+    Py_ssize_t epochs_done    # epochs completed so far
+
+
+# Before the batch at `position`: 0 if Ctrl-C arrived (the run stops), else 1, the epoch's
+# rows shuffled first if it starts here.
+cdef inline bint begin_batch(const Run* run, Epochs epochs, Py_ssize_t position) noexcept nogil:
+    if run.interruptible and nn_stop_requested():
+        return 0
+    if position == 0 and epochs.shuffle:
+        shuffle(&epochs.order[0], epochs.n_rows, epochs.rng)
+    return 1
+
+
+# After a batch that ended at `end`: counts it and, if it ended the epoch, records the epoch's
+# mean loss (*loss_sum / n_rows) and starts the next one. Returns the next batch's position.
+cdef inline Py_ssize_t end_batch(Run* run, Epochs epochs, Py_ssize_t end,
+                                 double* loss_sum) noexcept nogil:
+    run.batches += 1
+    if end != epochs.n_rows:
+        return end
+    run.losses[run.epochs_done] = loss_sum[0] / epochs.n_rows
+    loss_sum[0] = 0
+    epochs.completed += 1
+    run.epochs_done += 1
+    return 0
+
+
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
           object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible,
@@ -78,7 +116,12 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef Layout lay = layout(net, block, 1 + optimizer.state_vectors, threads)
     check_work(wv.shape[0], lay.total)
 
-    cdef Py_ssize_t max_epochs = losses.shape[0], epochs_done = 0, batches = 0
+    cdef Py_ssize_t max_epochs = losses.shape[0]
+    cdef Run run
+    run.net, run.s, run.lay, run.steps = net, s, lay, &optimizer.steps[0]
+    run.losses = &losses[0] if max_epochs else NULL
+    run.max_epochs, run.max_batches, run.interruptible = max_epochs, max_batches, interruptible
+    run.batches = run.epochs_done = 0
     cdef Py_ssize_t position, count, row, first, end
     cdef double batch_loss, wsum
     cdef int status = OK
@@ -95,19 +138,14 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     try:
         with nogil:
             if per_sample:
-                status = sgd_per_sample_for(net, s, &p[0], &X[0, 0], &Y[0, 0], weights, epochs,
-                                            &optimizer.steps[0],
-                                            &losses[0] if max_epochs else NULL, max_epochs,
-                                            max_batches, grads, base, lay, interruptible,
-                                            &batches, &epochs_done)
+                status = sgd_per_sample_for(&run, epochs, &p[0], &X[0, 0], &Y[0, 0], weights,
+                                            grads, base)
             else:
-                while epochs_done < max_epochs and batches < max_batches:
-                    if interruptible and nn_stop_requested():
+                while run.epochs_done < max_epochs and run.batches < max_batches:
+                    position = epochs.position
+                    if not begin_batch(&run, epochs, position):
                         status = INTERRUPTED
                         break
-                    position = epochs.position
-                    if position == 0 and epochs.shuffle:
-                        shuffle(order, n, epochs.rng)
                     count = min_(epochs.batch_size, n - position)
                     end = position + count
                     wsum = weight_sum(weights, order, position, count)
@@ -151,19 +189,11 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                             break
                         optimizer.steps[0] += 1
                         epochs.loss_sum += batch_loss * count
-                    batches += 1
-                    position = end
-                    if position == n:
-                        losses[epochs_done] = epochs.loss_sum / n
-                        epochs.loss_sum = 0
-                        epochs.completed += 1
-                        epochs_done += 1
-                        position = 0
-                    epochs.position = position
+                    epochs.position = end_batch(&run, epochs, end, &epochs.loss_sum)
     finally:
         if caught:
             nn_release_sigint()
-    return status, batches, epochs_done
+    return status, run.batches, run.epochs_done
 
 
 def seed_rng(object rng, uint64_t seed):
