@@ -60,11 +60,11 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
 
 
 # train's loop when every batch is one sample and the optimiser plain SGD: train's checks and
-# bookkeeping (begin_batch, end_batch), with each sample's step computed and checked in the
-# pass that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
-# small_step, compiled for its widths: tags h, o), the run's counters in locals (registers),
-# written back as it returns. work: train's workspace, laid out by run.lay. Returns OK,
-# DIVERGED, OVERFLOWED or INTERRUPTED, as train does.
+# bookkeeping (end_batch), with each sample's step computed and checked in the pass that
+# computes its gradient (sample_gradients with `bad`; for a small_two_layer network small_step,
+# compiled for its widths: tags h, o), the run's counters in locals, written back as it
+# returns. work: train's workspace, laid out by run.lay. Returns OK, DIVERGED, OVERFLOWED or
+# INTERRUPTED, as train does.
 cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating* params,
                         const floating* X, const floating* Y, const floating* weights,
                         floating* grads, floating* work) noexcept nogil:
@@ -81,9 +81,11 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating
     cdef Py_ssize_t overflowed = 0
     cdef int status = OK
     while r.epochs_done < r.max_epochs and r.batches < r.max_batches:
-        if not begin_batch(&r, epochs, position):
+        if r.interruptible and nn_stop_requested():
             status = INTERRUPTED
             break
+        if position == 0 and epochs.shuffle:
+            shuffle(order, epochs.n_rows, epochs.rng)
         row = order[position]
         wsum = <double>weights[row] if weights != NULL else 1
         if wsum > 0:

@@ -40,16 +40,6 @@ cdef struct Run:
     Py_ssize_t epochs_done    # epochs completed so far
 
 
-# Before the batch at `position`: 0 if Ctrl-C arrived (the run stops), else 1, the epoch's
-# rows shuffled first if it starts here.
-cdef inline bint begin_batch(const Run* run, Epochs epochs, Py_ssize_t position) noexcept nogil:
-    if run.interruptible and nn_stop_requested():
-        return 0
-    if position == 0 and epochs.shuffle:
-        shuffle(&epochs.order[0], epochs.n_rows, epochs.rng)
-    return 1
-
-
 # After a batch that ended at `end`: counts it and, if it ended the epoch, records the epoch's
 # mean loss (*loss_sum / n_rows) and starts the next one. Returns the next batch's position.
 cdef inline Py_ssize_t end_batch(Run* run, Epochs epochs, Py_ssize_t end,
@@ -142,10 +132,12 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                                             grads, base)
             else:
                 while run.epochs_done < max_epochs and run.batches < max_batches:
-                    position = epochs.position
-                    if not begin_batch(&run, epochs, position):
+                    if interruptible and nn_stop_requested():
                         status = INTERRUPTED
                         break
+                    position = epochs.position
+                    if position == 0 and epochs.shuffle:
+                        shuffle(order, n, epochs.rng)
                     count = min_(epochs.batch_size, n - position)
                     end = position + count
                     wsum = weight_sum(weights, order, position, count)
