@@ -604,7 +604,9 @@ class Network:
         or an assignment is under way in another thread, allocates the output, needs no
         workspace and keeps the GIL (so none can start while it runs): no lock, no reader
         count. Everything else, and anything that path does not take (other shapes or dtypes,
-        a busy network, a non-finite input or output), comes to _predict_rows."""
+        a busy network, a non-finite input or output), comes to _predict_rows. The predictor
+        holds that bound method: the network and its predictor form a reference cycle, which
+        the cyclic garbage collector frees."""
         self.predict = core.Predictor(  # type: ignore[method-assign]
             self._forward_model, self._flat, self._guard, self._predict_rows)
 
