@@ -40,7 +40,6 @@ def level(request, monkeypatch):
     for module in [m for name, m in sorted(sys.modules.items())
                    if name.startswith("nnpy.") and getattr(m, "core", None) is default]:
         monkeypatch.setattr(module, "core", core)
-    monkeypatch.setattr(Network, "predict", core.network_predict)
     return request.param
 
 

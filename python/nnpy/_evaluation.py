@@ -1,6 +1,7 @@
-"""Passes of the core over whole data outside training: a network's loss and gradient
-(evaluate, and Objective: the loss as a function of a flat parameter vector), the overflow
-diagnosis predict, loss and fit share, and the accuracy fit's validation records."""
+"""Passes of the core over whole data outside training: predict's general path
+(RowPredictor), a network's loss and gradient (evaluate, and Objective: the loss as a function
+of a flat parameter vector), the overflow diagnosis predict, loss and fit share, and the
+accuracy fit's validation records."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional, Tuple
@@ -9,14 +10,49 @@ import numpy as np
 import numpy.typing as npt
 
 from ._dispatch import core
-from ._validation import as_float, as_sample_weight, as_vector, scaled_alpha
+from ._params import check_finite
+from ._validation import as_float, as_matrix, as_sample_weight, as_vector, scaled_alpha
 
 if TYPE_CHECKING:
     from .network import FloatArray, Network
 
-__all__ = ["PREDICT_BLOCK", "Objective", "evaluate", "overflow_error", "overflowed", "accuracy"]
+__all__ = ["PREDICT_BLOCK", "RowPredictor", "Objective", "evaluate", "overflow_error", "overflowed", "accuracy"]
 
 PREDICT_BLOCK = 256   # rows per forward block: bounds predict's workspace
+
+
+class RowPredictor:
+    """predict's general path for one network: X checked and converted, the rows in blocks.
+    It holds the network's parts (the forward model, the flat parameters and their views, the
+    guard), not the network, so that the compiled predictor holding it (core.Predictor, in
+    the network's dict) makes no reference cycle: a dropped network is freed at once."""
+
+    def __init__(self, model: Any, flat: FloatArray, views: Tuple[Any, Any], guard: Any,
+                 n_in: int, n_out: int) -> None:
+        self._model, self._flat, self._views, self._guard = model, flat, views, guard
+        self._n_in, self._n_out = n_in, n_out
+
+    def __call__(self, X: npt.ArrayLike) -> FloatArray:
+        dtype = self._flat.dtype
+        X, single = as_matrix(X, "X", dtype, self._n_in, allow_1d=True)
+        with self._guard.read():
+            check_finite(self._flat, *self._views)
+            if len(X) == 1:
+                # one sample converted, or one that waited for another thread: the same
+                # per-sample arithmetic as predict's latency path, so that a sample's output
+                # does not depend on its input's dtype or layout, or on the timing of other
+                # threads
+                one = core.predict_one(self._model, self._flat, X[0] if single else X,
+                                       self._guard)
+                if one is not None:
+                    return one
+            out = np.empty((len(X), self._n_out), dtype)
+            block = min(len(X), PREDICT_BLOCK)
+            work = np.empty(self._model.work_size(block), dtype)
+            core.forward(self._model, self._flat, X, out, work, block)
+        if core.count_nonfinite(out.reshape(-1)):
+            raise overflowed(X, out)
+        return out[0] if single else out
 
 
 class Objective:

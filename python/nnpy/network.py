@@ -46,8 +46,7 @@ import numpy.typing as npt
 from . import _init, _model, optimizers
 from ._dispatch import core
 from ._epochs import labels_as_targets
-from ._evaluation import (PREDICT_BLOCK, Objective, accuracy, evaluate, overflow_error,
-                          overflowed)
+from ._evaluation import Objective, RowPredictor, accuracy, evaluate, overflow_error
 from ._guard import Guard
 from ._netfile import read as read_file, write as write_file
 from ._params import (ParamList, ParamView, check_finite, checked_layer, layer_views,
@@ -171,6 +170,7 @@ class Network:
             self._weights_views[l][...] = weights[l]
             self._biases_views[l][...] = biases[l]
         self._guard = Guard()
+        self._make_predictor()
 
     # ---- structure ----------------------------------------------------------------------
 
@@ -306,7 +306,8 @@ class Network:
         with self._guard.read():
             state = self.__dict__.copy()
             for key in ("_guard", "_models", "_forward_model", "_weights_views",
-                        "_biases_views", "_public_weights", "_public_biases"):
+                        "_biases_views", "_public_weights", "_public_biases", "predict",
+                        "_predict_rows"):
                 state.pop(key, None)
             state["_flat"] = self._flat.copy()
             state["_rng"] = self._rng.bit_generator.state
@@ -332,45 +333,33 @@ class Network:
         self._forward_model = self._model()
         self._make_views()
         self._guard = Guard()
+        self._make_predictor()
 
     # ---- inference ----------------------------------------------------------------------
 
-    if TYPE_CHECKING:
-        def predict(self, X: npt.ArrayLike) -> FloatArray:
-            """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs)."""
-            return self._predict_rows(X)  # what the compiled one does, for the type checker
-    else:
-        # Compiled (_core.network_predict, whose docstring this is): one sample, an ndarray of
-        # shape (n_inputs,) or (1, n_inputs), takes the core's latency path without a Python
-        # frame; the core checks X there and whether a fit or an assignment is under way in
-        # another thread, allocates the output, needs no workspace and keeps the GIL (so none
-        # can start while it runs): no lock, no reader count. Everything else, and anything
-        # that path does not take (other shapes or dtypes, a busy network, a non-finite input
-        # or output), comes to _predict_rows.
-        predict = core.network_predict
+    def _make_predictor(self) -> None:
+        """Puts the compiled predict (core.Predictor) in the instance's dict, where it shadows
+        the method: one sample, an ndarray of shape (n_inputs,) or (1, n_inputs), takes the
+        core's latency path without a Python frame; the core checks X there and whether a fit
+        or an assignment is under way in another thread, allocates the output, needs no
+        workspace and keeps the GIL (so none can start while it runs): no lock, no reader
+        count. Everything else, and anything that path does not take (other shapes or dtypes,
+        a busy network, a non-finite input or output), goes to the general path, _predict_rows
+        (a RowPredictor: no reference back to the network, so no cycle)."""
+        self._predict_rows = RowPredictor(
+            self._forward_model, self._flat, (self._weights_views, self._biases_views),
+            self._guard, self._sizes[0], self._n_out)
+        self.predict = core.Predictor(  # type: ignore[method-assign]
+            self._forward_model, self._flat, self._guard, self._predict_rows)
 
-    def _predict_rows(self, X: npt.ArrayLike) -> FloatArray:
-        """predict's general path: X checked and converted, the rows in blocks."""
-        X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
-        with self._guard.read():
-            self._check_finite_parameters()
-            if len(X) == 1:
-                # one sample converted, or one that waited for another thread: the same
-                # per-sample arithmetic as predict's latency path, so that a sample's output
-                # does not depend on its input's dtype or layout, or on the timing of other
-                # threads
-                one = core.predict_one(self._forward_model, self._flat, X[0] if single else X,
-                                       self._guard)
-                if one is not None:
-                    return one
-            out = np.empty((len(X), self._n_out), self.dtype)
-            model = self._model()
-            block = min(len(X), PREDICT_BLOCK)
-            work = np.empty(model.work_size(block), self.dtype)
-            core.forward(model, self._flat, X, out, work, block)
-        if core.count_nonfinite(out.reshape(-1)):
-            raise overflowed(X, out)
-        return out[0] if single else out
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
+        """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
+        1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
+        overflow the dtype (X too large for the weights) a ValueError names the layer and row.
+
+        (An instance calls its compiled predict, core.Predictor, which gives the same outputs;
+        see _make_predictor.)"""
+        return self._predict_rows(X)
 
     def _xy(self, X: npt.ArrayLike, Y: npt.ArrayLike,
             loss: str) -> Tuple[FloatArray, FloatArray]:
