@@ -14,6 +14,10 @@ How fit runs the members:
               the members step together, each weight's copies side by side in vector lanes
               (member index innermost), each member reading its own sample of its own shuffle
               order every step (core.lockstep_sgd).
+  batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
+              train together in core.stack_train, each batch's rows gathered once and the
+              first layer's products of all of them computed as one product, each member's
+              arithmetic train's (see nnpy._stack_batch).
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
@@ -37,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._dispatch import core
+from ._stack_batch import batched_fits, fit_batched
 from ._validation import as_int, as_matrix, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
                       Optimizer, Output, TrainingDiverged, _FitPlan, _Guard, _StartOverflow,
@@ -356,6 +361,8 @@ class NetworkStack:
                     net._check_finite_parameters()
                 if _lockstep_fits(first, plans):
                     _fit_lockstep(self._members, plans, histories, bar)
+                elif batched_fits(plans):
+                    fit_batched(self._members, plans, histories, bar)
                 else:
                     for k, net in enumerate(self._members):
                         _fit_one(k, net, plans[k], histories[k], bar)

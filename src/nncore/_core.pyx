@@ -1852,3 +1852,7 @@ def permutation_step(object order, object rng):
 
 # Many small networks in lockstep, one sample each per step (nnpy.NetworkStack)
 include "lockstep.pxi"
+
+
+# Mini-batch training of many networks that share a shuffle order (nnpy.NetworkStack)
+include "stack_batch.pxi"
