@@ -1,7 +1,7 @@
 """NetworkStack's mini-batch path: members that share a shuffle order train together in
-core.stack_train, which gathers each batch's rows once and computes the first layer's
-products of all of them as one product (forward, and the weight gradient), each member's
-arithmetic bit for bit its lone Network.fit's (see src/nncore/stack_batch.pxi).
+core.stack_train, which gathers each batch's rows once for all of them and computes their
+first-layer weight gradients as one product, each member's arithmetic bit for bit its lone
+Network.fit's (see src/nncore/stack_batch.pxi).
 
 Members share their order when their shuffling generators draw the same seed at the start of
 fit (as Network.fit draws it), as members made with one seed do; without shuffling every member

@@ -15,9 +15,9 @@ How fit runs the members:
               (member index innermost), each member reading its own sample of its own shuffle
               order every step (core.lockstep_sgd).
   batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
-              train together in core.stack_train, each batch's rows gathered once and the
-              first layer's products of all of them computed as one product, each member's
-              arithmetic train's (see nnpy._stack_batch).
+              train together in core.stack_train, each batch's rows gathered once and their
+              first-layer weight gradients computed as one product, each member's arithmetic
+              train's (see nnpy._stack_batch).
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called

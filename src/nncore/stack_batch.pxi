@@ -1,43 +1,38 @@
 # Mini-batch training of many networks of one shape (a NetworkStack's members) that share one
-# shuffle order: each batch's rows are gathered once, and the first layer's products of all the
-# members are computed together. Included at the end of _core.pyx (it uses train's pieces:
-# gather_rows, activate_rows, hidden_deltas, sample_gradients, optimizer_step, gemm).
+# shuffle order: each batch's rows are gathered once for all the members, and the first
+# layer's weight gradients of all of them are one product. Included at the end of _core.pyx
+# (it uses train's pieces: gather_rows, activate_rows, hidden_deltas, sample_gradients,
+# optimizer_step, gemm).
 #
 # Per member the arithmetic is train's, bit for bit:
-#   forward   Z_1 of all members is one product, the batch (count x n_0) times the members'
-#             first-layer weights side by side (copied into one (members * n_1) x n_0 matrix):
-#             when train's own product takes gemm's dot kernel (batches of at most DOT_ROWS
-#             rows), the wider product takes it too, and the dot kernel computes every element
-#             as the same sum (SIMD lanes along k, added in a fixed order) wherever the element
-#             lies in its tile. Otherwise each member's product is its own, as in train.
+#   forward   each member's products as train computes them, from the shared gathered rows.
+#             (A batch of at most DOT_ROWS rows takes gemm's dot kernel, which packs nothing:
+#             one product over all members' first-layer weights side by side would compute
+#             the same tiles and add the copy of the weights into one matrix.)
 #   backward  the first-layer weight gradients of all members are one product, the members'
 #             deltas side by side (transposed) times the batch: when train's own product takes
 #             gemm's blocked method (k = count in one block), so does the wider one, and each
-#             element is the same chain of fused multiply-adds over the batch's rows. gemm
-#             scales a tile by alpha in one multiply; the shared product runs with alpha 1 and
-#             each member's block is then multiplied by its own 1 / (weight sum): the same
-#             rounding as train's alpha. Otherwise each member's product is its own.
+#             element is the same chain of fused multiply-adds over the batch's rows; the
+#             batch is packed once instead of once per member. gemm scales a tile by alpha in
+#             one multiply; the shared product runs with alpha 1 and each member's block is
+#             then multiplied by its own 1 / (weight sum): the same rounding as train's alpha.
+#             Otherwise each member's product is its own.
 #   the rest  later layers, losses, deltas and the optimiser step per member, by train's own
-#             functions (optimizer_step with the member's Settings, step count and state).
+#             functions (optimizer_step with the member's Settings, step count and state);
+#             alpha's penalty sums the members' squared weights side by side, each in
+#             squared_weights' order.
 
 from libc.stdlib cimport malloc, calloc, free
-from gemm cimport THIN_K, SMALL, DOT_ROWS, KC
+from gemm cimport THIN_K, SMALL, KC
 
 cdef enum:
+    SQUARES_AT_ONCE = 8    # members whose squared weights are summed side by side
     MEMBER_RUNNING = 1     # on[k]: member k trains
     MEMBER_DIVERGED = 2    # on[k]: its step would have made a weight or its state non-finite
     MEMBER_OVERFLOWED = 3  # on[k]: a pre-activation of its batch overflowed the dtype
 
 STACK_RUNNING, STACK_DIVERGED, STACK_OVERFLOWED = (MEMBER_RUNNING, MEMBER_DIVERGED,
                                                   MEMBER_OVERFLOWED)
-
-
-# Whether gemm's product Z = A @ W.T (count x n_in times n_in x n_out) takes the dot kernel and
-# keeps taking it with W's rows widened to many members' (see gemm: neither small nor blocked).
-cdef inline bint forward_shared(Py_ssize_t count, Py_ssize_t n_out,
-                                Py_ssize_t n_in) noexcept nogil:
-    return not (n_in < THIN_K or count * n_out * n_in <= SMALL or count == 1 or n_out == 1) \
-        and count <= DOT_ROWS
 
 
 # Whether gemm's product dW = D.T @ A (n_out x count times count x n_in, D with n_out columns)
@@ -49,14 +44,12 @@ cdef inline bint gradient_shared(Py_ssize_t count, Py_ssize_t n_out,
 
 
 # One member's accumulate_gradients (beta 0) over a batch whose inputs A_0 are already gathered
-# in the workspace. z_first (not NULL): the first layer's pre-activations, rows z_stride apart,
-# computed with the other members'; d_first (not NULL): where the first layer's deltas go (rows
-# d_stride apart) for the shared weight-gradient product, which then replaces this member's.
+# in the workspace. d_first (not NULL): where the first layer's deltas go (rows d_stride
+# apart) for the shared weight-gradient product, which then replaces this member's.
 cdef double member_gradients(const Net* net, const floating* params, const floating* y,
                              const floating* weights, const Py_ssize_t* rows, Py_ssize_t first,
                              Py_ssize_t count, floating scale, floating* grads, floating* work,
-                             Layout lay, const floating* z_first, Py_ssize_t z_stride,
-                             floating* d_first, Py_ssize_t d_stride,
+                             Layout lay, floating* d_first, Py_ssize_t d_stride,
                              Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t i, j, l, row, n_in, n_out, offset, acts_offset
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
@@ -79,15 +72,11 @@ cdef double member_gradients(const Net* net, const floating* params, const float
         n_out = net.sizes[l + 1]
         b = w + n_out * n_in
         a_next = a + count * n_in
-        if l == 0 and z_first != NULL:
-            for i in range(count):
-                memcpy(a_next + i * n_out, z_first + i * z_stride, n_out * sizeof(floating))
-        else:
-            for i in range(count):
-                for j in range(n_out):
-                    a_next[i * n_out + j] = b[j]
-            gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
-                 a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
+        for i in range(count):
+            for j in range(n_out):
+                a_next[i * n_out + j] = b[j]
+        gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
+             a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
@@ -143,6 +132,30 @@ cdef double member_gradients(const Net* net, const floating* params, const float
     return loss_sum
 
 
+# squared_weights of members chosen[0 .. count - 1] (count <= SQUARES_AT_ONCE) into out: each
+# member's sum in squared_weights' order, the members' sums interleaved (one sum is a chain of
+# dependent additions; several side by side keep the adder busy).
+cdef void squared_weights_of(const Net* net, const floating* like, void** params,
+                             const Py_ssize_t* chosen, Py_ssize_t count,
+                             double* out) noexcept nogil:
+    cdef Py_ssize_t i, c, l, start = 0, n_weights
+    cdef double total[SQUARES_AT_ONCE]
+    cdef const floating* p[SQUARES_AT_ONCE]
+    cdef double value
+    for c in range(SQUARES_AT_ONCE):
+        total[c] = 0
+        p[c] = <const floating*>params[chosen[c if c < count else 0]]
+    for l in range(net.n_layers):
+        n_weights = net.sizes[l + 1] * net.sizes[l]
+        for i in range(start, start + n_weights):
+            for c in range(SQUARES_AT_ONCE):
+                value = <double>p[c][i]
+                total[c] += value * value
+        start += n_weights + net.sizes[l + 1]
+    for c in range(count):
+        out[c] = total[c]
+
+
 # Pointers to each member's arrays, and its settings, for the loop without the GIL.
 cdef struct Members:
     Py_ssize_t n
@@ -175,8 +188,8 @@ def stack_train(Model model, list optimizers, list params, list states,
     flat parameters), states[k] (its optimiser state), sample_weights[k] (empty or n_rows). The
     members share order (n_rows, np.intp; shuffled at each epoch's start with rng, 4 uint64,
     when shuffle_rows), the position of the next batch in it, and batch_size (2 .. 256, one
-    block). Every batch: its rows gathered once, the first layer's products of all members
-    shared (see the top of this file), then each member's step as train's. A member whose
+    block). Every batch: its rows gathered once, the first layer's weight gradients of all
+    members one product (see the top of this file), each member's step as train's. A member whose
     step would diverge or whose batch overflowed stops there (on[k] = STACK_DIVERGED or
     STACK_OVERFLOWED, its step not applied). Epoch e's loss of member k goes to
     epoch_losses[k, e] (loss_sums[k], doubles: its epoch under way); member_epochs[k]: epochs
@@ -277,26 +290,27 @@ cdef object stack_loop(const Net* net, Members* m, const floating* x, const floa
     work_array = np.empty(lay.total, dtype)
     grads_array = np.empty(n_members * vector + ALIGN, dtype)
     new_state_array = np.empty(max_(most_state, 1), dtype)
-    w_first_array = np.empty(wide * n_in, dtype)
-    z_first_array = np.empty(block * wide, dtype)
     d_first_array = np.empty(block * wide, dtype)
     g_first_array = np.empty(wide * n_in, dtype)
     pack_array = np.empty(threads * pack_stride + shared_size + ALIGN, dtype)
     wsum_array = np.empty(n_members, np.float64)
     loss_array = np.empty(n_members, np.float64)
     index_array = np.empty(n_members, np.intp)
+    stepping_array = np.empty(n_members, np.intp)
+    squares_array = np.empty(n_members, np.float64)
     cdef floating[::1] wv = work_array, gv = grads_array, nv = new_state_array
-    cdef floating[::1] w1 = w_first_array, z1 = z_first_array, d1 = d_first_array
+    cdef floating[::1] d1 = d_first_array
     cdef floating[::1] g1 = g_first_array, pk = pack_array
     cdef double[::1] wsum = wsum_array, batch_loss = loss_array
-    cdef Py_ssize_t[::1] active = index_array
+    cdef Py_ssize_t[::1] active = index_array, stepping = stepping_array
+    cdef double[::1] squares = squares_array
     cdef floating* work = aligned_base(&wv[0])
     cdef floating* grads = aligned_base(&gv[0])
     cdef floating* pack = aligned_base(&pk[0])
     cdef Py_ssize_t max_epochs = losses.shape[1], epochs_done = 0, batches = 0
-    cdef Py_ssize_t count, end, i, a, n_active
+    cdef Py_ssize_t count, end, i, a, n_active, n_step
     cdef Py_ssize_t overflowed = 0
-    cdef bint share_z, share_d
+    cdef bint share_d
     cdef int status = OK
     cdef floating* p
     cdef floating* gk
@@ -324,21 +338,8 @@ cdef object stack_loop(const Net* net, Members* m, const floating* x, const floa
                     shuffle(order, n_rows, rng)
                 count = min_(batch_size, n_rows - position)
                 end = position + count
-                share_z = n_active > 1 and forward_shared(count, n_hidden, n_in)
                 share_d = n_active > 1 and gradient_shared(count, n_hidden, n_in)
                 gather_rows(x, order, position, count, n_in, work + lay.acts, threads)
-                if share_z:
-                    # Z_1 of every member: its biases, then the batch times W_1.T side by side
-                    for a in range(n_active):
-                        p = <floating*>m.params[active[a]]
-                        memcpy(&w1[0] + a * n_hidden * n_in, p,
-                               n_hidden * n_in * sizeof(floating))
-                        for i in range(count):
-                            memcpy(&z1[0] + i * n_active * n_hidden + a * n_hidden,
-                                   p + n_hidden * n_in, n_hidden * sizeof(floating))
-                    gemm(count, n_active * n_hidden, n_in, <floating>1, work + lay.acts, n_in,
-                         1, &w1[0], 1, n_in, <floating>1, &z1[0], n_active * n_hidden, pack,
-                         pack_stride, threads)
                 for a in range(n_active):
                     k = active[a]
                     weights = <const floating*>m.weights[k]
@@ -356,7 +357,6 @@ cdef object stack_loop(const Net* net, Members* m, const floating* x, const floa
                         batch_loss[a] = member_gradients(
                             net, p, y, weights, order, position, count,
                             <floating>(1.0 / wsum[a]), gk, work, lay,
-                            &z1[0] + a * n_hidden if share_z else NULL, n_active * n_hidden,
                             &d1[0] + a * n_hidden if share_d else NULL, n_active * n_hidden,
                             &overflowed) / wsum[a]
                     if overflowed:
@@ -374,6 +374,19 @@ cdef object stack_loop(const Net* net, Members* m, const floating* x, const floa
                         gk = grads + a * vector
                         for i in range(n_hidden * n_in):
                             gk[i] = scale * g1[a * n_hidden * n_in + i]
+                # alpha's penalty: every stepping member's squared weights (before its step)
+                n_step = 0
+                for a in range(n_active):
+                    k = active[a]
+                    if on[k] == MEMBER_RUNNING and wsum[a] > 0 and m.settings[k].alpha != 0:
+                        stepping[n_step] = k
+                        n_step += 1
+                i = 0
+                while i < n_step:
+                    squared_weights_of(net, x, m.params, &stepping[i],
+                                       min_(SQUARES_AT_ONCE, n_step - i), &squares[i])
+                    i += SQUARES_AT_ONCE
+                n_step = 0
                 for a in range(n_active):
                     k = active[a]
                     if on[k] != MEMBER_RUNNING or not wsum[a] > 0:
@@ -382,7 +395,8 @@ cdef object stack_loop(const Net* net, Members* m, const floating* x, const floa
                     p = <floating*>m.params[k]
                     gk = grads + a * vector
                     if s.alpha != 0:
-                        batch_loss[a] += 0.5 * s.alpha * squared_weights(net, p) / wsum[a]
+                        batch_loss[a] += 0.5 * s.alpha * squares[n_step] / wsum[a]
+                        n_step += 1
                     if nonfinite(batch_loss[a]) or not optimizer_step(
                             s, m.steps[k][0] + 1, net, p, <floating*>m.state[k],
                             m.state_length[k], gk, <floating>(s.l2 + s.alpha / wsum[a]),
