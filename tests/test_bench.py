@@ -87,7 +87,8 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert cases == ["W1", "W1-100k", "W3-64-2t"]
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
-    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5"]
+    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5", "W6-sweep"]
+    assert run.selected_plugins(run.parse_args(["--only", "W6"])) == ["W6-sweep"]
     assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
