@@ -228,6 +228,9 @@ def stack_train(Model model, list optimizers, list params, list states,
     for i in range(n):
         if not 0 <= rows[i] < n:
             raise ValueError("order must hold row indices")
+    if shuffle_rows and state_rng[0] == 0 and state_rng[1] == 0 and state_rng[2] == 0 and \
+            state_rng[3] == 0:
+        raise ValueError("rng must be a seeded state (seed_rng): all zero never shuffles")
 
     cdef Members m
     m.n = n_members
