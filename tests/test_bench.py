@@ -404,7 +404,7 @@ def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
     for only in ("W6", "w6-xor", "W6-XOR"):
         args = run.parse_args(["--only", only, "--quick"])
         assert [c.id for c in run.selected_cases(args)] == ["W6-xor"]
-        assert run.selected_plugins(args) == []
+        assert run.selected_plugins(args) == (["W6-sweep"] if only == "W6" else [])
     args = run.parse_args(["--only", "W1"])
     assert "W6-xor" not in [c.id for c in run.selected_cases(args)]
     assert "nnpy-stack" in run.parse_args(["--systems", "nnpy-stack"]).systems
@@ -454,7 +454,7 @@ def test_w6_stack_system_times_one_fit_of_all_networks_per_network_step():
 
 
 def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, tmp_path):
-    status, out, _ = bench(capsys, "--only", "W6", "--quick", "--repeats", "2", "--rounds",
+    status, out, _ = bench(capsys, "--only", "W6-xor", "--quick", "--repeats", "2", "--rounds",
                            "2", "--out", str(tmp_path))
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -476,3 +476,24 @@ def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, 
     lone_target = next(t for text, t in verdicts.items() if "lone Network.fit" in text)
     assert lone_target["status"] in ("met", "missed")
     assert f"| {lone_target['target']} | **{lone_target['status']}** |" in md
+
+
+def test_w6_sweep_table_and_targets():
+    from nnpy.benchmarks import w6_sweep
+    points = w6_sweep.settings()
+    assert len(points) == 16 and {p["lr"] for p in points} == set(w6_sweep.LRS)
+
+    def system(seconds, accuracy):
+        return {"seconds": seconds, "times": [seconds], "accuracy": [accuracy] * 16}
+
+    result = {"workload": "W6-sweep", "quick": True, "repeats": 1, "settings": points,
+              "systems": {"nnpy-stack": system(1.0, 0.97), "nnpy": system(2.0, 0.97),
+                          "sklearn": system(20.0, 0.96)}}
+    verdicts = [t["met"] for t in w6_sweep.targets(result)]
+    assert verdicts == [False, True]            # 0.5x the lone fits; 20x scikit-learn
+    text = w6_sweep.markdown(result)
+    assert "**missed** | 0.500x" in text and "**met** | 20.0x faster" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 0.001 | ")]
+    assert "PyTorch not installed" in text and len(rows) == 4     # lr 1e-3, each alpha
+    result["systems"]["nnpy-stack"] = system(0.3, 0.97)
+    assert [t["met"] for t in w6_sweep.targets(result)] == [True, True]
