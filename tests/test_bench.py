@@ -87,8 +87,9 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert cases == ["W1", "W1-100k", "W3-64-2t"]
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
-    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5", "W6-cv"]
+    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5", "W6-cv", "W6-sweep"]
     assert run.selected_plugins(run.parse_args(["--only", "w6-cv"])) == ["W6-cv"]
+    assert run.selected_plugins(run.parse_args(["--only", "W6"])) == ["W6-cv", "W6-sweep"]
     assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
@@ -419,7 +420,7 @@ def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
     for only in ("W6", "w6-xor", "W6-XOR"):
         args = run.parse_args(["--only", only, "--quick"])
         assert [c.id for c in run.selected_cases(args)] == ["W6-xor"]
-        assert run.selected_plugins(args) == (["W6-cv"] if only == "W6" else [])
+        assert run.selected_plugins(args) == (["W6-cv", "W6-sweep"] if only == "W6" else [])
     args = run.parse_args(["--only", "W1"])
     assert "W6-xor" not in [c.id for c in run.selected_cases(args)]
     assert "nnpy-stack" in run.parse_args(["--systems", "nnpy-stack"]).systems
@@ -518,3 +519,24 @@ def test_w6_cv_target_needs_the_speed_and_the_same_best_params():
     text = w6_cv.markdown(_w6_cv_result(20.0, 4.0, same))
     assert "| NNGridSearchCV(NNClassifier) | 4 |" in text and "**missed** | 5.00x faster" in text
     assert "W6-cv" in dict(plugins.PLUGINS) and "W6-cv" in workloads.PLUGIN_WORKLOADS
+
+
+def test_w6_sweep_table_and_targets():
+    from nnpy.benchmarks import w6_sweep
+    points = w6_sweep.settings()
+    assert len(points) == 16 and {p["lr"] for p in points} == set(w6_sweep.LRS)
+
+    def system(seconds, accuracy):
+        return {"seconds": seconds, "times": [seconds], "accuracy": [accuracy] * 16}
+
+    result = {"workload": "W6-sweep", "quick": True, "repeats": 1, "settings": points,
+              "systems": {"nnpy-stack": system(1.0, 0.97), "nnpy": system(2.0, 0.97),
+                          "sklearn": system(20.0, 0.96)}}
+    verdicts = [t["met"] for t in w6_sweep.targets(result)]
+    assert verdicts == [False, True]            # 0.5x the lone fits; 20x scikit-learn
+    text = w6_sweep.markdown(result)
+    assert "**missed** | 0.500x" in text and "**met** | 20.0x faster" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 0.001 | ")]
+    assert "PyTorch not installed" in text and len(rows) == 4     # lr 1e-3, each alpha
+    result["systems"]["nnpy-stack"] = system(0.3, 0.97)
+    assert [t["met"] for t in w6_sweep.targets(result)] == [True, True]

@@ -13,6 +13,10 @@ How fit runs the members:
               activation, output and loss): the members step together, each weight's copies
               side by side in vector lanes (member index innermost), each member reading its
               own sample of its own shuffle order every step (core.lockstep_sgd).
+  batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
+              train together in core.stack_train, each batch's rows gathered once and their
+              first-layer weight gradients computed as one product, each member's arithmetic
+              train's (see nnpy._stack_batch).
   one by one  everything else: each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
@@ -43,6 +47,7 @@ from ._safefile import (members as archive_members, open_regular, read_array, re
                         read_npz, write_atomically)
 from ._training import (FitPlan, StartOverflow, diverged, epoch_done, first_budget, fit_start,
                         next_budget, overflow_stop, plan_fit, progress_bar, run_fit, state_for)
+from ._stack_batch import batched_fits, fit_batched
 from ._validation import as_int, as_matrix, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
                       Optimizer, Output, TrainingDiverged)
@@ -360,6 +365,8 @@ class NetworkStack:
                     net._check_finite_parameters()
                 if _lockstep_fits(first, plans):
                     _fit_lockstep(self._members, plans, histories, bar)
+                elif batched_fits(plans):
+                    fit_batched(self._members, plans, histories, bar)
                 else:
                     for k, net in enumerate(self._members):
                         _fit_one(k, net, plans[k], histories[k], bar)

@@ -95,3 +95,7 @@ include "sgd_per_sample.pxi" # train's loop for batches of one sample and plain 
 
 # Many small networks in lockstep, one sample each per step (nnpy.NetworkStack)
 include "lockstep.pxi"
+
+
+# Mini-batch training of many networks that share a shuffle order (nnpy.NetworkStack)
+include "stack_batch.pxi"

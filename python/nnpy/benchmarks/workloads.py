@@ -71,7 +71,7 @@ class Case:
 PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "nnpy-stack", "reference", "numpy", "torch", "sklearn")
 C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2", "c-lockstep")
 ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
-PLUGIN_WORKLOADS = ("W3-load", "W5", "W6-cv")  # bring their own module (plugins.py)
+PLUGIN_WORKLOADS = ("W3-load", "W5", "W6-cv", "W6-sweep")  # bring their own module (plugins.py)
 
 
 def cases(quick: bool) -> list[Case]:
