@@ -167,6 +167,7 @@ class _FitPlan:
     callback: Optional[Callback]
     most: int                   # the most threads a core call may use
     adapt_threads: bool         # n_threads was None: count the free cores before each call
+    dropout: float = 0.0        # the hidden layers' dropout rate (0: none)
 
     def optimizer(self, lr: float, state: _OptimizerState) -> Any:
         """A core.Optimizer at learning rate lr on the kept state."""
@@ -873,7 +874,7 @@ class Network:
             callback: Optional[Callback] = None,
             progress: bool = False, n_threads: Optional[int] = None,
             patience: Optional[int] = None, min_delta: float = 0.0, restore_best: bool = True,
-            class_weight: ClassWeight = None) -> History:
+            class_weight: ClassWeight = None, dropout: float = 0.0) -> History:
         """Trains by mini-batch gradient descent.
 
         Parameters
@@ -960,6 +961,13 @@ class Network:
             multiplied by its class's (sample_weight times class weight). Needs class
             targets: 1-D labels, one-hot rows, or 0/1 for one sigmoid output. "balanced" is
             n_samples / (n_classes * count) from the unweighted counts of the classes present.
+        dropout : float
+            Inverted dropout on the hidden layers (0 <= dropout < 1; 0, the default, is off):
+            while training, each hidden unit of each sample is dropped with this probability
+            and the kept ones are scaled by ``1/(1-dropout)``, so predict (which never drops)
+            sees the activations' expectation. The masks come from the network's seeded
+            generator, as the shuffle does: a fit is reproducible, on any number of threads.
+            ``History.loss`` is then the loss of the dropped-out forward passes.
 
         Returns
         -------
@@ -998,7 +1006,7 @@ class Network:
             optimizer=optimizer, momentum=momentum, nesterov=nesterov, betas=betas, eps=eps,
             l2=l2, alpha=alpha, sample_weight=sample_weight, validation=validation,
             callback=callback, n_threads=n_threads, patience=patience, min_delta=min_delta,
-            restore_best=restore_best, class_weight=class_weight)
+            restore_best=restore_best, class_weight=class_weight, dropout=dropout)
         bar = _progress_bar(plan.epochs) if progress else None
         history = History()
         try:
@@ -1018,7 +1026,7 @@ class Network:
                   validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]],
                   callback: Optional[Callback], n_threads: Optional[int],
                   patience: Optional[int], min_delta: float, restore_best: bool,
-                  class_weight: ClassWeight) -> _FitPlan:
+                  class_weight: ClassWeight, dropout: float = 0.0) -> _FitPlan:
         """fit's arguments checked and converted (ValueError/TypeError for a bad one), before
         anything is trained."""
         epochs = as_int(epochs, "epochs", 0)
@@ -1029,6 +1037,7 @@ class Network:
         settings = _optimizer_settings(optimizer, momentum, nesterov, betas, eps)
         l2 = as_float(l2, "l2", minimum=0.0)
         alpha = as_float(alpha, "alpha", minimum=0.0)
+        dropout = as_float(dropout, "dropout", minimum=0.0, below=1.0)
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, history)")
         X, Y = self._xy(X, Y, loss_name)
@@ -1050,7 +1059,7 @@ class Network:
         most = _threads(n_threads)
         return _FitPlan(X, Y, epochs, min(batch_size, len(X)), loss, loss_name, bool(shuffle),
                         settings, l2, alpha, sw, control, checked_validation, callback, most,
-                        n_threads is None)
+                        n_threads is None, dropout)
 
     def _run_fit(self, plan: _FitPlan, history: History, bar: Optional[_Tqdm],
                  postfix: Optional[Dict[str, Any]] = None) -> Optional[str]:
@@ -1082,10 +1091,11 @@ class Network:
         state = self._optimizer_state_for(settings)
         lr = control.rate(0, history)
         opt = plan.optimizer(lr, state)
-        run = core.Epochs(n, plan.batch_size, _TRAIN_BLOCK, plan.shuffle,
-                          int(self._rng.integers(2 ** 63)))
-        work = np.empty(model.train_work_size(plan.batch_size, _TRAIN_BLOCK, opt, most),
-                        self.dtype)
+        seed = int(self._rng.integers(2 ** 63))   # the shuffle's and the dropout's
+        run = core.Epochs(n, plan.batch_size, _TRAIN_BLOCK, plan.shuffle, seed)
+        dropout = {"dropout": plan.dropout, "dropout_seed": seed} if plan.dropout else {}
+        work = np.empty(model.train_work_size(plan.batch_size, _TRAIN_BLOCK, opt, most,
+                                              bool(plan.dropout)), self.dtype)
         while run.completed < epochs:
             room = 1 if per_epoch else \
                 min(epochs - run.completed, max_batches // batches_per_epoch + 1)
@@ -1094,7 +1104,7 @@ class Network:
             started = time.perf_counter()
             status, ran, completed = core.train(model, opt, run, self._flat, state.moments,
                                                 X, Y, sw, losses, max_batches, work,
-                                                interruptible, threads)
+                                                interruptible, threads, **dropout)
             max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
             if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
                 history.loss.extend(losses[:completed].tolist())

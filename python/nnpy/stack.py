@@ -13,8 +13,8 @@ How fit runs the members:
               hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
               the members step together, each weight's copies side by side in vector lanes
               (member index innermost), each member reading its own sample of its own shuffle
-              order every step (core.lockstep_sgd).
-  one by one  everything else: each member's epochs go through core.train, the compiled loop
+              order every step (core.lockstep_sgd); no dropout.
+  one by one  everything else (dropout included): each member's epochs go through core.train, the compiled loop
               a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
 back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
@@ -289,7 +289,7 @@ class NetworkStack:
             callback: Union[None, Callback, Sequence[Optional[Callback]]] = None,
             progress: bool = False, n_threads: Optional[int] = None,
             patience: Any = None, min_delta: PerMember = 0.0, restore_best: Any = True,
-            class_weight: Any = None) -> List[StackHistory]:
+            class_weight: Any = None, dropout: PerMember = 0.0) -> List[StackHistory]:
         """Trains every member as Network.fit would train it alone; returns a StackHistory
         per member.
 
@@ -298,7 +298,7 @@ class NetworkStack:
         (member k trains with the k-th): lr (numbers, callables lr(epoch) or nnpy.schedules;
         a schedule given for all members is copied for each), momentum, l2, alpha, eps,
         patience, min_delta, restore_best, class_weight (a list; a dict or "balanced" is for
-        all members), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
+        all members), dropout (members with dropout train one by one), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
         all members, or (n_networks, n_rows), a row per member (weight 0 outside a member's
         fold: cross-validation; bootstrap counts). validation: a pair (X_val, Y_val) as a tuple
         for all members, or a list of n_networks such pairs (or None). callback: one callable,
@@ -333,6 +333,7 @@ class NetworkStack:
             "min_delta": _per_member(min_delta, "min_delta", n_members),
             "restore_best": _per_member(restore_best, "restore_best", n_members),
             "class_weight": _per_member(class_weight, "class_weight", n_members),
+            "dropout": _per_member(dropout, "dropout", n_members),
         }
         plans = []
         for k, net in enumerate(self._members):
@@ -387,7 +388,7 @@ def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
             and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
             and all(p.settings[0] == "sgd" and p.settings[1] == 0 and p.alpha == 0
-                    for p in plans))
+                    and p.dropout == 0 for p in plans))
 
 
 def _fit_lockstep(members: List[Network], plans: List[_FitPlan],

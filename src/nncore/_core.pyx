@@ -35,6 +35,8 @@ from per_sample cimport (Width1, Width2, Width3, Width4, UpTo4, AnyWidth, Output
                          sample_gradients)
 from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
+from dropout cimport (Dropout, dropout_space, mask_row, mask_rows, row_key, times_keep,
+                     dropped_sample_gradients)
 
 cnp.import_array()
 

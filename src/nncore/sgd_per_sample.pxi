@@ -90,9 +90,15 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating
             bad = 0
             decay = <floating>(s.l2 + s.alpha / wsum)
             if Hidden is AnyWidth:
-                sample_loss = sample_gradients(net, params, X + row * n_in, Y + row * n_out,
-                                               grads, work, r.lay, lr, decay, &bad,
-                                               &overflowed)
+                if r.dropout != NULL:
+                    sample_loss = dropped_sample_gradients(
+                        net, params, X + row * n_in, Y + row * n_out, grads, work, r.lay, lr,
+                        decay, &bad, &overflowed, r.dropout,
+                        <uint64_t>(epochs.completed * epochs.n_rows + position))
+                else:
+                    sample_loss = sample_gradients(net, params, X + row * n_in,
+                                                   Y + row * n_out, grads, work, r.lay, lr,
+                                                   decay, &bad, &overflowed)
                 bad |= (overflowed != 0) << 1
             else:
                 sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out,
@@ -128,12 +134,12 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating
 
 
 # sgd_per_sample in its copy for the network: compiled for its hidden and output widths when
-# small_two_layer (sgd_per_sample_to picks the output's), else the general one.
+# small_two_layer (sgd_per_sample_to picks the output's), else (or with dropout) the general one.
 cdef int sgd_per_sample_for(Run* run, Epochs epochs, floating* params, const floating* X,
                             const floating* Y, const floating* weights, floating* grads,
                             floating* work) noexcept nogil:
     cdef Py_ssize_t n_hid = run.net.sizes[1]
-    if not small_two_layer(run.net):
+    if not small_two_layer(run.net) or run.dropout != NULL:
         return sgd_per_sample(<AnyWidth*>NULL, <AnyWidth*>NULL, run, epochs, params, X, Y,
                               weights, grads, work)
     elif n_hid == 1:
