@@ -247,6 +247,14 @@ def test_the_core_refuses_bad_rates_and_a_short_workspace():
         core.train(*args, 10, big, False, 1, 1.0, 0)
     with pytest.raises(ValueError, match="work"):
         core.train(*args, 10, small, False, 1, 0.5, 0)
+    read_only = np.zeros((3, 4))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        core.dropout_keep(model, 0.5, 0, 0, read_only)
+    with pytest.raises(ValueError, match="out"):
+        core.dropout_keep(model, 0.5, 0, 0, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="rate"):
+        core.dropout_keep(model, 0.0, 0, 0, np.zeros((3, 4)))
 
 
 # ---- NetworkStack and the estimators -----------------------------------------------------------

@@ -14,8 +14,9 @@ How fit runs the members:
               the members step together, each weight's copies side by side in vector lanes
               (member index innermost), each member reading its own sample of its own shuffle
               order every step (core.lockstep_sgd); no dropout.
-  one by one  everything else (dropout included): each member's epochs go through core.train, the compiled loop
-              a lone Network.fit uses (whole epochs per call, GIL released).
+  one by one  everything else (dropout included): each member's epochs go through
+              core.train, the compiled loop a lone Network.fit uses (whole epochs per call,
+              GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
 back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
 _run_fit, _epoch_done); a member that stops where its lone fit would stop or raise is frozen
@@ -298,8 +299,9 @@ class NetworkStack:
         (member k trains with the k-th): lr (numbers, callables lr(epoch) or nnpy.schedules;
         a schedule given for all members is copied for each), momentum, l2, alpha, eps,
         patience, min_delta, restore_best, class_weight (a list; a dict or "balanced" is for
-        all members), dropout (members with dropout train one by one), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
-        all members, or (n_networks, n_rows), a row per member (weight 0 outside a member's
+        all members), dropout (members with dropout train one by one), and betas
+        (n_networks pairs). sample_weight: (n_rows,) or a number for all members, or
+        (n_networks, n_rows), a row per member (weight 0 outside a member's
         fold: cross-validation; bootstrap counts). validation: a pair (X_val, Y_val) as a tuple
         for all members, or a list of n_networks such pairs (or None). callback: one callable,
         called as callback(epoch, history) with each member's own history, or a list of
