@@ -5,7 +5,7 @@ read-only memmaps, giving the same result as a C-contiguous copy in the working 
 for the post's API; the network's dtype for Network).
 
 Covers the post's API, Network and the scikit-learn estimators (skipped when nnpy.estimators
-or scikit-learn is missing). File loading is in test_files_robust.py.
+or scikit-learn is missing). File loading is in test_files.py.
 
 The classes of bad input the robustness tests try (issue 6), and where:
 
@@ -49,7 +49,7 @@ The classes of bad input the robustness tests try (issue 6), and where:
   threads (test_threads.py)        fit+fit, fit+predict/loss/gradients/accuracy on one network
   interrupts (test_interrupt.py)   SIGINT during fit: small and large batches, float32,
                                    momentum, callbacks
-  files (test_files_robust.py)     truncated at every length step, single bit flips, random
+  files (test_files.py)            truncated at every length step, single bit flips, random
                                    multi-byte damage, foreign files (empty, text, JSON, .npy,
                                    other .npz, empty zip, directory, missing), wrong member
                                    shapes/dtypes/values, missing or extra members, header
