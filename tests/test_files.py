@@ -836,7 +836,7 @@ def test_network2_not_json(tmp_path):
 
 
 # =============================================================================================
-# Issue 9, files: every writer is atomic and writes as open() would (mode, umask, symlinks,
+# Writers and readers: every writer is atomic and writes as open() would (mode, umask, symlinks,
 # bytes paths); readers refuse what is not a regular file without blocking; malformed content is
 # a ValueError naming the file and the field; `nnpy.io` is there after a plain `import nnpy`.
 # =============================================================================================

@@ -205,7 +205,7 @@ def test_ordinary_steps_do_not_warn(layers):
             nnpy.backPropogation(params, 0.5)
 
 
-# ---- issue 11: re-used objects are never ones a user can see ------------------------------
+# ---- re-used objects are never ones a user can see ------------------------------------------
 
 PARTS = {"forwardPass": ["A_prev0", "Z_0", "A_0", "A_prev1", "Z_1", "A_1", "error"],
          "deltas": ["delta_1", "delta_0"], "d_theta": ["d_theta_1", "d_theta_0"]}

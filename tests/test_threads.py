@@ -349,7 +349,7 @@ def test_the_guard_is_documented():
 
 
 # =============================================================================================
-# Issue 11: fit on several threads (OpenMP).
+# fit on several threads (OpenMP).
 #
 # * the weights after fit are bit-identical for any number of threads (each element of a product
 #   is one sum in a fixed order; threads split C's columns, never k), float32 and float64, odd

@@ -1,4 +1,4 @@
-"""Issue 6, item 1: every public entry point refuses bad input before any kernel runs, with a
+"""Input validation: every public entry point refuses bad input before any kernel runs, with a
 ValueError or TypeError whose message names the argument and what was expected; and accepts
 int, float32 and bool data, Fortran order, strided slices, transposes, read-only arrays and
 read-only memmaps, giving the same result as a C-contiguous copy in the working dtype (float64
@@ -7,7 +7,7 @@ for the post's API; the network's dtype for Network).
 Covers the post's API, Network and the scikit-learn estimators (skipped when nnpy.estimators
 or scikit-learn is missing). File loading is in test_files.py.
 
-The classes of bad input the robustness tests try (issue 6), and where:
+The classes of bad input the robustness tests try, and where:
 
   data (X, Y; x, y; y_hat)        -> ValueError / TypeError naming the argument
     wrong number of dimensions     0-D, 1-D where 2-D is needed, 3-D, 4-D     (here, properties)
