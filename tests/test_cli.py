@@ -180,7 +180,7 @@ def test_digits_progress_bar_on_a_terminal_only(capsys, monkeypatch):
 
 
 def test_no_progress_bar_into_a_pipe_or_log_file(tmp_path):
-    """The console run of the issue: the bar went into a log file."""
+    """Run from a console with stderr sent to a log file: no bar goes into the log."""
     pytest.importorskip("tqdm")
     with open(tmp_path / "log", "w") as log:
         done = subprocess.run([sys.executable, "-m", "nnpy", "xor", "--epochs", "20000",

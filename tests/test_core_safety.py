@@ -1,4 +1,4 @@
-"""Issue 9, the core's and Network's part: the safety floor.
+"""The core's and Network's safety floor.
 
 * every compiled entry point that writes into a caller's array refuses a read-only or
   self-overlapping (stride-0, as_strided) array with a ValueError naming it, before any write;

@@ -611,7 +611,7 @@ def test_tol_stop_and_convergence_warning(blobs):
 
 
 def test_huge_max_iter_is_an_upper_bound(blobs):
-    """max_iter far beyond memory is a bound, not an allocation (issue 9), for every solver;
+    """max_iter far beyond memory is a bound, not an allocation, for every solver;
     n_iter_no_change=np.inf (scikit-learn's "never stop early") is accepted."""
     X, y = blobs
     for solver in ("sgd", "adam"):
@@ -637,7 +637,7 @@ def test_verbose_prints_as_sklearn(blobs, capsys):
     assert ours.count("Validation score: ") == 3
 
 
-# ---- issue 9's regressor findings: no target squeezing --------------------------------------
+# ---- the regressor's targets: no target squeezing ------------------------------------------
 
 def test_regressor_constant_and_tiny_targets(torch_adam):
     """A constant target is learnt as itself (the old regressor predicted 3.575 for 3.7 and

@@ -545,7 +545,7 @@ def _entry(line, index, *values):
 
 
 @pytest.mark.parametrize("edit, line, words", [
-    # connections: the source index, and every other way a number can be wrong
+    # connections: a source index beyond unsigned int, and every other way a number can be wrong
     (_entry("connections", 0, HUGE, None), "connections", ["connection 0",
                                                           "connected_to_neuron", "unsigned int"]),
     (_entry("connections", 5, "4294967296", None), "connections", ["connection 5",

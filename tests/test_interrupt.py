@@ -1,4 +1,4 @@
-"""Issue 6, item 6: Ctrl-C during a long fit raises KeyboardInterrupt within half a second, with
+"""Interrupts: Ctrl-C during a long fit raises KeyboardInterrupt within half a second, with
 the weights of the last completed step in place.
 
 A child process starts a long fit and says when it is running; the test sends it SIGINT (what
@@ -6,7 +6,7 @@ Ctrl-C sends) and notes the time; the child notes when KeyboardInterrupt reached
 and checks the weights (finite, changed from the start: at least one completed step, and the
 network still usable). Both times come from CLOCK_MONOTONIC (time.monotonic), which the
 processes of one Linux machine share, so the latency is from the signal to the exception. The
-bar is the issue's 0.5 s.
+bar is 0.5 s.
 """
 import json
 import os
@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child: POSIX only")
 
-LATENCY_BAR = 0.5  # seconds, issue 6
+LATENCY_BAR = 0.5  # seconds: Ctrl-C must answer within this
 
 CHILD = textwrap.dedent(r"""
     import json, signal, sys, time

@@ -1,4 +1,4 @@
-"""Issue 6, item 7: 10,000 predict calls and 100 fit calls grow traced memory (tracemalloc, which
+"""Memory: 10,000 predict calls and 100 fit calls grow traced memory (tracemalloc, which
 sees numpy's allocations) by less than 1 MB and resident memory by less than 10 MB. Also the
 post's API in a loop, and the workspace of one large batch (it must grow linearly with the
 batch, not quadratically)."""

@@ -1,4 +1,4 @@
-"""Issue 6, item 2: sigmoid and the losses neither overflow nor warn for huge inputs (1e300);
+"""Numerics: sigmoid and the losses neither overflow nor warn for huge inputs (1e300);
 training that diverges (NaN or infinite weights) stops with a clear error (TrainingDiverged)
 and leaves the weights of the last finite step in place."""
 import warnings

@@ -1,4 +1,4 @@
-"""Issue 6, item 4: property-based tests. Random shapes (zero-sized included), dtypes, memory
+"""Property-based tests. Random shapes (zero-sized included), dtypes, memory
 layouts (C, Fortran, transposed, strided, reversed, read-only) and values (NaN, infinities,
 huge and tiny numbers) go into every public function; only the documented exceptions come out
 (ValueError and TypeError for bad input, TrainingDiverged from fit), and an accepted input gives

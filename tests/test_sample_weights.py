@@ -50,8 +50,9 @@ def test_loss_and_gradients_do_not_depend_on_the_weights_scale(data, c):
         np.testing.assert_allclose(db, eb, rtol=1e-13, atol=1e-17)
 
 
-def test_the_issue_examples():
-    """[1e308] * 4 gave loss 0.0 and zero gradients, [5e-324] * 4 loss 0.0 and NaN gradients."""
+def test_huge_and_subnormal_sample_weights_give_the_unweighted_loss_and_gradients():
+    """Equal weights of 1e308 (whose sum overflows) or 5e-324 (subnormal) give the unweighted
+    loss and gradients, not loss 0.0 with zero or NaN gradients."""
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
     Y = np.array([[0], [1], [1], [0]], float)
     net = Network([2, 4, 1], seed=0)

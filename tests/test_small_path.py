@@ -1,4 +1,4 @@
-"""Per-sample plain SGD on small networks (issue 11). Layers whose widths are all at most 4
+"""Per-sample plain SGD on small networks. Layers whose widths are all at most 4
 (each of the post's 2-2-1) run copies of the per-sample passes compiled for their widths, the
 SGD step and its finiteness check folded into the gradient pass; a network with one hidden
 layer of at most 4 units and at most 4 outputs trains in a loop compiled for those widths (the

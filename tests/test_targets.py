@@ -79,7 +79,7 @@ def _entry_points(net, X, Y):
 
 
 BAD_SIGMOID = [
-    ([[0], [2], [2], [0]], r"\[0, 1\].*got 2\.0 at index \(1, 0\)"),   # the issue's: loss -12.38
+    ([[0], [2], [2], [0]], r"\[0, 1\].*got 2\.0 at index \(1, 0\)"),   # once trained to loss -12.38
     ([[0], [1], [-0.5], [0]], r"\[0, 1\].*got -0\.5"),
     ([[0], [1], [1.0000001], [0]], r"\[0, 1\]"),
 ]
@@ -161,7 +161,7 @@ def test_mse_takes_any_finite_targets():
         net.loss(X4, [[0], [np.inf], [0], [0]])
 
 
-def test_the_issue_example_no_longer_trains_to_a_negative_loss():
+def test_cross_entropy_targets_outside_0_1_are_refused_not_trained_to_a_negative_loss():
     net = Network([2, 4, 1], loss="cross_entropy", seed=0)
     with pytest.raises(ValueError, match="Y must hold values in"):
         net.fit(X4, [[0], [2], [2], [0]], epochs=200, lr=1.0)

@@ -1,13 +1,13 @@
-"""Issue 6, item 1: every public entry point refuses bad input before any kernel runs, with a
+"""Input validation: every public entry point refuses bad input before any kernel runs, with a
 ValueError or TypeError whose message names the argument and what was expected; and accepts
 int, float32 and bool data, Fortran order, strided slices, transposes, read-only arrays and
 read-only memmaps, giving the same result as a C-contiguous copy in the working dtype (float64
 for the post's API; the network's dtype for Network).
 
 Covers the post's API, Network and the scikit-learn estimators (skipped when nnpy.estimators
-or scikit-learn is missing). File loading is in test_files_robust.py.
+or scikit-learn is missing). File loading is in test_files.py.
 
-The classes of bad input the robustness tests try (issue 6), and where:
+The classes of bad input the robustness tests try, and where:
 
   data (X, Y; x, y; y_hat)        -> ValueError / TypeError naming the argument
     wrong number of dimensions     0-D, 1-D where 2-D is needed, 3-D, 4-D     (here, properties)
@@ -49,7 +49,7 @@ The classes of bad input the robustness tests try (issue 6), and where:
   threads (test_threads.py)        fit+fit, fit+predict/loss/gradients/accuracy on one network
   interrupts (test_interrupt.py)   SIGINT during fit: small and large batches, float32,
                                    momentum, callbacks
-  files (test_files_robust.py)     truncated at every length step, single bit flips, random
+  files (test_files.py)            truncated at every length step, single bit flips, random
                                    multi-byte damage, foreign files (empty, text, JSON, .npy,
                                    other .npz, empty zip, directory, missing), wrong member
                                    shapes/dtypes/values, missing or extra members, header
@@ -68,6 +68,8 @@ import pytest
 
 import nnpy
 from nnpy import Network, backPropogation, cost, forwardPass, init_net, sigmoid, sigmoid_prime
+from nnpy._epochs import labels_as_targets
+from nnpy._validation import as_matrix, as_targets
 
 BAD = (ValueError, TypeError)
 
@@ -128,6 +130,8 @@ BAD_DATA = [
     ("dict", lambda s: {"a": 1}, TypeError, []),
 ]
 BAD_DATA_IDS = [b[0] for b in BAD_DATA]
+# one class of bad data per way the data checks refuse (TestNetworkData's wiring test)
+WIRING_CASES = ("nan", "inf", "complex", "string", "ragged")
 
 
 def _post_params(seed=0):
@@ -371,6 +375,30 @@ class TestNetworkConstructor:
         assert Network([3, 2], dtype=dtype, seed=0).dtype in (np.float32, np.float64)
 
 
+class TestDataChecks:
+    """The checks every data argument of Network goes through (nnpy._validation), each class
+    of bad data at each dtype: a ValueError or TypeError naming the argument. X is checked by
+    as_matrix, Y by as_targets after labels_as_targets (as Network does); the entry points'
+    wiring to them is TestNetworkData.test_bad_data_is_refused_naming_the_argument."""
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    @pytest.mark.parametrize("case", BAD_DATA, ids=BAD_DATA_IDS)
+    @pytest.mark.parametrize("name,allow_1d", [("X", True), ("validation X", False)])
+    def test_as_matrix(self, dtype, case, name, allow_1d):
+        _, make, exc, words = case
+        with raises(exc, name, *words):
+            as_matrix(make((6, 3)), name, dtype, 3, allow_1d=allow_1d)
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    @pytest.mark.parametrize("case", BAD_DATA, ids=BAD_DATA_IDS)
+    @pytest.mark.parametrize("name", ["Y", "validation Y"])
+    def test_as_targets(self, dtype, case, name):
+        _, make, exc, words = case
+        with raises(exc, name, *words):
+            as_targets(labels_as_targets(make((6, 2)), name, 6, "sigmoid", 2, dtype),
+                       name, 6, 2, dtype)
+
+
 class TestNetworkData:
     """predict, loss, gradients, accuracy and fit, each with each class of bad data."""
 
@@ -387,21 +415,29 @@ class TestNetworkData:
 
     METHODS = ["predict", "loss", "gradients", "accuracy", "fit", "fit-validation"]
 
-    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
     @pytest.mark.parametrize("method,which", [(m, w) for m in METHODS for w in "XY"
                                               if (m, w) != ("predict", "Y")])
-    @pytest.mark.parametrize("case", BAD_DATA, ids=BAD_DATA_IDS)
-    def test_bad_data(self, dtype, method, which, case):
-        _, make, exc, words = case
-        net = Network([3, 4, 2], seed=0, dtype=dtype)
-        before = net.copy()
-        X, Y = _data()
-        bad = make(X.shape if which == "X" else Y.shape)
-        args = (bad, Y) if which == "X" else (X, bad)
-        name = which if method != "fit-validation" else "validation " + which
-        with raises(exc, name, *words):
-            self._calls(net, X, Y)[method](*args)
-        assert np.array_equal(net._flat, before._flat), "refused input changed the weights"
+    def test_bad_data_is_refused_naming_the_argument(self, method, which):
+        """Each entry point and data argument reaches the data checks (TestDataChecks has every
+        class of bad data): refused before the weights change, naming the argument, at both
+        dtypes, for each way of failing: non-finite values (which the compiled predictor
+        hands to the general path), a dtype that is not real numbers, data numpy cannot
+        make an array of."""
+        for dtype in (np.float64, np.float32):
+            for case in BAD_DATA:
+                if case[0] not in WIRING_CASES:
+                    continue
+                _, make, exc, words = case
+                net = Network([3, 4, 2], seed=0, dtype=dtype)
+                before = net.copy()
+                X, Y = _data()
+                bad = make(X.shape if which == "X" else Y.shape)
+                args = (bad, Y) if which == "X" else (X, bad)
+                name = which if method != "fit-validation" else "validation " + which
+                with raises(exc, name, *words):
+                    self._calls(net, X, Y)[method](*args)
+                assert np.array_equal(net._flat, before._flat), \
+                    ("refused input changed the weights", dtype, case[0])
 
     @pytest.mark.parametrize("method", METHODS)
     @pytest.mark.parametrize("X,words", [
