@@ -23,9 +23,11 @@ from cython.parallel cimport prange, parallel, threadid
 
 from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
                           times_derivative,
-                          softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
+                          softmax_rows, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
-                          SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
+                          SOFTMAX, N_ACTIVATIONS)
+from losses cimport (row_loss, row_output_delta, activate_or_exp, activation_or_exp, MSE,
+                     CROSS_ENTROPY, ABSOLUTE_ERROR, HUBER, POISSON, N_LOSSES, EXP)
 from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
 
@@ -69,7 +71,9 @@ cdef enum:
     ADAM = 1          # Adam, as torch.optim.Adam
 
 ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_IDENTITY, ACT_SOFTMAX = SIGMOID, TANH, RELU, IDENTITY, SOFTMAX
+ACT_EXP = EXP
 LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
+LOSS_ABSOLUTE_ERROR, LOSS_HUBER, LOSS_POISSON = ABSOLUTE_ERROR, HUBER, POISSON
 OPT_SGD, OPT_ADAM = SGD, ADAM
 STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_OVERFLOWED = (OK, DIVERGED, INTERRUPTED,
                                                                      OVERFLOWED)
@@ -88,6 +92,7 @@ cdef struct Net:
     int hidden                # activation of layers 1 .. L-1
     int output                # activation of layer L
     int loss                  # the loss trained and reported
+    double huber_delta        # HUBER's delta (unused by the other losses)
 
 
 cdef class Model:
@@ -97,9 +102,10 @@ cdef class Model:
     cdef readonly int hidden     # ACT_* of the hidden layers
     cdef readonly int output     # ACT_* of the output layer
     cdef readonly int loss       # LOSS_*
+    cdef readonly double huber_delta  # HUBER's delta
     cdef Net net
 
-    def __init__(self, sizes, int hidden, int output, int loss):
+    def __init__(self, sizes, int hidden, int output, int loss, double huber_delta=1.0):
         cdef const Py_ssize_t[::1] widths
         cdef Py_ssize_t l
         array = np.array(sizes, dtype=np.intp)
@@ -114,23 +120,29 @@ cdef class Model:
                              f"{MAX_PARAMS} are supported")
         if hidden < 0 or hidden >= N_ACTIVATIONS or hidden == SOFTMAX:
             raise ValueError(f"unknown hidden activation code {hidden}")
-        if output < 0 or output >= N_ACTIVATIONS:
+        if (output < 0 or output >= N_ACTIVATIONS) and output != EXP:
             raise ValueError(f"unknown output activation code {output}")
-        if loss != MSE and loss != CROSS_ENTROPY:
+        if loss < 0 or loss >= N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
-        # the output deltas the core knows: mse with an elementwise output, cross-entropy with
-        # a sigmoid (binary) or softmax (categorical) output
+        if not huber_delta > 0 or huber_delta == float("inf"):
+            raise ValueError(f"huber_delta must be a positive finite number, got {huber_delta}")
+        # the output deltas the core knows: mse, absolute error and Huber with an elementwise
+        # output, cross-entropy with a sigmoid (binary) or softmax (categorical) output, poisson
+        # with exp (and exp with poisson only)
         if (output == SOFTMAX and loss != CROSS_ENTROPY) or (
-                loss == CROSS_ENTROPY and output != SIGMOID and output != SOFTMAX):
+                loss == CROSS_ENTROPY and output != SIGMOID and output != SOFTMAX) or (
+                (output == EXP) != (loss == POISSON)):
             raise ValueError(f"output code {output} does not train with loss code {loss}")
         array.flags.writeable = False
         self.sizes = array
         widths = array
         self.hidden, self.output, self.loss = hidden, output, loss
+        self.huber_delta = huber_delta
         self.net.sizes = &widths[0]
         self.net.n_layers = len(array) - 1
         self.net.n_params = total
         self.net.hidden, self.net.output, self.net.loss = hidden, output, loss
+        self.net.huber_delta = huber_delta
 
     @property
     def n_params(self):
@@ -480,7 +492,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
     cdef unsigned int bad = 0
     for i in range(rows):
         bad |= any_nonfinite(z + i * n + lo, hi - lo)
-        activate(kind, z + i * n + lo, 1, hi - lo)
+        activate_or_exp(kind, z + i * n + lo, 1, hi - lo)
     return bad
 
 
@@ -490,7 +502,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
 cdef unsigned int activate_serial(int kind, floating* z, Py_ssize_t rows,
                                   Py_ssize_t n) noexcept nogil:
     cdef unsigned int bad = any_nonfinite(z, rows * n)
-    activate(kind, z, rows, n)
+    activate_or_exp(kind, z, rows, n)
     return bad
 
 
@@ -645,10 +657,10 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         row = rows[first + i] if rows != NULL else first + i
         if weights != NULL:
             weight = weights[row]
-        loss_sum += weight * row_loss(net.output, net.loss, a + i * n_last,
+        loss_sum += weight * row_loss(net.output, net.loss, net.huber_delta, a + i * n_last,
                                       work + lay.z_out + i * n_last, y + row * n_last, n_last)
-        row_output_delta(net.output, net.loss, a + i * n_last, y + row * n_last, weight,
-                         delta + i * n_last, n_last)
+        row_output_delta(net.output, net.loss, net.huber_delta, a + i * n_last,
+                         y + row * n_last, weight, delta + i * n_last, n_last)
 
     # Layers from the top: weight gradients, then the deltas passed down
     offset = net.n_params
@@ -803,10 +815,10 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
     elif kind == SOFTMAX:
         softmax_rows(a, 1, n_out)
     elif Outputs is AnyWidth:
-        activate(kind, a, 1, n_out)
+        activate_or_exp(kind, a, 1, n_out)
     else:
         for j in range(n_out):
-            a[j] = activation(kind, a[j])
+            a[j] = activation_or_exp(kind, a[j])
     return probe
 
 
@@ -991,8 +1003,10 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
         acts_offset += net.sizes[l + 1]  # just past A_L
 
     # Output delta and loss
-    sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
-    row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
+    sample_loss = row_loss(net.output, net.loss, net.huber_delta, a, work + lay.z_out, y,
+                           n_last)
+    row_output_delta(net.output, net.loss, net.huber_delta, a, y, <floating>1, delta,
+                     n_last)
 
     # Layers from the top: the updates, then the deltas passed down
     offset = net.n_params
@@ -1545,8 +1559,9 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     bad[0] |= nonfinite(probe) << 1
 
     # Output deltas and loss
-    sample_loss = row_loss(net.output, net.loss, a_out, z_out, y, n_out)
-    row_output_delta(net.output, net.loss, a_out, y, <floating>1, d_out, n_out)
+    sample_loss = row_loss(net.output, net.loss, net.huber_delta, a_out, z_out, y, n_out)
+    row_output_delta(net.output, net.loss, net.huber_delta, a_out, y, <floating>1, d_out,
+                     n_out)
 
     # Output layer's step and hidden deltas, then the hidden layer's step
     bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, d_out, grads + top, d_hid,
