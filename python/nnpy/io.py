@@ -7,8 +7,10 @@ plain .npz (a zip of .npy files, as `np.savez` writes it) holding
                  {"format": "nnpy.Network", "version": 2, "sizes": [...],
                   "dtype": "float64" | "float32",
                   "activation": "sigmoid" | "tanh" | "relu" | "identity",
-                  "output": "sigmoid" | "softmax" | "identity",
-                  "loss": "mse" | "cross_entropy", "init": ..., "nnpy_version": ...,
+                  "output": "sigmoid" | "softmax" | "identity" | "exp",
+                  "loss": "mse" | "cross_entropy" | "absolute_error" | "huber" | "poisson",
+                  "huber_delta": d (only where it is not 1.0 or the loss is huber),
+                  "init": ..., "nnpy_version": ...,
                   "optimizer": null | {"name": "sgd", "momentum": m, "nesterov": bool,
                                        "step": t} | {"name": "adam", "betas": [b1, b2],
                                        "eps": e, "step": t}}
@@ -70,7 +72,8 @@ _READS = (1, 2)   # the versions load_network reads
 
 _REQUIRED = {1: ("format", "version", "sizes", "dtype", "output", "loss"),
              2: ("format", "version", "sizes", "dtype", "activation", "output", "loss")}
-_OPTIONAL = {1: ("init", "nnpy_version"), 2: ("init", "nnpy_version", "optimizer")}
+_OPTIONAL = {1: ("init", "nnpy_version"),
+             2: ("init", "nnpy_version", "optimizer", "huber_delta")}
 _MAX_HEADER_BYTES = 1 << 20        # a header is a few hundred bytes; refuse to inflate more
 _NPY_HEADER_ALLOWANCE = 1 << 16    # bytes an .npy member may hold beyond its data
 
@@ -94,6 +97,8 @@ def save_network(net: Network, path: PathLike | IO[bytes]) -> None:
               "dtype": net.dtype.name, "activation": net.activation, "output": net.output,
               "loss": net.loss_name, "init": net.init, "nnpy_version": __version__,
               "optimizer": _optimizer_header(optimizer)}
+    if net.loss_name == "huber" or net.huber_delta != 1.0:  # 1.0: the default
+        header["huber_delta"] = net.huber_delta
     arrays = {"header": np.array(json.dumps(header))}
     start = 0
     for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
@@ -334,6 +339,11 @@ def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, 
     if "init" in header and header["init"] not in _model.INITS:
         raise ValueError(f"{name}: unknown init {header['init']!r}")
     _check_optimizer_header(header.get("optimizer"), name)
+    if "huber_delta" in header:
+        try:
+            _model.check_huber_delta(header["huber_delta"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}: {err}") from None
     if "nnpy_version" in header and not isinstance(header["nnpy_version"], str):
         raise ValueError(f"{name}: nnpy_version must be a string")
     return sizes
@@ -397,6 +407,7 @@ def _load_zip(zf: zipfile.ZipFile, name: str, seed: int | None) -> Network:
     from .network import Network, _OptimizerState
     net = Network(sizes, activation=header.get("activation", "sigmoid"),
                   output=header["output"], loss=header["loss"],
+                  huber_delta=header.get("huber_delta", 1.0),
                   init=header.get("init", "xavier"), dtype=dtype, seed=seed)
     flat = np.concatenate([a for l in range(n_layers)
                            for a in (arrays["W_%d" % l].ravel(), arrays["b_%d" % l])])
