@@ -21,8 +21,9 @@ two follow the same path (to rounding, which chaotic training amplifies over man
     power_t, max_iter (epochs, or lbfgs iterations), shuffle, random_state, tol, verbose,
     warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
     beta_1, beta_2, epsilon, n_iter_no_change, max_fun (lbfgs)
-    NNRegressor also has scikit-learn's first parameter `loss` ("squared_error" only: nnpy has
-    no exponential output for "poisson").
+    NNRegressor also has scikit-learn's first parameter `loss`: "squared_error" and "poisson"
+    (an exp output) as scikit-learn's MLPRegressor has them, and "absolute_error" and "huber"
+    (Huber's delta: `huber_delta`, nnpy's, default 1.0).
     dtype  nnpy's own: None (default: follow X, as scikit-learn does: float32 X gives float32
            coefs_, intercepts_ and predictions, anything else float64; warm starts and
            partial_fit keep the fitted network's), np.float64 or np.float32.
@@ -86,6 +87,7 @@ Where nnpy differs from scikit-learn, in detail:
   squared errors (the function whose gradient both libraries follow); scikit-learn reports
   the mean over outputs, and its lbfgs line search sees that mean with the gradient of the
   sum, so its lbfgs iterates differ there. tol applies to nnpy's value.
+  loss="poisson"'s loss_ is scikit-learn's (half the Poisson deviance, summed over outputs).
 - coefs_ / intercepts_ are read-only: in-place edits raise ValueError instead of being lost.
 - Sparse X is not accepted (nnpy's core is dense): convert with X.toarray().
 - partial_fit is absent with solver="lbfgs" for both estimators (scikit-learn's regressor
@@ -140,7 +142,12 @@ _HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid",
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
-    "softmax": ("softmax", "cross_entropy")}
+    "softmax": ("softmax", "cross_entropy"), "exp": ("exp", "poisson")}
+# NNRegressor's loss (scikit-learn's names) -> nnpy.Network's; scikit-learn's MLPRegressor has
+# the first and the last, its SGDRegressor and HistGradientBoostingRegressor the others
+_REGRESSION_LOSS: dict[str, Loss] = {"squared_error": "mse", "absolute_error": "absolute_error",
+                                     "huber": "huber", "poisson": "poisson"}
+_SKLEARN_LOSS: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _REGRESSION_LOSS.items()}
 # nnpy.Network's name of a hidden activation -> scikit-learn's
 _SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
@@ -154,6 +161,7 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 # The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
 HiddenActivation = Literal["identity", "logistic", "tanh", "relu"]
 Solver = Literal["lbfgs", "sgd", "adam"]
+RegressionLoss = Literal["squared_error", "absolute_error", "huber", "poisson"]
 LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]
 # what check_random_state takes: a seed, a RandomState, or None for numpy's global one
 RandomState = Union[int, np.random.RandomState, None]
@@ -433,7 +441,7 @@ class _BaseMLP(BaseEstimator):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
         sizes = network.sizes
         defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _SKLEARN_HIDDEN[
-            network.activation], "dtype": network.dtype.type}
+            network.activation], "dtype": network.dtype.type, **cls._defaults_for(network)}
         estimator = cls(**{**defaults, **params})
         estimator._validate_params()
         hidden = estimator.hidden_layer_sizes
@@ -441,8 +449,11 @@ class _BaseMLP(BaseEstimator):
         for name, given, wanted in (("hidden_layer_sizes", hidden, defaults[
                 "hidden_layer_sizes"]), ("activation", estimator.activation,
                 defaults["activation"]), ("dtype", network.dtype if estimator.dtype is None else
-                                as_dtype(estimator.dtype), network.dtype)):
-            if given != wanted:
+                                as_dtype(estimator.dtype), network.dtype),
+                ("loss", getattr(estimator, "loss", None), defaults.get("loss")),
+                ("huber_delta", getattr(estimator, "huber_delta", None),
+                 defaults.get("huber_delta"))):
+            if wanted is not None and given != wanted:
                 raise ValueError(f"{name}={params[name]!r} disagrees with the network's "
                                  f"{wanted!r}; leave it out to take the network's")
         binarizer = estimator._binarizer_for(network, classes)
@@ -492,8 +503,8 @@ class _BaseMLP(BaseEstimator):
         sklearn.exceptions.NotFittedError
             For an unfitted MLP (a ValueError).
         ValueError
-            For what nnpy cannot represent (loss="poisson"; sparse or otherwise altered
-            ``coefs_``), saying what.
+            For what nnpy cannot represent (sparse or otherwise altered ``coefs_``), saying
+            what.
         """
         kind = cls._sklearn_class()
         if not isinstance(mlp, kind):
@@ -501,11 +512,9 @@ class _BaseMLP(BaseEstimator):
                             f"{kind.__name__}, got {type(mlp).__name__}")
         check_is_fitted(mlp, ("coefs_", "intercepts_", "out_activation_"))
         params = mlp.get_params()
-        if params.get("loss", "squared_error") != "squared_error" or \
-                mlp.out_activation_ not in _OUTPUT:
-            raise ValueError(f"this {kind.__name__} has loss={params.get('loss')!r} and "
-                             f"out_activation_={mlp.out_activation_!r}: nnpy has no "
-                             "exponential output layer (poisson); only squared_error")
+        if mlp.out_activation_ not in _OUTPUT:
+            raise ValueError(f"this {kind.__name__} has out_activation_="
+                             f"{mlp.out_activation_!r}, which nnpy does not have")
         weights, biases = _sklearn_layers(mlp)
         output, loss = _OUTPUT[mlp.out_activation_]
         network = Network([weights[0].shape[1], *(w.shape[0] for w in weights)],
@@ -549,6 +558,10 @@ class _BaseMLP(BaseEstimator):
         params = self.get_params()
         params.pop("dtype")
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
+        params.pop("huber_delta", None)   # nnpy's
+        if params.get("loss", "squared_error") not in ("squared_error", "poisson"):
+            raise ValueError(f"scikit-learn's MLPRegressor has no loss={params['loss']!r} "
+                             "(only 'squared_error' and 'poisson')")
         mlp = self._sklearn_class()(**params)
         net = self.network_
         mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]
@@ -592,10 +605,6 @@ class _BaseMLP(BaseEstimator):
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         hidden = [int(width) for width in hidden]
-        loss = getattr(self, "loss", "squared_error")
-        if loss != "squared_error":
-            raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
-                             "output layer); use loss='squared_error'")
         assigned = "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__ \
             and "_assigned_intercepts" in self.__dict__ and (self.warm_start or incremental)
         first_pass = not (hasattr(self, "network_") or assigned) or \
@@ -698,8 +707,10 @@ class _BaseMLP(BaseEstimator):
 
     def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
+        loss = _REGRESSION_LOSS.get(getattr(self, "loss", None), loss)  # NNRegressor's
         return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
-                       loss=loss, dtype=dtype, seed=0)
+                       loss=loss, huber_delta=getattr(self, "huber_delta", 1.0), dtype=dtype,
+                       seed=0)
 
     def _initialize(self, Y: np.ndarray, layer_units: list[int], rs: np.random.RandomState,
                     dtype: np.dtype[Any]) -> None:
@@ -1271,6 +1282,11 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     @staticmethod
+    def _defaults_for(network: Network) -> dict[str, Any]:
+        """from_network's defaults taken from the network beyond the layers: none."""
+        return {}
+
+    @staticmethod
     def _sklearn_class() -> type[BaseEstimator]:  # MLPClassifier
         from sklearn.neural_network import MLPClassifier
         return MLPClassifier
@@ -1380,8 +1396,13 @@ class NNRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    loss : {"squared_error"}
-        scikit-learn's first parameter; nnpy has no exponential output for "poisson".
+    loss : {"squared_error", "absolute_error", "huber", "poisson"}
+        scikit-learn's first parameter. "squared_error" (0.5 * the squared error) and
+        "poisson" (an exp output, half the Poisson deviance: y must be non-negative) as
+        scikit-learn's MLPRegressor has them; "absolute_error" (|y - prediction|) and "huber"
+        (0.5 * d**2 for |d| <= huber_delta, else huber_delta * (|d| - 0.5 * huber_delta))
+        with an identity output, by their names in scikit-learn's other regressors. Each is
+        summed over the outputs and averaged over the samples (loss_, loss_curve_).
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate
         As in `NNClassifier`.
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start
@@ -1390,6 +1411,9 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         As in `NNClassifier`.
     epsilon, n_iter_no_change, max_fun, dtype
         As in `NNClassifier`.
+    huber_delta : float, default 1.0
+        nnpy's: Huber's delta (as torch's HuberLoss names it; 1.0 its default), where the
+        "huber" loss turns from quadratic to linear. Only loss="huber" reads it.
 
     Attributes
     ----------
@@ -1403,10 +1427,12 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         scikit-learn's description of the fitted model.
     """
 
-    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
-                                    "loss": [StrOptions({"squared_error", "poisson"})]}
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")]}
 
-    def __init__(self, loss: Literal["squared_error"] = "squared_error",
+    def __init__(self, loss: RegressionLoss = "squared_error",
                  hidden_layer_sizes: Union[int, Sequence[int], np.ndarray] = (100,),
                  activation: HiddenActivation = "relu", *, solver: Solver = "adam",
                  alpha: float = 0.0001, batch_size: Union[int, Literal["auto"]] = "auto",
@@ -1418,10 +1444,12 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
+                 huber_delta: float = 1.0) -> None:
         self.loss = loss
+        self.huber_delta = huber_delta
         shared = dict(locals())  # every other parameter, passed on as it came
-        for name in ("self", "loss", "__class__"):
+        for name in ("self", "loss", "huber_delta", "__class__"):
             shared.pop(name, None)
         super().__init__(**shared)
 
@@ -1500,6 +1528,10 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = cast(np.ndarray, column_or_1d(y, warn=True))  # scikit-learn is untyped
         Y = as_array(y.reshape(len(y), -1), "y", dtype)
+        if self.loss == "poisson" and Y.size and float(Y.min()) < 0:
+            name = "y_val" if validation else "y"
+            raise ValueError(f"{name} must hold non-negative values for loss='poisson' (counts "
+                             f"or rates), got {float(Y.min())!r}")
         # the squared error of targets this large overflows (before any training could help):
         # say so, rather than letting a step go non-finite
         limit = np.sqrt(np.finfo(dtype).max) / 4
@@ -1511,8 +1543,15 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                              "TransformedTargetRegressor(transformer=StandardScaler()).")
         return X, Y
 
-    def _out_activation(self) -> Literal["identity"]:
-        return "identity"
+    def _out_activation(self) -> Literal["identity", "exp"]:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    @staticmethod
+    def _defaults_for(network: Network) -> dict[str, Any]:
+        """from_network's defaults taken from the network beyond the layers: its loss (by
+        scikit-learn's name) and Huber's delta."""
+        loss = _SKLEARN_LOSS.get(network.loss_name)
+        return {} if loss is None else {"loss": loss, "huber_delta": network.huber_delta}
 
     @staticmethod
     def _sklearn_class() -> type[BaseEstimator]:  # MLPRegressor
@@ -1524,8 +1563,11 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         """None (a regressor has no labels), once `network` is known to be a regression's."""
         if classes is not None:
             raise ValueError(f"a regressor has no classes, got classes={classes!r}")
-        if network.output != "identity" or network.loss_name != "mse":
-            raise ValueError(f"a regressor's network has an identity output with loss 'mse'; "
+        if (network.output, network.loss_name) not in (
+                ("identity", "mse"), ("identity", "absolute_error"), ("identity", "huber"),
+                ("exp", "poisson")):
+            raise ValueError(f"a regressor's network has an identity output with loss 'mse', "
+                             f"'absolute_error' or 'huber', or an exp output with 'poisson'; "
                              f"this one has a {network.output} output with loss "
                              f"{network.loss_name!r}")
         return None
