@@ -350,3 +350,13 @@ def test_a_file_with_a_bad_huber_delta_is_refused(tmp_path):
     np.savez(bad, header=np.array(json.dumps(header)), **arrays)
     with pytest.raises(ValueError, match="huber_delta"):
         Network.load(bad)
+
+
+def test_fann_refuses_the_exp_output(tmp_path):
+    net = Network([2, 3, 1], output="exp", seed=0)
+    with pytest.raises(ValueError, match="FANN cannot represent a 'exp' output layer"):
+        nnpy.io.to_fann(net, tmp_path / "net.net")
+    huber = Network([2, 3, 1], activation="tanh", output="identity", loss="huber", seed=0)
+    nnpy.io.to_fann(huber, tmp_path / "huber.net")  # the loss is training's, not the model's
+    np.testing.assert_allclose(nnpy.io.from_fann(tmp_path / "huber.net").predict(np.ones((1, 2))),
+                               huber.predict(np.ones((1, 2))), rtol=1e-6)
