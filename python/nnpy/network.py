@@ -11,8 +11,9 @@ asks for it. In the main thread Ctrl-C also reaches into a call: the core abando
 under way (a step is applied whole or not at all) and KeyboardInterrupt follows at once.
 
 The model family (nnpy._model holds the table): hidden activation sigmoid, tanh, relu or
-identity; output sigmoid, softmax or identity; loss mse or cross_entropy (valid pairs:
-sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse). Optimisers: "sgd"
+identity; output sigmoid, softmax, identity or exp; loss mse, cross_entropy, absolute_error,
+huber or poisson (valid pairs: sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy,
+identity+mse, identity+absolute_error, identity+huber, exp+poisson). Optimisers: "sgd"
 (momentum, Nesterov's as scikit-learn's nesterovs_momentum) and "adam" (torch.optim.Adam). The
 optimiser's state (velocity, moments, step count) stays on the network between fits, in
 copies, pickles and saved files, until the optimiser settings change or reset_optimizer().
@@ -368,9 +369,9 @@ class Network:
     Notes
     -----
     Targets (Y of fit, loss, gradients, objective, accuracy) are checked against the output
-    and loss, with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy
-    with a sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the
-    dtype's rounding).
+    and loss, with a ValueError naming Y: finite for mse, absolute_error and huber; values in
+    [0, 1] for cross_entropy with a sigmoid output; with a softmax, rows of non-negative
+    values summing to 1 (to the dtype's rounding); non-negative for poisson.
 
     Labels: for a classifier's outputs (softmax, or sigmoid units: two or more), Y may be 1-D
     integer class labels 0..n_outputs-1, one per row of X, one-hot encoded inside
@@ -690,7 +691,7 @@ class Network:
             Non-negative finite weights, not all 0, or one number for every row
             (scikit-learn's convention); only their ratios matter, at any scale the float64
             range holds.
-        loss : {"mse", "cross_entropy"} or None
+        loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
             As in the class docstring; None: `loss_name`.
 
         Returns
@@ -906,7 +907,7 @@ class Network:
         batch_size : int
             1 is the post's per-sample SGD, larger is mini-batch (each step uses the gradient
             of its batch's loss), len(X) is full batch.
-        loss : {"mse", "cross_entropy"} or None
+        loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
             The loss to train (None: `loss_name`); it becomes the network's `loss_name`.
         shuffle : bool
             Each epoch visits the samples in a fresh random order (from the network's seeded
