@@ -707,7 +707,7 @@ class _BaseMLP(BaseEstimator):
 
     def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
-        loss = _REGRESSION_LOSS.get(getattr(self, "loss", None), loss)  # NNRegressor's
+        loss = _REGRESSION_LOSS.get(getattr(self, "loss", ""), loss)  # NNRegressor's
         return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
                        loss=loss, huber_delta=getattr(self, "huber_delta", 1.0), dtype=dtype,
                        seed=0)

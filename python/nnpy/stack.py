@@ -118,7 +118,7 @@ class NetworkStack:
                 raise TypeError(f"networks[{k}] is a {type(net).__name__}, not a Network")
         first = networks[0]
         for k, net in enumerate(networks[1:], 1):
-            for what in ("sizes", "activation", "output", "loss_name", "dtype"):
+            for what in ("sizes", "activation", "output", "loss_name", "huber_delta", "dtype"):
                 if getattr(net, what) != getattr(first, what):
                     raise ValueError(f"networks[{k}] has {what} {getattr(net, what)!r}, "
                                      f"networks[0] {getattr(first, what)!r}: a stack's "
@@ -232,7 +232,7 @@ class NetworkStack:
             members, seeds = read_npz(f, name, "nnpy network stack file",
                                       lambda zf: _read_stack(zf, name))
         for k, net in enumerate(members[1:], 1):
-            for what in ("sizes", "activation", "output", "loss_name", "dtype"):
+            for what in ("sizes", "activation", "output", "loss_name", "huber_delta", "dtype"):
                 if getattr(net, what) != getattr(members[0], what):
                     raise ValueError(f"{name}: member {k} has {what} {getattr(net, what)!r}, "
                                      f"member 0 {getattr(members[0], what)!r}")
