@@ -1391,18 +1391,19 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
 class NNRegressor(RegressorMixin, _BaseMLP):
     """scikit-learn's MLPRegressor on nnpy's compiled core (see the module docstring).
 
-    An identity output, squared error, the targets as given (1-D, or 2-D for several outputs).
-    Every parameter has scikit-learn's meaning and default.
+    An identity output (an exp one for loss="poisson"), the targets as given (1-D, or 2-D for
+    several outputs). Every parameter has scikit-learn's meaning and default.
 
     Parameters
     ----------
     loss : {"squared_error", "absolute_error", "huber", "poisson"}
         scikit-learn's first parameter. "squared_error" (0.5 * the squared error) and
         "poisson" (an exp output, half the Poisson deviance: y must be non-negative) as
-        scikit-learn's MLPRegressor has them; "absolute_error" (|y - prediction|) and "huber"
-        (0.5 * d**2 for |d| <= huber_delta, else huber_delta * (|d| - 0.5 * huber_delta))
-        with an identity output, by their names in scikit-learn's other regressors. Each is
-        summed over the outputs and averaged over the samples (loss_, loss_curve_).
+        scikit-learn's MLPRegressor has them; "absolute_error" (``|y - prediction|``) and
+        "huber" (``0.5 * d**2`` for ``|d| <= huber_delta``, else
+        ``huber_delta * (|d| - 0.5 * huber_delta)``) with an identity output, by their names
+        in scikit-learn's other regressors. Each is summed over the outputs and averaged over
+        the samples (``loss_``, ``loss_curve_``).
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate
         As in `NNClassifier`.
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start

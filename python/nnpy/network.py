@@ -341,10 +341,12 @@ class Network:
     loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
         Per sample, summed over the outputs (the mean over samples is taken):
         "mse" (0.5 * squared error, the post's), "cross_entropy" (binary with a sigmoid
-        output, categorical with softmax), "absolute_error" (|a - y|), "huber" (0.5 * d**2
-        for |d| <= huber_delta, else huber_delta * (|d| - 0.5 * huber_delta), d = a - y: mse
-        near the target, absolute error far off) or "poisson" (half the Poisson deviance
-        a - y*z + y*log(y) - y of a = exp(z), scikit-learn's MLPRegressor(loss="poisson")).
+        output, categorical with softmax), "absolute_error" (``|a - y|``), "huber"
+        (``0.5 * d**2`` for ``|d| <= huber_delta``, else
+        ``huber_delta * (|d| - 0.5 * huber_delta)``, ``d = a - y``: mse near the target,
+        absolute error far off) or "poisson" (half the Poisson deviance
+        ``a - y*z + y*log(y) - y`` of ``a = exp(z)``, scikit-learn's
+        ``MLPRegressor(loss="poisson")``).
         None: cross_entropy for softmax, poisson for exp, else mse. Valid pairs:
         sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse,
         identity+absolute_error, identity+huber, exp+poisson.
