@@ -360,3 +360,22 @@ def test_fann_refuses_the_exp_output(tmp_path):
     nnpy.io.to_fann(huber, tmp_path / "huber.net")  # the loss is training's, not the model's
     np.testing.assert_allclose(nnpy.io.from_fann(tmp_path / "huber.net").predict(np.ones((1, 2))),
                                huber.predict(np.ones((1, 2))), rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])   # lockstep, and the stack's mini-batch path
+def test_a_stack_passes_huber_delta_to_its_members(batch_size):
+    from test_stack import check_members
+    rng = np.random.default_rng(9)
+    X, Y = problem(rng, [3, 4, 2], "identity", 15)
+    stack, _ = check_members([3, 4, 2], 4, X, Y, dict(epochs=5, lr=0.05, batch_size=batch_size),
+                             activation="tanh", output="identity", loss="huber",
+                             huber_delta=0.3)
+    assert stack.huber_delta == 0.3 and all(stack[k].huber_delta == 0.3 for k in range(4))
+    assert "huber_delta=0.3" in repr(stack)
+    # a delta the members' errors exceed trains apart from the default's
+    default = nnpy.NetworkStack([3, 4, 2], 4, activation="tanh", output="identity",
+                                loss="huber")
+    default.fit(X, Y, epochs=5, lr=0.05, batch_size=batch_size)
+    assert not np.array_equal(default.get_flat_params(), stack.get_flat_params())
+    with pytest.raises(ValueError, match="huber_delta"):
+        nnpy.NetworkStack([3, 4, 2], 2, output="identity", loss="huber", huber_delta=0.0)
