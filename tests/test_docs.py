@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -35,6 +36,16 @@ def check_library(out, tmp):
 
 def check_regression(out, tmp):
     assert out.split() == ["[20.", "29.96]"]
+
+
+def check_regression_losses(out, tmp):
+    lines = out.splitlines()
+    means = np.array(lines[0].strip("[]").split(), float)   # the true means: e^0, e^1, e^2
+    np.testing.assert_allclose(means, np.exp([0, 1, 2]), rtol=0.2)
+    slopes = {line.split()[0]: float(line.split("[")[1].split("]")[0]) for line in lines[1:]}
+    assert slopes["mse"] < 1.9                   # pulled by the outliers
+    for loss in ("huber", "absolute_error"):
+        assert abs(slopes[loss] - 2) < 0.1      # the true slope
 
 
 def check_estimators(out, tmp):
@@ -88,6 +99,7 @@ BLOCKS = [
     ("guide/network.md", "# regression: tanh hidden layer, identity output, Adam", [],
      check_regression),
     ("guide/network.md", "# dropout: each hidden unit dropped", [], check_dropout),
+    ("guide/network.md", "# counts: an exp output", [], check_regression_losses),
     ("guide/estimators.md", "from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"],
      check_estimators),
     ("guide/estimators.md", "dropout=0.3, max_iter=300", ["sklearn"],

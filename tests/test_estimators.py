@@ -572,10 +572,12 @@ def test_other_bad_parameters(small):
         NNClassifier(hidden_layer_sizes=(10, 0)).fit(X, y)
     with pytest.raises(TypeError, match="dtype must be float32 or float64"):
         NNClassifier(dtype=np.int32).fit(X, y)
-    with pytest.raises(ValueError, match="loss='poisson' is not available in nnpy"):
-        NNRegressor(loss="poisson").fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="y must hold non-negative values for loss='poisson'"):
+        NNRegressor(loss="poisson").fit(X, y.astype(float) - 2)
     with pytest.raises(ValueError, match="The 'loss' parameter of NNRegressor must be"):
-        NNRegressor(loss="huber").fit(X, y.astype(float))
+        NNRegressor(loss="quantile").fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="The 'huber_delta' parameter of NNRegressor must be"):
+        NNRegressor(loss="huber", huber_delta=0).fit(X, y.astype(float))
     with pytest.raises(ValueError, match="The validation set is too small"):
         NNRegressor(early_stopping=True, validation_fraction=0.01).fit(X, y.astype(float))
     with pytest.warns(UserWarning, match="It is going to be clipped"):
@@ -589,6 +591,8 @@ def test_defaults_are_sklearns():
         assert mine.pop("dropout") == 0.0   # nnpy's own, off
         if isinstance(ours, NNClassifier):
             assert mine.pop("class_weight") is None
+        else:
+            assert mine.pop("huber_delta") == 1.0  # torch's HuberLoss's
         assert mine == theirs.get_params()
 
 

@@ -17,7 +17,7 @@ from nnpy.export import ONNX_IR_VERSION, ONNX_OPSET, to_c, to_onnx
 # (hidden activation, output) pairs covering every activation and output nnpy has
 PAIRS = [("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("tanh", "softmax"),
          ("relu", "identity"), ("identity", "sigmoid"), ("tanh", "identity"),
-         ("relu", "softmax")]
+         ("relu", "softmax"), ("tanh", "exp")]
 
 
 def network(hidden, output, sizes=(4, 6, 5, 3), dtype=np.float64, seed=0, scale=1.0):

@@ -194,7 +194,8 @@ def test_table_and_validation():
     assert {o for o, _ in _model.PAIRS} == set(_model.OUTPUTS)
     for output, default in (("sigmoid", "mse"), ("softmax", "cross_entropy"), ("identity", "mse")):
         assert Network([2, 2], output=output).loss_name == default
-    with pytest.raises(ValueError, match="output='identity' trains with loss 'mse'"):
+    with pytest.raises(ValueError, match="output='identity' trains with loss "
+                                         "'absolute_error' or 'huber' or 'mse'"):
         Network([2, 2], output="identity", loss="cross_entropy")
     with pytest.raises(ValueError, match="activation"):
         Network([2, 2], activation="softmax")

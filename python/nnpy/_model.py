@@ -17,7 +17,8 @@ from . import optimizers
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
-           "OPTIMIZERS", "MIN_OUTPUTS", "check_pair", "check_output_width", "check_targets"]
+           "OPTIMIZERS", "MIN_OUTPUTS", "DEFAULT_HUBER_DELTA", "check_huber_delta", "check_pair",
+           "check_output_width", "check_targets"]
 
 # Hidden-layer activations: name -> core code. The derivative each needs in backprop is taken
 # from the activation's value (as scikit-learn's DERIVATIVES do), so only activations are kept.
@@ -33,15 +34,24 @@ OUTPUTS: dict[str, int] = {
     "sigmoid": core.ACT_SIGMOID,    # each output in (0, 1): binary / multi-label, or the post's
     "softmax": core.ACT_SOFTMAX,    # outputs in (0, 1) summing to 1: one class of several
     "identity": core.ACT_IDENTITY,  # any real value: regression
+    "exp": core.ACT_EXP,            # exp(z) > 0: the mean of a count (poisson's log link)
 }
 
 # Losses: name -> core code. Per sample (the mean, or weighted mean, over samples is taken):
 #   mse            0.5 * sum_k (a_k - y_k)^2
 #   cross_entropy  sigmoid output: -sum_k y_k log(a_k) + (1 - y_k) log(1 - a_k)
 #                  softmax output: -sum_k y_k log(a_k)
+#   absolute_error sum_k |a_k - y_k|
+#   huber          sum_k 0.5 d_k^2 if |d_k| <= delta else delta (|d_k| - 0.5 delta), d = a - y
+#                  (delta: huber_delta, 1 by default as torch's HuberLoss; mse's 0.5 d^2 inside)
+#   poisson        exp output a = exp(z): sum_k a_k - y_k z_k + y_k log(y_k) - y_k, half the
+#                  Poisson deviance (scikit-learn's MLPRegressor(loss="poisson"); 0 at a = y)
 LOSSES: dict[str, int] = {
     "mse": core.LOSS_MSE,
     "cross_entropy": core.LOSS_CROSS_ENTROPY,
+    "absolute_error": core.LOSS_ABSOLUTE_ERROR,
+    "huber": core.LOSS_HUBER,
+    "poisson": core.LOSS_POISSON,
 }
 
 # The (output, loss) pairs a network may train with.
@@ -50,13 +60,21 @@ PAIRS: set[tuple[str, str]] = {
     ("sigmoid", "cross_entropy"),  # binary or multi-label classification
     ("softmax", "cross_entropy"),  # classes
     ("identity", "mse"),           # regression
+    ("identity", "absolute_error"),  # regression, robust to outliers (the median's loss)
+    ("identity", "huber"),         # regression: mse near the target, absolute error far off
+    ("exp", "poisson"),            # counts (non-negative targets)
 }
 
 # The fewest output units each output activation is meaningful with: a softmax over one unit
 # is 1 whatever its input (nothing to learn, a cross-entropy of 0).
-MIN_OUTPUTS: dict[str, int] = {"sigmoid": 1, "softmax": 2, "identity": 1}
+MIN_OUTPUTS: dict[str, int] = {"sigmoid": 1, "softmax": 2, "identity": 1, "exp": 1}
 
-DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse"}
+DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse",
+                                "exp": "poisson"}
+
+# Huber's delta when none is given (torch's HuberLoss's; scikit-learn's SGDRegressor calls it
+# epsilon, a name its MLP gives Adam's).
+DEFAULT_HUBER_DELTA = 1.0
 
 # Initialisations (see nnpy._init for the formulas), and the default per hidden
 # activation: Glorot ("xavier") for sigmoid, tanh and identity, He for ReLU.
@@ -75,6 +93,18 @@ def check_pair(output: str, loss: str) -> None:
                          f"{' or '.join(map(repr, valid))}; got {loss!r}")
 
 
+def check_huber_delta(huber_delta: object, name: str = "huber_delta") -> float:
+    """huber_delta as a float; TypeError or ValueError naming `name` unless it is a positive
+    finite real number."""
+    if isinstance(huber_delta, (bool, np.bool_)) or not isinstance(
+            huber_delta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive real number, got {huber_delta!r}")
+    value = float(huber_delta)
+    if not (value > 0 and np.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {huber_delta!r}")
+    return value
+
+
 def check_output_width(output: str, n_out: int) -> None:
     """ValueError unless an output layer of n_out units may have this activation."""
     if n_out < MIN_OUTPUTS[output]:
@@ -88,7 +118,15 @@ def check_targets(Y: np.ndarray, name: str, output: str, loss: str) -> None:
     loss compares the output with: cross-entropy after a sigmoid, values in [0, 1]
     (probabilities); after a softmax, rows of non-negative values summing to 1 (a
     distribution over the classes, to the rounding of the dtype's arithmetic: n_outputs + 4
-    ulp of 1, summed in float64). mse takes any finite values. One vectorised pass."""
+    ulp of 1, summed in float64); poisson, non-negative values (counts, or rates). mse,
+    absolute_error and huber take any finite values. One vectorised pass."""
+    if loss == "poisson":
+        low = float(Y.min()) if Y.size else 0.0
+        if low < 0:
+            bad = np.unravel_index(int(np.argmin(Y)), Y.shape)
+            raise ValueError(f"{name} must hold non-negative values for loss='poisson' (counts "
+                             f"or rates), got {low!r} at index {tuple(int(i) for i in bad)}")
+        return
     if loss != "cross_entropy":
         return
     low, high = float(Y.min()), float(Y.max())

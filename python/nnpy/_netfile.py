@@ -33,7 +33,8 @@ _READS = (1, 2)   # the versions `read` reads
 
 _REQUIRED = {1: ("format", "version", "sizes", "dtype", "output", "loss"),
              2: ("format", "version", "sizes", "dtype", "activation", "output", "loss")}
-_OPTIONAL = {1: ("init", "nnpy_version"), 2: ("init", "nnpy_version", "optimizer")}
+_OPTIONAL = {1: ("init", "nnpy_version"),
+             2: ("init", "nnpy_version", "optimizer", "huber_delta")}
 NPY_HEADER_ALLOWANCE = 1 << 16    # bytes an .npy member may hold beyond its data
 
 
@@ -46,6 +47,8 @@ def write(net: Network, path: PathLike | IO[bytes]) -> None:
               "dtype": net.dtype.name, "activation": net.activation, "output": net.output,
               "loss": net.loss_name, "init": net.init, "nnpy_version": __version__,
               "optimizer": _optimizer_header(optimizer)}
+    if net.loss_name == "huber" or net.huber_delta != 1.0:  # 1.0: the default
+        header["huber_delta"] = net.huber_delta
     arrays = {"header": np.array(json.dumps(header))}
     start = 0
     for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
@@ -122,6 +125,11 @@ def _check_header(header: Any, name: str) -> list[int]:  # header: parsed JSON, 
     if "init" in header and header["init"] not in _model.INITS:
         raise ValueError(f"{name}: unknown init {header['init']!r}")
     _optimizer_of(header.get("optimizer"), name)  # checked here, before any array
+    if "huber_delta" in header:
+        try:
+            _model.check_huber_delta(header["huber_delta"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}: {err}") from None
     if "nnpy_version" in header and not isinstance(header["nnpy_version"], str):
         raise ValueError(f"{name}: nnpy_version must be a string")
     return sizes
@@ -182,7 +190,8 @@ def _read_zip(zf: zipfile.ZipFile, name: str, make: type[Network],
         arrays[key] = array
 
     net = make(sizes, activation=header.get("activation", "sigmoid"), output=header["output"],
-               loss=header["loss"], init=header.get("init", "xavier"), dtype=dtype, seed=seed)
+               loss=header["loss"], huber_delta=header.get("huber_delta", 1.0),
+               init=header.get("init", "xavier"), dtype=dtype, seed=seed)
     flat = np.concatenate([a for l in range(n_layers)
                            for a in (arrays["W_%d" % l].ravel(), arrays["b_%d" % l])])
     state = None

@@ -22,7 +22,8 @@ and Model.standardize do. (FANN has no place for it: to_fann folds it into the f
 weights, exact in real arithmetic, rounded differently.)
 
 ONNX design. One Gemm (Y = X W^T + b, W as nnpy stores it, `transB=1`) per layer, then
-Sigmoid / Tanh / Relu / nothing for identity, and Softmax (axis 1) for a softmax output. Opset 13
+Sigmoid / Tanh / Relu / nothing for identity, and Softmax (axis 1) for a softmax output or Exp
+for an exp one (poisson's). Opset 13
 (ONNX 1.8) and IR version 7: nothing newer is needed, so any onnxruntime from 1.6 on loads the
 file. The graph computes in the network's precision: a float32 network takes and gives
 tensor(float), a float64 network tensor(double) (onnxruntime's CPU kernels of every operator
@@ -102,7 +103,7 @@ _ONNX_SCALING = {"sub": "Sub", "div": "Div", "mul": "Mul", "add": "Add"}
 
 # nnpy activation -> ONNX operator (identity: no node)
 _ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
-             "identity": None}
+             "identity": None, "exp": "Exp"}
 
 
 def _layer_activations(net: Network) -> list[str]:
@@ -422,7 +423,7 @@ _C_SCALING = {"sub": "-", "div": "/", "mul": "*", "add": "+"}
 
 # nnpy activation -> C expression of the weighted sum z (softmax: applied after the layer)
 _C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu": "(z > 0 ? z : 0)",
-                  "identity": "z", "softmax": "z"}
+                  "identity": "z", "softmax": "z", "exp": "exp{fn}(z)"}
 
 
 def _check_c_name(name: object) -> str:

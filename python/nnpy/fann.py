@@ -170,7 +170,7 @@ def to_fann(model: Any, path: PathOrFile) -> None:
                          f"{', '.join(map(repr, _TO_FANN))}")
     if net.output not in _OUTPUTS_FROM_FANN:
         raise ValueError(f"FANN cannot represent a {net.output!r} output layer (FANN has no "
-                         f"softmax); it holds {' and '.join(map(repr, _OUTPUTS_FROM_FANN))} "
+                         f"softmax or exp); it holds {' and '.join(map(repr, _OUTPUTS_FROM_FANN))} "
                          f"outputs")
     layers = _fann_layers(spec)
     lines = [FANN_VERSION, f"num_layers={len(sizes)}"]

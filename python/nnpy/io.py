@@ -7,8 +7,10 @@ plain .npz (a zip of .npy files, as `np.savez` writes it) holding
                  {"format": "nnpy.Network", "version": 2, "sizes": [...],
                   "dtype": "float64" | "float32",
                   "activation": "sigmoid" | "tanh" | "relu" | "identity",
-                  "output": "sigmoid" | "softmax" | "identity",
-                  "loss": "mse" | "cross_entropy", "init": ..., "nnpy_version": ...,
+                  "output": "sigmoid" | "softmax" | "identity" | "exp",
+                  "loss": "mse" | "cross_entropy" | "absolute_error" | "huber" | "poisson",
+                  "huber_delta": d (only where it is not 1.0 or the loss is huber),
+                  "init": ..., "nnpy_version": ...,
                   "optimizer": null | {"name": "sgd", "momentum": m, "nesterov": bool,
                                        "step": t} | {"name": "adam", "betas": [b1, b2],
                                        "eps": e, "step": t}}

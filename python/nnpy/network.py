@@ -11,8 +11,9 @@ asks for it. In the main thread Ctrl-C also reaches into a call: the core abando
 under way (a step is applied whole or not at all) and KeyboardInterrupt follows at once.
 
 The model family (nnpy._model holds the table): hidden activation sigmoid, tanh, relu or
-identity; output sigmoid, softmax or identity; loss mse or cross_entropy (valid pairs:
-sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse). Optimisers: "sgd"
+identity; output sigmoid, softmax, identity or exp; loss mse, cross_entropy, absolute_error,
+huber or poisson (valid pairs: sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy,
+identity+mse, identity+absolute_error, identity+huber, exp+poisson). Optimisers: "sgd"
 (momentum, Nesterov's as scikit-learn's nesterovs_momentum) and "adam" (torch.optim.Adam). The
 optimiser's state (velocity, moments, step count) stays on the network between fits, in
 copies, pickles and saved files, until the optimiser settings change or reset_optimizer().
@@ -74,8 +75,8 @@ OPTIMIZERS = tuple(optimizers.OPTIMIZERS)
 
 # the names the model family takes (nnpy._model's table)
 Activation = Literal["sigmoid", "tanh", "relu", "identity"]
-Output = Literal["sigmoid", "softmax", "identity"]
-Loss = Literal["mse", "cross_entropy"]
+Output = Literal["sigmoid", "softmax", "identity", "exp"]
+Loss = Literal["mse", "cross_entropy", "absolute_error", "huber", "poisson"]
 Init = Literal["xavier", "he", "uniform01", "normal", "scaled_normal"]
 Optimizer = Literal["sgd", "adam"]     # or an nnpy.optimizers.Optimizer object
 FloatArray = npt.NDArray[np.floating]  # float64 or float32: the network's dtype
@@ -96,13 +97,25 @@ class Network:
         Layer widths, inputs first: ``[64, 32, 10]`` has one hidden layer of 32.
     activation : {"sigmoid", "tanh", "relu", "identity"}
         Activation of the hidden layers; "sigmoid" is the post's.
-    output : {"sigmoid", "softmax", "identity"}
-        "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes) or
-        "identity" (any real value, for regression). A softmax needs at least two outputs.
-    loss : {"mse", "cross_entropy"} or None
-        "mse" (0.5 * squared error, the post's) or "cross_entropy" (binary with a sigmoid
-        output, categorical with softmax); None: cross_entropy for softmax, else mse. Valid
-        pairs: sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse.
+    output : {"sigmoid", "softmax", "identity", "exp"}
+        "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes),
+        "identity" (any real value, for regression) or "exp" (exp(z) > 0, the mean of a count:
+        poisson's log link). A softmax needs at least two outputs.
+    loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
+        Per sample, summed over the outputs (the mean over samples is taken):
+        "mse" (0.5 * squared error, the post's), "cross_entropy" (binary with a sigmoid
+        output, categorical with softmax), "absolute_error" (``|a - y|``), "huber"
+        (``0.5 * d**2`` for ``|d| <= huber_delta``, else
+        ``huber_delta * (|d| - 0.5 * huber_delta)``, ``d = a - y``: mse near the target,
+        absolute error far off) or "poisson" (half the Poisson deviance
+        ``a - y*z + y*log(y) - y`` of ``a = exp(z)``, scikit-learn's
+        ``MLPRegressor(loss="poisson")``).
+        None: cross_entropy for softmax, poisson for exp, else mse. Valid pairs:
+        sigmoid+mse, sigmoid+cross_entropy, softmax+cross_entropy, identity+mse,
+        identity+absolute_error, identity+huber, exp+poisson.
+    huber_delta : float
+        Huber's delta (where its loss turns from quadratic to linear), a positive number;
+        1.0 as torch's HuberLoss. Only the "huber" loss reads it.
     init : {"xavier", "he", "uniform01", "normal", "scaled_normal"} or None
         "xavier" (Glorot uniform as scikit-learn's MLP: +-sqrt(2/(n_in+n_out)) for sigmoid,
         +-sqrt(6/(n_in+n_out)) otherwise), "he" (N(0, 2/n_in) weights, zero biases),
@@ -121,9 +134,9 @@ class Network:
     Notes
     -----
     Targets (Y of fit, loss, gradients, objective, accuracy) are checked against the output
-    and loss, with a ValueError naming Y: finite for mse; values in [0, 1] for cross_entropy
-    with a sigmoid output; with a softmax, rows of non-negative values summing to 1 (to the
-    dtype's rounding).
+    and loss, with a ValueError naming Y: finite for mse, absolute_error and huber; values in
+    [0, 1] for cross_entropy with a sigmoid output; with a softmax, rows of non-negative
+    values summing to 1 (to the dtype's rounding); non-negative for poisson.
 
     Labels: for a classifier's outputs (softmax, or sigmoid units: two or more), Y may be 1-D
     integer class labels 0..n_outputs-1, one per row of X, one-hot encoded inside
@@ -145,13 +158,15 @@ class Network:
 
     def __init__(self, sizes: Sequence[int], *, activation: Activation = "sigmoid",
                  output: Output = "sigmoid", loss: Optional[Loss] = None,
-                 init: Optional[Init] = None, dtype: npt.DTypeLike = np.float64,
+                 huber_delta: float = _model.DEFAULT_HUBER_DELTA, init: Optional[Init] = None,
+                 dtype: npt.DTypeLike = np.float64,
                  seed: Union[int, np.random.Generator, None] = None) -> None:
         self._sizes = as_sizes(sizes)
         self._activation = choice(activation, "activation", ACTIVATIONS)
         self._output = choice(output, "output", OUTPUTS)
         _model.check_output_width(self._output, int(self._sizes[-1]))
         self._loss_name = self._check_loss(loss)
+        self._huber_delta = _model.check_huber_delta(huber_delta)
         self._init = _model.DEFAULT_INIT[self._activation] if init is None else \
             choice(init, "init", INITS)
         self.dtype = as_dtype(dtype)
@@ -200,6 +215,11 @@ class Network:
         return self._loss_name
 
     @property
+    def huber_delta(self) -> float:
+        """Huber's delta, for the "huber" loss."""
+        return self._huber_delta
+
+    @property
     def init(self) -> str:
         """How the initial weights were drawn."""
         return self._init
@@ -211,7 +231,7 @@ class Network:
         if model is None:
             model = self._models[loss] = core.Model(
                 self._sizes, _model.HIDDEN[self._activation], _model.OUTPUTS[self._output],
-                _model.LOSSES[loss])
+                _model.LOSSES[loss], self._huber_delta)
         return model
 
     def _make_views(self) -> None:
@@ -290,8 +310,10 @@ class Network:
         return loss
 
     def __repr__(self) -> str:
+        delta = f", huber_delta={self._huber_delta!r}" if self._loss_name == "huber" else ""
         return (f"Network({list(self.sizes)}, activation={self._activation!r}, "
-                f"output={self._output!r}, loss={self._loss_name!r}, dtype={self.dtype.name})")
+                f"output={self._output!r}, loss={self._loss_name!r}{delta}, "
+                f"dtype={self.dtype.name})")
 
     # ---- copies, pickles ----------------------------------------------------------------
 
@@ -323,6 +345,8 @@ class Network:
                 state["_" + key] = state.pop(key)
         state.setdefault("_activation", "sigmoid")
         state.setdefault("_optimizer", None)
+        state["_huber_delta"] = _model.check_huber_delta(
+            state.get("_huber_delta", _model.DEFAULT_HUBER_DELTA))
         rng_state = state.pop("_rng")
         # a pickle is data: hold it to the constructor's rule
         _model.check_output_width(state.get("_output", "sigmoid"), int(state["_sizes"][-1]))
@@ -398,7 +422,7 @@ class Network:
             Non-negative finite weights, not all 0, or one number for every row
             (scikit-learn's convention); only their ratios matter, at any scale the float64
             range holds.
-        loss : {"mse", "cross_entropy"} or None
+        loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
             As in the class docstring; None: `loss_name`.
 
         Returns
@@ -564,7 +588,7 @@ class Network:
         batch_size : int
             1 is the post's per-sample SGD, larger is mini-batch (each step uses the gradient
             of its batch's loss), len(X) is full batch.
-        loss : {"mse", "cross_entropy"} or None
+        loss : {"mse", "cross_entropy", "absolute_error", "huber", "poisson"} or None
             The loss to train (None: `loss_name`); it becomes the network's `loss_name`.
         shuffle : bool
             Each epoch visits the samples in a fresh random order (from the network's seeded

@@ -15,6 +15,10 @@ Two parts, both importing nothing compiled:
        "mse":            0.5 * sum((a - y)**2)
        "cross_entropy":  -sum(y*log(a) + (1-y)*log(1-a))      (sigmoid output)
                          -sum(y*log(softmax(z)))              (softmax output)
+       "absolute_error": sum(|a - y|)                         (identity output)
+       "huber":          sum(0.5*d**2 if |d| <= delta else delta*(|d| - 0.5*delta)), d = a - y
+       "poisson":        sum(a - y*z + y*log(y) - y), a = exp(z)   (exp output: half the
+                         Poisson deviance, scikit-learn's MLPRegressor(loss="poisson"))
    A batch's loss and gradient are sum(w_i * l_i) / sum(w_i) over its samples (w_i = 1 without
    sample weights); scikit-learn's alpha adds 0.5 * alpha * sum(W**2) / sum(w_i). Optimisers:
    SGD (momentum, Nesterov's as scikit-learn has it) and Adam (torch.optim.Adam's formula).
@@ -143,7 +147,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 # Activations f(z) of the rows of z (softmax: outputs only) ...
 ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": _logistic, "tanh": np.tanh, "relu": _relu, "identity": _identity,
-    "softmax": _softmax}
+    "softmax": _softmax, "exp": np.exp}
 
 # ... and their derivatives f'(z), from the activation a = f(z).
 DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -151,6 +155,7 @@ DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": lambda a: 1 - a ** 2,
     "relu": lambda a: (a > 0).astype(a.dtype),
     "identity": lambda a: np.ones_like(a),
+    "exp": lambda a: a,
 }
 
 
@@ -215,11 +220,21 @@ def predict(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.n
 
 
 def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output: str = "sigmoid",
-                  loss: str = "mse") -> np.ndarray:
+                  loss: str = "mse", huber_delta: float = 1.0) -> np.ndarray:
     """The loss of each row: from the outputs a and, for cross-entropy, the pre-activations z
     (so that confident outputs keep their precision)."""
     if loss == "mse":
         return 0.5 * np.sum((a - Y) ** 2, axis=1)
+    if loss == "absolute_error":
+        return np.sum(np.abs(a - Y), axis=1)
+    if loss == "huber":
+        d = np.abs(a - Y)
+        return np.sum(np.where(d <= huber_delta, 0.5 * d ** 2,
+                               huber_delta * (d - 0.5 * huber_delta)), axis=1)
+    if loss == "poisson":
+        # scikit-learn's poisson_loss per row: xlogy(y, y/a) - y + a, with log(a) = z
+        ylogy = Y * np.log(np.where(Y > 0, Y, 1))
+        return np.sum(ylogy - Y * z - Y + a, axis=1)
     if output == "softmax":
         # y_k * (logsumexp(z) - z_k) with logsumexp(z) - z_k = (m - z_k) + log1p(sum of
         # exp(z_j - m) over j other than the largest): exact for a confidently right class
@@ -232,10 +247,15 @@ def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output:
     return np.sum(np.where(z > 0, (1 - Y) * z, -Y * z) + np.log1p(np.exp(-np.abs(z))), axis=1)
 
 
-def _output_delta(a: np.ndarray, Y: np.ndarray, output: str, loss: str) -> np.ndarray:
+def _output_delta(a: np.ndarray, Y: np.ndarray, output: str, loss: str,
+                  huber_delta: float = 1.0) -> np.ndarray:
     """dLoss/dz of the output layer, one row per sample."""
     if loss == "mse":
         return (a - Y) * DERIVATIVES[output](a)
+    if loss == "absolute_error":
+        return np.sign(a - Y) * DERIVATIVES[output](a)
+    if loss == "huber":
+        return np.clip(a - Y, -huber_delta, huber_delta) * DERIVATIVES[output](a)
     if output == "softmax":
         return a * Y.sum(axis=1, keepdims=True) - Y
     return a - Y
@@ -251,36 +271,37 @@ def _penalty(weights: Sequence[np.ndarray], alpha: float, weight_sum: float) -> 
 def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
          Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
          activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
-         alpha: float = 0.0) -> float:
+         alpha: float = 0.0, huber_delta: float = 1.0) -> float:
     """The loss over the rows of X, Y: sum(w_i * l_i) / sum(w_i) (the mean without
     sample_weight), plus alpha's penalty."""
     acts, z = forward(weights, biases, X, output, activation=activation)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    losses = sample_losses(acts[-1], z, Y, output, loss)
+    losses = sample_losses(acts[-1], z, Y, output, loss, huber_delta)
     return float(np.sum(w * losses) / w.sum()) + _penalty(weights, alpha, w.sum())
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
               Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
               activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
-              alpha: float = 0.0, masks: Optional[Sequence[np.ndarray]] = None
-              ) -> Tuple[float, list, list]:
+              alpha: float = 0.0, masks: Optional[Sequence[np.ndarray]] = None,
+              huber_delta: float = 1.0) -> Tuple[float, list, list]:
     """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`.
     masks: dropout's keep factors of the hidden layers (see `forward`); a hidden layer's
     deltas are then (D @ W) * mask * f'(Z), f' at its activations before the mask."""
     acts, z = forward(weights, biases, X, output, activation=activation, masks=masks)
     a = acts[-1]
-    losses = sample_losses(a, z, Y, output, loss)
+    losses = sample_losses(a, z, Y, output, loss, huber_delta)
     # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
     if sample_weight is None:
         weight_sum = len(X)
         batch_loss = float(np.mean(losses))
-        delta = _output_delta(a, Y, output, loss) / weight_sum
+        delta = _output_delta(a, Y, output, loss, huber_delta) / weight_sum
     else:
         w = np.asarray(sample_weight, np.float64)
         weight_sum = w.sum()
         batch_loss = float(np.sum(w * losses) / weight_sum)
-        delta = _output_delta(a, Y, output, loss) * (w / weight_sum).astype(a.dtype)[:, None]
+        delta = _output_delta(a, Y, output, loss, huber_delta) * \
+            (w / weight_sum).astype(a.dtype)[:, None]
     batch_loss += _penalty(weights, alpha, weight_sum)
     dW: list = [None] * len(weights)
     db: list = [None] * len(weights)
@@ -303,7 +324,8 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
 
 def gradients_per_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
                          x: Any, y: Any, output: str = "sigmoid", loss: str = "mse", *,
-                         activation: str = "sigmoid") -> Tuple[float, list, list]:
+                         activation: str = "sigmoid",
+                         huber_delta: float = 1.0) -> Tuple[float, list, list]:
     """Nielsen's backprop for one sample, with column vectors: (loss, [dW_l], [db_l])."""
     a = np.asarray(x, dtype=weights[0].dtype).reshape(-1, 1)
     y = np.asarray(y, dtype=weights[0].dtype).reshape(-1, 1)
@@ -313,8 +335,8 @@ def gradients_per_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndar
         zs.append(z)
         a = ACTIVATIONS[output if l == len(weights) - 1 else activation](z.T).T
         activations.append(a)
-    sample_loss = float(sample_losses(a.T, zs[-1].T, y.T, output, loss)[0])
-    delta = _output_delta(a.T, y.T, output, loss).T
+    sample_loss = float(sample_losses(a.T, zs[-1].T, y.T, output, loss, huber_delta)[0])
+    delta = _output_delta(a.T, y.T, output, loss, huber_delta).T
     dW: list = [None] * len(weights)
     db: list = [None] * len(weights)
     for l in reversed(range(len(weights))):
@@ -366,7 +388,8 @@ def train(weights: list, biases: list, X: np.ndarray, Y: np.ndarray, *, epochs: 
           nesterov: bool = False, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
           l2: float = 0.0, alpha: float = 0.0, sample_weight: Optional[np.ndarray] = None,
           rng: Optional[np.random.Generator] = None, orders: Optional[Sequence] = None,
-          vectorised: bool = True, state: Optional[dict] = None) -> list:
+          vectorised: bool = True, state: Optional[dict] = None,
+          huber_delta: float = 1.0) -> list:
     """Mini-batch training in place on weights and biases; returns each epoch's loss: the sum
     over its batches of (batch size * batch loss) / n, each batch's loss (with alpha's penalty)
     taken in its forward pass, before its step.
@@ -396,7 +419,7 @@ def train(weights: list, biases: list, X: np.ndarray, Y: np.ndarray, *, epochs: 
             if vectorised:
                 batch_loss, dW, db = gradients(weights, biases, X[rows], Y[rows], output, loss,
                                                activation=activation, sample_weight=w,
-                                               alpha=alpha)
+                                               alpha=alpha, huber_delta=huber_delta)
             else:
                 shares = np.full(len(rows), 1 / len(rows)) if w is None else w / w.sum()
                 weight_sum = len(rows) if w is None else w.sum()
@@ -405,7 +428,8 @@ def train(weights: list, biases: list, X: np.ndarray, Y: np.ndarray, *, epochs: 
                 db = [np.zeros_like(b) for b in biases]
                 for r, share in zip(rows, shares):
                     sample_loss, dw_s, db_s = gradients_per_sample(
-                        weights, biases, X[r], Y[r], output, loss, activation=activation)
+                        weights, biases, X[r], Y[r], output, loss, activation=activation,
+                        huber_delta=huber_delta)
                     batch_loss += share * sample_loss
                     for l in range(len(weights)):
                         dW[l] += share * dw_s[l]

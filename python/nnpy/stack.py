@@ -84,7 +84,8 @@ class StackHistory(History):
 class NetworkStack:
     """n_networks feed-forward networks of one shape and family, trained together.
 
-    sizes, activation, output, loss, init, dtype  as for Network (one value for all members).
+    sizes, activation, output, loss, huber_delta, init, dtype
+                as for Network (one value for all members).
     n_networks  how many members.
     seeds       n_networks ints, member k's seed (default 0 .. n_networks - 1): member k starts
                 exactly as Network(sizes, ..., seed=seeds[k]).
@@ -95,8 +96,8 @@ class NetworkStack:
 
     def __init__(self, sizes: Sequence[int], n_networks: int, *,
                  activation: Activation = "sigmoid", output: Output = "sigmoid",
-                 loss: Optional[Loss] = None, init: Optional[Init] = None,
-                 dtype: npt.DTypeLike = np.float64,
+                 loss: Optional[Loss] = None, huber_delta: float = 1.0,
+                 init: Optional[Init] = None, dtype: npt.DTypeLike = np.float64,
                  seeds: Optional[Sequence[int]] = None) -> None:
         n = as_int(n_networks, "n_networks", 1)
         if seeds is None:
@@ -106,8 +107,9 @@ class NetworkStack:
         if len(seeds) != n:
             raise ValueError(f"seeds must hold n_networks = {n} ints, got {len(seeds)}")
         checked = [as_int(s, f"seeds[{k}]", 0) for k, s in enumerate(seeds)]
-        members = [Network(sizes, activation=activation, output=output, loss=loss, init=init,
-                           dtype=dtype, seed=s) for s in checked]
+        members = [Network(sizes, activation=activation, output=output, loss=loss,
+                           huber_delta=huber_delta, init=init, dtype=dtype, seed=s)
+                   for s in checked]
         self._setup(members, tuple(checked))
 
     def _setup(self, members: List[Network], seeds: Optional[Tuple[int, ...]]) -> None:
@@ -129,7 +131,7 @@ class NetworkStack:
                 raise TypeError(f"networks[{k}] is a {type(net).__name__}, not a Network")
         first = networks[0]
         for k, net in enumerate(networks[1:], 1):
-            for what in ("sizes", "activation", "output", "loss_name", "dtype"):
+            for what in ("sizes", "activation", "output", "loss_name", "huber_delta", "dtype"):
                 if getattr(net, what) != getattr(first, what):
                     raise ValueError(f"networks[{k}] has {what} {getattr(net, what)!r}, "
                                      f"networks[0] {getattr(first, what)!r}: a stack's "
@@ -170,6 +172,11 @@ class NetworkStack:
         return self._members[0].loss_name
 
     @property
+    def huber_delta(self) -> float:
+        """Huber's delta, for the "huber" loss (the members')."""
+        return self._members[0].huber_delta
+
+    @property
     def init(self) -> str:
         return self._members[0].init
 
@@ -192,8 +199,10 @@ class NetworkStack:
             return np.stack([m._flat for m in self._members])
 
     def __repr__(self) -> str:
+        delta = f", huber_delta={self.huber_delta!r}" if self.loss_name == "huber" else ""
         return (f"NetworkStack({list(self.sizes)}, {len(self)}, activation={self.activation!r}, "
-                f"output={self.output!r}, loss={self.loss_name!r}, dtype={self.dtype.name})")
+                f"output={self.output!r}, loss={self.loss_name!r}{delta}, "
+                f"dtype={self.dtype.name})")
 
     # ---- copies, pickles, files ---------------------------------------------------------
 
@@ -241,7 +250,7 @@ class NetworkStack:
             members, seeds = read_npz(f, name, "nnpy network stack file",
                                       lambda zf: _read_stack(zf, name))
         for k, net in enumerate(members[1:], 1):
-            for what in ("sizes", "activation", "output", "loss_name", "dtype"):
+            for what in ("sizes", "activation", "output", "loss_name", "huber_delta", "dtype"):
                 if getattr(net, what) != getattr(members[0], what):
                     raise ValueError(f"{name}: member {k} has {what} {getattr(net, what)!r}, "
                                      f"member 0 {getattr(members[0], what)!r}")

@@ -27,9 +27,11 @@ from cython.parallel cimport prange, parallel, threadid
 
 from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
                           times_derivative,
-                          softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
+                          softmax_rows, nonfinite, SIGMOID, TANH,
                           RELU, IDENTITY,
-                          SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
+                          SOFTMAX, N_ACTIVATIONS)
+from losses cimport (row_loss, row_output_delta, activate_or_exp, activation_or_exp, MSE,
+                     CROSS_ENTROPY, ABSOLUTE_ERROR, HUBER, POISSON, N_LOSSES, EXP)
 from shapes cimport Net, Layout, ALIGN, round_up, min_, max_, aligned_base
 from per_sample cimport (Width1, Width2, Width3, Width4, UpTo4, AnyWidth, Outputs, SMALL_WIDTH,
                          SMALL_PARAMS, width, sized_forward, sized_backward, forward_sample,
@@ -78,7 +80,9 @@ cdef enum:
     ADAM = 1          # Adam, as torch.optim.Adam
 
 ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_IDENTITY, ACT_SOFTMAX = SIGMOID, TANH, RELU, IDENTITY, SOFTMAX
+ACT_EXP = EXP
 LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
+LOSS_ABSOLUTE_ERROR, LOSS_HUBER, LOSS_POISSON = ABSOLUTE_ERROR, HUBER, POISSON
 OPT_SGD, OPT_ADAM = SGD, ADAM
 STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_OVERFLOWED = (OK, DIVERGED, INTERRUPTED,
                                                                      OVERFLOWED)

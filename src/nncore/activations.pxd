@@ -1,4 +1,4 @@
-# Activations and losses: inline, nogil, vectorisable (no libm exp call in an element loop).
+# Activations: inline, nogil, vectorisable (no libm exp call in an element loop).
 #
 # Each activation is one scalar function and its derivative, the derivative taken from the
 # activation's value a = f(z) (backprop keeps the activations, not the pre-activations). The
@@ -37,12 +37,6 @@ cdef enum:
     IDENTITY = 3      # z
     SOFTMAX = 4       # exp(z_k)/sum_j exp(z_j) over a row: outputs only
     N_ACTIVATIONS = 5
-
-# Loss codes.
-cdef enum:
-    MSE = 0            # 0.5 * sum (a - y)^2
-    CROSS_ENTROPY = 1  # with a sigmoid output: binary; with softmax: categorical
-
 
 # exp(x) for x <= 0 in the precision of x.
 cdef inline floating exp_neg(floating x) noexcept nogil:
@@ -196,74 +190,3 @@ cdef inline void times_derivative(int kind, floating* d, const floating* a,
     elif kind == RELU:
         for i in range(n):
             d[i] = d[i] * relu_derivative(a[i])
-
-
-# ---- losses -----------------------------------------------------------------------------------
-
-# Binary cross-entropy of a sigmoid output from its pre-activation z, target y:
-# softplus(z) - y*z, arranged so that no large terms cancel: for z > 0 it is
-# (1-y)*z + log1p(exp(-z)), else -y*z + log1p(exp(z)). A confidently right output (y = 1,
-# z = 30) keeps full relative precision (9.357623e-14), where softplus(z) - z would give 0.
-cdef inline double binary_cross_entropy(double z, double y) noexcept nogil:
-    if z > 0:
-        return (1 - y) * z + log1p(nn_exp_neg(-z))
-    return -y * z + log1p(nn_exp_neg(z))
-
-
-# Categorical cross-entropy of a softmax output from its pre-activations z (n values), target y:
-# sum_k y_k * (logsumexp(z) - z_k), with logsumexp(z) - z_k = (m - z_k) + log1p(s), where m = z_i
-# is the largest and s = sum_{j != i} exp(z_j - m): no cancellation for the right class.
-cdef inline double categorical_cross_entropy(const floating* z, const floating* y,
-                                             Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j, top = 0
-    cdef double m, rest = 0, log_rest, total = 0
-    for j in range(1, n):
-        top = j if z[j] > z[top] else top
-    m = z[top]
-    for j in range(n):
-        if j != top:
-            rest += nn_exp_neg(<double>z[j] - m)
-    log_rest = log1p(rest)
-    for j in range(n):
-        # a class of target 0 adds nothing, also where m - z_j overflows to inf (float64
-        # logits of opposite sign near the limit), whose product with 0 would be NaN
-        total += <double>y[j] * ((m - <double>z[j]) + log_rest) if y[j] != 0 else 0
-    return total
-
-
-# Loss of one sample from its output row (n values): a = activations, z = pre-activations,
-# y = target. MSE: 0.5 * sum (a - y)^2; CROSS_ENTROPY: binary (sigmoid output) or categorical
-# (softmax), from z.
-cdef inline double row_loss(int output, int loss, const floating* a, const floating* z,
-                            const floating* y, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef double total = 0, d
-    if loss == MSE:
-        for j in range(n):
-            d = <double>a[j] - <double>y[j]
-            total += d * d
-        return 0.5 * total
-    if output == SOFTMAX:
-        return categorical_cross_entropy(z, y, n)
-    for j in range(n):
-        total += binary_cross_entropy(z[j], y[j])
-    return total
-
-
-# Output delta dLoss/dz of one sample, times `weight`, into d (n values):
-#   MSE: (a - y) * f'(z);  CROSS_ENTROPY: a - y (sigmoid), a * sum(y) - y (softmax; a - y for
-#   one-hot y).
-cdef inline void row_output_delta(int output, int loss, const floating* a, const floating* y,
-                                  floating weight, floating* d, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef floating ysum = 0
-    if output == SOFTMAX:
-        for j in range(n):
-            ysum = ysum + y[j]
-        for j in range(n):
-            d[j] = weight * (a[j] * ysum - y[j])
-        return
-    for j in range(n):
-        d[j] = weight * (a[j] - y[j])
-    if loss == MSE:
-        times_derivative(output, d, a, n)

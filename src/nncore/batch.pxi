@@ -29,7 +29,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
     cdef unsigned int bad = 0
     for i in range(rows):
         bad |= any_nonfinite(z + i * n + lo, hi - lo)
-        activate(kind, z + i * n + lo, 1, hi - lo)
+        activate_or_exp(kind, z + i * n + lo, 1, hi - lo)
     return bad
 
 
@@ -39,7 +39,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
 cdef unsigned int activate_serial(int kind, floating* z, Py_ssize_t rows,
                                   Py_ssize_t n) noexcept nogil:
     cdef unsigned int bad = any_nonfinite(z, rows * n)
-    activate(kind, z, rows, n)
+    activate_or_exp(kind, z, rows, n)
     return bad
 
 
@@ -223,10 +223,11 @@ cdef double accumulate_dropped(const Net* net, const floating* params, const flo
         row = rows[first + i] if rows != NULL else first + i
         if weights != NULL:
             weight = weights[row]
-        loss_sum += weight * row_loss(net.output, net.loss, a + i * n_last,
-                                      work + lay.z_out + i * n_last, y + row * n_last, n_last)
-        row_output_delta(net.output, net.loss, a + i * n_last, y + row * n_last, weight,
-                         delta + i * n_last, n_last)
+        loss_sum += weight * row_loss(net.output, net.loss, net.huber_delta, a + i * n_last,
+                                      work + lay.z_out + i * n_last, y + row * n_last,
+                                      n_last)
+        row_output_delta(net.output, net.loss, net.huber_delta, a + i * n_last,
+                         y + row * n_last, weight, delta + i * n_last, n_last)
 
     # Layers from the top: weight gradients, then the deltas passed down
     offset = net.n_params

@@ -21,7 +21,9 @@
 # formula on the stored gradient: a compiler barrier keeps the gradient a rounded value in
 # memory there, as it is in train, so no multiply-add fuses across it).
 
-from activations cimport exp_diff, binary_cross_entropy, categorical_cross_entropy
+from activations cimport exp_diff
+from losses cimport (binary_cross_entropy, categorical_cross_entropy, row_loss, row_output_delta,
+                     activation_or_exp)
 
 cdef extern from *:
     """
@@ -151,6 +153,8 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
     cdef floating take[LANES]        # 1 where the step is applied, else 0
     cdef floating zrow[SMALL_WIDTH]
     cdef floating yrow[SMALL_WIDTH]
+    cdef floating arow[SMALL_WIDTH]
+    cdef floating drow[SMALL_WIDTH]
     cdef unsigned int bad[LANES]
     cdef floating member[LOCKSTEP_PARAMS]   # one member's parameters
     cdef double sq[LANES]             # mse's sums of squares
@@ -220,13 +224,25 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
                 lanes_sigmoid(a_out + j * LANES)
             else:
                 for k in range(LANES):
-                    a_out[j * LANES + k] = activation(output, a_out[j * LANES + k])
+                    a_out[j * LANES + k] = activation_or_exp(output, a_out[j * LANES + k])
 
     # Loss (row_loss) and output deltas (row_output_delta, weight 1)
     for k in range(LANES):
         loss[k] = 0
         bad[k] = 0
-    if net.loss == MSE:
+    if net.loss != MSE and net.loss != CROSS_ENTROPY:
+        # absolute error, Huber, poisson: row_loss and row_output_delta themselves, lane by lane
+        for k in range(LANES):
+            for j in range(n_out):
+                arow[j] = a_out[j * LANES + k]
+                zrow[j] = z_out[j * LANES + k]
+                yrow[j] = ys[j * LANES + k]
+            loss[k] = row_loss(output, net.loss, net.huber_delta, arow, zrow, yrow, n_out)
+            row_output_delta(output, net.loss, net.huber_delta, arow, yrow, <floating>1, drow,
+                             n_out)
+            for j in range(n_out):
+                d_out[j * LANES + k] = drow[j]
+    elif net.loss == MSE:
         for k in range(LANES):
             sq[k] = 0
         for j in range(n_out):
@@ -245,7 +261,9 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
         for j in range(n_out):
             for k in range(LANES):
                 loss[k] += binary_cross_entropy(z_out[j * LANES + k], ys[j * LANES + k])
-    if output == SOFTMAX:
+    if net.loss != MSE and net.loss != CROSS_ENTROPY:
+        pass
+    elif output == SOFTMAX:
         for k in range(LANES):
             ysum[k] = 0
         for j in range(n_out):

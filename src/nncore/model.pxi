@@ -9,9 +9,10 @@ cdef class Model:
     cdef readonly int hidden     # ACT_* of the hidden layers
     cdef readonly int output     # ACT_* of the output layer
     cdef readonly int loss       # LOSS_*
+    cdef readonly double huber_delta  # HUBER's delta
     cdef Net net
 
-    def __init__(self, sizes, int hidden, int output, int loss):
+    def __init__(self, sizes, int hidden, int output, int loss, double huber_delta=1.0):
         cdef const Py_ssize_t[::1] widths
         cdef Py_ssize_t l
         array = np.array(sizes, dtype=np.intp)
@@ -26,23 +27,29 @@ cdef class Model:
                              f"{MAX_PARAMS} are supported")
         if hidden < 0 or hidden >= N_ACTIVATIONS or hidden == SOFTMAX:
             raise ValueError(f"unknown hidden activation code {hidden}")
-        if output < 0 or output >= N_ACTIVATIONS:
+        if (output < 0 or output >= N_ACTIVATIONS) and output != EXP:
             raise ValueError(f"unknown output activation code {output}")
-        if loss != MSE and loss != CROSS_ENTROPY:
+        if loss < 0 or loss >= N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
-        # the output deltas the core knows: mse with an elementwise output, cross-entropy with
-        # a sigmoid (binary) or softmax (categorical) output
+        if not huber_delta > 0 or huber_delta == float("inf"):
+            raise ValueError(f"huber_delta must be a positive finite number, got {huber_delta}")
+        # the output deltas the core knows: mse, absolute error and Huber with an elementwise
+        # output, cross-entropy with a sigmoid (binary) or softmax (categorical) output, poisson
+        # with exp (and exp with poisson only)
         if (output == SOFTMAX and loss != CROSS_ENTROPY) or (
-                loss == CROSS_ENTROPY and output != SIGMOID and output != SOFTMAX):
+                loss == CROSS_ENTROPY and output != SIGMOID and output != SOFTMAX) or (
+                (output == EXP) != (loss == POISSON)):
             raise ValueError(f"output code {output} does not train with loss code {loss}")
         array.flags.writeable = False
         self.sizes = array
         widths = array
         self.hidden, self.output, self.loss = hidden, output, loss
+        self.huber_delta = huber_delta
         self.net.sizes = &widths[0]
         self.net.n_layers = len(array) - 1
         self.net.n_params = total
         self.net.hidden, self.net.output, self.net.loss = hidden, output, loss
+        self.net.huber_delta = huber_delta
 
     @property
     def n_params(self):

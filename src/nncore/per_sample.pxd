@@ -4,8 +4,8 @@
 from cython cimport floating
 
 from activations cimport (nn_sigmoid, nn_sigmoidf, activation, derivative, activate,
-                          times_derivative, softmax_rows, row_loss, row_output_delta, nonfinite,
-                          SIGMOID, SOFTMAX)
+                          times_derivative, softmax_rows, nonfinite, SIGMOID, SOFTMAX)
+from losses cimport row_loss, row_output_delta, activate_or_exp, activation_or_exp
 from shapes cimport Net, Layout
 
 # Width tags. A layer whose widths are both at most SMALL_WIDTH (each layer of the post's 2-2-1
@@ -126,10 +126,10 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
     elif kind == SOFTMAX:
         softmax_rows(a, 1, n_out)
     elif Outputs is AnyWidth:
-        activate(kind, a, 1, n_out)
+        activate_or_exp(kind, a, 1, n_out)
     else:
         for j in range(n_out):
-            a[j] = activation(kind, a[j])
+            a[j] = activation_or_exp(kind, a[j])
     return probe
 
 
@@ -314,8 +314,10 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
         acts_offset += net.sizes[l + 1]  # just past A_L
 
     # Output delta and loss
-    sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
-    row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
+    sample_loss = row_loss(net.output, net.loss, net.huber_delta, a, work + lay.z_out, y,
+                           n_last)
+    row_output_delta(net.output, net.loss, net.huber_delta, a, y, <floating>1, delta,
+                     n_last)
 
     # Layers from the top: the updates, then the deltas passed down
     offset = net.n_params

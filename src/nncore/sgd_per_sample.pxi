@@ -44,8 +44,9 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     bad[0] |= nonfinite(probe) << 1
 
     # Output deltas and loss
-    sample_loss = row_loss(net.output, net.loss, a_out, z_out, y, n_out)
-    row_output_delta(net.output, net.loss, a_out, y, <floating>1, d_out, n_out)
+    sample_loss = row_loss(net.output, net.loss, net.huber_delta, a_out, z_out, y, n_out)
+    row_output_delta(net.output, net.loss, net.huber_delta, a_out, y, <floating>1, d_out,
+                     n_out)
 
     # Output layer's step and hidden deltas, then the hidden layer's step
     bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, d_out, grads + top, d_hid,
@@ -104,8 +105,9 @@ cdef double dropped_sample_gradients(const Net* net, const floating* params,
     a = acts + drop.hidden   # A_L
 
     # Output delta and loss
-    sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
-    row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
+    sample_loss = row_loss(net.output, net.loss, net.huber_delta, a, work + lay.z_out, y,
+                           n_last)
+    row_output_delta(net.output, net.loss, net.huber_delta, a, y, <floating>1, delta, n_last)
 
     # Layers from the top: the updates from the masked inputs, then the deltas passed down
     offset = net.n_params

@@ -9,6 +9,7 @@ cdef struct Net:
     int hidden                # activation of layers 1 .. L-1
     int output                # activation of layer L
     int loss                  # the loss trained and reported
+    double huber_delta        # HUBER's delta (unused by the other losses)
 
 
 # Offsets into a workspace for blocks of `block` rows (see Model.work_size).

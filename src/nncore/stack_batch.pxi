@@ -98,10 +98,11 @@ cdef double member_gradients(const Net* net, const floating* params, const float
         row = rows[first + i]
         if weights != NULL:
             weight = weights[row]
-        loss_sum += weight * row_loss(net.output, net.loss, a + i * n_last,
-                                      work + lay.z_out + i * n_last, y + row * n_last, n_last)
-        row_output_delta(net.output, net.loss, a + i * n_last, y + row * n_last, weight,
-                         delta + i * n_last, n_last)
+        loss_sum += weight * row_loss(net.output, net.loss, net.huber_delta, a + i * n_last,
+                                      work + lay.z_out + i * n_last, y + row * n_last,
+                                      n_last)
+        row_output_delta(net.output, net.loss, net.huber_delta, a + i * n_last,
+                         y + row * n_last, weight, delta + i * n_last, n_last)
 
     offset = net.n_params
     for l in range(net.n_layers - 1, -1, -1):

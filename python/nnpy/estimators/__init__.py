@@ -21,8 +21,9 @@ two follow the same path (to rounding, which chaotic training amplifies over man
     power_t, max_iter (epochs, or lbfgs iterations), shuffle, random_state, tol, verbose,
     warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
     beta_1, beta_2, epsilon, n_iter_no_change, max_fun (lbfgs)
-    NNRegressor also has scikit-learn's first parameter `loss` ("squared_error" only: nnpy has
-    no exponential output for "poisson").
+    NNRegressor also has scikit-learn's first parameter `loss`: "squared_error" and "poisson"
+    (an exp output) as scikit-learn's MLPRegressor has them, and "absolute_error" and "huber"
+    (Huber's delta: `huber_delta`, nnpy's, default 1.0).
     dtype  nnpy's own: None (default: follow X, as scikit-learn does: float32 X gives float32
            coefs_, intercepts_ and predictions, anything else float64; warm starts and
            partial_fit keep the fitted network's), np.float64 or np.float32.
@@ -86,6 +87,7 @@ Where nnpy differs from scikit-learn, in detail:
   squared errors (the function whose gradient both libraries follow); scikit-learn reports
   the mean over outputs, and its lbfgs line search sees that mean with the gradient of the
   sum, so its lbfgs iterates differ there. tol applies to nnpy's value.
+  loss="poisson"'s loss_ is scikit-learn's (half the Poisson deviance, summed over outputs).
 - coefs_ / intercepts_ are read-only: in-place edits raise ValueError instead of being lost.
 - Sparse X is not accepted (nnpy's core is dense): convert with X.toarray().
 - partial_fit is absent with solver="lbfgs" for both estimators (scikit-learn's regressor

@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import as_dtype
 from ..network import Network, TrainingDiverged
 from ._bridge import _MLPBridge
-from ._shared import (_DIVERGED, _HIDDEN, _OUTPUT, _STOCHASTIC_SOLVERS, _TRAINING_RECORDS,
-                      SolverDiverged, _check_sample_weight, _validate)
+from ._shared import (_DIVERGED, _HIDDEN, _OUTPUT, _REGRESSION_LOSS, _STOCHASTIC_SOLVERS,
+                      _TRAINING_RECORDS, SolverDiverged, _check_sample_weight, _validate)
 from ._solvers import _MLPSolvers
 
 _Estimator = TypeVar("_Estimator", bound="_BaseMLP")  # NNClassifier or NNRegressor
@@ -41,10 +41,6 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         hidden = [int(width) for width in hidden]
-        loss = getattr(self, "loss", "squared_error")
-        if loss != "squared_error":
-            raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
-                             "output layer); use loss='squared_error'")
         if self.dropout and self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(f"dropout={self.dropout} needs solver 'sgd' or 'adam' (lbfgs "
                              "minimises the loss without dropout); use dropout=0.0")
@@ -151,8 +147,10 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
     def _new_network(self, layer_units: list[int], dtype: np.dtype[Any],
                      seed: int = 0) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
+        loss = _REGRESSION_LOSS.get(getattr(self, "loss", ""), loss)  # NNRegressor's
         return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
-                       loss=loss, dtype=dtype, seed=seed)
+                       loss=loss, huber_delta=getattr(self, "huber_delta", 1.0), dtype=dtype,
+                       seed=seed)
 
     def _initialize(self, Y: np.ndarray, layer_units: list[int], rs: np.random.RandomState,
                     dtype: np.dtype[Any]) -> None:

@@ -83,7 +83,7 @@ class _MLPBridge(_MLPState):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
         sizes = network.sizes
         defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _SKLEARN_HIDDEN[
-            network.activation], "dtype": network.dtype.type}
+            network.activation], "dtype": network.dtype.type, **cls._defaults_for(network)}
         estimator = cls(**{**defaults, **params})
         estimator._validate_params()
         hidden = estimator.hidden_layer_sizes
@@ -91,8 +91,11 @@ class _MLPBridge(_MLPState):
         for name, given, wanted in (("hidden_layer_sizes", hidden, defaults[
                 "hidden_layer_sizes"]), ("activation", estimator.activation,
                 defaults["activation"]), ("dtype", network.dtype if estimator.dtype is None else
-                                as_dtype(estimator.dtype), network.dtype)):
-            if given != wanted:
+                                as_dtype(estimator.dtype), network.dtype),
+                ("loss", getattr(estimator, "loss", None), defaults.get("loss")),
+                ("huber_delta", getattr(estimator, "huber_delta", None),
+                 defaults.get("huber_delta"))):
+            if wanted is not None and given != wanted:
                 raise ValueError(f"{name}={params[name]!r} disagrees with the network's "
                                  f"{wanted!r}; leave it out to take the network's")
         binarizer = estimator._binarizer_for(network, classes)
@@ -142,8 +145,8 @@ class _MLPBridge(_MLPState):
         sklearn.exceptions.NotFittedError
             For an unfitted MLP (a ValueError).
         ValueError
-            For what nnpy cannot represent (loss="poisson"; sparse or otherwise altered
-            ``coefs_``), saying what.
+            For what nnpy cannot represent (sparse or otherwise altered ``coefs_``), saying
+            what.
         """
         kind = cls._sklearn_class()
         if not isinstance(mlp, kind):
@@ -151,11 +154,9 @@ class _MLPBridge(_MLPState):
                             f"{kind.__name__}, got {type(mlp).__name__}")
         check_is_fitted(mlp, ("coefs_", "intercepts_", "out_activation_"))
         params = mlp.get_params()
-        if params.get("loss", "squared_error") != "squared_error" or \
-                mlp.out_activation_ not in _OUTPUT:
-            raise ValueError(f"this {kind.__name__} has loss={params.get('loss')!r} and "
-                             f"out_activation_={mlp.out_activation_!r}: nnpy has no "
-                             "exponential output layer (poisson); only squared_error")
+        if mlp.out_activation_ not in _OUTPUT:
+            raise ValueError(f"this {kind.__name__} has out_activation_="
+                             f"{mlp.out_activation_!r}, which nnpy does not have")
         weights, biases = _sklearn_layers(mlp)
         output, loss = _OUTPUT[mlp.out_activation_]
         network = Network([weights[0].shape[1], *(w.shape[0] for w in weights)],
@@ -200,6 +201,10 @@ class _MLPBridge(_MLPState):
         params.pop("dtype")
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
         params.pop("dropout")  # nnpy's, training only: the weights are an MLP's as they are
+        params.pop("huber_delta", None)   # nnpy's
+        if params.get("loss", "squared_error") not in ("squared_error", "poisson"):
+            raise ValueError(f"scikit-learn's MLPRegressor has no loss={params['loss']!r} "
+                             "(only 'squared_error' and 'poisson')")
         mlp = self._sklearn_class()(**params)
         net = self.network_
         mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]

@@ -263,6 +263,11 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     @staticmethod
+    def _defaults_for(network: Network) -> dict[str, Any]:
+        """from_network's defaults taken from the network beyond the layers: none."""
+        return {}
+
+    @staticmethod
     def _sklearn_class() -> type[BaseEstimator]:  # MLPClassifier
         from sklearn.neural_network import MLPClassifier
         return MLPClassifier

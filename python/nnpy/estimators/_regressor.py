@@ -1,6 +1,7 @@
 """NNRegressor: scikit-learn's MLPRegressor on nnpy's compiled core."""
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, Literal, Optional, Sequence, TypeVar, Union, cast
 
 import numpy as np
@@ -8,14 +9,14 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from .._validation import as_array
 from ..network import Network
 from ._base import _BaseMLP
-from ._shared import (HiddenActivation, LearningRateSchedule, RandomState, Solver, _scale_free,
-                      _typed, _validate)
+from ._shared import (_SKLEARN_LOSS, HiddenActivation, LearningRateSchedule, RandomState,
+                      RegressionLoss, Solver, _scale_free, _typed, _validate)
 
 _Regressor = TypeVar("_Regressor", bound="NNRegressor")
 
@@ -23,13 +24,19 @@ _Regressor = TypeVar("_Regressor", bound="NNRegressor")
 class NNRegressor(RegressorMixin, _BaseMLP):
     """scikit-learn's MLPRegressor on nnpy's compiled core (see the module docstring).
 
-    An identity output, squared error, the targets as given (1-D, or 2-D for several outputs).
-    Every parameter has scikit-learn's meaning and default.
+    An identity output (an exp one for loss="poisson"), the targets as given (1-D, or 2-D for
+    several outputs). Every parameter has scikit-learn's meaning and default.
 
     Parameters
     ----------
-    loss : {"squared_error"}
-        scikit-learn's first parameter; nnpy has no exponential output for "poisson".
+    loss : {"squared_error", "absolute_error", "huber", "poisson"}
+        scikit-learn's first parameter. "squared_error" (0.5 * the squared error) and
+        "poisson" (an exp output, half the Poisson deviance: y must be non-negative) as
+        scikit-learn's MLPRegressor has them; "absolute_error" (``|y - prediction|``) and
+        "huber" (``0.5 * d**2`` for ``|d| <= huber_delta``, else
+        ``huber_delta * (|d| - 0.5 * huber_delta)``) with an identity output, by their names
+        in scikit-learn's other regressors. Each is summed over the outputs and averaged over
+        the samples (``loss_``, ``loss_curve_``).
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate
         As in `NNClassifier`.
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start
@@ -38,6 +45,9 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         As in `NNClassifier`.
     epsilon, n_iter_no_change, max_fun, dtype, dropout
         As in `NNClassifier`.
+    huber_delta : float, default 1.0
+        nnpy's: Huber's delta (as torch's HuberLoss names it; 1.0 its default), where the
+        "huber" loss turns from quadratic to linear. Only loss="huber" reads it.
 
     Attributes
     ----------
@@ -51,10 +61,12 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         scikit-learn's description of the fitted model.
     """
 
-    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
-                                    "loss": [StrOptions({"squared_error", "poisson"})]}
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")]}
 
-    def __init__(self, loss: Literal["squared_error"] = "squared_error",
+    def __init__(self, loss: RegressionLoss = "squared_error",
                  hidden_layer_sizes: Union[int, Sequence[int], np.ndarray] = (100,),
                  activation: HiddenActivation = "relu", *, solver: Solver = "adam",
                  alpha: float = 0.0001, batch_size: Union[int, Literal["auto"]] = "auto",
@@ -67,10 +79,12 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
                  max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0,
+                 huber_delta: float = 1.0) -> None:
         self.loss = loss
+        self.huber_delta = huber_delta
         shared = dict(locals())  # every other parameter, passed on as it came
-        for name in ("self", "loss", "__class__"):
+        for name in ("self", "loss", "huber_delta", "__class__"):
             shared.pop(name, None)
         super().__init__(**shared)
 
@@ -149,6 +163,10 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = cast(np.ndarray, column_or_1d(y, warn=True))  # scikit-learn is untyped
         Y = as_array(y.reshape(len(y), -1), "y", dtype)
+        if self.loss == "poisson" and Y.size and float(Y.min()) < 0:
+            name = "y_val" if validation else "y"
+            raise ValueError(f"{name} must hold non-negative values for loss='poisson' (counts "
+                             f"or rates), got {float(Y.min())!r}")
         # the squared error of targets this large overflows (before any training could help):
         # say so, rather than letting a step go non-finite
         limit = np.sqrt(np.finfo(dtype).max) / 4
@@ -160,8 +178,15 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                              "TransformedTargetRegressor(transformer=StandardScaler()).")
         return X, Y
 
-    def _out_activation(self) -> Literal["identity"]:
-        return "identity"
+    def _out_activation(self) -> Literal["identity", "exp"]:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    @staticmethod
+    def _defaults_for(network: Network) -> dict[str, Any]:
+        """from_network's defaults taken from the network beyond the layers: its loss (by
+        scikit-learn's name) and Huber's delta."""
+        loss = _SKLEARN_LOSS.get(network.loss_name)
+        return {} if loss is None else {"loss": loss, "huber_delta": network.huber_delta}
 
     @staticmethod
     def _sklearn_class() -> type[BaseEstimator]:  # MLPRegressor
@@ -173,8 +198,11 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         """None (a regressor has no labels), once `network` is known to be a regression's."""
         if classes is not None:
             raise ValueError(f"a regressor has no classes, got classes={classes!r}")
-        if network.output != "identity" or network.loss_name != "mse":
-            raise ValueError(f"a regressor's network has an identity output with loss 'mse'; "
+        if (network.output, network.loss_name) not in (
+                ("identity", "mse"), ("identity", "absolute_error"), ("identity", "huber"),
+                ("exp", "poisson")):
+            raise ValueError(f"a regressor's network has an identity output with loss 'mse', "
+                             f"'absolute_error' or 'huber', or an exp output with 'poisson'; "
                              f"this one has a {network.output} output with loss "
                              f"{network.loss_name!r}")
         return None

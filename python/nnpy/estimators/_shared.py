@@ -21,7 +21,12 @@ _HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid",
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
-    "softmax": ("softmax", "cross_entropy")}
+    "softmax": ("softmax", "cross_entropy"), "exp": ("exp", "poisson")}
+# NNRegressor's loss (scikit-learn's names) -> nnpy.Network's; scikit-learn's MLPRegressor has
+# the first and the last, its SGDRegressor and HistGradientBoostingRegressor the others
+_REGRESSION_LOSS: dict[str, Loss] = {"squared_error": "mse", "absolute_error": "absolute_error",
+                                     "huber": "huber", "poisson": "poisson"}
+_SKLEARN_LOSS: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _REGRESSION_LOSS.items()}
 # nnpy.Network's name of a hidden activation -> scikit-learn's
 _SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
@@ -32,6 +37,7 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 # The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
 HiddenActivation = Literal["identity", "logistic", "tanh", "relu"]
 Solver = Literal["lbfgs", "sgd", "adam"]
+RegressionLoss = Literal["squared_error", "absolute_error", "huber", "poisson"]
 LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]
 # what check_random_state takes: a seed, a RandomState, or None for numpy's global one
 RandomState = Union[int, np.random.RandomState, None]
