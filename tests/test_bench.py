@@ -212,6 +212,39 @@ def test_a_w5_result_that_is_not_json_is_an_error(capsys, fake_w5):
     assert outcome["status"] == "error" and "not JSON serializable" in outcome["reason"]
 
 
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning at max_iter=3
+def test_w5_has_rows_for_class_weight_and_dropout_against_scikit_learns_nearest(monkeypatch):
+    pytest.importorskip("sklearn", reason="W5 needs scikit-learn")
+    pytest.importorskip("threadpoolctl", reason="W5 needs threadpoolctl")
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.utils.class_weight import compute_sample_weight
+    from nnpy.benchmarks import w5
+    monkeypatch.setattr(w5, "CASES", w5.CASES[:1])  # the default row: nnpy without dropout
+    monkeypatch.setattr(w5, "QUICK_MAX_ITER", 3)
+    result = w5.run(quick=True, repeats=1)
+    rows = {row["case"]: row for row in result["rows"]}
+    assert list(rows) == ["digits-relu-adam", "digits-imbalanced-balanced", "digits-dropout"]
+    text = w5.markdown(result)
+    assert ("| digits-imbalanced-balanced | max_iter=3; nnpy: class_weight='balanced'; "
+            "scikit-learn: fit(sample_weight=compute_sample_weight(\"balanced\", y)) |") in text
+    assert "| digits-dropout | max_iter=3; nnpy: dropout=0.2; scikit-learn: alpha=0.01 |" in text
+    assert "(balanced accuracy) |" in text
+    # targets only for the row that fits the same model in both systems
+    assert [t["target"].split(":")[0] for t in w5.targets(result)] == ["digits-relu-adam"] * 2
+    json.dumps(result)
+    # the scikit-learn side of the class_weight row, recomputed: balanced accuracy of a
+    # sample-weighted fit on the imbalanced digits
+    X_train, X_test, y_train, y_test = w5._imbalanced_digits()
+    counts = np.bincount(np.concatenate([y_train, y_test]))
+    assert list(counts[:3]) == [178, 182, 177] and counts[3:].max() <= 27
+    sklearn = MLPClassifier(max_iter=3, random_state=0).fit(
+        X_train, y_train, sample_weight=compute_sample_weight("balanced", y_train))
+    expected = balanced_accuracy_score(y_test, sklearn.predict(X_test))
+    assert rows["digits-imbalanced-balanced"]["sklearn"]["score"] == pytest.approx(expected)
+
+
 # --- the peers compute what nnpy computes --------------------------------------------------
 
 def test_numpy_peer_takes_the_steps_of_nnpy_reference():
