@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 import nnpy
+from nnpy import _model
 from nnpy.export import ONNX_IR_VERSION, ONNX_OPSET, to_c, to_onnx
 
 
-# (hidden activation, output) pairs covering every activation and output nnpy has
-PAIRS = [("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("tanh", "softmax"),
-         ("relu", "identity"), ("identity", "sigmoid"), ("tanh", "identity"),
-         ("relu", "softmax")]
+# (hidden activation, output) pairs: every activation and output of nnpy's table, each hidden
+# one with each output
+PAIRS = [(hidden, output) for hidden in _model.HIDDEN for output in _model.OUTPUTS]
 
 
 def network(hidden, output, sizes=(4, 6, 5, 3), dtype=np.float64, seed=0, scale=1.0):
@@ -647,12 +647,16 @@ def test_to_c_needs_a_network(tmp_path):
         to_c("net", tmp_path / "n.h")
 
 
-def test_every_activation_of_the_model_table_is_exported():
-    """A new activation in nnpy's model table needs an ONNX operator and a C expression."""
-    from nnpy import _model, export
-    names = set(_model.HIDDEN) | set(_model.OUTPUTS)
-    assert set(export._ONNX_OPS) == names
-    assert set(export._C_ACTIVATIONS) == names
+def test_every_activation_of_the_table_is_the_cores():
+    """The table's rows are the core's list (activation_kinds.tp), and each has its exports."""
+    from nnpy import _family
+    from nnpy._dispatch import core
+    assert list(_family.ACTIVATIONS) == list(core.ACTIVATION_CODES)
+    for name, row in _family.ACTIVATIONS.items():
+        assert callable(row.onnx) and "z" in row.c, name
+        # the core takes the derivative from z exactly where the table has no formula from a
+        if row.derivative is not None:
+            assert (row.derivative_of_a is None) == (name in core.ACTIVATIONS_FROM_Z), name
 
 
 @pytest.mark.parametrize("encoding", [

@@ -547,3 +547,12 @@ def test_divergence_leaves_weights_and_state_untouched():
         # and training goes on from there
         net.fit(X, Y, epochs=1, lr=0.01, shuffle=False, **kwargs)
         assert net.optimizer_state["step"] == state["step"] + 10
+
+
+def test_the_docs_list_every_activation():
+    # the user guide's table of activations has a row for each of nnpy's table
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / "docs" / "guide" / "network.md").read_text()
+    table = text[text.index("## Activations"):]
+    for name in _model.HIDDEN:
+        assert f"\n| `{name}` |" in table, name

@@ -77,6 +77,8 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequenc
 
 import numpy as np
 
+from . import _family
+
 if TYPE_CHECKING:
     from ._csvtable import Table
     from .estimators import NNClassifier, NNRegressor
@@ -247,7 +249,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     tuning.add_argument("--hidden", type=_widths, default=(100,), metavar="WIDTHS",
                         help="hidden layer widths, comma-separated, e.g. 64,32 "
                         "(hidden_layer_sizes; default 100)")
-    tuning.add_argument("--activation", choices=("relu", "tanh", "logistic", "identity"),
+    tuning.add_argument("--activation", choices=tuple(_family.ESTIMATOR_NAMES),
                         default="relu", help="hidden layers' activation (default relu)")
     tuning.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
                         help="the optimiser (default adam)")

@@ -14,7 +14,8 @@ compiled core. With the same `random_state` they draw the same initial weights, 
 early-stopping split and the same order of samples in every epoch as scikit-learn does, so the
 two follow the same path (to rounding, which chaotic training amplifies over many epochs).
 
-    hidden_layer_sizes, activation ("identity", "logistic", "tanh", "relu"),
+    hidden_layer_sizes, activation ("identity", "logistic", "tanh", "relu", and nnpy's others
+    by nnpy's names: to_sklearn refuses those),
     solver ("lbfgs", "sgd", "adam"), alpha (L2 penalty, 0.5 * alpha * sum(W**2) divided by the
     batch's sample count or weight sum), batch_size ("auto" = min(200, n_samples)),
     learning_rate ("constant", "invscaling", "adaptive"; sgd only), learning_rate_init,
@@ -126,6 +127,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError('nnpy.estimators needs scikit-learn >= 1.6: pip install "nnpy-net[sklearn]"'
                       f" ({err})") from None
 
+from . import _family
 from ._validation import as_array, as_dtype, as_sample_weight, check_sample_weight
 from .network import History, Network, TrainingDiverged, _overflow_error
 
@@ -134,15 +136,23 @@ if TYPE_CHECKING:
 
 __all__ = ["NNClassifier", "NNRegressor", "SolverDiverged"]
 
-# scikit-learn's name of a hidden activation -> nnpy.Network's
-_HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                                  "relu": "relu"}
+# the estimators' name of a hidden activation (scikit-learn's, or nnpy's where scikit-learn has
+# none) -> nnpy.Network's, from the table of activations
+_HIDDEN = cast("dict[str, Activation]", _family.ESTIMATOR_NAMES)
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
     "softmax": ("softmax", "cross_entropy")}
-# nnpy.Network's name of a hidden activation -> scikit-learn's
-_SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
+# nnpy.Network's name of a hidden activation -> the estimators'
+_ESTIMATOR_HIDDEN: dict[str, str] = {nnpy: ours for ours, nnpy in _HIDDEN.items()}
+
+
+def _check_sklearn_activation(activation: str) -> None:
+    """ValueError unless scikit-learn's MLP has this (estimator's) hidden activation."""
+    if activation not in _family.SKLEARN_NAMES:
+        raise ValueError(f"scikit-learn's MLP has no activation={activation!r} (it has "
+                         f"{', '.join(map(repr, sorted(_family.SKLEARN_NAMES)))}): this "
+                         f"estimator cannot become one")
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
 _TRAINING_RECORDS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                      "validation_scores_", "best_validation_score_")
@@ -152,7 +162,7 @@ _Classifier = TypeVar("_Classifier", bound="NNClassifier")
 _Regressor = TypeVar("_Regressor", bound="NNRegressor")
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 # The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
-HiddenActivation = Literal["identity", "logistic", "tanh", "relu"]
+HiddenActivation = str  # a key of _HIDDEN: scikit-learn's name, or nnpy's
 Solver = Literal["lbfgs", "sgd", "adam"]
 LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]
 # what check_random_state takes: a seed, a RandomState, or None for numpy's global one
@@ -261,7 +271,7 @@ class _BaseMLP(BaseEstimator):
     # scikit-learn's MLP constraints (checked by _fit_context, with its messages), plus dtype
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(_HIDDEN))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -432,7 +442,7 @@ class _BaseMLP(BaseEstimator):
         if not isinstance(network, Network):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
         sizes = network.sizes
-        defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _SKLEARN_HIDDEN[
+        defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _ESTIMATOR_HIDDEN[
             network.activation], "dtype": network.dtype.type}
         estimator = cls(**{**defaults, **params})
         estimator._validate_params()
@@ -546,6 +556,7 @@ class _BaseMLP(BaseEstimator):
             A fitted scikit-learn MLP.
         """
         check_is_fitted(self, "network_")
+        _check_sklearn_activation(self.activation)
         params = self.get_params()
         params.pop("dtype")
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
@@ -1044,8 +1055,10 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
     ----------
     hidden_layer_sizes : int or sequence of int
         Widths of the hidden layers (default (100,)).
-    activation : {"identity", "logistic", "tanh", "relu"}
-        Activation of the hidden layers.
+    activation : str
+        Activation of the hidden layers: scikit-learn's "identity", "logistic", "tanh",
+        "relu", or another of nnpy.network.ACTIVATIONS by its nnpy name (to_sklearn refuses
+        an estimator with one of those).
     solver : {"lbfgs", "sgd", "adam"}
         lbfgs runs scipy's L-BFGS-B on the core's loss and gradient; sgd and adam train
         epoch by epoch in the core.

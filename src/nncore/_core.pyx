@@ -21,11 +21,13 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
-from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activation, derivative, activate, any_nonfinite,
-                          times_derivative,
-                          softmax_rows, row_loss, row_output_delta, nonfinite, SIGMOID, TANH,
-                          RELU, IDENTITY,
-                          SOFTMAX, N_ACTIVATIONS, MSE, CROSS_ENTROPY)
+from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activate,
+                          any_nonfinite, softmax_rows, row_loss, row_output_delta, nonfinite,
+                          MSE, CROSS_ENTROPY)
+# the activation codes and switches, generated from activation_kinds.tp (see there)
+from activation_kinds cimport (activation, derivative_at, activate_values, times_derivative_at,
+                               needs_z, SIGMOID,
+                               TANH, RELU, IDENTITY, SOFTMAX, N_ACTIVATIONS)
 from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
 
@@ -68,7 +70,7 @@ cdef enum:
     SGD = 0           # stochastic gradient descent, with momentum (Nesterov's or not) or none
     ADAM = 1          # Adam, as torch.optim.Adam
 
-ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_IDENTITY, ACT_SOFTMAX = SIGMOID, TANH, RELU, IDENTITY, SOFTMAX
+include "activation_codes.pxi"   # ACTIVATION_CODES, ACTIVATIONS_FROM_Z, ACT_*: generated
 LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
 OPT_SGD, OPT_ADAM = SGD, ADAM
 STATUS_OK, STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_OVERFLOWED = (OK, DIVERGED, INTERRUPTED,
@@ -160,6 +162,8 @@ cdef struct Layout:
     Py_ssize_t delta      # two block x widest buffers: the deltas of two adjacent layers
     Py_ssize_t delta_half # offset of the second delta buffer from the first
     Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
+    Py_ssize_t pres       # Z_1 .. Z_L laid out as acts (pres - acts apart), kept only for a
+                          # hidden activation whose derivative is from z (needs_z), else empty
     Py_ssize_t pack       # packing space of gemm, one stretch per thread
     Py_ssize_t pack_stride  # elements of one thread's packing space
     Py_ssize_t shared     # elements of the space threads share a packed A in (after theirs)
@@ -204,7 +208,8 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
     out.delta = round_up(out.acts + block * widths, ALIGN)
     out.delta_half = round_up(block * widest, ALIGN)
     out.z_out = out.delta + 2 * out.delta_half
-    out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
+    out.pres = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
+    out.pack = round_up(out.pres + (block * widths if needs_z(net.hidden) else 0), ALIGN)
     out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
     out.threads = threads
     out.shared = 0
@@ -547,28 +552,29 @@ cdef inline void bias_gradient(const floating* d, Py_ssize_t rows, Py_ssize_t n,
             grad_b[j] += scale * d[i * n + j]
 
 
-# Columns lo .. hi - 1 of a hidden layer's deltas: d *= f'(z) (see times_derivative, f' from
-# the activations a), then their bias gradient (see bias_gradient).
-cdef inline void delta_columns(int kind, floating* d, const floating* a, Py_ssize_t rows,
-                               Py_ssize_t n, floating scale, floating beta, floating* grad_b,
-                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+# Columns lo .. hi - 1 of a hidden layer's deltas: d *= f'(z) (see times_derivative_at, f'
+# from the activations a or the pre-activations z), then their bias gradient (bias_gradient).
+cdef inline void delta_columns(int kind, floating* d, const floating* a, const floating* z,
+                               Py_ssize_t rows, Py_ssize_t n, floating scale, floating beta,
+                               floating* grad_b, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(rows):
-        times_derivative(kind, d + i * n + lo, a + i * n + lo, hi - lo)
+        times_derivative_at(kind, d + i * n + lo, a + i * n + lo, z + i * n + lo, hi - lo)
     bias_gradient(d, rows, n, scale, beta, grad_b, lo, hi)
 
 
 # A hidden layer's deltas over rows x n and its bias gradient (delta_columns), the columns
 # split among threads (neither an element's value nor a column's sum depends on the split).
-cdef void hidden_deltas(int kind, floating* d, const floating* a, Py_ssize_t rows,
+cdef void hidden_deltas(int kind, floating* d, const floating* a, const floating* z,
+                        Py_ssize_t rows,
                         Py_ssize_t n, floating scale, floating beta, floating* grad_b,
                         int threads) noexcept nogil:
     cdef int t, used = element_threads(rows * n, threads)
     if used <= 1:
-        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, 0, n)
+        delta_columns(kind, d, a, z, rows, n, scale, beta, grad_b, 0, n)
         return
     for t in prange(used, num_threads=used, schedule="static"):
-        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, n * t // used,
+        delta_columns(kind, d, a, z, rows, n, scale, beta, grad_b, n * t // used,
                       n * (t + 1) // used)
 
 
@@ -602,6 +608,8 @@ cdef Py_ssize_t forward_rows(const Net* net, const floating* params, const float
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
         else:
+            if needs_z(net.hidden):  # kept for the derivative (see Layout.pres)
+                memcpy(a_next + (lay.pres - lay.acts), a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.hidden, a_next, count, n_out, lay.threads)
         if bad and not overflowed:
             overflowed = l + 1
@@ -672,7 +680,8 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
             # (the biases of layer l - 1 lie just before W)
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
                  delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
-            hidden_deltas(net.hidden, delta_below, a, count, n_in, scale, beta, grad_w - n_in,
+            hidden_deltas(net.hidden, delta_below, a, a + (lay.pres - lay.acts), count, n_in,
+                          scale, beta, grad_w - n_in,
                           lay.threads)
             swap = delta
             delta = delta_below
@@ -816,10 +825,11 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
 # formula), computed as each gradient is; returns 1 if a parameter plus its step is inf or NaN
 # (the step and its check in the pass that computes the gradient, not in passes of their own).
 # Then, with delta_below (not NULL), the deltas of its inputs: (W.T delta) * f'(z_below), f'
-# from the activations a_prev.
+# from the activations a_prev or the pre-activations z_prev (see needs_z; else not read).
 cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
                                         Py_ssize_t n_out, const floating* w,
-                                        const floating* a_prev, const floating* delta,
+                                        const floating* a_prev, const floating* z_prev,
+                                        const floating* delta,
                                         floating* grad_w, floating* delta_below, int kind,
                                         bint fold, floating lr, floating decay) noexcept nogil:
     cdef Py_ssize_t i, j
@@ -860,7 +870,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 d = delta[j]
                 for i in range(n_in):
                     delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-            times_derivative(kind, delta_below, a_prev, n_in)
+            times_derivative_at(kind, delta_below, a_prev, z_prev, n_in)
         else:
             for i in range(bound(ins, n_in)):
                 if Inputs is UpTo4 and i == n_in:
@@ -868,7 +878,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 total = 0
                 for j in range(n_out):
                     total = total + delta[j] * w[j * n_in + i]
-                delta_below[i] = total * derivative(kind, a_prev[i])
+                delta_below[i] = total * derivative_at(kind, a_prev, z_prev, i)
     return flags
 
 
@@ -902,46 +912,49 @@ cdef inline floating forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w
 
 # sized_backward in its copy for widths n_in, n_out (as forward_layer picks).
 cdef inline unsigned int backward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
-                                        const floating* a_prev, const floating* delta,
+                                        const floating* a_prev, const floating* z_prev,
+                                        const floating* delta,
                                         floating* grad_w, floating* delta_below, int kind,
                                         bint fold, floating lr, floating decay) noexcept nogil:
     if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
-        return sized_backward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, delta,
-                              grad_w, delta_below, kind, fold, lr, decay)
+        return sized_backward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, z_prev,
+                              delta, grad_w, delta_below, kind, fold, lr, decay)
     elif n_in == 1:
-        return backward_to(<Width1*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
+        return backward_to(<Width1*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
     elif n_in == 2:
-        return backward_to(<Width2*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
+        return backward_to(<Width2*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
     elif n_in == 3:
-        return backward_to(<Width3*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
-    return backward_to(<Width4*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                       fold, lr, decay)
+        return backward_to(<Width3*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
+    return backward_to(<Width4*>NULL, n_out, w, a_prev, z_prev, delta, grad_w, delta_below,
+                       kind, fold, lr, decay)
 
 cdef inline unsigned int backward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
-                                     const floating* a_prev, const floating* delta,
+                                     const floating* a_prev, const floating* z_prev,
+                                     const floating* delta,
                                      floating* grad_w, floating* delta_below, int kind,
                                      bint fold, floating lr, floating decay) noexcept nogil:
     if n_out == 1:
-        return sized_backward(ins, <Width1*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
+        return sized_backward(ins, <Width1*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
     elif n_out == 2:
-        return sized_backward(ins, <Width2*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
+        return sized_backward(ins, <Width2*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
     elif n_out == 3:
-        return sized_backward(ins, <Width3*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
-    return sized_backward(ins, <Width4*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                          kind, fold, lr, decay)
+        return sized_backward(ins, <Width3*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
+    return sized_backward(ins, <Width4*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                          delta_below, kind, fold, lr, decay)
 
 
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
-# pre-activations in z_out; returns A_L. *overflowed gets 1 if a pre-activation of some layer
+# pre-activations in z_out and, with pres (not NULL), the hidden ones laid out as acts in pres;
+# returns A_L. *overflowed gets 1 if a pre-activation of some layer
 # is inf or NaN (the arithmetic overflowed; forward_rows says which layer), else 0.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
-                                     floating* acts, floating* z_out,
+                                     floating* acts, floating* z_out, floating* pres,
                                      Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t l, n_in, n_out, last = net.n_layers - 1
     cdef const floating* a_prev = x
@@ -952,7 +965,8 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         if l < last:
-            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL,
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a,
+                                          pres + (a - acts) if pres != NULL else pres,
                                           net.hidden)
         else:  # the output layer: its pre-activations kept for the loss
             probe = probe + forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
@@ -984,7 +998,8 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
     cdef unsigned int flags = 0
     cdef double sample_loss
 
-    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out, overflowed)
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out,
+                       work + lay.pres if needs_z(net.hidden) else <floating*>NULL, overflowed)
     if overflowed[0]:
         return 0
     for l in range(net.n_layers):
@@ -1002,7 +1017,10 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
         offset -= n_out * n_in + n_out
         acts_offset -= n_out
         a_prev = work + acts_offset - n_in if l > 0 else x
-        flags |= backward_layer(n_in, n_out, params + offset, a_prev, delta, grads + offset,
+        flags |= backward_layer(n_in, n_out, params + offset, a_prev,
+                                a_prev + (lay.pres - lay.acts) if l > 0 and needs_z(net.hidden)
+                                else a_prev, delta,
+                                grads + offset,
                                 delta_below if l > 0 else <floating*>NULL, net.hidden,
                                 bad != NULL, lr, decay)
         swap = delta
@@ -1298,7 +1316,7 @@ cdef bint forward_one(const Net* net, const floating* params, const floating* x,
         return 0
     for i in range(1, net.n_layers + 1):
         widths += net.sizes[i]
-    a = forward_sample(net, params, x, work, work + widths, &overflowed)
+    a = forward_sample(net, params, x, work, work + widths, <floating*>NULL, &overflowed)
     for i in range(n_last):
         bad |= nonfinite(a[i])
     if bad or overflowed:
@@ -1527,6 +1545,9 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef Py_ssize_t n_in = net.sizes[0], n_hid = width(h, 0), n_out = width(o, 0)
     cdef Py_ssize_t top = n_hid * (n_in + 1)   # where the output layer's W and b start
     cdef floating a_hid[SMALL_WIDTH]     # hidden activations
+    cdef floating z_hid[SMALL_WIDTH]     # hidden pre-activations (kept if needs_z)
+    cdef floating* z_keep = NULL        # z_hid if needs_z, else none kept
+    cdef const floating* z_prev = a_hid  # what the hidden derivative reads (a_hid: not z)
     cdef floating a_out[SMALL_WIDTH]     # output activations
     cdef floating z_out[SMALL_WIDTH]     # output pre-activations (for the loss)
     cdef floating d_hid[SMALL_WIDTH]     # hidden deltas
@@ -1534,12 +1555,15 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef double sample_loss
     cdef floating probe
 
+    if needs_z(net.hidden):
+        z_keep = z_hid
+        z_prev = z_hid
     # Forward pass
     if n_in <= SMALL_WIDTH:
-        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, z_keep,
                               net.hidden)
     else:
-        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, z_keep,
                               net.hidden)
     probe = probe + sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
     bad[0] |= nonfinite(probe) << 1
@@ -1549,13 +1573,13 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     row_output_delta(net.output, net.loss, a_out, y, <floating>1, d_out, n_out)
 
     # Output layer's step and hidden deltas, then the hidden layer's step
-    bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, d_out, grads + top, d_hid,
+    bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, z_prev, d_out, grads + top, d_hid,
                              net.hidden, 1, lr, decay)
     if n_in <= SMALL_WIDTH:
-        bad[0] |= sized_backward(<UpTo4*>NULL, h, n_in, 0, params, x, d_hid, grads,
+        bad[0] |= sized_backward(<UpTo4*>NULL, h, n_in, 0, params, x, x, d_hid, grads,
                                  <floating*>NULL, net.hidden, 1, lr, decay)
     else:
-        bad[0] |= sized_backward(<AnyWidth*>NULL, h, n_in, 0, params, x, d_hid, grads,
+        bad[0] |= sized_backward(<AnyWidth*>NULL, h, n_in, 0, params, x, x, d_hid, grads,
                                  <floating*>NULL, net.hidden, 1, lr, decay)
     return sample_loss
 

@@ -11,8 +11,6 @@
 # row_output_delta, sized_backward with the SGD step folded in) in the same order, so a
 # member's weights are bit-identical to Network.fit's (tests hold them to it).
 
-from activations cimport sigmoid, tanh_, relu, sigmoid_derivative, tanh_derivative, relu_derivative
-
 cdef enum:
     LANES = 16           # members per chunk: the length of every vectorised loop
     LOCKSTEP_INPUTS = SMALL_WIDTH + 1  # fewer inputs than this: small_step's UpTo4 copies
@@ -21,48 +19,15 @@ cdef enum:
 LOCKSTEP_LANES = LANES
 
 
-# a = f(a) over n rows of LANES pre-activations (an elementwise activation; the branchless
-# sigmoid every path uses).
-cdef inline void lanes_activate(int kind, floating* a, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j, k
-    for j in range(n):
-        if kind == SIGMOID:
-            for k in range(LANES):  # nn_math.h's directly: always inlined, vectorised
-                if floating is float:
-                    a[j * LANES + k] = nn_sigmoidf(a[j * LANES + k])
-                else:
-                    a[j * LANES + k] = nn_sigmoid(a[j * LANES + k])
-        elif kind == TANH:
-            for k in range(LANES):
-                a[j * LANES + k] = tanh_(a[j * LANES + k])
-        elif kind == RELU:
-            for k in range(LANES):
-                a[j * LANES + k] = relu(a[j * LANES + k])
-
-
-# d *= f'(a) over n rows of LANES values, f' from the activations a.
-cdef inline void lanes_times_derivative(int kind, floating* d, const floating* a,
-                                        Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j, k
-    for j in range(n):
-        if kind == SIGMOID:
-            for k in range(LANES):
-                d[j * LANES + k] = d[j * LANES + k] * sigmoid_derivative(a[j * LANES + k])
-        elif kind == TANH:
-            for k in range(LANES):
-                d[j * LANES + k] = d[j * LANES + k] * tanh_derivative(a[j * LANES + k])
-        elif kind == RELU:
-            for k in range(LANES):
-                d[j * LANES + k] = d[j * LANES + k] * relu_derivative(a[j * LANES + k])
-
-
 # One layer of LANES members' forward passes: a = f(W a_prev + b). w: the layer's W (n_out x
 # n_in, row-major) then b, each parameter a row of `stride` (the chunk's members at offsets
-# 0 .. LANES-1); a_prev, a: rows of LANES. probe[k] gets member k's pre-activations times 0
-# added (sized_forward's probe: NaN once one of them is inf or NaN, the arithmetic overflowed).
+# 0 .. LANES-1); a_prev, a: rows of LANES; z_keep (not NULL) gets the pre-activations. probe[k]
+# gets member k's pre-activations times 0 added (sized_forward's probe: NaN once one of them is
+# inf or NaN, the arithmetic overflowed). The activation is elementwise, over n_out * LANES
+# values (the same function as every other path's).
 cdef inline void lanes_forward(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
                                Py_ssize_t stride, const floating* a_prev, floating* a,
-                               int kind, floating* probe) noexcept nogil:
+                               floating* z_keep, int kind, floating* probe) noexcept nogil:
     cdef Py_ssize_t i, j, k
     cdef const floating* b = w + n_out * n_in * stride
     for j in range(n_out):
@@ -75,15 +40,19 @@ cdef inline void lanes_forward(Py_ssize_t n_in, Py_ssize_t n_out, const floating
         for k in range(LANES):
             a[j * LANES + k] = a[j * LANES + k] + b[j * stride + k]
             probe[k] = probe[k] + a[j * LANES + k] * 0
-    lanes_activate(kind, a, n_out)
+    if z_keep != NULL:
+        memcpy(z_keep, a, n_out * LANES * sizeof(floating))
+    activate_values(kind, a, n_out * LANES)
 
 
 # One layer of LANES members' backprop with plain SGD's step folded in (sized_backward with
 # fold): the steps -lr * (d a_prev + decay W) and -lr * d into g (laid out like w, rows of
 # LANES), bad[k] or-ed with 1 where a parameter plus its step is not finite; then, with
-# d_below (not NULL), the deltas passed down: (W.T d) * f'(a_prev).
+# d_below (not NULL), the deltas passed down: (W.T d) * f'(z_prev), f' from the activations
+# a_prev or the pre-activations z_prev (see needs_z; else not read).
 cdef inline void lanes_backward(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
                                 Py_ssize_t stride, const floating* a_prev,
+                                const floating* z_prev,
                                 const floating* d, floating* g, floating* d_below,
                                 int kind, const floating* lr, const floating* decay,
                                 unsigned int* bad) noexcept nogil:
@@ -110,7 +79,7 @@ cdef inline void lanes_backward(Py_ssize_t n_in, Py_ssize_t n_out, const floatin
                 for k in range(LANES):
                     d_below[i * LANES + k] = d_below[i * LANES + k] + \
                         d[j * LANES + k] * w[(j * n_in + i) * stride + k]
-        lanes_times_derivative(kind, d_below, a_prev, n_in)
+        times_derivative_at(kind, d_below, a_prev, z_prev, n_in * LANES)
 
 
 # One step of the LANES members of a chunk (their parameters at q, rows of `stride`), each on
@@ -124,6 +93,9 @@ cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, cons
     cdef Py_ssize_t n_in = net.sizes[0], n_hid = net.sizes[1], n_out = net.sizes[2]
     cdef Py_ssize_t top = n_hid * (n_in + 1), n_params = net.n_params, j, k, p
     cdef floating a_hid[SMALL_WIDTH * LANES]
+    cdef floating z_hid[SMALL_WIDTH * LANES]   # hidden pre-activations (kept if needs_z)
+    cdef floating* z_keep = NULL        # z_hid if needs_z, else none kept
+    cdef const floating* z_prev = a_hid  # what the hidden derivative reads (a_hid: not z)
     cdef floating a_out[SMALL_WIDTH * LANES]
     cdef floating d_hid[SMALL_WIDTH * LANES]
     cdef floating d_out[SMALL_WIDTH * LANES]
@@ -133,10 +105,14 @@ cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, cons
     cdef double diff
     cdef bint ok
 
+    if needs_z(net.hidden):
+        z_keep = z_hid
+        z_prev = z_hid
     for k in range(LANES):
         probe[k] = 0
-    lanes_forward(n_in, n_hid, q, stride, x, a_hid, net.hidden, probe)
-    lanes_forward(n_hid, n_out, q + top * stride, stride, a_hid, a_out, net.output, probe)
+    lanes_forward(n_in, n_hid, q, stride, x, a_hid, z_keep, net.hidden, probe)
+    lanes_forward(n_hid, n_out, q + top * stride, stride, a_hid, a_out, <floating*>NULL,
+                  net.output, probe)
 
     # mse: row_loss's sum in double, and row_output_delta's (a - y) * f'(z)
     for k in range(LANES):
@@ -149,11 +125,12 @@ cdef inline void lanes_step(const Net* net, floating* q, Py_ssize_t stride, cons
             d_out[j * LANES + k] = a_out[j * LANES + k] - y[j * LANES + k]
     for k in range(LANES):
         loss[k] = 0.5 * loss[k]
-    lanes_times_derivative(net.output, d_out, a_out, n_out)
+    times_derivative_at(net.output, d_out, a_out, a_out, n_out * LANES)
 
-    lanes_backward(n_hid, n_out, q + top * stride, stride, a_hid, d_out, g + top * LANES, d_hid,
+    lanes_backward(n_hid, n_out, q + top * stride, stride, a_hid, z_prev, d_out, g + top * LANES,
+                   d_hid,
                    net.hidden, lr, decay, bad)
-    lanes_backward(n_in, n_hid, q, stride, x, d_hid, g, <floating*>NULL, net.hidden, lr, decay,
+    lanes_backward(n_in, n_hid, q, stride, x, x, d_hid, g, <floating*>NULL, net.hidden, lr, decay,
                    bad)
 
     for k in range(LANES):

@@ -282,4 +282,10 @@ NN_INLINE float nn_sigmoid_derivativef(float a) { return a * (1.0f - a); }
 NN_INLINE double nn_tanh_derivative(double a) { return (1.0 - a) * (1.0 + a); }
 NN_INLINE float nn_tanh_derivativef(float a) { return (1.0f - a) * (1.0f + a); }
 
+/* max(x, 0); NaN stays NaN (so a non-finite value is not hidden). Its derivative from a. */
+NN_INLINE double nn_relu(double x) { return x <= 0.0 ? 0.0 : x; }
+NN_INLINE float nn_reluf(float x) { return x <= 0.0f ? 0.0f : x; }
+NN_INLINE double nn_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.0; }
+NN_INLINE float nn_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.0f; }
+
 #endif

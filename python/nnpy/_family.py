@@ -1,0 +1,117 @@
+"""The activations in one table: a row per activation carries everything each part of nnpy
+needs of it, and every part reads it (as scikit-learn's ACTIVATIONS/DERIVATIVES dicts serve its
+MLP). Pure Python and numpy, no compiled code: nnpy.reference builds its formulas from it.
+
+    name        what users pass (Network(activation=...), the files, the CLI)
+    formula     f(z) in words, for the docs and --help
+    function    f(z) in numpy, elementwise (softmax: over the rows): nnpy.reference's
+    derivative  f'(z) in numpy, from z (None for softmax, whose deltas the losses give)
+    derivative_of_a  f'(z) as the core computes it from a = f(z), in numpy; None where the core
+                takes it from z (the list in activation_kinds.tp says which: "a" or "z")
+    init        the default initialisation of a network with these hidden layers
+    onnx        the ONNX emitter: (graph, z) -> the name of f(z), built from operators that
+                onnxruntime computes in float64 as well as float32 (see nnpy.export)
+    c           f(z) as a C expression of `z` for nnpy.export.to_c ({fn}: "f" in float code, ""
+                in double; {name}: the header's prefix); c_helper: a function it calls
+    fann        (FANN activation code, steepness, factor) for nnpy.fann, or None: FANN has no
+                such function (to_fann refuses it)
+    sklearn     scikit-learn's name for it, or None (to_sklearn refuses it)
+    hidden, output  where a network may use it
+
+The compiled core computes the same functions in C: the activation codes and the switches on
+them are generated from the list in src/nncore/activation_kinds.tp, the scalar functions are in
+src/nncore/nn_math.h. A new activation: its C function and derivative in nn_math.h, its line in
+activation_kinds.tp, and its row here; Network, the files, the estimators, the exports, the CLI
+and the tests' parametrisations read the table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+__all__ = ["Activation", "ACTIVATIONS", "HIDDEN", "OUTPUTS", "SKLEARN_NAMES", "ESTIMATOR_NAMES"]
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: what the reference, the core's Python side and the exports need."""
+    name: str
+    formula: str
+    function: Callable[[Array], Array]
+    derivative: Optional[Callable[[Array], Array]]
+    derivative_of_a: Optional[Callable[[Array], Array]]
+    init: str
+    onnx: Callable[[Any, str], str]
+    c: str
+    fann: Optional[tuple[int, float, float]]
+    sklearn: Optional[str]
+    hidden: bool = True
+    output: bool = False
+    c_helper: Optional[str] = None
+
+
+def _sigmoid(z: Array) -> Array:
+    # exp(-log(1 + exp(-z))) in float64: logaddexp never overflows, the exp's argument is <= 0
+    return np.exp(-np.logaddexp(0.0, -np.asarray(z, np.float64))).astype(z.dtype)
+
+
+def _tanh_derivative(z: Array) -> Array:
+    t = np.tanh(z)
+    return (1 - t) * (1 + t)
+
+
+def _softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_SIGMOID_C = """/* 1/(1+exp(-z)), evaluating exp of a non-positive number only (no overflow) */
+static inline {T} {name}_sigmoid({T} z)
+{{
+    {T} e;
+    if (z >= 0) {{
+        e = exp{fn}(-z);
+        return 1 / (1 + e);
+    }}
+    e = exp{fn}(z);
+    return e / (1 + e);
+}}
+"""
+
+ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
+    Activation(
+        "sigmoid", "1/(1+exp(-z))", _sigmoid, lambda z: _sigmoid(z) * _sigmoid(-z),
+        lambda a: a * (1 - a), "xavier", onnx=lambda g, z: g.op("Sigmoid", z),
+        c="{name}_sigmoid(z)", c_helper=_SIGMOID_C, fann=(3, 0.5, 2.0), sklearn="logistic",
+        output=True),
+    Activation(
+        "tanh", "tanh(z)", np.tanh, _tanh_derivative, lambda a: (1 - a) * (1 + a), "xavier",
+        onnx=lambda g, z: g.op("Tanh", z), c="tanh{fn}(z)", fann=(5, 1.0, 1.0),
+        sklearn="tanh"),
+    Activation(
+        "relu", "max(z, 0)", lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype),
+        lambda a: (a > 0).astype(a.dtype), "he", onnx=lambda g, z: g.op("Relu", z),
+        c="(z > 0 ? z : 0)", fann=None, sklearn="relu"),
+    Activation(
+        "identity", "z", lambda z: z, np.ones_like, np.ones_like, "xavier",
+        onnx=lambda g, z: z, c="z", fann=(0, 1.0, 1.0), sklearn="identity", output=True),
+    Activation(
+        "softmax", "exp(z_k)/sum_j exp(z_j) over a row", _softmax, None, None, "xavier",
+        onnx=lambda g, z: g.op("Softmax", z, axis=1), c="z", fann=None, sklearn="softmax",
+        hidden=False, output=True),
+]}
+
+HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)
+OUTPUTS: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.output)
+# scikit-learn's MLP's names of the hidden activations it has
+SKLEARN_NAMES: frozenset[str] = frozenset(
+    row.sklearn for row in ACTIVATIONS.values() if row.hidden and row.sklearn is not None)
+
+# the estimators' (and the CLI's) names of the hidden activations -> nnpy's: scikit-learn's
+# name where it has the activation, else nnpy's
+ESTIMATOR_NAMES: dict[str, str] = {
+    ACTIVATIONS[name].sklearn or name: name for name in HIDDEN}
