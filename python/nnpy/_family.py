@@ -16,6 +16,7 @@ MLP). Pure Python and numpy, no compiled code: nnpy.reference builds its formula
     fann        (FANN activation code, steepness, factor) for nnpy.fann, or None: FANN has no
                 such function (to_fann refuses it)
     sklearn     scikit-learn's name for it, or None (to_sklearn refuses it)
+    torch       the torch.nn module computing it with its defaults (the tests' comparison)
     hidden, output  where a network may use it
 
 The compiled core computes the same functions in C: the activation codes and the switches on
@@ -49,6 +50,7 @@ class Activation:
     c: str
     fann: Optional[tuple[int, float, float]]
     sklearn: Optional[str]
+    torch: Optional[str] = None
     hidden: bool = True
     output: bool = False
     c_helper: Optional[str] = None
@@ -87,18 +89,19 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
         "sigmoid", "1/(1+exp(-z))", _sigmoid, lambda z: _sigmoid(z) * _sigmoid(-z),
         lambda a: a * (1 - a), "xavier", onnx=lambda g, z: g.op("Sigmoid", z),
         c="{name}_sigmoid(z)", c_helper=_SIGMOID_C, fann=(3, 0.5, 2.0), sklearn="logistic",
-        output=True),
+        torch="Sigmoid", output=True),
     Activation(
         "tanh", "tanh(z)", np.tanh, _tanh_derivative, lambda a: (1 - a) * (1 + a), "xavier",
         onnx=lambda g, z: g.op("Tanh", z), c="tanh{fn}(z)", fann=(5, 1.0, 1.0),
-        sklearn="tanh"),
+        sklearn="tanh", torch="Tanh"),
     Activation(
         "relu", "max(z, 0)", lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype),
         lambda a: (a > 0).astype(a.dtype), "he", onnx=lambda g, z: g.op("Relu", z),
-        c="(z > 0 ? z : 0)", fann=None, sklearn="relu"),
+        c="(z > 0 ? z : 0)", fann=None, sklearn="relu", torch="ReLU"),
     Activation(
         "identity", "z", lambda z: z, np.ones_like, np.ones_like, "xavier",
-        onnx=lambda g, z: z, c="z", fann=(0, 1.0, 1.0), sklearn="identity", output=True),
+        onnx=lambda g, z: z, c="z", fann=(0, 1.0, 1.0), sklearn="identity",
+        torch="Identity", output=True),
     Activation(
         "softmax", "exp(z_k)/sum_j exp(z_j) over a row", _softmax, None, None, "xavier",
         onnx=lambda g, z: g.op("Softmax", z, axis=1), c="z", fann=None, sklearn="softmax",
