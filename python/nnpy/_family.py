@@ -106,6 +106,12 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
         "softmax", "exp(z_k)/sum_j exp(z_j) over a row", _softmax, None, None, "xavier",
         onnx=lambda g, z: g.op("Softmax", z, axis=1), c="z", fann=None, sklearn="softmax",
         hidden=False, output=True),
+    Activation(
+        "leaky_relu", "z for z > 0, else 0.01*z", lambda z: np.where(z > 0, z, 0.01 * z),
+        lambda z: np.where(z > 0, 1, 0.01).astype(z.dtype),
+        lambda a: np.where(a > 0, 1, 0.01).astype(a.dtype), "he",
+        onnx=lambda g, z: g.op("Max", z, g.op("Mul", z, g.const(0.01))),
+        c="(z > 0 ? z : 0.01{fn} * z)", fann=None, sklearn=None, torch="LeakyReLU"),
 ]}
 
 HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)

@@ -288,4 +288,11 @@ NN_INLINE float nn_reluf(float x) { return x <= 0.0f ? 0.0f : x; }
 NN_INLINE double nn_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.0; }
 NN_INLINE float nn_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.0f; }
 
+/* Leaky ReLU: x for x > 0, else 0.01*x (torch's default negative slope); NaN stays NaN. Its
+ * derivative from a (a > 0 exactly where x > 0). */
+NN_INLINE double nn_leaky_relu(double x) { return x > 0.0 ? x : 0.01 * x; }
+NN_INLINE float nn_leaky_reluf(float x) { return x > 0.0f ? x : 0.01f * x; }
+NN_INLINE double nn_leaky_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.01; }
+NN_INLINE float nn_leaky_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.01f; }
+
 #endif
