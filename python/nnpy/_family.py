@@ -71,6 +71,16 @@ def _softmax(z: Array) -> Array:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _onnx_elu(g: Any, z: str) -> str:
+    # max(z, 0) + expm1(min(z, 0)), expm1(m) as tanh(m/2) * (exp(m) + 1): exact in real
+    # arithmetic and without exp(m) - 1's cancellation near 0 (ONNX has no Expm1, onnxruntime no
+    # double Elu)
+    m = g.op("Min", z, g.const(0.0))
+    expm1 = g.op("Mul", g.op("Tanh", g.op("Mul", m, g.const(0.5))),
+                 g.op("Add", g.op("Exp", m), g.const(1.0)))
+    return g.op("Add", g.op("Max", z, g.const(0.0)), expm1)
+
+
 _SIGMOID_C = """/* 1/(1+exp(-z)), evaluating exp of a non-positive number only (no overflow) */
 static inline {T} {name}_sigmoid({T} z)
 {{
@@ -112,6 +122,11 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
         lambda a: np.where(a > 0, 1, 0.01).astype(a.dtype), "he",
         onnx=lambda g, z: g.op("Max", z, g.op("Mul", z, g.const(0.01))),
         c="(z > 0 ? z : 0.01{fn} * z)", fann=None, sklearn=None, torch="LeakyReLU"),
+    Activation(
+        "elu", "z for z > 0, else exp(z) - 1", lambda z: np.where(z > 0, z, np.expm1(
+            np.minimum(z, 0))), lambda z: np.where(z > 0, 1, np.exp(np.minimum(z, 0))),
+        lambda a: np.where(a > 0, 1, a + 1), "he", onnx=_onnx_elu,
+        c="(z > 0 ? z : expm1{fn}(z))", fann=None, sklearn=None, torch="ELU"),
 ]}
 
 HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)

@@ -295,4 +295,21 @@ NN_INLINE float nn_leaky_reluf(float x) { return x > 0.0f ? x : 0.01f * x; }
 NN_INLINE double nn_leaky_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.01; }
 NN_INLINE float nn_leaky_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.01f; }
 
+/* ELU (alpha 1): x for x > 0, else expm1(x) (nn_expm1_neg's: vectorisable, a few ulp); NaN
+ * stays NaN. Its derivative from a: 1 for a > 0, else a + 1 (exp(x)). */
+NN_INLINE double nn_elu(double x)
+{
+    double m = nn_expm1_neg(x <= 0.0 ? x : 0.0);
+    return x <= 0.0 ? m : x;
+}
+
+NN_INLINE float nn_eluf(float x)
+{
+    float m = nn_expm1f_neg(x <= 0.0f ? x : 0.0f);
+    return x <= 0.0f ? m : x;
+}
+
+NN_INLINE double nn_elu_derivative(double a) { return a > 0.0 ? 1.0 : a + 1.0; }
+NN_INLINE float nn_elu_derivativef(float a) { return a > 0.0f ? 1.0f : a + 1.0f; }
+
 #endif
