@@ -17,6 +17,8 @@ MLP). Pure Python and numpy, no compiled code: nnpy.reference builds its formula
                 such function (to_fann refuses it)
     sklearn     scikit-learn's name for it, or None (to_sklearn refuses it)
     torch       the torch.nn module computing it with its defaults (the tests' comparison)
+    long_double whether its numpy formulas compute in long double (the accuracy tests' exact
+                values; numpy has no erf)
     hidden, output  where a network may use it
 
 The compiled core computes the same functions in C: the activation codes and the switches on
@@ -51,6 +53,7 @@ class Activation:
     fann: Optional[tuple[int, float, float]]
     sklearn: Optional[str]
     torch: Optional[str] = None
+    long_double: bool = True
     hidden: bool = True
     output: bool = False
     c_helper: Optional[str] = None
