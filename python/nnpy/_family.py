@@ -84,6 +84,16 @@ def _onnx_elu(g: Any, z: str) -> str:
     return g.op("Add", g.op("Max", z, g.const(0.0)), expm1)
 
 
+def _onnx_softplus(g: Any, z: str) -> str:
+    # max(z, 0) + log1p(e), e = exp(-|z|), log1p(e) as log(u) * e / (u - 1) with u = 1 + e
+    # (exact to a few ulp, where log(u) alone loses e's digits; e itself where u rounds to 1):
+    # onnxruntime has no double Softplus
+    e = g.op("Exp", g.op("Neg", g.op("Abs", z)))
+    u = g.op("Add", e, g.const(1.0))
+    log1p = g.op("Div", g.op("Mul", g.op("Log", u), e), g.op("Sub", u, g.const(1.0)))
+    log1p = g.op("Where", g.op("Equal", u, g.const(1.0)), e, log1p)
+    return g.op("Add", g.op("Max", z, g.const(0.0)), log1p)
+
 _SIGMOID_C = """/* 1/(1+exp(-z)), evaluating exp of a non-positive number only (no overflow) */
 static inline {T} {name}_sigmoid({T} z)
 {{
@@ -130,6 +140,11 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
             np.minimum(z, 0))), lambda z: np.where(z > 0, 1, np.exp(np.minimum(z, 0))),
         lambda a: np.where(a > 0, 1, a + 1), "he", onnx=_onnx_elu,
         c="(z > 0 ? z : expm1{fn}(z))", fann=None, sklearn=None, torch="ELU"),
+    Activation(
+        "softplus", "log(1 + exp(z))", lambda z: np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))),
+        lambda z: np.exp(-np.logaddexp(0, -z)), lambda a: -np.expm1(-a), "he",
+        onnx=_onnx_softplus, c="(fmax{fn}(z, 0) + log1p{fn}(exp{fn}(-fabs{fn}(z))))", fann=None,
+        sklearn=None, torch="Softplus"),
 ]}
 
 HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)

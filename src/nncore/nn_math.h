@@ -312,4 +312,20 @@ NN_INLINE float nn_eluf(float x)
 NN_INLINE double nn_elu_derivative(double a) { return a > 0.0 ? 1.0 : a + 1.0; }
 NN_INLINE float nn_elu_derivativef(float a) { return a > 0.0f ? 1.0f : a + 1.0f; }
 
+/* softplus (beta 1): log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow, and for
+ * x << 0 exp(x) to a few ulp (no 1 + tiny rounded away). log1p is libm's (a call: correctness
+ * first). Its derivative from a = softplus(x) > 0: sigmoid(x) = 1 - exp(-a) = -expm1(-a)
+ * (vectorised expm1; its relative error at most a few ulp, a's as much again). */
+NN_INLINE double nn_softplus(double x)
+{
+    return (x > 0.0 ? x : 0.0) + log1p(nn_exp_neg(-fabs(x)));
+}
+
+NN_INLINE float nn_softplusf(float x)
+{
+    return (x > 0.0f ? x : 0.0f) + log1pf(nn_expf_neg(-fabsf(x)));
+}
+
+NN_INLINE double nn_softplus_derivative(double a) { return -nn_expm1_neg(-a); }
+NN_INLINE float nn_softplus_derivativef(float a) { return -nn_expm1f_neg(-a); }
 #endif
