@@ -145,6 +145,12 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
         lambda z: np.exp(-np.logaddexp(0, -z)), lambda a: -np.expm1(-a), "he",
         onnx=_onnx_softplus, c="(fmax{fn}(z, 0) + log1p{fn}(exp{fn}(-fabs{fn}(z))))", fann=None,
         sklearn=None, torch="Softplus"),
+    Activation(
+        "silu", "z * sigmoid(z)", lambda z: z * np.exp(-np.logaddexp(0, -z)),
+        lambda z: np.exp(-np.logaddexp(0, -z)) * (1 + z * np.exp(-np.logaddexp(0, z))), None,
+        "he", onnx=lambda g, z: g.op("Mul", z, g.op("Sigmoid", z)),
+        c="(z < -80 ? z * exp{fn}(0.5{fn} * z) * exp{fn}(0.5{fn} * z) : z / (1 + exp{fn}(-z)))",
+        fann=None, sklearn=None, torch="SiLU"),
 ]}
 
 HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)

@@ -328,4 +328,28 @@ NN_INLINE float nn_softplusf(float x)
 
 NN_INLINE double nn_softplus_derivative(double a) { return -nn_expm1_neg(-a); }
 NN_INLINE float nn_softplus_derivativef(float a) { return -nn_expm1f_neg(-a); }
+
+/* SiLU: x * sigmoid(x), from nn_sigmoid (vectorisable, a few ulp); no overflow. Below -700,
+ * where sigmoid(x) = exp(x) is subnormal and x times it would magnify its rounding, x exp(x)
+ * as (x exp(x/2)) exp(x/2), rounded once in the subnormal range. The float version in double
+ * (its subnormal range is double's normal one). Its derivative from x (not a function of a:
+ * SiLU is not monotonic): s * (1 + x * (1 - s)), 1 - s as sigmoid(-x) (no cancellation for
+ * x >> 0). */
+NN_INLINE double nn_silu(double x)
+{
+    double h = nn_exp_neg(0.5 * (x < 0.0 ? x : 0.0));
+    double tiny = (x * h) * h;
+    double plain = x * nn_sigmoid(x);
+    return x < -700.0 ? tiny : plain;
+}
+
+NN_INLINE float nn_siluf(float x) { return (float)nn_silu((double)x); }
+NN_INLINE double nn_silu_derivative(double z)
+{
+    return nn_sigmoid(z) * (1.0 + z * nn_sigmoid(-z));
+}
+NN_INLINE float nn_silu_derivativef(float z)
+{
+    return nn_sigmoidf(z) * (1.0f + z * nn_sigmoidf(-z));
+}
 #endif
