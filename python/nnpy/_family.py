@@ -29,6 +29,8 @@ and the tests' parametrisations read the table.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -94,6 +96,49 @@ def _onnx_softplus(g: Any, z: str) -> str:
     log1p = g.op("Where", g.op("Equal", u, g.const(1.0)), e, log1p)
     return g.op("Add", g.op("Max", z, g.const(0.0)), log1p)
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _normal_cdf(z: Array) -> Array:
+    # Phi(z) = erfc(-z/sqrt(2))/2 by Python's math.erfc (float64: numpy has no erf)
+    return (0.5 * _ERFC(-np.asarray(z, np.float64) / math.sqrt(2))).astype(
+        np.result_type(z.dtype, np.float32) if z.dtype != np.longdouble else np.float64)
+
+
+_ERFC_REACH = 26.0   # erfc(26) = 5.7e-296: beyond, GELU's left tail is below 1e-293
+
+
+@functools.lru_cache(maxsize=None)
+def _erfc_series() -> tuple[float, tuple[float, ...]]:
+    """t0 and the Chebyshev coefficients, over t in [t0, 1], of g(t) = log(erfc(x)/t) + x^2
+    with t = 2/(2 + x), x in [0, _ERFC_REACH] (Numerical Recipes' form of erfc: erfc(x) =
+    t exp(-x^2 + g(t)), g smooth), interpolated at Chebyshev points from math.erfc."""
+    t0 = 2 / (2 + _ERFC_REACH)
+    series = np.polynomial.Chebyshev.interpolate(
+        lambda t: np.array([math.log(math.erfc(x) / s) + x * x
+                            for s, x in zip(t, 2 / t - 2)]), 30, domain=[t0, 1])
+    return t0, tuple(series.coef.tolist())
+
+
+def _onnx_gelu(g: Any, z: str) -> str:
+    # z * Phi(z) from erfc(|z|/sqrt(2)) (x clamped to [0, 26]) = t exp(-x^2 + g(t)), g by
+    # Clenshaw's recurrence over its Chebyshev series (_erfc_series): onnxruntime has no
+    # double Erf. Phi(z) = E/2 for z < 0, 1 - E/2 otherwise.
+    t0, coef = _erfc_series()
+    x = g.op("Min", g.op("Mul", g.op("Abs", z), g.const(1 / math.sqrt(2))),
+             g.const(_ERFC_REACH))
+    t = g.op("Div", g.const(2.0), g.op("Add", x, g.const(2.0)))
+    y = g.op("Mul", g.op("Sub", t, g.const((t0 + 1) / 2)), g.const(2 / (1 - t0)))
+    y2 = g.op("Mul", y, g.const(2.0))
+    b1, b2 = g.const(coef[-1]), g.const(0.0)
+    for c in reversed(coef[1:-1]):
+        b1, b2 = g.op("Add", g.op("Sub", g.op("Mul", y2, b1), b2), g.const(c)), b1
+    series = g.op("Add", g.op("Sub", g.op("Mul", y, b1), b2), g.const(coef[0]))
+    erfc = g.op("Mul", t, g.op("Exp", g.op("Sub", series, g.op("Mul", x, x))))
+    half = g.op("Mul", erfc, g.const(0.5))
+    cdf = g.op("Where", g.op("Less", z, g.const(0.0)), half, g.op("Sub", g.const(1.0), half))
+    return g.op("Mul", z, cdf)
+
 _SIGMOID_C = """/* 1/(1+exp(-z)), evaluating exp of a non-positive number only (no overflow) */
 static inline {T} {name}_sigmoid({T} z)
 {{
@@ -151,6 +196,12 @@ ACTIVATIONS: dict[str, Activation] = {row.name: row for row in [
         "he", onnx=lambda g, z: g.op("Mul", z, g.op("Sigmoid", z)),
         c="(z < -80 ? z * exp{fn}(0.5{fn} * z) * exp{fn}(0.5{fn} * z) : z / (1 + exp{fn}(-z)))",
         fann=None, sklearn=None, torch="SiLU"),
+    Activation(
+        "gelu", "z * Phi(z), Phi the standard normal distribution function (exact, with erf)",
+        lambda z: z * _normal_cdf(z), lambda z: _normal_cdf(z) + z * np.exp(-0.5 * z * z) / (
+            math.sqrt(2 * math.pi)), None, "he", onnx=_onnx_gelu,
+        c="(0.5 * z * erfc(-z * 0.70710678118654752))", fann=None, sklearn=None,
+        torch="GELU", long_double=False),
 ]}
 
 HIDDEN: tuple[str, ...] = tuple(name for name, row in ACTIVATIONS.items() if row.hidden)

@@ -352,4 +352,32 @@ NN_INLINE float nn_silu_derivativef(float z)
 {
     return nn_sigmoidf(z) * (1.0f + z * nn_sigmoidf(-z));
 }
+
+/* GELU, the exact form (torch's default): x * Phi(x), Phi(x) = 0.5 * erfc(-x/sqrt(2)) (erfc:
+ * 1 + erf(x/sqrt(2)) would lose every digit in the left tail). t = -x/sqrt(2) is rounded, which
+ * would cost up to 2 t^2 ulp of erfc(t) (50 near x = -7): the rounding error e (fma, and
+ * 1/sqrt(2) in two parts) is put back to first order, erfc(t + e) = erfc(t) - e * 2/sqrt(pi) *
+ * exp(-t^2). libm's erfc and exp (calls: correctness first); the float version in double. */
+NN_INLINE double nn_gelu_cdf(double x)
+{
+    const double s_hi = 0.7071067811865476, s_lo = -4.833646656726457e-17;
+    double t = -x * s_hi;
+    double e = fma(-x, s_hi, -t) - x * s_lo;
+    return 0.5 * (erfc(t) - e * 1.1283791670955126 * exp(-t * t));
+}
+
+NN_INLINE double nn_gelu(double x) { return x * nn_gelu_cdf(x); }
+NN_INLINE float nn_geluf(float x) { return (float)nn_gelu((double)x); }
+
+/* Its derivative from x (GELU is not monotonic): Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) /
+ * sqrt(2 pi), x^2 as its rounded value h and error l (fma), exp(-(h + l)/2) as
+ * exp(-h/2) * (1 - l/2): exp's argument exact to first order (l dropped where h is inf). */
+NN_INLINE double nn_gelu_derivative(double z)
+{
+    double h = z * z, l = fma(z, z, -h);
+    l = h <= 1e308 ? l : 0.0;
+    return nn_gelu_cdf(z) + z * (0.3989422804014327 * exp(-0.5 * h) * (1.0 - 0.5 * l));
+}
+
+NN_INLINE float nn_gelu_derivativef(float z) { return (float)nn_gelu_derivative((double)z); }
 #endif
