@@ -32,6 +32,9 @@ EXACT = np.longdouble
 DTYPES = [np.float32, pytest.param(np.float64, marks=pytest.mark.skipif(
     np.finfo(EXACT).nmant < 60, reason="long double is double here: no exact float64 values"))]
 ULPS = 3.0          # activations and derivatives: a few ulp (measured: at most 2.5)
+# activations computed as a product with one of the above: SiLU, x * sigmoid(x), the
+# sigmoid's 2.5 ulp and the product's rounding (measured: 3.06)
+PRODUCT_ULPS = {"silu": ULPS + 1}
 
 
 @pytest.fixture(params=LEVELS)
@@ -149,10 +152,11 @@ def test_hidden_activation_predict(level, activation, dtype, sizes):
     x = grid(dtype)
     exact = exact_activation(activation, x, dtype)
     batch = net.predict(x.reshape(-1, 1)).ravel()
-    assert_within(batch, exact, dtype, f"{activation} hidden, batch")
+    ulps = PRODUCT_ULPS.get(activation, ULPS)
+    assert_within(batch, exact, dtype, f"{activation} hidden, batch", ulps)
     picks = np.linspace(0, len(x) - 1, 1500).astype(int)
     one = np.array([net.predict(x[i:i + 1])[0] for i in picks])
-    assert_within(one, exact[picks], dtype, f"{activation} hidden, one sample")
+    assert_within(one, exact[picks], dtype, f"{activation} hidden, one sample", ulps)
     # one sample's arithmetic is the batch's: the same values bit for bit
     np.testing.assert_array_equal(one, batch[picks])
 
