@@ -22,7 +22,6 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport prange, parallel, threadid
 
 from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activate,
-                          nn_sigmoid_derivative, nn_sigmoid_derivativef,
                           any_nonfinite, softmax_rows, row_loss, row_output_delta, nonfinite,
                           MSE, CROSS_ENTROPY)
 # the activation codes and switches, generated from activation_kinds.tp (see there)
@@ -871,7 +870,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 d = delta[j]
                 for i in range(n_in):
                     delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-            sample_times_derivative(kind, delta_below, a_prev, z_prev, n_in)
+            times_derivative_at(kind, delta_below, a_prev, z_prev, n_in)
         else:
             for i in range(bound(ins, n_in)):
                 if Inputs is UpTo4 and i == n_in:
@@ -882,24 +881,8 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 delta_below[i] = total
             # times f'(z): the chain of tests of the kind once, after the sums, not in their
             # loop (where every kind's branch would sit in the sized copies' straight code)
-            sample_times_derivative(kind, delta_below, a_prev, z_prev, n_in)
+            times_derivative_at(kind, delta_below, a_prev, z_prev, n_in)
     return flags
-
-
-# times_derivative_at for the per-sample passes, the sigmoid's loop written out with nn_math.h's
-# always-inlined function (as sized_forward's): the generated switch, a loop for every kind, is
-# past what gcc inlines there, and a call costs the post's 2-2-1 step more than the arithmetic.
-cdef inline void sample_times_derivative(int kind, floating* d, const floating* a,
-                                         const floating* z, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if kind == SIGMOID:
-        for i in range(n):
-            if floating is float:
-                d[i] = d[i] * nn_sigmoid_derivativef(a[i])
-            else:
-                d[i] = d[i] * nn_sigmoid_derivative(a[i])
-    else:
-        times_derivative_at(kind, d, a, z, n)
 
 
 # sized_forward in its copy for widths n_in, n_out: the sized one when both are at most

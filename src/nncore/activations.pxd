@@ -111,17 +111,10 @@ cdef inline void activate(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n) 
 
 
 # d *= f'(z) over n values of an output layer, f'(z) from its activations a = f(z) (an
-# output's derivative is never taken from z). The sigmoid's loop written out (nn_math.h's
-# always-inlined function): the per-sample step calls this for every sample, and the generated
-# switch, a loop for every kind, is past what gcc inlines.
+# output's derivative is never taken from z).
 cdef inline void times_derivative(int kind, floating* d, const floating* a,
                                   Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if kind == SIGMOID:
-        for i in range(n):
-            d[i] = d[i] * sigmoid_derivative(a[i])
-    else:
-        times_derivative_at(kind, d, a, a, n)
+    times_derivative_at(kind, d, a, a, n)
 
 
 # ---- losses -----------------------------------------------------------------------------------
