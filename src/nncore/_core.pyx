@@ -878,10 +878,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 total = 0
                 for j in range(n_out):
                     total = total + delta[j] * w[j * n_in + i]
-                delta_below[i] = total
-            # times f'(z): the chain of tests of the kind once, after the sums, not in their
-            # loop (where every kind's branch would sit in the sized copies' straight code)
-            times_derivative_at(kind, delta_below, a_prev, z_prev, n_in)
+                delta_below[i] = total * derivative_at(kind, a_prev, z_prev, i)
     return flags
 
 
