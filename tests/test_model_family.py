@@ -520,7 +520,7 @@ def test_files_check_the_optimiser_state(tmp_path):
     bad = [rewrite("a.npz", lambda h: h["optimizer"].update(step=-1)),
            rewrite("b.npz", lambda h: h["optimizer"].update(betas=[0.9, 1.5])),
            rewrite("c.npz", lambda h: h["optimizer"].update(name="rmsprop")),
-           rewrite("d.npz", lambda h: h.update(activation="gelu")),
+           rewrite("d.npz", lambda h: h.update(activation="no_such_activation")),
            rewrite("e.npz", moments=np.full((2, 22), np.nan)),
            rewrite("f.npz", moments=np.zeros((1, 22))),
            rewrite("g.npz", lambda h: h.update(optimizer=None))]
