@@ -96,6 +96,19 @@ def test_network_stack(activation):
         np.testing.assert_array_equal(stack[k].get_flat_params(), net.get_flat_params())
 
 
+@pytest.mark.parametrize("activation", HIDDEN)
+@pytest.mark.parametrize("fit_kwargs", [
+    dict(epochs=3, lr=0.1, batch_size=8),                # members of one order: core.stack_train
+    dict(epochs=3, lr=0.1, batch_size=1, momentum=0.9),  # lockstep, momentum mode
+], ids=["mini-batch", "lockstep-momentum"])
+def test_network_stack_paths(activation, fit_kwargs):
+    # each member bit for bit its lone fit, on the stack's batched and lockstep paths
+    from test_stack import check_members
+    X, Y = problem(32)
+    check_members([3, 3, 2], 3, X, Y[:, :2], fit_kwargs, seeds=[0, 0, 0],
+                  activation=activation, output="sigmoid")
+
+
 @pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # 20 epochs: enough for the wiring
 @pytest.mark.parametrize("activation", HIDDEN)
 def test_estimators(activation):
@@ -119,8 +132,8 @@ def test_estimators(activation):
 
 def test_cli_activation_choices():
     # the train command's --activation offers every hidden activation, by the estimators' names
-    from nnpy import cli
-    parser = cli._parser()
+    from nnpy.cli import _args
+    parser = _args._parser()
     found = [action.choices for sub in parser._subparsers._group_actions
              for command in sub.choices.values() for action in command._actions
              if "--activation" in action.option_strings]

@@ -173,7 +173,7 @@ def test_digits_progress_bar_on_a_terminal_only(capsys, monkeypatch):
     pytest.importorskip("tqdm")
     status, _, err = run(capsys, "digits", "--epochs", "2", "--no-plot")
     assert status == 0 and err == ""  # stderr is a pipe here: no bar drawn into it
-    monkeypatch.setattr("nnpy.cli._on_terminal", lambda: True)
+    monkeypatch.setattr("nnpy.cli._demos._on_terminal", lambda: True)
     status, _, err = run(capsys, "digits", "--epochs", "2", "--no-plot")
     assert status == 0
     assert "2/2" in err  # tqdm draws on stderr
@@ -268,8 +268,8 @@ def run_with_memory_limit(argv, check=True, limit=2 * 2 ** 30):
     as a container or `ulimit -v` limits it; check=False switches the memory check off, so
     that training meets the limit itself."""
     resource = pytest.importorskip("resource")
-    code = ("import sys, nnpy.cli as cli; "
-            + ("" if check else "cli._memory_problem = lambda *args: None; ")
+    code = ("import sys, nnpy.cli as cli, nnpy.cli._checks as checks; "
+            + ("" if check else "checks._memory_problem = lambda *args: None; ")
             + "sys.exit(cli.main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=300,
@@ -298,7 +298,7 @@ def test_the_memory_check_counts_the_activations():
     """Training holds a batch's activations and deltas (rows x every layer's width), the
     optimiser's moments and copies of the parameters: the estimate is above what a run
     takes, for widths where the activations dominate and where the weights do."""
-    from nnpy.cli import _training_bytes
+    from nnpy.cli._checks import _training_bytes
     wide = _training_bytes([64, 10_000_000, 10], "sgd", 1347, 10)
     assert wide > 8 * 10 * (10_000_000 * 3) + 8 * 2 * 75_000_000  # deltas + 2 weight copies
     adam = _training_bytes([784, 256, 10], "adam", 60_000, 200)
@@ -326,7 +326,7 @@ def test_any_non_negative_seed_works_for_digits(capsys, seed):
 
 
 def test_large_seeds_are_not_folded_onto_small_ones():
-    from nnpy.cli import _seed32
+    from nnpy.cli._args import _seed32
     assert _seed32(5) == 5 and _seed32(2 ** 32 - 1) == 2 ** 32 - 1
     derived = {_seed32(2 ** 32 + k) for k in range(50)} | {_seed32(2 ** 70)}
     assert len(derived) == 51 and all(0 <= s < 2 ** 32 for s in derived)

@@ -585,8 +585,8 @@ def run_with_memory_limit(argv, check=True, limit=2 * 2 ** 30):
     """`nnpy argv` in a process whose address space is limited (RLIMIT_AS), as a container
     or `ulimit -v` limits it; check=False switches the memory check off."""
     resource = pytest.importorskip("resource")
-    code = ("import sys, nnpy.cli as cli; "
-            + ("" if check else "cli._memory_problem = lambda *args: None; ")
+    code = ("import sys, nnpy.cli as cli, nnpy.cli._train as train; "
+            + ("" if check else "train._memory_problem = lambda *args: None; ")
             + "sys.exit(cli.main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True,
                           text=True, timeout=300,
@@ -1041,7 +1041,7 @@ def test_progress_bar_on_a_terminal_only(capsys, tmp_path, species_csv, monkeypa
             tmp_path / "m"]
     status, out, err = run(capsys, *argv)
     assert status == 0 and err == ""  # not a terminal: no bar
-    monkeypatch.setattr("nnpy.cli._on_terminal", lambda: True)
+    monkeypatch.setattr("nnpy.cli._train._on_terminal", lambda: True)
     import tqdm.auto
     monkeypatch.setattr(tqdm.auto, "tqdm", functools.partial(tqdm.auto.tqdm, mininterval=0))
     status, out, err = run(capsys, *argv)

@@ -52,6 +52,13 @@ def check_dask(out, tmp):
     assert set(best) == {"hidden_layer_sizes", "learning_rate_init"}
 
 
+def check_stacked_search(out, tmp):
+    best_line, ensemble_line = out.strip().splitlines()
+    assert "'alpha'" in best_line and "'learning_rate_init'" in best_line
+    assert float(best_line.rsplit(" ", 1)[1]) > 0.8   # the best mean accuracy over the folds
+    assert ensemble_line.count("[") == 2
+
+
 def check_exports(out, tmp):
     assert out.split() == ["True", "True"]
     for name in ("xor.onnx", "xor.h", "xor.net"):
@@ -76,6 +83,8 @@ BLOCKS = [
     ("guide/estimators.md", "mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
     ("guide/estimators.md", "from dask.distributed import", ["sklearn", "dask.distributed"],
      check_dask),
+    ("guide/estimators.md", "from nnpy.estimators import NNClassifier, NNEnsembleRegressor",
+     ["sklearn"], check_stacked_search),
     ("guide/files.md", "from nnpy.export import to_c, to_onnx", ["onnx", "onnxruntime"],
      check_exports),
     ("guide/files.md", "from nnpy.plot import", ["matplotlib"], check_plots),
