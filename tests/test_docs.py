@@ -43,6 +43,15 @@ def check_estimators(out, tmp):
     assert float(lines[2]) > 0.95  # "about 0.97"
 
 
+def check_dropout(out, tmp):
+    same, accuracy = out.split()
+    assert same == "True" and float(accuracy) > 0.9   # "True 0.95"
+
+
+def check_dropout_estimator(out, tmp):
+    assert float(out) > 0.95  # "about 0.98"
+
+
 def check_to_sklearn(out, tmp):
     assert out.splitlines() == ["MLPClassifier True", "NNClassifier True"]
 
@@ -78,8 +87,11 @@ BLOCKS = [
      check_library),
     ("guide/network.md", "# regression: tanh hidden layer, identity output, Adam", [],
      check_regression),
+    ("guide/network.md", "# dropout: each hidden unit dropped", [], check_dropout),
     ("guide/estimators.md", "from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"],
      check_estimators),
+    ("guide/estimators.md", "dropout=0.3, max_iter=300", ["sklearn"],
+     check_dropout_estimator),
     ("guide/estimators.md", "mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
     ("guide/estimators.md", "from dask.distributed import", ["sklearn", "dask.distributed"],
      check_dask),

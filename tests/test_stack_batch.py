@@ -4,13 +4,12 @@ them one product. Member k must end exactly as its lone Network.fit: weights, op
 state, step count, epoch losses, validation records and stop reason, bit for bit, for every
 optimiser, per-member settings, float32 and float64, members stopping apart, per-member sample
 weights, and members with different seeds (groups with orders of their own)."""
+import sys
+
 import numpy as np
 import pytest
 
-from nnpy import NetworkStack, _model
-from nnpy import _stack_batch
-from nnpy import network as network_module
-from nnpy import stack as stack_module
+from nnpy import _model
 from nnpy._dispatch import core
 from test_model_family import problem
 from test_stack import _Spy, check_members
@@ -23,8 +22,10 @@ OPTIMIZERS = [
 @pytest.fixture
 def spy(monkeypatch):
     spy = _Spy()
-    for module in (stack_module, network_module, _stack_batch):
-        monkeypatch.setattr(module, "core", spy)
+    # every nnpy module that reaches the core through a `core` name of its own
+    for name, module in sorted(sys.modules.items()):
+        if name.startswith("nnpy.") and getattr(module, "core", None) is core:
+            monkeypatch.setattr(module, "core", spy)
     return spy
 
 

@@ -80,6 +80,7 @@ class FitPlan:
     callback: Optional[Callback]
     most: int                   # the most threads a core call may use
     adapt_threads: bool         # n_threads was None: count the free cores before each call
+    dropout: float = 0.0        # the hidden layers' dropout rate (0: none)
 
     def core_optimizer(self, lr: float, state: OptimizerState) -> Any:
         """A core.Optimizer at learning rate lr on the kept state."""
@@ -92,7 +93,8 @@ def plan_fit(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int,
              eps: float, l2: float, alpha: float, sample_weight: Optional[npt.ArrayLike],
              validation: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]],
              callback: Optional[Callback], n_threads: Optional[int], patience: Optional[int],
-             min_delta: float, restore_best: bool, class_weight: ClassWeight) -> FitPlan:
+             min_delta: float, restore_best: bool, class_weight: ClassWeight,
+             dropout: float = 0.0) -> FitPlan:
     """fit's arguments checked and converted (ValueError/TypeError for a bad one), before
     anything is trained."""
     epochs = as_int(epochs, "epochs", 0)
@@ -103,6 +105,7 @@ def plan_fit(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int,
     checked_optimizer = from_fit_arguments(optimizer, momentum, nesterov, betas, eps)
     l2 = as_float(l2, "l2", minimum=0.0)
     alpha = as_float(alpha, "alpha", minimum=0.0)
+    dropout = as_float(dropout, "dropout", minimum=0.0, below=1.0)
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable as callback(epoch, history)")
     X, Y = net._xy(X, Y, loss_name)
@@ -125,7 +128,7 @@ def plan_fit(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int,
     most = thread_limit(n_threads)
     return FitPlan(X, Y, epochs, min(batch_size, len(X)), loss, loss_name, bool(shuffle),
                    checked_optimizer, l2, alpha, sw, control, checked_validation, callback, most,
-                   n_threads is None)
+                   n_threads is None, dropout)
 
 
 def class_weighted(net: Network, Y: FloatArray, class_weight: ClassWeight,
@@ -167,9 +170,11 @@ def run_fit(net: Network, plan: FitPlan, history: History, bar: Optional[_Tqdm],
     state = state_for(net, plan.optimizer)
     lr = control.rate(0, history)
     opt = plan.core_optimizer(lr, state)
-    run = core.Epochs(n, plan.batch_size, TRAIN_BLOCK, plan.shuffle,
-                      int(net._rng.integers(2 ** 63)))
-    work = np.empty(model.train_work_size(plan.batch_size, TRAIN_BLOCK, opt, most), net.dtype)
+    seed = int(net._rng.integers(2 ** 63))   # the shuffle's and the dropout's
+    run = core.Epochs(n, plan.batch_size, TRAIN_BLOCK, plan.shuffle, seed)
+    dropout = {"dropout": plan.dropout, "dropout_seed": seed} if plan.dropout else {}
+    work = np.empty(model.train_work_size(plan.batch_size, TRAIN_BLOCK, opt, most,
+                                          bool(plan.dropout)), net.dtype)
     while run.completed < epochs:
         room = 1 if per_epoch else \
             min(epochs - run.completed, max_batches // batches_per_epoch + 1)
@@ -178,7 +183,7 @@ def run_fit(net: Network, plan: FitPlan, history: History, bar: Optional[_Tqdm],
         started = time.perf_counter()
         status, ran, completed = core.train(model, opt, run, net._flat, state.moments,
                                             X, Y, sw, losses, max_batches, work,
-                                            interruptible, threads)
+                                            interruptible, threads, **dropout)
         max_batches = next_budget(max_batches, ran, time.perf_counter() - started)
         if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
             history.loss.extend(losses[:completed].tolist())

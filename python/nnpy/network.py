@@ -545,7 +545,7 @@ class Network:
             callback: Optional[Callback] = None,
             progress: bool = False, n_threads: Optional[int] = None,
             patience: Optional[int] = None, min_delta: float = 0.0, restore_best: bool = True,
-            class_weight: ClassWeight = None) -> History:
+            class_weight: ClassWeight = None, dropout: float = 0.0) -> History:
         """Trains by mini-batch gradient descent.
 
         Parameters
@@ -634,6 +634,13 @@ class Network:
             multiplied by its class's (sample_weight times class weight). Needs class
             targets: 1-D labels, one-hot rows, or 0/1 for one sigmoid output. "balanced" is
             n_samples / (n_classes * count) from the unweighted counts of the classes present.
+        dropout : float
+            Inverted dropout on the hidden layers (0 <= dropout < 1; 0, the default, is off):
+            while training, each hidden unit of each sample is dropped with this probability
+            and the kept ones are scaled by ``1/(1-dropout)``, so predict (which never drops)
+            sees the activations' expectation. The masks come from the network's seeded
+            generator, as the shuffle does: a fit is reproducible, on any number of threads.
+            ``History.loss`` is then the loss of the dropped-out forward passes.
 
         Returns
         -------
@@ -672,7 +679,7 @@ class Network:
             optimizer=optimizer, momentum=momentum, nesterov=nesterov, betas=betas, eps=eps,
             l2=l2, alpha=alpha, sample_weight=sample_weight, validation=validation,
             callback=callback, n_threads=n_threads, patience=patience, min_delta=min_delta,
-            restore_best=restore_best, class_weight=class_weight)
+            restore_best=restore_best, class_weight=class_weight, dropout=dropout)
         bar = progress_bar(plan.epochs) if progress else None
         history = History()
         try:

@@ -172,20 +172,27 @@ def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
 
 
 def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
-            output: str = "sigmoid", *, activation: str = "sigmoid") -> Tuple[list, np.ndarray]:
+            output: str = "sigmoid", *, activation: str = "sigmoid",
+            masks: Optional[Sequence[np.ndarray]] = None) -> Tuple[list, np.ndarray]:
     """Activations of every layer for the rows of X: [A_0 = X, A_1, ..., A_L], and the
-    output layer's pre-activation Z_L."""
-    activations, zs = _forward(weights, biases, X, output, activation)
+    output layer's pre-activation Z_L. masks (dropout while training): for each hidden layer
+    l = 1 .. L-1, its keep factors (rows x n_l: 0, or 1/(1-rate) for a kept unit); A_l is then
+    f(Z_l) * masks[l-1], what the next layer reads."""
+    activations, zs = _forward(weights, biases, X, output, activation, masks)
     return activations, zs[-1]
 
 
 def _forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
-             output: str, activation: str) -> Tuple[list, list]:
-    """[A_0 = X, A_1, ..., A_L] and [Z_1, ..., Z_L] for the rows of X."""
+             output: str, activation: str,
+             masks: Optional[Sequence[np.ndarray]] = None) -> Tuple[list, list]:
+    """[A_0 = X, A_1, ..., A_L] and [Z_1, ..., Z_L] for the rows of X (masks: see forward)."""
     activations, zs = [X], []
     for l, (w, b) in enumerate(zip(weights, biases)):
         zs.append(activations[-1] @ w.T + b)
-        activations.append(ACTIVATIONS[output if l == len(weights) - 1 else activation](zs[-1]))
+        a = ACTIVATIONS[output if l == len(weights) - 1 else activation](zs[-1])
+        if masks is not None and l < len(weights) - 1:
+            a = a * masks[l]
+        activations.append(a)
     return activations, zs
 
 
@@ -245,9 +252,12 @@ def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndar
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
               Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
               activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
-              alpha: float = 0.0) -> Tuple[float, list, list]:
-    """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`."""
-    acts, zs = _forward(weights, biases, X, output, activation)
+              alpha: float = 0.0, masks: Optional[Sequence[np.ndarray]] = None
+              ) -> Tuple[float, list, list]:
+    """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`.
+    masks: dropout's keep factors of the hidden layers (see `forward`); a hidden layer's
+    deltas are then (D @ W) * mask * f'(Z)."""
+    acts, zs = _forward(weights, biases, X, output, activation, masks)
     a, z = acts[-1], zs[-1]
     losses = sample_losses(a, z, Y, output, loss)
     # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
@@ -270,7 +280,10 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
         db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
-            delta = (delta @ weights[l]) * DERIVATIVES[activation](zs[l - 1])
+            delta = delta @ weights[l]
+            if masks is not None:  # dropout: the kept units' deltas, before f'(z)
+                delta = delta * masks[l - 1]
+            delta = delta * DERIVATIVES[activation](zs[l - 1])
     return batch_loss, dW, db
 
 

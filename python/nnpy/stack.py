@@ -12,13 +12,13 @@ How fit runs the members:
               of one hidden layer (input, hidden and output widths at most 4; any
               activation, output and loss): the members step together, each weight's copies
               side by side in vector lanes (member index innermost), each member reading its
-              own sample of its own shuffle order every step (core.lockstep_sgd).
+              own sample of its own shuffle order every step (core.lockstep_sgd); no dropout.
   batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
               train together in core.stack_train, each batch's rows gathered once and their
               first-layer weight gradients computed as one product, each member's arithmetic
-              train's (see nnpy._stack_batch).
-  one by one  everything else: each member's epochs go through core.train, the compiled loop
-              a lone Network.fit uses (whole epochs per call, GIL released).
+              train's (see nnpy._stack_batch); no dropout.
+  one by one  everything else (dropout included): each member's epochs go through core.train,
+              the compiled loop a lone Network.fit uses (whole epochs per call, GIL released).
 Either way each member's arguments are checked, and its epochs recorded, validated, called
 back, scheduled and early-stopped, by Network.fit's own helpers (nnpy._training's plan_fit,
 run_fit, epoch_done); a member that stops where its lone fit would stop or raise is frozen
@@ -298,7 +298,7 @@ class NetworkStack:
             callback: Union[None, Callback, Sequence[Optional[Callback]]] = None,
             progress: bool = False, n_threads: Optional[int] = None,
             patience: Any = None, min_delta: PerMember = 0.0, restore_best: Any = True,
-            class_weight: Any = None) -> List[StackHistory]:
+            class_weight: Any = None, dropout: PerMember = 0.0) -> List[StackHistory]:
         """Trains every member as Network.fit would train it alone; returns a StackHistory
         per member.
 
@@ -307,8 +307,9 @@ class NetworkStack:
         (member k trains with the k-th): lr (numbers, callables lr(epoch) or nnpy.schedules;
         a schedule given for all members is copied for each), momentum, l2, alpha, eps,
         patience, min_delta, restore_best, class_weight (a list; a dict or "balanced" is for
-        all members), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
-        all members, or (n_networks, n_rows), a row per member (weight 0 outside a member's
+        all members), dropout (members with dropout train one by one), and betas
+        (n_networks pairs). sample_weight: (n_rows,) or a number for all members, or
+        (n_networks, n_rows), a row per member (weight 0 outside a member's
         fold: cross-validation; bootstrap counts). validation: a pair (X_val, Y_val) as a tuple
         for all members, or a list of n_networks such pairs (or None). callback: one callable,
         called as callback(epoch, history) with each member's own history, or a list of
@@ -342,6 +343,7 @@ class NetworkStack:
             "min_delta": _per_member(min_delta, "min_delta", n_members),
             "restore_best": _per_member(restore_best, "restore_best", n_members),
             "class_weight": _per_member(class_weight, "class_weight", n_members),
+            "dropout": _per_member(dropout, "dropout", n_members),
         }
         plans = []
         for k, net in enumerate(self._members):
@@ -396,7 +398,7 @@ def _lockstep_fits(net: Network, plans: List[FitPlan]) -> bool:
     return (len(plans) > 1 and hasattr(core, "lockstep_sgd") and plan.epochs > 0
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
-            and all(isinstance(p.optimizer, SGD) for p in plans))
+            and all(isinstance(p.optimizer, SGD) and p.dropout == 0 for p in plans))
 
 
 def _fit_lockstep(members: List[Network], plans: List[FitPlan],
