@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nnpy
+from nnpy import _family, _model
 from nnpy.fann import FannNetwork
 from nnpy.io import from_fann, to_fann
 from test_export import ACCEPTED, expected_outputs, make_accepted, raw_inputs
@@ -428,9 +429,11 @@ def test_softmax_output_is_refused(tmp_path):
     assert not (tmp_path / "n.net").exists()
 
 
-def test_relu_hidden_layers_are_refused(tmp_path):
-    net = network("relu", "sigmoid")
-    with pytest.raises(ValueError, match="FANN cannot represent 'relu' hidden layers"):
+@pytest.mark.parametrize("hidden", [name for name in _model.HIDDEN
+                                    if _family.ACTIVATIONS[name].fann is None])
+def test_hidden_layers_fann_lacks_are_refused(tmp_path, hidden):
+    net = network(hidden, "sigmoid")
+    with pytest.raises(ValueError, match=f"FANN cannot represent '{hidden}' hidden layers"):
         to_fann(net, tmp_path / "n.net")
     # without a hidden layer the hidden activation does not matter
     to_fann(network("relu", "sigmoid", sizes=(3, 2)), tmp_path / "n.net")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnpy
-from nnpy import _dispatch, reference
+from nnpy import _dispatch, _model, reference
 
 LEVELS = _dispatch.available_levels()
 CORES = [importlib.import_module(f"nnpy._core_{level}") for level in LEVELS]
@@ -129,11 +129,9 @@ def test_layer_kernels_match_numpy(core, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("output,loss", [("sigmoid", "mse"), ("sigmoid", "cross_entropy"),
-                                         ("softmax", "cross_entropy"), ("identity", "mse")])
+@pytest.mark.parametrize("activation", list(_model.HIDDEN))
+@pytest.mark.parametrize("output,loss", sorted(_model.PAIRS))
 def test_network_kernels_match_reference(core, dtype, activation, output, loss):
-    from nnpy import _model
     rng = np.random.default_rng(4)
     sizes = np.array([6, 9, 4, 3], np.intp)
     model = core.Model(sizes, _model.HIDDEN[activation], _model.OUTPUTS[output],

@@ -349,7 +349,7 @@ class TestNetworkConstructor:
 
     @pytest.mark.parametrize("kwargs,exc,words", [
         ({"init": "lecun"}, ValueError, ["init", "xavier"]),
-        ({"activation": "softplus"}, ValueError, ["activation", "relu"]),
+        ({"activation": "mish"}, ValueError, ["activation", "relu"]),
         ({"output": "relu"}, ValueError, ["output", "softmax"]),
         ({"loss": "hinge"}, ValueError, ["loss", "mse"]),
         ({"loss": 1}, ValueError, ["loss"]),

@@ -1,41 +1,29 @@
-"""The model family in one table: the names users pass, what they mean, and the codes the
-compiled core uses for them. nnpy.network, nnpy.io and nnpy.estimators read their choices,
-defaults and checks from here (as scikit-learn's ACTIVATIONS/DERIVATIVES dicts and the class
-table of its _loss module serve its MLP), and nnpy.reference holds the same formulas in numpy.
+"""The model family: the names users pass, what they mean, and the codes the compiled core uses
+for them. nnpy.network, nnpy.io and nnpy.estimators read their choices, defaults and checks from
+here (as scikit-learn's ACTIVATIONS/DERIVATIVES dicts and the class table of its _loss module
+serve its MLP).
 
-A new hidden activation is: a code, its scalar function and its derivative (from the
-activation's value) and a line in each of the three switches in src/nncore/activations.pxd;
-the code's ACT_ name in _core.pyx's exports; a row in HIDDEN here; its function and derivative
-in nnpy.reference.ACTIVATIONS / DERIVATIVES. Network, the files, the estimators and the tests'
-parametrisations read the table.
+The activations are the rows of nnpy._family.ACTIVATIONS (see there for what a new one takes:
+its scalar function and derivative in src/nncore/nn_math.h, a line in
+src/nncore/activation_kinds.tp, its row in _family.py); HIDDEN and OUTPUTS map their names onto
+the core's codes, which the core generates from the same list (core.ACTIVATION_CODES).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import optimizers
+from . import _family, optimizers
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
            "OPTIMIZERS", "MIN_OUTPUTS", "DEFAULT_HUBER_DELTA", "check_huber_delta", "check_pair",
            "check_output_width", "check_targets"]
 
-# Hidden-layer activations: name -> core code. The derivative each needs in backprop is taken
-# from the activation's value (as scikit-learn's DERIVATIVES do), so only activations are kept.
-HIDDEN: dict[str, int] = {
-    "sigmoid": core.ACT_SIGMOID,    # 1/(1+exp(-z)), the post's
-    "tanh": core.ACT_TANH,          # tanh(z)
-    "relu": core.ACT_RELU,          # max(z, 0)
-    "identity": core.ACT_IDENTITY,  # z
-}
-
-# Output activations: name -> core code.
-OUTPUTS: dict[str, int] = {
-    "sigmoid": core.ACT_SIGMOID,    # each output in (0, 1): binary / multi-label, or the post's
-    "softmax": core.ACT_SOFTMAX,    # outputs in (0, 1) summing to 1: one class of several
-    "identity": core.ACT_IDENTITY,  # any real value: regression
-    "exp": core.ACT_EXP,            # exp(z) > 0: the mean of a count (poisson's log link)
-}
+# Hidden-layer activations and output activations: name -> core code, in the table's order.
+HIDDEN: dict[str, int] = {name: core.ACTIVATION_CODES[name] for name in _family.HIDDEN}
+# the exp output (poisson's link) has its code in the core's losses (src/nncore/losses.pxd)
+_CODES = {**core.ACTIVATION_CODES, "exp": core.ACT_EXP}
+OUTPUTS: dict[str, int] = {name: _CODES[name] for name in _family.OUTPUTS}
 
 # Losses: name -> core code. Per sample (the mean, or weighted mean, over samples is taken):
 #   mse            0.5 * sum_k (a_k - y_k)^2
@@ -77,9 +65,9 @@ DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "i
 DEFAULT_HUBER_DELTA = 1.0
 
 # Initialisations (see nnpy._init for the formulas), and the default per hidden
-# activation: Glorot ("xavier") for sigmoid, tanh and identity, He for ReLU.
+# activation (its row's: Glorot, "xavier", for sigmoid, tanh and identity, He for ReLU's kin).
 INITS: tuple[str, ...] = ("xavier", "he", "uniform01", "normal", "scaled_normal")
-DEFAULT_INIT: dict[str, str] = {"sigmoid": "xavier", "tanh": "xavier", "identity": "xavier", "relu": "he"}
+DEFAULT_INIT: dict[str, str] = {name: _family.ACTIVATIONS[name].init for name in _family.HIDDEN}
 
 # Optimisers: name -> core code, read from their table (nnpy.optimizers: a class each)
 OPTIMIZERS: dict[str, int] = {name: cls.code for name, cls in optimizers.OPTIMIZERS.items()}

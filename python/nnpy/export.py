@@ -22,8 +22,9 @@ and Model.standardize do. (FANN has no place for it: to_fann folds it into the f
 weights, exact in real arithmetic, rounded differently.)
 
 ONNX design. One Gemm (Y = X W^T + b, W as nnpy stores it, `transB=1`) per layer, then
-Sigmoid / Tanh / Relu / nothing for identity, and Softmax (axis 1) for a softmax output or Exp
-for an exp one (poisson's). Opset 13
+its activation as nnpy._family's table emits it (Sigmoid / Tanh / Relu / nothing for identity,
+Softmax (axis 1) for a softmax output, Exp for an exp one (poisson's), a few elementwise operators where onnxruntime has no
+float64 kernel of the activation's own operator). Opset 13
 (ONNX 1.8) and IR version 7: nothing newer is needed, so any onnxruntime from 1.6 on loads the
 file. The graph computes in the network's precision: a float32 network takes and gives
 tensor(float), a float64 network tensor(double) (onnxruntime's CPU kernels of every operator
@@ -75,6 +76,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import DTypeLike
 
+from . import _family
 from ._exportable import exportable
 
 if TYPE_CHECKING:
@@ -101,9 +103,30 @@ ONNX_ML_OPSET = 1      # ai.onnx.ml opset of OneHotEncoder (a Model's text colum
 # an input scaling operation -> its ONNX operator
 _ONNX_SCALING = {"sub": "Sub", "div": "Div", "mul": "Mul", "add": "Add"}
 
-# nnpy activation -> ONNX operator (identity: no node)
-_ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
-             "identity": None, "exp": "Exp"}
+
+
+class _OnnxGraph:
+    """What an activation's ONNX emitter (nnpy._family's onnx) builds with: op appends a node
+    and names its output, const adds a scalar of the graph's dtype; names carry the layer."""
+
+    def __init__(self, helper: ModuleType, nodes: list, constant: Callable[[str, Any], str],
+                 dtype: Any, layer: int) -> None:
+        self._helper, self._nodes, self._constant = helper, nodes, constant
+        self._dtype, self._layer, self._count = dtype, layer, 0
+
+    def op(self, op_type: str, *inputs: str, **attributes: Any) -> str:
+        """A node op_type(inputs) with these attributes; returns its output's name."""
+        self._count += 1
+        name = f"{op_type.lower()}{self._layer}" + (f"_{self._count}" if self._count > 1 else "")
+        output = f"a{self._layer}" + (f"_{self._count}" if self._count > 1 else "")
+        self._nodes.append(self._helper.make_node(op_type, list(inputs), [output], name=name,
+                                                  **attributes))
+        return output
+
+    def const(self, value: float) -> str:
+        """A scalar constant of the graph's dtype; returns its name."""
+        self._count += 1
+        return self._constant(f"c{self._layer}_{self._count}", np.asarray(value, self._dtype))
 
 
 def _layer_activations(net: Network) -> list[str]:
@@ -206,13 +229,8 @@ def to_onnx(model: Exportable_, path: PathOrFile, *,
         nodes.append(helper.make_node(
             "Gemm", [current, constant(f"W{l}", w), constant(f"b{l}", b)],
             [z], name=f"layer{l}", transB=1))
-        op = _ONNX_OPS[activations[l]]
-        if op is None:
-            current = z
-            continue
-        current = f"a{l}"
-        extra: dict[str, Any] = {"axis": 1} if op == "Softmax" else {}
-        nodes.append(helper.make_node(op, [z], [current], name=f"{op.lower()}{l}", **extra))
+        graph = _OnnxGraph(helper, nodes, constant, dtype, l)
+        current = _family.ACTIVATIONS[activations[l]].onnx(graph, z)
 
     if spec.task == "network":
         outputs = [_rename(helper, nodes, current, "output", elem, ["N", net.sizes[-1]])]
@@ -421,9 +439,6 @@ _C_SIGNIFICANT = 63
 # an input scaling operation -> its C operator
 _C_SCALING = {"sub": "-", "div": "/", "mul": "*", "add": "+"}
 
-# nnpy activation -> C expression of the weighted sum z (softmax: applied after the layer)
-_C_ACTIVATIONS = {"sigmoid": "{name}_sigmoid(z)", "tanh": "tanh{fn}(z)", "relu": "(z > 0 ? z : 0)",
-                  "identity": "z", "softmax": "z", "exp": "exp{fn}(z)"}
 
 
 def _check_c_name(name: object) -> str:
@@ -554,20 +569,13 @@ def _c_header(spec: Exportable, name: str) -> str:
         out.append(f"static const {T} {name}_b{l}[{n_out}] = {{"
                    + ", ".join(number(v) for v in b.tolist()) + "};")
         out.append("")
-    if "sigmoid" in activations:
-        out += [f"/* 1/(1+exp(-z)), evaluating exp of a non-positive number only (no overflow) */",
-                f"static inline {T} {name}_sigmoid({T} z)",
-                f"{{",
-                f"    {T} e;",
-                f"    if (z >= 0) {{",
-                f"        e = exp{fn}(-z);",
-                f"        return 1 / (1 + e);",
-                f"    }}",
-                f"    e = exp{fn}(z);",
-                f"    return e / (1 + e);",
-                f"}}",
-                f""]
-    apply = {act: code.format(name=name, fn=fn) for act, code in _C_ACTIVATIONS.items()}
+    # each activation's C expression of z (softmax: applied after the layer) and the helper
+    # function it calls, if any (nnpy._family's c and c_helper)
+    rows = [_family.ACTIVATIONS[act] for act in dict.fromkeys(activations)]
+    for row in rows:
+        if row.c_helper is not None:
+            out += row.c_helper.format(T=T, fn=fn, name=name).split("\n")
+    apply = {row.name: row.c.format(name=name, fn=fn) for row in rows}
 
     hidden = sizes[1:-1]
     out += [f"/* y[0..{n_outputs - 1}] = the outputs for the inputs x[0..{sizes[0] - 1}] */",

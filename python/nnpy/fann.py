@@ -73,6 +73,8 @@ from typing import IO, TYPE_CHECKING, Any, Union, cast
 import numpy as np
 from numpy.typing import DTypeLike
 
+from . import _family
+
 if TYPE_CHECKING:
     from .network import Network, Output
 
@@ -90,10 +92,13 @@ _FANN_ACTIVATIONS = ("FANN_LINEAR", "FANN_THRESHOLD", "FANN_THRESHOLD_SYMMETRIC"
                      "FANN_ELLIOT_SYMMETRIC", "FANN_LINEAR_PIECE", "FANN_LINEAR_PIECE_SYMMETRIC",
                      "FANN_SIN_SYMMETRIC", "FANN_COS_SYMMETRIC", "FANN_SIN", "FANN_COS")
 
-# nnpy activation -> (FANN activation function, steepness) computing the same function
-_TO_FANN = {"sigmoid": (3, 0.5), "tanh": (5, 1.0), "identity": (0, 1.0)}
+# nnpy activation -> (FANN activation function, steepness) computing the same function, from
+# the table of activations (those FANN has no function for are not here)
+_TO_FANN = {name: (row.fann[0], row.fann[1]) for name, row in _family.ACTIVATIONS.items()
+            if row.fann is not None}
 _FROM_FANN = {code: name for name, code in _TO_FANN.items()}
-_OUTPUTS_FROM_FANN = ("sigmoid", "identity")   # nnpy's output layers FANN can hold
+# nnpy's output layers FANN can hold
+_OUTPUTS_FROM_FANN = tuple(name for name in _family.OUTPUTS if name in _TO_FANN)
 
 # The lines fann_save writes between `num_layers` and `layer_sizes` for a network made by
 # fann_create_standard (libfann 2.2's defaults), in its order and formatting; connection_rate
@@ -165,9 +170,9 @@ def to_fann(model: Any, path: PathOrFile) -> None:
     sizes = net.sizes
     hidden = net.activation
     if net.n_layers > 1 and hidden not in _TO_FANN:
-        raise ValueError(f"FANN cannot represent {hidden!r} hidden layers (FANN 2.2 has no "
-                         f"unbounded ReLU: FANN_LINEAR_PIECE is clipped at 1); it holds "
-                         f"{', '.join(map(repr, _TO_FANN))}")
+        raise ValueError(f"FANN cannot represent {hidden!r} hidden layers (FANN 2.2 has no such "
+                         f"function; its FANN_LINEAR_PIECE is clipped at 1, no unbounded ReLU); "
+                         f"it holds {', '.join(map(repr, _TO_FANN))}")
     if net.output not in _OUTPUTS_FROM_FANN:
         raise ValueError(f"FANN cannot represent a {net.output!r} output layer (FANN has no "
                          f"softmax or exp); it holds {' and '.join(map(repr, _OUTPUTS_FROM_FANN))} "
@@ -390,8 +395,9 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
 
 
 # FANN activation functions that nnpy's core computes: code -> (nnpy activation, the factor of
-# the steepness that multiplies the weights)
-_FOLD = {3: ("sigmoid", 2.0), 5: ("tanh", 1.0), 0: ("identity", 1.0)}
+# the steepness that multiplies the weights), from the table of activations
+_FOLD = {row.fann[0]: (name, row.fann[2]) for name, row in _family.ACTIVATIONS.items()
+         if row.fann is not None}
 # fann_run clips steepness * sum to +-150 / steepness; up to this steepness that changes a
 # sigmoid's value by at most exp(-300 / 7.5) = 4e-18, below float64's resolution near 0 and 1
 _FOLDABLE_STEEPNESS = 7.5

@@ -74,7 +74,7 @@ INITS = _model.INITS
 OPTIMIZERS = tuple(optimizers.OPTIMIZERS)
 
 # the names the model family takes (nnpy._model's table)
-Activation = Literal["sigmoid", "tanh", "relu", "identity"]
+Activation = str  # one of ACTIVATIONS (the hidden rows of nnpy._family's table)
 Output = Literal["sigmoid", "softmax", "identity", "exp"]
 Loss = Literal["mse", "cross_entropy", "absolute_error", "huber", "poisson"]
 Init = Literal["xavier", "he", "uniform01", "normal", "scaled_normal"]
@@ -95,8 +95,9 @@ class Network:
     ----------
     sizes : sequence of int
         Layer widths, inputs first: ``[64, 32, 10]`` has one hidden layer of 32.
-    activation : {"sigmoid", "tanh", "relu", "identity"}
-        Activation of the hidden layers; "sigmoid" is the post's.
+    activation : str
+        Activation of the hidden layers, one of ACTIVATIONS ("sigmoid", the post's, "tanh",
+        "relu", "identity", ...; see the user guide's list).
     output : {"sigmoid", "softmax", "identity", "exp"}
         "sigmoid" (each output in (0, 1)), "softmax" (outputs sum to 1, for classes),
         "identity" (any real value, for regression) or "exp" (exp(z) > 0, the mean of a count:

@@ -10,8 +10,9 @@ Two parts, both importing nothing compiled:
 2. The library's algorithm for any layer sizes, the way Nielsen's network.py writes it:
    weights[l] is W_l with shape (n_out, n_in), biases[l] is b_l with shape (n_out,); samples are
    rows of X. Hidden layers apply `activation` (ACTIVATIONS), the output layer `output`.
-   Standard backprop: every delta is computed from the weights before the step; f'(z) is taken
-   from the activation a = f(z) (DERIVATIVES), as scikit-learn's MLP does. Losses per sample:
+   Standard backprop: every delta is computed from the weights before the step, with f'(z) of
+   the pre-activations z kept by the forward pass (DERIVATIVES), as Nielsen's network.py does.
+   The formulas are the rows of nnpy._family.ACTIVATIONS (plain numpy). Losses per sample:
        "mse":            0.5 * sum((a - y)**2)
        "cross_entropy":  -sum(y*log(a) + (1-y)*log(1-a))      (sigmoid output)
                          -sum(y*log(softmax(z)))              (softmax output)
@@ -29,6 +30,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from ._family import ACTIVATIONS as _ROWS
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
@@ -127,36 +130,13 @@ def backPropogation(params: Params, lr: float, update: bool = True,
 # 2. The library's algorithm
 # ---------------------------------------------------------------------------------------------
 
-def _logistic(z: np.ndarray) -> np.ndarray:
-    return sigmoid(z).astype(z.dtype)
-
-
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0)
-
-
-def _identity(z: np.ndarray) -> np.ndarray:
-    return z
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 # Activations f(z) of the rows of z (softmax: outputs only) ...
 ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "sigmoid": _logistic, "tanh": np.tanh, "relu": _relu, "identity": _identity,
-    "softmax": _softmax, "exp": np.exp}
+    name: row.function for name, row in _ROWS.items()}
 
-# ... and their derivatives f'(z), from the activation a = f(z).
+# ... and their derivatives f'(z), from the pre-activations z (elementwise ones only).
 DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "sigmoid": lambda a: a * (1 - a),
-    "tanh": lambda a: 1 - a ** 2,
-    "relu": lambda a: (a > 0).astype(a.dtype),
-    "identity": lambda a: np.ones_like(a),
-    "exp": lambda a: a,
-}
+    name: row.derivative for name, row in _ROWS.items() if row.derivative is not None}
 
 
 def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
@@ -202,15 +182,22 @@ def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.n
     output layer's pre-activation Z_L. masks (dropout while training): for each hidden layer
     l = 1 .. L-1, its keep factors (rows x n_l: 0, or 1/(1-rate) for a kept unit); A_l is then
     f(Z_l) * masks[l-1], what the next layer reads."""
-    activations = [X]
+    activations, zs = _forward(weights, biases, X, output, activation, masks)
+    return activations, zs[-1]
+
+
+def _forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
+             output: str, activation: str,
+             masks: Optional[Sequence[np.ndarray]] = None) -> Tuple[list, list]:
+    """[A_0 = X, A_1, ..., A_L] and [Z_1, ..., Z_L] for the rows of X (masks: see forward)."""
+    activations, zs = [X], []
     for l, (w, b) in enumerate(zip(weights, biases)):
-        z = activations[-1] @ w.T + b
-        f = ACTIVATIONS[output if l == len(weights) - 1 else activation]
-        a = f(z)
+        zs.append(activations[-1] @ w.T + b)
+        a = ACTIVATIONS[output if l == len(weights) - 1 else activation](zs[-1])
         if masks is not None and l < len(weights) - 1:
             a = a * masks[l]
         activations.append(a)
-    return activations, z
+    return activations, zs
 
 
 def predict(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
@@ -247,15 +234,15 @@ def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output:
     return np.sum(np.where(z > 0, (1 - Y) * z, -Y * z) + np.log1p(np.exp(-np.abs(z))), axis=1)
 
 
-def _output_delta(a: np.ndarray, Y: np.ndarray, output: str, loss: str,
-                  huber_delta: float = 1.0) -> np.ndarray:
+def _output_delta(a: np.ndarray, z: np.ndarray, Y: np.ndarray, output: str,
+                  loss: str, huber_delta: float = 1.0) -> np.ndarray:
     """dLoss/dz of the output layer, one row per sample."""
     if loss == "mse":
-        return (a - Y) * DERIVATIVES[output](a)
+        return (a - Y) * DERIVATIVES[output](z)
     if loss == "absolute_error":
-        return np.sign(a - Y) * DERIVATIVES[output](a)
+        return np.sign(a - Y) * DERIVATIVES[output](z)
     if loss == "huber":
-        return np.clip(a - Y, -huber_delta, huber_delta) * DERIVATIVES[output](a)
+        return np.clip(a - Y, -huber_delta, huber_delta) * DERIVATIVES[output](z)
     if output == "softmax":
         return a * Y.sum(axis=1, keepdims=True) - Y
     return a - Y
@@ -287,21 +274,20 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
               huber_delta: float = 1.0) -> Tuple[float, list, list]:
     """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`.
     masks: dropout's keep factors of the hidden layers (see `forward`); a hidden layer's
-    deltas are then (D @ W) * mask * f'(Z), f' at its activations before the mask."""
-    acts, z = forward(weights, biases, X, output, activation=activation, masks=masks)
-    a = acts[-1]
+    deltas are then (D @ W) * mask * f'(Z)."""
+    acts, zs = _forward(weights, biases, X, output, activation, masks)
+    a, z = acts[-1], zs[-1]
     losses = sample_losses(a, z, Y, output, loss, huber_delta)
     # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
     if sample_weight is None:
         weight_sum = len(X)
         batch_loss = float(np.mean(losses))
-        delta = _output_delta(a, Y, output, loss, huber_delta) / weight_sum
+        delta = _output_delta(a, z, Y, output, loss, huber_delta) / weight_sum
     else:
         w = np.asarray(sample_weight, np.float64)
         weight_sum = w.sum()
         batch_loss = float(np.sum(w * losses) / weight_sum)
-        delta = _output_delta(a, Y, output, loss, huber_delta) * \
-            (w / weight_sum).astype(a.dtype)[:, None]
+        delta = _output_delta(a, z, Y, output, loss, huber_delta) * (w / weight_sum).astype(a.dtype)[:, None]
     batch_loss += _penalty(weights, alpha, weight_sum)
     dW: list = [None] * len(weights)
     db: list = [None] * len(weights)
@@ -312,13 +298,10 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
         db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
-            if masks is None:
-                delta = (delta @ weights[l]) * DERIVATIVES[activation](acts[l])
-            else:  # f' from the activations as f gave them: acts[l] / mask where kept
-                kept = masks[l - 1] != 0
-                unmasked = np.divide(acts[l], masks[l - 1], out=np.zeros_like(acts[l]),
-                                     where=kept)
-                delta = (delta @ weights[l]) * masks[l - 1] * DERIVATIVES[activation](unmasked)
+            delta = delta @ weights[l]
+            if masks is not None:  # dropout: the kept units' deltas, before f'(z)
+                delta = delta * masks[l - 1]
+            delta = delta * DERIVATIVES[activation](zs[l - 1])
     return batch_loss, dW, db
 
 
@@ -336,14 +319,14 @@ def gradients_per_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndar
         a = ACTIVATIONS[output if l == len(weights) - 1 else activation](z.T).T
         activations.append(a)
     sample_loss = float(sample_losses(a.T, zs[-1].T, y.T, output, loss, huber_delta)[0])
-    delta = _output_delta(a.T, y.T, output, loss, huber_delta).T
+    delta = _output_delta(a.T, zs[-1].T, y.T, output, loss, huber_delta).T
     dW: list = [None] * len(weights)
     db: list = [None] * len(weights)
     for l in reversed(range(len(weights))):
         dW[l] = delta @ activations[l].T
         db[l] = delta.ravel()
         if l > 0:
-            delta = (weights[l].T @ delta) * DERIVATIVES[activation](activations[l])
+            delta = (weights[l].T @ delta) * DERIVATIVES[activation](zs[l - 1])
     return sample_loss, dW, db
 
 

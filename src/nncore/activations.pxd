@@ -1,14 +1,14 @@
 # Activations: inline, nogil, vectorisable (no libm exp call in an element loop).
 #
-# Each activation is one scalar function and its derivative, the derivative taken from the
-# activation's value a = f(z) (backprop keeps the activations, not the pre-activations). The
-# layer helpers below (activate, times_derivative) branch on the activation once per layer and
-# run a plain loop of the scalar function inside, which the compiler vectorises; `activation`
-# is the scalar switch for the per-sample path. A new activation: a code, its two functions,
-# and one line in each of the three switches; then its ACT_ name in _core.pyx's exports, a row
-# in nnpy/_model.py and its two functions in nnpy/reference.py.
+# The activation codes and the switches on them (activation, derivative_at, activate_values,
+# times_derivative_at, needs_z) are generated at build time from the one list in
+# activation_kinds.tp (see there for what a new activation takes); the scalar functions are
+# nn_math.h's, in C. Here: the helpers around them (softmax over rows, the layer-wide activate,
+# the overflow test). The losses are in losses.pxd.
 from cython cimport floating
 from libc.math cimport log1p, fabs, fabsf
+from activation_kinds cimport (activation, derivative_at, activate_values, times_derivative_at,
+                               needs_z, SIGMOID, TANH, RELU, IDENTITY, SOFTMAX, N_ACTIVATIONS)
 
 cdef extern from "nn_math.h" nogil:
     double nn_exp_neg(double x)    # exp(x) for x <= 0, vectorisable, a few ulp
@@ -21,22 +21,9 @@ cdef extern from "nn_math.h" nogil:
     float nn_if_negativef(float x, float a, float b)     # the same in float
     double nn_sigmoid(double x)    # 1/(1+exp(-x)), branchless, always inlined
     float nn_sigmoidf(float x)
-    double nn_tanh(double x)       # tanh(x) from expm1(-2|x|), branchless, always inlined
-    float nn_tanhf(float x)
     double nn_sigmoid_derivative(double a)   # a*(1 - a)
     float nn_sigmoid_derivativef(float a)
-    double nn_tanh_derivative(double a)      # (1 - a)*(1 + a)
-    float nn_tanh_derivativef(float a)
 
-
-# Activation codes (nnpy._model maps the names onto them).
-cdef enum:
-    SIGMOID = 0       # 1/(1+exp(-z))
-    TANH = 1          # tanh(z)
-    RELU = 2          # max(z, 0)
-    IDENTITY = 3      # z
-    SOFTMAX = 4       # exp(z_k)/sum_j exp(z_j) over a row: outputs only
-    N_ACTIVATIONS = 5
 
 # exp(x) for x <= 0 in the precision of x.
 cdef inline floating exp_neg(floating x) noexcept nogil:
@@ -62,12 +49,8 @@ cdef inline unsigned int nonfinite(floating x) noexcept nogil:
         return <unsigned int>nn_nonfinite(x)
 
 
-# ---- the activations: each a function of z and a derivative from a = f(z) -------------------
-# The arithmetic is nn_math.h's, in C: Cython would write a literal 1 in `1 - a` as the double
-# 1.0 and compute float code in double, differently from the C the per-sample kernels inline.
-
-# 1/(1+exp(-x)) computed from exp(-|x|): no overflow for any x (1e300 included), no branch (the
-# per-sample path's signs change from sample to sample), a few ulp over the whole range.
+# 1/(1+exp(-x)) computed from exp(-|x|) (nn_math.h's): no overflow for any x, no branch, a few
+# ulp over the whole range. For the post's kernels, which call it by name.
 cdef inline floating sigmoid(floating x) noexcept nogil:
     if floating is float:
         return nn_sigmoidf(x)
@@ -79,54 +62,6 @@ cdef inline floating sigmoid_derivative(floating a) noexcept nogil:
         return nn_sigmoid_derivativef(a)
     else:
         return nn_sigmoid_derivative(a)
-
-
-# tanh(x) = sign(x) * -m/(2 + m) with m = expm1(-2|x|): no overflow, no branch, a few ulp
-# (relative) over the whole range, small and subnormal x included.
-cdef inline floating tanh_(floating x) noexcept nogil:
-    if floating is float:
-        return nn_tanhf(x)
-    else:
-        return nn_tanh(x)
-
-# 1 - a*a as (1 - a)*(1 + a): no cancellation as |a| nears 1.
-cdef inline floating tanh_derivative(floating a) noexcept nogil:
-    if floating is float:
-        return nn_tanh_derivativef(a)
-    else:
-        return nn_tanh_derivative(a)
-
-
-# max(x, 0); NaN stays NaN (so a non-finite value is not hidden).
-cdef inline floating relu(floating x) noexcept nogil:
-    return 0 if x <= 0 else x
-
-cdef inline floating relu_derivative(floating a) noexcept nogil:
-    return 1 if a > 0 else 0
-
-
-# ---- the switches: once per layer (or per element on the per-sample path) -------------------
-
-# f(z) for an elementwise activation (not SOFTMAX).
-cdef inline floating activation(int kind, floating z) noexcept nogil:
-    if kind == SIGMOID:
-        return sigmoid(z)
-    if kind == TANH:
-        return tanh_(z)
-    if kind == RELU:
-        return relu(z)
-    return z
-
-
-# f'(z) from a = f(z), for an elementwise activation.
-cdef inline floating derivative(int kind, floating a) noexcept nogil:
-    if kind == SIGMOID:
-        return sigmoid_derivative(a)
-    if kind == TANH:
-        return tanh_derivative(a)
-    if kind == RELU:
-        return relu_derivative(a)
-    return 1
 
 
 # Softmax in place over each of `rows` rows of `n` contiguous values (max subtracted first, so
@@ -163,30 +98,14 @@ cdef inline unsigned int any_nonfinite(const floating* z, Py_ssize_t n) noexcept
 
 # The activation in place over `rows` rows of `n` contiguous pre-activations.
 cdef inline void activate(int kind, floating* z, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if kind == SIGMOID:
-        for i in range(rows * n):
-            z[i] = sigmoid(z[i])
-    elif kind == TANH:
-        for i in range(rows * n):
-            z[i] = tanh_(z[i])
-    elif kind == RELU:
-        for i in range(rows * n):
-            z[i] = relu(z[i])
-    elif kind == SOFTMAX:
+    if kind == SOFTMAX:
         softmax_rows(z, rows, n)
+    else:
+        activate_values(kind, z, rows * n)
 
 
-# d *= f'(z) over n values, f'(z) from the activations a = f(z) (an elementwise activation).
+# d *= f'(z) over n values of an output layer, f'(z) from its activations a = f(z) (an
+# output's derivative is never taken from z).
 cdef inline void times_derivative(int kind, floating* d, const floating* a,
                                   Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if kind == SIGMOID:
-        for i in range(n):
-            d[i] = d[i] * sigmoid_derivative(a[i])
-    elif kind == TANH:
-        for i in range(n):
-            d[i] = d[i] * tanh_derivative(a[i])
-    elif kind == RELU:
-        for i in range(n):
-            d[i] = d[i] * relu_derivative(a[i])
+    times_derivative_at(kind, d, a, a, n)

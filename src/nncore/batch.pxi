@@ -96,28 +96,28 @@ cdef inline void bias_gradient(const floating* d, Py_ssize_t rows, Py_ssize_t n,
             grad_b[j] += scale * d[i * n + j]
 
 
-# Columns lo .. hi - 1 of a hidden layer's deltas: d *= f'(z) (see times_derivative, f' from
-# the activations a), then their bias gradient (see bias_gradient).
-cdef inline void delta_columns(int kind, floating* d, const floating* a, Py_ssize_t rows,
-                               Py_ssize_t n, floating scale, floating beta, floating* grad_b,
-                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+# Columns lo .. hi - 1 of a hidden layer's deltas: d *= f'(z) (see times_derivative_at, f'
+# from the activations a or the pre-activations z), then their bias gradient (bias_gradient).
+cdef inline void delta_columns(int kind, floating* d, const floating* a, const floating* z,
+                               Py_ssize_t rows, Py_ssize_t n, floating scale, floating beta,
+                               floating* grad_b, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(rows):
-        times_derivative(kind, d + i * n + lo, a + i * n + lo, hi - lo)
+        times_derivative_at(kind, d + i * n + lo, a + i * n + lo, z + i * n + lo, hi - lo)
     bias_gradient(d, rows, n, scale, beta, grad_b, lo, hi)
 
 
 # A hidden layer's deltas over rows x n and its bias gradient (delta_columns), the columns
 # split among threads (neither an element's value nor a column's sum depends on the split).
-cdef void hidden_deltas(int kind, floating* d, const floating* a, Py_ssize_t rows,
-                        Py_ssize_t n, floating scale, floating beta, floating* grad_b,
-                        int threads) noexcept nogil:
+cdef void hidden_deltas(int kind, floating* d, const floating* a, const floating* z,
+                        Py_ssize_t rows, Py_ssize_t n, floating scale, floating beta,
+                        floating* grad_b, int threads) noexcept nogil:
     cdef int t, used = element_threads(rows * n, threads)
     if used <= 1:
-        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, 0, n)
+        delta_columns(kind, d, a, z, rows, n, scale, beta, grad_b, 0, n)
         return
     for t in prange(used, num_threads=used, schedule="static"):
-        delta_columns(kind, d, a, rows, n, scale, beta, grad_b, n * t // used,
+        delta_columns(kind, d, a, z, rows, n, scale, beta, grad_b, n * t // used,
                       n * (t + 1) // used)
 
 
@@ -162,6 +162,8 @@ cdef Py_ssize_t forward_dropped(const Net* net, const floating* params, const fl
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
         else:
+            if needs_z(net.hidden):  # kept for the derivative (see Layout.pres)
+                memcpy(a_next + (lay.pres - lay.acts), a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.hidden, a_next, count, n_out, lay.threads)
         if bad and not overflowed:
             overflowed = l + 1
@@ -257,8 +259,8 @@ cdef double accumulate_dropped(const Net* net, const floating* params, const flo
                  delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
             if drop != NULL:
                 times_keep(delta_below, work + drop.keep + count * unit, count * n_in)
-            hidden_deltas(net.hidden, delta_below, a, count, n_in, scale, beta, grad_w - n_in,
-                          lay.threads)
+            hidden_deltas(net.hidden, delta_below, a, a + (lay.pres - lay.acts), count, n_in,
+                          scale, beta, grad_w - n_in, lay.threads)
             swap = delta
             delta = delta_below
             delta_below = swap

@@ -139,6 +139,8 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
     cdef Py_ssize_t top = n_hid * (n_in + 1), n_params = job.n_params, i, j, k, p
     cdef int hidden = net.hidden, output = net.output
     cdef floating a_hid[SMALL_WIDTH * LANES]
+    cdef floating z_hid[SMALL_WIDTH * LANES]   # hidden pre-activations (kept if needs_z)
+    cdef const floating* z_prev = a_hid  # what the hidden derivative reads (a_hid: not z)
     cdef floating a_out[SMALL_WIDTH * LANES]
     cdef floating z_out[SMALL_WIDTH * LANES]
     cdef floating d_hid[SMALL_WIDTH * LANES]
@@ -189,6 +191,11 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
         for k in range(LANES):
             a_hid[j * LANES + k] = total[k] + b[j * LANES + k]
             probe[k] = probe[k] + a_hid[j * LANES + k] * 0
+    if needs_z(hidden):  # kept for the derivative, as small_step keeps them
+        z_prev = z_hid
+        for j in range(n_hid):
+            for k in range(LANES):
+                z_hid[j * LANES + k] = a_hid[j * LANES + k]
     for j in range(n_hid):
         if hidden == SIGMOID:
             lanes_sigmoid(a_hid + j * LANES)
@@ -280,7 +287,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
             for j in range(n_out):
                 for k in range(LANES):
                     d_out[j * LANES + k] = d_out[j * LANES + k] * \
-                        derivative(output, a_out[j * LANES + k])
+                        derivative_at(output, a_out, a_out, j * LANES + k)
 
     # Output layer: the plain step folded in (sized_backward's fold) or the gradient
     w = q + top * LANES
@@ -313,7 +320,8 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
             for k in range(LANES):
                 total[k] = total[k] + d_out[j * LANES + k] * w[(j * n_hid + i) * LANES + k]
         for k in range(LANES):
-            d_hid[i * LANES + k] = total[k] * derivative(hidden, a_hid[i * LANES + k])
+            d_hid[i * LANES + k] = total[k] * derivative_at(hidden, a_hid, z_prev,
+                                                            i * LANES + k)
     # Hidden layer
     for j in range(n_hid):
         for i in range(SMALL_WIDTH):

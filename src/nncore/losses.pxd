@@ -9,7 +9,8 @@
 from cython cimport floating
 from libc.math cimport log, log1p, exp, expf
 
-from activations cimport nn_exp_neg, times_derivative, activate, activation, SOFTMAX
+from activations cimport nn_exp_neg, times_derivative, activate
+from activation_kinds cimport activation, SOFTMAX
 
 
 # Loss codes.

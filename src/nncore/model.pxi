@@ -96,7 +96,8 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
     out.delta = round_up(out.acts + block * widths, ALIGN)
     out.delta_half = round_up(block * widest, ALIGN)
     out.z_out = out.delta + 2 * out.delta_half
-    out.pack = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
+    out.pres = round_up(out.z_out + block * net.sizes[net.n_layers], ALIGN)
+    out.pack = round_up(out.pres + (block * widths if needs_z(net.hidden) else 0), ALIGN)
     out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
     out.threads = threads
     out.shared = 0

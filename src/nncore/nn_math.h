@@ -282,4 +282,102 @@ NN_INLINE float nn_sigmoid_derivativef(float a) { return a * (1.0f - a); }
 NN_INLINE double nn_tanh_derivative(double a) { return (1.0 - a) * (1.0 + a); }
 NN_INLINE float nn_tanh_derivativef(float a) { return (1.0f - a) * (1.0f + a); }
 
+/* max(x, 0); NaN stays NaN (so a non-finite value is not hidden). Its derivative from a. */
+NN_INLINE double nn_relu(double x) { return x <= 0.0 ? 0.0 : x; }
+NN_INLINE float nn_reluf(float x) { return x <= 0.0f ? 0.0f : x; }
+NN_INLINE double nn_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.0; }
+NN_INLINE float nn_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.0f; }
+
+/* Leaky ReLU: x for x > 0, else 0.01*x (torch's default negative slope); NaN stays NaN. Its
+ * derivative from a (a > 0 exactly where x > 0). */
+NN_INLINE double nn_leaky_relu(double x) { return x > 0.0 ? x : 0.01 * x; }
+NN_INLINE float nn_leaky_reluf(float x) { return x > 0.0f ? x : 0.01f * x; }
+NN_INLINE double nn_leaky_relu_derivative(double a) { return a > 0.0 ? 1.0 : 0.01; }
+NN_INLINE float nn_leaky_relu_derivativef(float a) { return a > 0.0f ? 1.0f : 0.01f; }
+
+/* ELU (alpha 1): x for x > 0, else expm1(x) (nn_expm1_neg's: vectorisable, a few ulp); NaN
+ * stays NaN. Its derivative from a: 1 for a > 0, else a + 1 (exp(x)). */
+NN_INLINE double nn_elu(double x)
+{
+    double m = nn_expm1_neg(x <= 0.0 ? x : 0.0);
+    return x <= 0.0 ? m : x;
+}
+
+NN_INLINE float nn_eluf(float x)
+{
+    float m = nn_expm1f_neg(x <= 0.0f ? x : 0.0f);
+    return x <= 0.0f ? m : x;
+}
+
+NN_INLINE double nn_elu_derivative(double a) { return a > 0.0 ? 1.0 : a + 1.0; }
+NN_INLINE float nn_elu_derivativef(float a) { return a > 0.0f ? 1.0f : a + 1.0f; }
+
+/* softplus (beta 1): log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow, and for
+ * x << 0 exp(x) to a few ulp (no 1 + tiny rounded away). log1p is libm's (a call: correctness
+ * first). Its derivative from a = softplus(x) > 0: sigmoid(x) = 1 - exp(-a) = -expm1(-a)
+ * (vectorised expm1; its relative error at most a few ulp, a's as much again). */
+NN_INLINE double nn_softplus(double x)
+{
+    return (x > 0.0 ? x : 0.0) + log1p(nn_exp_neg(-fabs(x)));
+}
+
+NN_INLINE float nn_softplusf(float x)
+{
+    return (x > 0.0f ? x : 0.0f) + log1pf(nn_expf_neg(-fabsf(x)));
+}
+
+NN_INLINE double nn_softplus_derivative(double a) { return -nn_expm1_neg(-a); }
+NN_INLINE float nn_softplus_derivativef(float a) { return -nn_expm1f_neg(-a); }
+
+/* SiLU: x * sigmoid(x), from nn_sigmoid (vectorisable, a few ulp); no overflow. Below -700,
+ * where sigmoid(x) = exp(x) is subnormal and x times it would magnify its rounding, x exp(x)
+ * as (x exp(x/2)) exp(x/2), rounded once in the subnormal range. The float version in double
+ * (its subnormal range is double's normal one). Its derivative from x (not a function of a:
+ * SiLU is not monotonic): s * (1 + x * (1 - s)), 1 - s as sigmoid(-x) (no cancellation for
+ * x >> 0). */
+NN_INLINE double nn_silu(double x)
+{
+    double h = nn_exp_neg(0.5 * (x < 0.0 ? x : 0.0));
+    double tiny = (x * h) * h;
+    double plain = x * nn_sigmoid(x);
+    return x < -700.0 ? tiny : plain;
+}
+
+NN_INLINE float nn_siluf(float x) { return (float)nn_silu((double)x); }
+NN_INLINE double nn_silu_derivative(double z)
+{
+    return nn_sigmoid(z) * (1.0 + z * nn_sigmoid(-z));
+}
+NN_INLINE float nn_silu_derivativef(float z)
+{
+    return nn_sigmoidf(z) * (1.0f + z * nn_sigmoidf(-z));
+}
+
+/* GELU, the exact form (torch's default): x * Phi(x), Phi(x) = 0.5 * erfc(-x/sqrt(2)) (erfc:
+ * 1 + erf(x/sqrt(2)) would lose every digit in the left tail). t = -x/sqrt(2) is rounded, which
+ * would cost up to 2 t^2 ulp of erfc(t) (50 near x = -7): the rounding error e (fma, and
+ * 1/sqrt(2) in two parts) is put back to first order, erfc(t + e) = erfc(t) - e * 2/sqrt(pi) *
+ * exp(-t^2). libm's erfc and exp (calls: correctness first); the float version in double. */
+NN_INLINE double nn_gelu_cdf(double x)
+{
+    const double s_hi = 0.7071067811865476, s_lo = -4.833646656726457e-17;
+    double t = -x * s_hi;
+    double e = fma(-x, s_hi, -t) - x * s_lo;
+    return 0.5 * (erfc(t) - e * 1.1283791670955126 * exp(-t * t));
+}
+
+NN_INLINE double nn_gelu(double x) { return x * nn_gelu_cdf(x); }
+NN_INLINE float nn_geluf(float x) { return (float)nn_gelu((double)x); }
+
+/* Its derivative from x (GELU is not monotonic): Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) /
+ * sqrt(2 pi), x^2 as its rounded value h and error l (fma), exp(-(h + l)/2) as
+ * exp(-h/2) * (1 - l/2): exp's argument exact to first order (l dropped where h is inf). */
+NN_INLINE double nn_gelu_derivative(double z)
+{
+    double h = z * z, l = fma(z, z, -h);
+    l = h <= 1e308 ? l : 0.0;
+    return nn_gelu_cdf(z) + z * (0.3989422804014327 * exp(-0.5 * h) * (1.0 - 0.5 * l));
+}
+
+NN_INLINE float nn_gelu_derivativef(float z) { return (float)nn_gelu_derivative((double)z); }
 #endif

@@ -3,9 +3,11 @@
 # for its widths when both are small. Inline functions only, cimported by _core.pyx.
 from cython cimport floating
 
-from activations cimport (nn_sigmoid, nn_sigmoidf, activation, derivative, activate,
-                          times_derivative, softmax_rows, nonfinite, SIGMOID, SOFTMAX)
+from activations cimport (nn_sigmoid, nn_sigmoidf, activate, softmax_rows, nonfinite,
+                          times_derivative)
 from losses cimport row_loss, row_output_delta, activate_or_exp, activation_or_exp
+from activation_kinds cimport (activation, derivative_at, times_derivative_at, needs_z, SIGMOID,
+                               SOFTMAX)
 from shapes cimport Net, Layout
 
 # Width tags. A layer whose widths are both at most SMALL_WIDTH (each layer of the post's 2-2-1
@@ -139,10 +141,11 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
 # formula), computed as each gradient is; returns 1 if a parameter plus its step is inf or NaN
 # (the step and its check in the pass that computes the gradient, not in passes of their own).
 # Then, with delta_below (not NULL), the deltas of its inputs: (W.T delta) * f'(z_below), f'
-# from the activations a_prev.
+# from the activations a_prev or the pre-activations z_prev (see needs_z; else not read).
 cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
                                         Py_ssize_t n_out, const floating* w,
-                                        const floating* a_prev, const floating* delta,
+                                        const floating* a_prev, const floating* z_prev,
+                                        const floating* delta,
                                         floating* grad_w, floating* delta_below, int kind,
                                         bint fold, floating lr, floating decay) noexcept nogil:
     cdef Py_ssize_t i, j
@@ -183,7 +186,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 d = delta[j]
                 for i in range(n_in):
                     delta_below[i] = delta_below[i] + d * w[j * n_in + i]
-            times_derivative(kind, delta_below, a_prev, n_in)
+            times_derivative_at(kind, delta_below, a_prev, z_prev, n_in)
         else:
             for i in range(bound(ins, n_in)):
                 if Inputs is UpTo4 and i == n_in:
@@ -191,7 +194,7 @@ cdef inline unsigned int sized_backward(Inputs* ins, Outputs* outs, Py_ssize_t n
                 total = 0
                 for j in range(n_out):
                     total = total + delta[j] * w[j * n_in + i]
-                delta_below[i] = total * derivative(kind, a_prev[i])
+                delta_below[i] = total * derivative_at(kind, a_prev, z_prev, i)
     return flags
 
 
@@ -225,46 +228,49 @@ cdef inline floating forward_to(Inputs* ins, Py_ssize_t n_out, const floating* w
 
 # sized_backward in its copy for widths n_in, n_out (as forward_layer picks).
 cdef inline unsigned int backward_layer(Py_ssize_t n_in, Py_ssize_t n_out, const floating* w,
-                                        const floating* a_prev, const floating* delta,
+                                        const floating* a_prev, const floating* z_prev,
+                                        const floating* delta,
                                         floating* grad_w, floating* delta_below, int kind,
                                         bint fold, floating lr, floating decay) noexcept nogil:
     if n_in > SMALL_WIDTH or n_out > SMALL_WIDTH:
-        return sized_backward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, delta,
-                              grad_w, delta_below, kind, fold, lr, decay)
+        return sized_backward(<AnyWidth*>NULL, <AnyWidth*>NULL, n_in, n_out, w, a_prev, z_prev,
+                              delta, grad_w, delta_below, kind, fold, lr, decay)
     elif n_in == 1:
-        return backward_to(<Width1*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
+        return backward_to(<Width1*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
     elif n_in == 2:
-        return backward_to(<Width2*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
+        return backward_to(<Width2*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
     elif n_in == 3:
-        return backward_to(<Width3*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                           fold, lr, decay)
-    return backward_to(<Width4*>NULL, n_out, w, a_prev, delta, grad_w, delta_below, kind,
-                       fold, lr, decay)
+        return backward_to(<Width3*>NULL, n_out, w, a_prev, z_prev, delta, grad_w,
+                           delta_below, kind, fold, lr, decay)
+    return backward_to(<Width4*>NULL, n_out, w, a_prev, z_prev, delta, grad_w, delta_below,
+                       kind, fold, lr, decay)
 
 cdef inline unsigned int backward_to(Inputs* ins, Py_ssize_t n_out, const floating* w,
-                                     const floating* a_prev, const floating* delta,
+                                     const floating* a_prev, const floating* z_prev,
+                                     const floating* delta,
                                      floating* grad_w, floating* delta_below, int kind,
                                      bint fold, floating lr, floating decay) noexcept nogil:
     if n_out == 1:
-        return sized_backward(ins, <Width1*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
+        return sized_backward(ins, <Width1*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
     elif n_out == 2:
-        return sized_backward(ins, <Width2*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
+        return sized_backward(ins, <Width2*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
     elif n_out == 3:
-        return sized_backward(ins, <Width3*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                              kind, fold, lr, decay)
-    return sized_backward(ins, <Width4*>NULL, 0, 0, w, a_prev, delta, grad_w, delta_below,
-                          kind, fold, lr, decay)
+        return sized_backward(ins, <Width3*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                              delta_below, kind, fold, lr, decay)
+    return sized_backward(ins, <Width4*>NULL, 0, 0, w, a_prev, z_prev, delta, grad_w,
+                          delta_below, kind, fold, lr, decay)
 
 
 # Forward pass of one sample x: A_1 .. A_L one after another in acts, the output
-# pre-activations in z_out; returns A_L. *overflowed gets 1 if a pre-activation of some layer
+# pre-activations in z_out and, with pres (not NULL), the hidden ones laid out as acts in pres;
+# returns A_L. *overflowed gets 1 if a pre-activation of some layer
 # is inf or NaN (the arithmetic overflowed; forward_rows says which layer), else 0.
 cdef inline floating* forward_sample(const Net* net, const floating* params, const floating* x,
-                                     floating* acts, floating* z_out,
+                                     floating* acts, floating* z_out, floating* pres,
                                      Py_ssize_t* overflowed) noexcept nogil:
     cdef Py_ssize_t l, n_in, n_out, last = net.n_layers - 1
     cdef const floating* a_prev = x
@@ -275,7 +281,8 @@ cdef inline floating* forward_sample(const Net* net, const floating* params, con
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         if l < last:
-            probe = probe + forward_layer(n_in, n_out, w, a_prev, a, <floating*>NULL,
+            probe = probe + forward_layer(n_in, n_out, w, a_prev, a,
+                                          pres + (a - acts) if pres != NULL else pres,
                                           net.hidden)
         else:  # the output layer: its pre-activations kept for the loss
             probe = probe + forward_layer(n_in, n_out, w, a_prev, a, z_out, net.output)
@@ -307,7 +314,8 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
     cdef unsigned int flags = 0
     cdef double sample_loss
 
-    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out, overflowed)
+    a = forward_sample(net, params, x, work + lay.acts, work + lay.z_out,
+                       work + lay.pres if needs_z(net.hidden) else <floating*>NULL, overflowed)
     if overflowed[0]:
         return 0
     for l in range(net.n_layers):
@@ -327,7 +335,10 @@ cdef inline double sample_gradients(const Net* net, const floating* params, cons
         offset -= n_out * n_in + n_out
         acts_offset -= n_out
         a_prev = work + acts_offset - n_in if l > 0 else x
-        flags |= backward_layer(n_in, n_out, params + offset, a_prev, delta, grads + offset,
+        flags |= backward_layer(n_in, n_out, params + offset, a_prev,
+                                a_prev + (lay.pres - lay.acts) if l > 0 and needs_z(net.hidden)
+                                else a_prev, delta,
+                                grads + offset,
                                 delta_below if l > 0 else <floating*>NULL, net.hidden,
                                 bad != NULL, lr, decay)
         swap = delta

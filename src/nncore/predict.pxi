@@ -59,7 +59,7 @@ cdef bint forward_one(const Net* net, const floating* params, const floating* x,
         return 0
     for i in range(1, net.n_layers + 1):
         widths += net.sizes[i]
-    a = forward_sample(net, params, x, work, work + widths, &overflowed)
+    a = forward_sample(net, params, x, work, work + widths, <floating*>NULL, &overflowed)
     for i in range(n_last):
         bad |= nonfinite(a[i])
     if bad or overflowed:

@@ -26,6 +26,9 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef Py_ssize_t n_in = net.sizes[0], n_hid = width(h, 0), n_out = width(o, 0)
     cdef Py_ssize_t top = n_hid * (n_in + 1)   # where the output layer's W and b start
     cdef floating a_hid[SMALL_WIDTH]     # hidden activations
+    cdef floating z_hid[SMALL_WIDTH]     # hidden pre-activations (kept if needs_z)
+    cdef floating* z_keep = NULL        # z_hid if needs_z, else none kept
+    cdef const floating* z_prev = a_hid  # what the hidden derivative reads (a_hid: not z)
     cdef floating a_out[SMALL_WIDTH]     # output activations
     cdef floating z_out[SMALL_WIDTH]     # output pre-activations (for the loss)
     cdef floating d_hid[SMALL_WIDTH]     # hidden deltas
@@ -33,12 +36,15 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     cdef double sample_loss
     cdef floating probe
 
+    if needs_z(net.hidden):
+        z_keep = z_hid
+        z_prev = z_hid
     # Forward pass
     if n_in <= SMALL_WIDTH:
-        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+        probe = sized_forward(<UpTo4*>NULL, h, n_in, 0, params, x, a_hid, z_keep,
                               net.hidden)
     else:
-        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, <floating*>NULL,
+        probe = sized_forward(<AnyWidth*>NULL, h, n_in, 0, params, x, a_hid, z_keep,
                               net.hidden)
     probe = probe + sized_forward(h, o, 0, 0, params + top, a_hid, a_out, z_out, net.output)
     bad[0] |= nonfinite(probe) << 1
@@ -49,13 +55,13 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
                      n_out)
 
     # Output layer's step and hidden deltas, then the hidden layer's step
-    bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, d_out, grads + top, d_hid,
+    bad[0] |= sized_backward(h, o, 0, 0, params + top, a_hid, z_prev, d_out, grads + top, d_hid,
                              net.hidden, 1, lr, decay)
     if n_in <= SMALL_WIDTH:
-        bad[0] |= sized_backward(<UpTo4*>NULL, h, n_in, 0, params, x, d_hid, grads,
+        bad[0] |= sized_backward(<UpTo4*>NULL, h, n_in, 0, params, x, x, d_hid, grads,
                                  <floating*>NULL, net.hidden, 1, lr, decay)
     else:
-        bad[0] |= sized_backward(<AnyWidth*>NULL, h, n_in, 0, params, x, d_hid, grads,
+        bad[0] |= sized_backward(<AnyWidth*>NULL, h, n_in, 0, params, x, x, d_hid, grads,
                                  <floating*>NULL, net.hidden, 1, lr, decay)
     return sample_loss
 
@@ -90,7 +96,9 @@ cdef double dropped_sample_gradients(const Net* net, const floating* params,
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         if l < last:
-            probe = probe + forward_layer(n_in, n_out, w, a_in, a, <floating*>NULL, net.hidden)
+            probe = probe + forward_layer(n_in, n_out, w, a_in, a,
+                                          a + (lay.pres - lay.acts) if needs_z(net.hidden)
+                                          else <floating*>NULL, net.hidden)
             mask_row(drop, key, unit, a, keep + unit, dropped + unit, n_out)
             a_in = dropped + unit
             unit += n_out
@@ -121,7 +129,7 @@ cdef double dropped_sample_gradients(const Net* net, const floating* params,
             a_in = dropped + unit
         else:
             a_in = x
-        flags |= backward_layer(n_in, n_out, params + offset, a_in, delta, grads + offset,
+        flags |= backward_layer(n_in, n_out, params + offset, a_in, a_in, delta, grads + offset,
                                 <floating*>NULL, net.hidden, bad != NULL, lr, decay)
         if l > 0:
             w = params + offset
@@ -132,7 +140,7 @@ cdef double dropped_sample_gradients(const Net* net, const floating* params,
                 for i in range(n_in):
                     delta_below[i] = delta_below[i] + d * w[j * n_in + i]
             times_keep(delta_below, keep + unit, n_in)
-            times_derivative(net.hidden, delta_below, a, n_in)
+            times_derivative_at(net.hidden, delta_below, a, a + (lay.pres - lay.acts), n_in)
             swap = delta
             delta = delta_below
             delta_below = swap

@@ -19,6 +19,8 @@ cdef struct Layout:
     Py_ssize_t delta      # two block x widest buffers: the deltas of two adjacent layers
     Py_ssize_t delta_half # offset of the second delta buffer from the first
     Py_ssize_t z_out      # block x n_L: output pre-activations, for a stable loss
+    Py_ssize_t pres       # Z_1 .. Z_L laid out as acts (pres - acts apart), kept only for a
+                          # hidden activation whose derivative is from z (needs_z), else empty
     Py_ssize_t pack       # packing space of gemm, one stretch per thread
     Py_ssize_t pack_stride  # elements of one thread's packing space
     Py_ssize_t shared     # elements of the space threads share a packed A in (after theirs)

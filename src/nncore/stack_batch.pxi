@@ -81,6 +81,8 @@ cdef double member_gradients(const Net* net, const floating* params, const float
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
         else:
+            if needs_z(net.hidden):  # kept for the derivative (see Layout.pres)
+                memcpy(a_next + (lay.pres - lay.acts), a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.hidden, a_next, count, n_out, lay.threads)
         if bad and not overflowed[0]:
             overflowed[0] = l + 1
@@ -125,8 +127,8 @@ cdef double member_gradients(const Net* net, const floating* params, const float
         if l > 0:
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
                  delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
-            hidden_deltas(net.hidden, delta_below, a, count, n_in, scale, <floating>0,
-                          grad_w - n_in, lay.threads)
+            hidden_deltas(net.hidden, delta_below, a, a + (lay.pres - lay.acts), count, n_in,
+                          scale, <floating>0, grad_w - n_in, lay.threads)
             swap = delta
             delta = delta_below
             delta_below = swap

@@ -7,6 +7,8 @@ from typing import Callable
 
 import numpy as np
 
+from .. import _family
+
 XOR_DEFAULTS = dict(epochs=2500, lr=1.0, hidden=2)
 DIGITS_DEFAULTS = dict(epochs=30, lr=3.0, hidden=32, batch_size=10)
 
@@ -165,7 +167,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     tuning.add_argument("--hidden", type=_widths, default=(100,), metavar="WIDTHS",
                         help="hidden layer widths, comma-separated, e.g. 64,32 "
                         "(hidden_layer_sizes; default 100)")
-    tuning.add_argument("--activation", choices=("relu", "tanh", "logistic", "identity"),
+    tuning.add_argument("--activation", choices=tuple(_family.ESTIMATOR_NAMES),
                         default="relu", help="hidden layers' activation (default relu)")
     tuning.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
                         help="the optimiser (default adam)")

@@ -14,7 +14,8 @@ compiled core. With the same `random_state` they draw the same initial weights, 
 early-stopping split and the same order of samples in every epoch as scikit-learn does, so the
 two follow the same path (to rounding, which chaotic training amplifies over many epochs).
 
-    hidden_layer_sizes, activation ("identity", "logistic", "tanh", "relu"),
+    hidden_layer_sizes, activation ("identity", "logistic", "tanh", "relu", and nnpy's others
+    by nnpy's names: to_sklearn refuses those),
     solver ("lbfgs", "sgd", "adam"), alpha (L2 penalty, 0.5 * alpha * sum(W**2) divided by the
     batch's sample count or weight sum), batch_size ("auto" = min(200, n_samples)),
     learning_rate ("constant", "invscaling", "adaptive"; sgd only), learning_rate_init,

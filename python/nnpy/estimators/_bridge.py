@@ -11,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import as_dtype
 from ..network import Network
-from ._shared import _HIDDEN, _OUTPUT, _SKLEARN_HIDDEN, _STOCHASTIC_SOLVERS, _TRAINING_RECORDS
+from ._shared import (_ESTIMATOR_HIDDEN, _HIDDEN, _OUTPUT, _STOCHASTIC_SOLVERS, _TRAINING_RECORDS,
+                      _check_sklearn_activation)
 from ._state import _MLPState
 
 _Estimator = TypeVar("_Estimator", bound="_MLPBridge")  # NNClassifier or NNRegressor
@@ -82,8 +83,9 @@ class _MLPBridge(_MLPState):
         if not isinstance(network, Network):
             raise TypeError(f"network must be an nnpy.Network, got {type(network).__name__}")
         sizes = network.sizes
-        defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _SKLEARN_HIDDEN[
-            network.activation], "dtype": network.dtype.type, **cls._defaults_for(network)}
+        defaults = {"hidden_layer_sizes": sizes[1:-1], "activation": _ESTIMATOR_HIDDEN[
+            network.activation], "dtype": network.dtype.type,
+            **cls._defaults_for(network)}
         estimator = cls(**{**defaults, **params})
         estimator._validate_params()
         hidden = estimator.hidden_layer_sizes
@@ -197,6 +199,7 @@ class _MLPBridge(_MLPState):
             A fitted scikit-learn MLP.
         """
         check_is_fitted(self, "network_")
+        _check_sklearn_activation(self.activation)
         params = self.get_params()
         params.pop("dtype")
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none

@@ -32,8 +32,10 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
     ----------
     hidden_layer_sizes : int or sequence of int
         Widths of the hidden layers (default (100,)).
-    activation : {"identity", "logistic", "tanh", "relu"}
-        Activation of the hidden layers.
+    activation : str
+        Activation of the hidden layers: scikit-learn's "identity", "logistic", "tanh",
+        "relu", or another of nnpy.network.ACTIVATIONS by its nnpy name (to_sklearn refuses
+        an estimator with one of those).
     solver : {"lbfgs", "sgd", "adam"}
         lbfgs runs scipy's L-BFGS-B on the core's loss and gradient; sgd and adam train
         epoch by epoch in the core.

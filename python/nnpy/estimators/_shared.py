@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.utils.validation import validate_data
 
+from .. import _family
 from .._validation import as_sample_weight, check_sample_weight
 from ..network import TrainingDiverged
 
@@ -15,9 +16,9 @@ if TYPE_CHECKING:
     from ..network import Activation, Loss, Output
     from ._base import _BaseMLP
 
-# scikit-learn's name of a hidden activation -> nnpy.Network's
-_HIDDEN: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                                  "relu": "relu"}
+# the estimators' name of a hidden activation (scikit-learn's, or nnpy's where scikit-learn has
+# none) -> nnpy.Network's, from the table of activations
+_HIDDEN = cast("dict[str, Activation]", _family.ESTIMATOR_NAMES)
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
@@ -27,15 +28,25 @@ _OUTPUT: dict[str, tuple[Output, Loss]] = {
 _REGRESSION_LOSS: dict[str, Loss] = {"squared_error": "mse", "absolute_error": "absolute_error",
                                      "huber": "huber", "poisson": "poisson"}
 _SKLEARN_LOSS: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _REGRESSION_LOSS.items()}
-# nnpy.Network's name of a hidden activation -> scikit-learn's
-_SKLEARN_HIDDEN: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _HIDDEN.items()}
+# nnpy.Network's name of a hidden activation -> the estimators'
+_ESTIMATOR_HIDDEN: dict[str, str] = {nnpy: ours for ours, nnpy in _HIDDEN.items()}
+
+
+def _check_sklearn_activation(activation: str) -> None:
+    """ValueError unless scikit-learn's MLP has this (estimator's) hidden activation."""
+    if activation not in _family.SKLEARN_NAMES:
+        raise ValueError(f"scikit-learn's MLP has no activation={activation!r} (it has "
+                         f"{', '.join(map(repr, sorted(_family.SKLEARN_NAMES)))}): this "
+                         f"estimator cannot become one")
+
+
 # the fitted attributes that record training, copied as they are by to_sklearn/from_sklearn
 _TRAINING_RECORDS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                      "validation_scores_", "best_validation_score_")
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 # The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
-HiddenActivation = Literal["identity", "logistic", "tanh", "relu"]
+HiddenActivation = str  # a key of _HIDDEN: scikit-learn's name, or nnpy's
 Solver = Literal["lbfgs", "sgd", "adam"]
 RegressionLoss = Literal["squared_error", "absolute_error", "huber", "poisson"]
 LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]

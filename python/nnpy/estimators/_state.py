@@ -13,7 +13,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..network import Network
-from ._shared import HiddenActivation, LearningRateSchedule, RandomState, Solver, _Optimizer
+from ._shared import (_HIDDEN, HiddenActivation, LearningRateSchedule, RandomState, Solver,
+                      _Optimizer)
 
 
 class _MLPState(BaseEstimator):
@@ -23,7 +24,7 @@ class _MLPState(BaseEstimator):
     # scikit-learn's MLP constraints (checked by _fit_context, with its messages), plus dtype
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(_HIDDEN))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
