@@ -38,7 +38,6 @@ def level(request, monkeypatch):
     core = importlib.import_module(f"nnpy._core_{request.param}")
     for module in (_dispatch, nnpy.network, _model, nnpy.post):
         monkeypatch.setattr(module, "core", core)
-    monkeypatch.setattr(Network, "predict", core.network_predict)
     return request.param
 
 

@@ -253,6 +253,28 @@ def test_predict_one_sample_and_batch():
     np.testing.assert_allclose(softmax.predict(X).sum(axis=1), 1, rtol=1e-12)
 
 
+
+def test_compiled_predictor_reads_its_own_networks_weights():
+    net = nnpy.Network([4, 3, 2], seed=1)
+    X = np.random.default_rng(0).random((5, 4))
+    assert isinstance(net.predict, core.Predictor)
+    # the compiled one-sample path and the general path (the class's method) agree exactly
+    assert np.array_equal(net.predict(X[0]), nnpy.Network.predict(net, X[0]))
+    assert np.array_equal(net.predict(X[:1]), nnpy.Network.predict(net, X[:1]))
+    # what the compiled path does not take (a list, several rows) goes to the general path
+    assert np.array_equal(net.predict(X[0].tolist()), net.predict(X[0]))
+    np.testing.assert_allclose(net.predict(X), reference.predict(net.weights, net.biases, X),
+                               rtol=1e-12)
+    # a copy predicts from its own weights, and the original sees its weights' assignment
+    other = net.copy()
+    net.weights = [np.zeros((3, 4)), np.zeros((2, 3))]
+    net.biases = [np.zeros(3), np.zeros(2)]
+    assert np.array_equal(net.predict(X[0]), np.full(2, 0.5))
+    assert not np.array_equal(other.predict(X[0]), np.full(2, 0.5))
+    assert isinstance(other.predict, core.Predictor)
+    with pytest.raises(ValueError, match="X"):
+        net.predict(np.ones(3))
+
 def test_loss_values():
     rng = np.random.default_rng(0)
     for output, loss in SETUPS:

@@ -407,6 +407,7 @@ class Network:
             self._weights_views[l][...] = weights[l]
             self._biases_views[l][...] = biases[l]
         self._guard = _Guard()
+        self._make_predictor()
 
     # ---- structure ----------------------------------------------------------------------
 
@@ -566,7 +567,7 @@ class Network:
         with self._guard.read():
             state = self.__dict__.copy()
             for key in ("_guard", "_models", "_forward_model", "_weights_views",
-                        "_biases_views", "_public_weights", "_public_biases"):
+                        "_biases_views", "_public_weights", "_public_biases", "predict"):
                 state.pop(key, None)
             state["_flat"] = self._flat.copy()
             state["_rng"] = self._rng.bit_generator.state
@@ -592,22 +593,29 @@ class Network:
         self._forward_model = self._model()
         self._make_views()
         self._guard = _Guard()
+        self._make_predictor()
 
     # ---- inference ----------------------------------------------------------------------
 
-    if TYPE_CHECKING:
-        def predict(self, X: npt.ArrayLike) -> FloatArray:
-            """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs)."""
-            return self._predict_rows(X)  # what the compiled one does, for the type checker
-    else:
-        # Compiled (_core.network_predict, whose docstring this is): one sample, an ndarray of
-        # shape (n_inputs,) or (1, n_inputs), takes the core's latency path without a Python
-        # frame; the core checks X there and whether a fit or an assignment is under way in
-        # another thread, allocates the output, needs no workspace and keeps the GIL (so none
-        # can start while it runs): no lock, no reader count. Everything else, and anything
-        # that path does not take (other shapes or dtypes, a busy network, a non-finite input
-        # or output), comes to _predict_rows.
-        predict = core.network_predict
+    def _make_predictor(self) -> None:
+        """Puts the compiled predict (core.Predictor) in the instance's dict, where it shadows
+        the method: one sample, an ndarray of shape (n_inputs,) or (1, n_inputs), takes the
+        core's latency path without a Python frame; the core checks X there and whether a fit
+        or an assignment is under way in another thread, allocates the output, needs no
+        workspace and keeps the GIL (so none can start while it runs): no lock, no reader
+        count. Everything else, and anything that path does not take (other shapes or dtypes,
+        a busy network, a non-finite input or output), comes to _predict_rows."""
+        self.predict = core.Predictor(  # type: ignore[method-assign]
+            self._forward_model, self._flat, self._guard, self._predict_rows)
+
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
+        """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
+        1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
+        overflow the dtype (X too large for the weights) a ValueError names the layer and row.
+
+        (An instance calls its compiled predict, core.Predictor, which gives the same outputs;
+        see _make_predictor.)"""
+        return self._predict_rows(X)
 
     def _predict_rows(self, X: npt.ArrayLike) -> FloatArray:
         """predict's general path: X checked and converted, the rows in blocks."""
