@@ -53,6 +53,7 @@ from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
                           as_targets, as_vector, choice, scaled_alpha)
 from ._epochs import EpochControl, labels_as_targets
+from ._sparse import as_rows, core_x, largest_magnitude
 from .labels import ClassWeight, classes_of, weighted_samples
 
 if TYPE_CHECKING:
@@ -619,10 +620,10 @@ class Network:
 
     def _predict_rows(self, X: npt.ArrayLike) -> FloatArray:
         """predict's general path: X checked and converted, the rows in blocks."""
-        X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
+        X, single = as_rows(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         with self._guard.read():
             self._check_finite_parameters()
-            if len(X) == 1:
+            if len(X) == 1 and isinstance(X, np.ndarray):
                 # one sample converted, or one that waited for another thread: the same
                 # per-sample arithmetic as predict's latency path, so that a sample's output
                 # does not depend on its input's dtype or layout, or on the timing of other
@@ -635,7 +636,7 @@ class Network:
             model = self._model()
             block = min(len(X), _PREDICT_BLOCK)
             work = np.empty(model.work_size(block), self.dtype)
-            core.forward(model, self._flat, X, out, work, block)
+            core.forward(model, self._flat, core_x(X)[0], out, work, block, core_x(X)[1])
         if core.count_nonfinite(out.reshape(-1)):
             raise _overflowed(X, out)
         return out[0] if single else out
@@ -644,7 +645,7 @@ class Network:
             loss: str) -> Tuple[FloatArray, FloatArray]:
         """X and Y checked and converted, Y against this network's output and `loss` (a
         checked loss name)."""
-        X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
+        X, single = as_rows(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         Y = as_targets(labels_as_targets(Y, "Y", len(X), self._output, self._n_out, self.dtype),
                        "Y", len(X), self._n_out, self.dtype)
         _model.check_targets(Y, "Y", self._output, loss)
@@ -1041,7 +1042,7 @@ class Network:
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
-            Xv, _ = as_matrix(validation[0], "validation X", self.dtype, self._sizes[0])
+            Xv, _ = as_rows(validation[0], "validation X", self.dtype, self._sizes[0])
             Yv = as_targets(labels_as_targets(validation[1], "validation Y", len(Xv),
                                               self._output, self._n_out, self.dtype),
                             "validation Y", len(Xv), self._n_out, self.dtype)
@@ -1093,8 +1094,8 @@ class Network:
             threads = _free_threads(most) if adapt else most
             started = time.perf_counter()
             status, ran, completed = core.train(model, opt, run, self._flat, state.moments,
-                                                X, Y, sw, losses, max_batches, work,
-                                                interruptible, threads)
+                                                core_x(X)[0], Y, sw, losses, max_batches, work,
+                                                interruptible, threads, core_x(X)[1])
             max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
             if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
                 history.loss.extend(losses[:completed].tolist())
@@ -1310,8 +1311,8 @@ def _evaluate(model: Any, params: FloatArray, X: FloatArray, Y: FloatArray,
     grads = np.empty_like(params)
     block = min(len(X), _PREDICT_BLOCK)
     work = np.empty(model.work_size(block), params.dtype)
-    return core.loss_and_gradient(model, params, X, Y, sample_weight, alpha, grads, work,
-                                  block), grads
+    return core.loss_and_gradient(model, params, core_x(X)[0], Y, sample_weight, alpha, grads,
+                                  work, block, core_x(X)[1]), grads
 
 
 def _optimizer_settings(optimizer: str, momentum: float, nesterov: bool,
@@ -1386,8 +1387,9 @@ def _overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[V
     at params (naming the layer and the row), or None if none does."""
     block = min(len(X), _PREDICT_BLOCK)
     try:
-        core.forward(model, params, X, np.empty((len(X), model.sizes[-1]), params.dtype),
-                     np.empty(model.work_size(block), params.dtype), block)
+        core.forward(model, params, core_x(X)[0],
+                     np.empty((len(X), model.sizes[-1]), params.dtype),
+                     np.empty(model.work_size(block), params.dtype), block, core_x(X)[1])
     except ValueError as error:
         return error
     return None
@@ -1402,7 +1404,7 @@ def _overflowed(X: FloatArray, out: FloatArray) -> ValueError:
     return ValueError(
         f"the network's outputs for row {row} of X are not finite ({out[row]}): its "
         f"arithmetic overflowed {dtype.name} (X's largest magnitude is "
-        f"{float(np.abs(X).max()):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
+        f"{largest_magnitude(X):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
         f"scale X down{hint}")
 
 
