@@ -4,7 +4,6 @@ installed scikit-learn has no tests or a different import line.
 
 What fails there, and why (not counted against nnpy):
   test_gradient                      scikit-learn's private _loss_grad_lbfgs
-  test_sparse_matrices               sparse X (nnpy's core is dense)
   test_mlp_vs_poisson_glm_equivalent loss="poisson" (and sklearn's conftest fixture
                                      global_random_seed, absent outside its tree)
 Tests that a later scikit-learn adds are run and reported but do not fail this test: only
@@ -19,8 +18,7 @@ import pytest
 
 IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 OURS = "from nnpy.estimators import NNClassifier as MLPClassifier, NNRegressor as MLPRegressor"
-EXPECTED_FAILURES = {"test_gradient", "test_sparse_matrices",
-                     "test_mlp_vs_poisson_glm_equivalent"}
+EXPECTED_FAILURES = {"test_gradient", "test_mlp_vs_poisson_glm_equivalent"}
 KNOWN = {  # the tests of scikit-learn 1.9's file (names without parameters)
     "test_alpha", "test_fit", "test_gradient", "test_lbfgs_classification",
     "test_lbfgs_regression", "test_lbfgs_classification_maxfun", "test_lbfgs_regression_maxfun",

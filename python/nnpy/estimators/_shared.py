@@ -71,7 +71,9 @@ def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: npt.ArrayLike,
 def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: Union[npt.ArrayLike, str] = "no_validation",
               **kwargs: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """validate_data, plus what it lets through: datetime/timedelta arrays (which it would
-    turn into numbers) are a TypeError, integers too large for a float a ValueError."""
+    turn into numbers) are a TypeError, integers too large for a float a ValueError. Sparse X
+    is kept sparse as scikit-learn's MLP keeps it (CSR or CSC; other formats become CSR)."""
+    kwargs.setdefault("accept_sparse", ["csr", "csc"])
     for name, value in (("X", X), ("y", y)):
         dtype = getattr(value, "dtype", None)
         kind = getattr(dtype, "kind", None)
