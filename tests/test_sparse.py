@@ -164,6 +164,17 @@ def test_bad_sparse_x_is_a_value_error_naming_x():
         net.fit(X, Y, epochs=1, lr=0.1, validation=(sp.csr_matrix((3, 5)), Y[:3]))
 
 
+def test_stack_trains_sparse_x_as_lone_networks():
+    X, Y = sparse_problem(n=80, n_in=4, n_out=1)
+    stack = nnpy.NetworkStack([4, 3, 1], 2, seeds=[1, 2])
+    lone = [nnpy.Network([4, 3, 1], seed=s) for s in (1, 2)]
+    stack.fit(X, Y, epochs=3, lr=0.2)  # per-sample SGD: lockstep when X is dense
+    for k, net in enumerate(lone):
+        net.fit(X, Y, epochs=3, lr=0.2)
+        np.testing.assert_array_equal(stack[k].get_flat_params(), net.get_flat_params())
+    np.testing.assert_array_equal(stack.predict(X)[1], lone[1].predict(X))
+
+
 def test_core_refuses_inconsistent_csr():
     from nnpy._dispatch import core
     data, indices = np.ones(3), np.array([0, 1, 9], np.int32)

@@ -611,7 +611,8 @@ class Network:
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-        1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
+        1-D sample gives a 1-D output; X may be a scipy.sparse matrix or array (see `loss`).
+        Outputs are finite: where a layer's pre-activations
         overflow the dtype (X too large for the weights) a ValueError names the layer and row.
 
         (An instance calls its compiled predict, core.Predictor, which gives the same outputs;
@@ -670,8 +671,9 @@ class Network:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_inputs)
-            Inputs.
+        X : array_like or scipy.sparse matrix/array, shape (n_samples, n_inputs)
+            Inputs. Sparse X (any format; read as CSR, never densified) gives the result of
+            X.toarray() to rounding: the first layer's products sum its stored values only.
         Y : array_like, shape (n_samples, n_outputs)
             Targets (see the class docstring's Notes for what they must be).
         sample_weight : array_like, shape (n_samples,), float or None
@@ -879,8 +881,8 @@ class Network:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_inputs)
-            Inputs.
+        X : array_like or scipy.sparse matrix/array, shape (n_samples, n_inputs)
+            Inputs; sparse X is trained on without densifying it (see `loss`).
         Y : array_like, shape (n_samples, n_outputs) or (n_samples,)
             Targets, or 1-D class labels (see the class docstring, Labels).
         epochs : int

@@ -13,9 +13,10 @@ How fit runs the members:
               hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
               the members step together, each weight's copies side by side in vector lanes
               (member index innermost), each member reading its own sample of its own shuffle
-              order every step (core.lockstep_sgd).
+              order every step (core.lockstep_sgd). Dense X only.
   one by one  everything else: each member's epochs go through core.train, the compiled loop
-              a lone Network.fit uses (whole epochs per call, GIL released).
+              a lone Network.fit uses (whole epochs per call, GIL released); sparse X
+              (scipy.sparse) is read sparse there, as by a lone fit, never densified.
 Either way each member's arguments are checked, and its epochs recorded, validated, called
 back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
 _run_fit, _epoch_done); a member that stops where its lone fit would stop or raise is frozen
@@ -37,7 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ._dispatch import core
-from ._validation import as_int, as_matrix, choice
+from ._sparse import as_rows
+from ._validation import as_int, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
                       Optimizer, Output, TrainingDiverged, _FitPlan, _Guard, _StartOverflow,
                       _accuracy, _diverged, _first_budget, _next_budget, _progress_bar)
@@ -248,7 +250,7 @@ class NetworkStack:
         standard deviation (the ensemble's prediction and spread), without the first axis."""
         if reduce is not None:
             reduce = choice(reduce, "reduce", ("mean", "std"))
-        X, single = as_matrix(X, "X", self.dtype, self.sizes[0], allow_1d=True)
+        X, single = as_rows(X, "X", self.dtype, self.sizes[0], allow_1d=True)
         with self._guard.read():
             out = np.stack([m._predict_rows(X) for m in self._members])
         if single:
@@ -386,6 +388,7 @@ def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
             and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
+            and isinstance(plan.X, np.ndarray)
             and all(p.settings[0] == "sgd" and p.settings[1] == 0 and p.alpha == 0
                     for p in plans))
 

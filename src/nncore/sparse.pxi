@@ -13,7 +13,8 @@ cdef struct Csr:
     const int64_t* indices64    # column of each value (int64 indices), or NULL
     const Py_ssize_t* indptr    # row i's values: data[indptr[i] .. indptr[i + 1] - 1]
     Py_ssize_t n_cols           # columns of X (n_0)
-    void* scratch               # n_0 x n_1 values: W_0.T, then dW_0.T (the caller's array)
+    void* scratch               # n_0 x n_1 values: W_0.T for the forward pass, then a row
+                                # of dW_0 per thread for the gradient (the caller's array)
 
 
 # Column of stored value p.
@@ -65,48 +66,43 @@ cdef inline void csr_forward_row(const Csr* csr, const floating* data, const flo
             z[j] += v * wk[j]
 
 
-# grad_w[j, lo .. hi - 1 of the columns ...]: see csr_weight_gradient; columns of D (units
-# j of the first hidden layer) lo .. hi - 1, summed over the rows in order into the scratch
-# (dW.T, zeroed first), then grad_w = scale * sum + beta * grad_w.
+# Rows lo .. hi - 1 of dW (units j of the first hidden layer) for csr_weight_gradient: each
+# row's sums over the batch's rows in order into `row_sum` (n_0 values, zeroed first), then
+# dW[j] = scale * row_sum + beta * dW[j]. A row of dW stays in L1 while the values pass.
 cdef inline void csr_gradient_units(const Csr* csr, const floating* data, const Py_ssize_t* rows,
                                     Py_ssize_t first, Py_ssize_t count, const floating* d,
                                     Py_ssize_t n_out, floating scale, floating beta,
-                                    floating* grad_w, Py_ssize_t lo,
+                                    floating* grad_w, floating* row_sum, Py_ssize_t lo,
                                     Py_ssize_t hi) noexcept nogil:
-    cdef floating* gt = <floating*>csr.scratch
     cdef Py_ssize_t n_in = csr.n_cols, i, j, k, p, row
-    cdef floating v
-    cdef floating* gk
-    cdef const floating* di
-    for k in range(n_in):
-        for j in range(lo, hi):
-            gt[k * n_out + j] = 0
-    for i in range(count):
-        row = rows[first + i] if rows != NULL else first + i
-        di = d + i * n_out
-        for p in range(csr.indptr[row], csr.indptr[row + 1]):
-            v = data[p]
-            gk = gt + csr_column(csr, p) * n_out
-            for j in range(lo, hi):
-                gk[j] += di[j] * v
+    cdef floating dij
+    cdef floating* gj
     for j in range(lo, hi):
+        memset(row_sum, 0, n_in * sizeof(floating))
+        for i in range(count):
+            row = rows[first + i] if rows != NULL else first + i
+            dij = d[i * n_out + j]
+            for p in range(csr.indptr[row], csr.indptr[row + 1]):
+                row_sum[csr_column(csr, p)] += dij * data[p]
+        gj = grad_w + j * n_in
         if beta == 0:
             for k in range(n_in):
-                grad_w[j * n_in + k] = scale * gt[k * n_out + j]
+                gj[k] = scale * row_sum[k]
         else:
             for k in range(n_in):
-                grad_w[j * n_in + k] = scale * gt[k * n_out + j] + beta * grad_w[j * n_in + k]
+                gj[k] = scale * row_sum[k] + beta * gj[k]
 
 
 # dW = scale * D.T @ X_rows + beta * dW (dW n_out x n_0; D count x n_out, the first hidden
-# layer's deltas; beta 0: dW not read), as the dense gemm computes it: each element one sum over
-# the rows in order, then scaled. The units (D's columns) are split among threads (each
-# element's sum is the same on any thread).
+# layer's deltas; beta 0: dW not read), in the dense gemm's form: each element one sum over
+# the rows in order, then scaled. The units (rows of dW) are split among threads, each with
+# its n_0 values of the scratch (each element's sum is the same on any thread).
 cdef void csr_weight_gradient(const Csr* csr, const Py_ssize_t* rows, Py_ssize_t first,
                               Py_ssize_t count, const floating* d, Py_ssize_t n_out,
                               floating scale, floating beta, floating* grad_w,
                               int threads) noexcept nogil:
     cdef const floating* data = <const floating*>csr.data
+    cdef floating* scratch = <floating*>csr.scratch
     cdef Py_ssize_t i, row, nnz = 0
     cdef int t, used
     for i in range(count):
@@ -116,15 +112,16 @@ cdef void csr_weight_gradient(const Csr* csr, const Py_ssize_t* rows, Py_ssize_t
     if used > n_out:
         used = <int>n_out
     if used <= 1:
-        csr_gradient_units(csr, data, rows, first, count, d, n_out, scale, beta, grad_w, 0,
-                           n_out)
+        csr_gradient_units(csr, data, rows, first, count, d, n_out, scale, beta, grad_w,
+                           scratch, 0, n_out)
         return
     for t in prange(used, num_threads=used, schedule="static"):
         csr_gradient_units(csr, data, rows, first, count, d, n_out, scale, beta, grad_w,
-                           n_out * t // used, n_out * (t + 1) // used)
+                           scratch + t * csr.n_cols, n_out * t // used,
+                           n_out * (t + 1) // used)
 
 
-# Stored values of X that are inf or NaN.
+# Stored values of X that are inf or NaN (nnz of them, float or double as is_float says).
 cdef Py_ssize_t csr_nonfinite(const Csr* csr, Py_ssize_t nnz, bint is_float) noexcept nogil:
     cdef Py_ssize_t p, bad = 0
     for p in range(nnz):
