@@ -43,6 +43,10 @@ def check_estimators(out, tmp):
     assert float(lines[2]) > 0.95  # "about 0.97"
 
 
+def check_sparse(out, tmp):
+    assert out.split() == ["True", "True"]
+
+
 def check_to_sklearn(out, tmp):
     assert out.splitlines() == ["MLPClassifier True", "NNClassifier True"]
 
@@ -71,6 +75,8 @@ BLOCKS = [
      check_library),
     ("guide/network.md", "# regression: tanh hidden layer, identity output, Adam", [],
      check_regression),
+    ("guide/network.md", "# one-hot features: 1,000 rows, 500 columns", ["scipy"],
+     check_sparse),
     ("guide/estimators.md", "from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"],
      check_estimators),
     ("guide/estimators.md", "mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
