@@ -175,6 +175,16 @@ def test_stack_trains_sparse_x_as_lone_networks():
     np.testing.assert_array_equal(stack.predict(X)[1], lone[1].predict(X))
 
 
+def test_overflow_names_the_layer_and_row_of_sparse_x():
+    net = nnpy.Network([3, 2, 1], dtype=np.float32, seed=0)
+    net.weights = [np.full((2, 3), 1e30), np.ones((1, 2))]
+    X = sp.csr_matrix(np.array([[0, 0, 0], [0, 1e10, 0]], np.float32))
+    with pytest.raises(ValueError, match=r"layer 0 .* row 1 of X.* 1e\+10"):
+        net.predict(X)
+    with pytest.raises(ValueError, match=r"layer 0 .* row 1 of X"):
+        net.loss(X, np.zeros((2, 1), np.float32))
+
+
 def test_core_refuses_inconsistent_csr():
     from nnpy._dispatch import core
     data, indices = np.ones(3), np.array([0, 1, 9], np.int32)

@@ -4,7 +4,7 @@ counts as sparse when its type comes from scipy.sparse and it has ``tocsr`` (sci
 imported already), so nothing here imports scipy."""
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -70,12 +70,14 @@ def as_rows(X: Any, name: str, dtype: npt.DTypeLike, n_cols: Optional[int],
     return as_matrix(X, name, dtype, n_cols, allow_1d=allow_1d)
 
 
-def core_x(X: Union[np.ndarray, Any]) -> Tuple[np.ndarray, Optional[Any]]:
-    """The core's (X, sparse_x) for checked rows: (X, None) when dense, else a (0, 0) stand-in
-    and the CsrRows."""
-    if isinstance(X, core.CsrRows):
-        return _NO_ROWS[X.data.dtype], X
-    return X, None
+def dense_x(X: Union[np.ndarray, Any]) -> np.ndarray:
+    """The core's X for checked rows: X itself when dense, else a (0, 0) stand-in."""
+    return _NO_ROWS[X.data.dtype] if isinstance(X, core.CsrRows) else X
+
+
+def sparse_kw(X: Union[np.ndarray, Any]) -> Dict[str, Any]:
+    """The core's keyword for checked rows: {"sparse_x": X} when sparse, else none."""
+    return {"sparse_x": X} if isinstance(X, core.CsrRows) else {}
 
 
 def largest_magnitude(X: Any) -> float:

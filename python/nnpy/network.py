@@ -53,7 +53,7 @@ from ._dispatch import core
 from ._validation import (as_dtype, as_float, as_int, as_matrix, as_sample_weight, as_sizes,
                           as_targets, as_vector, choice, scaled_alpha)
 from ._epochs import EpochControl, labels_as_targets
-from ._sparse import as_rows, core_x, largest_magnitude
+from ._sparse import as_rows, dense_x, largest_magnitude, sparse_kw
 from .labels import ClassWeight, classes_of, weighted_samples
 
 if TYPE_CHECKING:
@@ -637,7 +637,8 @@ class Network:
             model = self._model()
             block = min(len(X), _PREDICT_BLOCK)
             work = np.empty(model.work_size(block), self.dtype)
-            core.forward(model, self._flat, core_x(X)[0], out, work, block, core_x(X)[1])
+            core.forward(model, self._flat, dense_x(X), out, work, block,
+                         **sparse_kw(X))
         if core.count_nonfinite(out.reshape(-1)):
             raise _overflowed(X, out)
         return out[0] if single else out
@@ -1096,8 +1097,8 @@ class Network:
             threads = _free_threads(most) if adapt else most
             started = time.perf_counter()
             status, ran, completed = core.train(model, opt, run, self._flat, state.moments,
-                                                core_x(X)[0], Y, sw, losses, max_batches, work,
-                                                interruptible, threads, core_x(X)[1])
+                                                dense_x(X), Y, sw, losses, max_batches, work,
+                                                interruptible, threads, **sparse_kw(X))
             max_batches = _next_budget(max_batches, ran, time.perf_counter() - started)
             if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
                 history.loss.extend(losses[:completed].tolist())
@@ -1313,8 +1314,8 @@ def _evaluate(model: Any, params: FloatArray, X: FloatArray, Y: FloatArray,
     grads = np.empty_like(params)
     block = min(len(X), _PREDICT_BLOCK)
     work = np.empty(model.work_size(block), params.dtype)
-    return core.loss_and_gradient(model, params, core_x(X)[0], Y, sample_weight, alpha, grads,
-                                  work, block, core_x(X)[1]), grads
+    return core.loss_and_gradient(model, params, dense_x(X), Y, sample_weight, alpha, grads,
+                                  work, block, **sparse_kw(X)), grads
 
 
 def _optimizer_settings(optimizer: str, momentum: float, nesterov: bool,
@@ -1389,9 +1390,10 @@ def _overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[V
     at params (naming the layer and the row), or None if none does."""
     block = min(len(X), _PREDICT_BLOCK)
     try:
-        core.forward(model, params, core_x(X)[0],
+        core.forward(model, params, dense_x(X),
                      np.empty((len(X), model.sizes[-1]), params.dtype),
-                     np.empty(model.work_size(block), params.dtype), block, core_x(X)[1])
+                     np.empty(model.work_size(block), params.dtype), block,
+                     **sparse_kw(X))
     except ValueError as error:
         return error
     return None

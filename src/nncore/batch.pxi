@@ -272,8 +272,8 @@ cdef object overflow_error(Model model, Py_ssize_t layer, Py_ssize_t row, Py_ssi
         f"the pre-activations of layer {l} ({where}: weights[{l}] @ inputs + biases[{l}]) "
         f"overflowed {dtype.name} for {rows} of X: they leave the dtype's range "
         f"(+-{float(np.finfo(dtype).max):.4g}; X's largest magnitude there is "
-        f"{float(np.abs(largest).max(initial=0)):.4g}), so the outputs cannot be computed; scale X or "
-        f"the weights down{hint}")
+        f"{float(np.abs(largest).max(initial=0)):.4g}), so the outputs cannot be computed; "
+        f"scale X or the weights down{hint}")
 
 
 # Sum of the weights of rows rows[first .. first + count - 1] (first .. when rows is NULL);

@@ -11,7 +11,8 @@ def forward(Model model, const floating[::1] params, const floating[:, ::1] X, o
     cdef floating[:, ::1] o = writable(out, "out", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef const Net* net = &model.net
-    cdef Py_ssize_t n = X.shape[0] if sparse_x is None else sparse_x.n_rows, n_last = net.sizes[net.n_layers], first, count, i, t
+    cdef Py_ssize_t n = X.shape[0] if sparse_x is None else sparse_x.n_rows
+    cdef Py_ssize_t n_last = net.sizes[net.n_layers], first, count, i, t
     cdef Py_ssize_t acts_last = 0, n_bad = 0, overflowed = 0, layer = 0, row = -1
     check_length("params", params.shape[0], net.n_params)
     cdef Csr csr
