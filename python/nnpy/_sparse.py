@@ -4,7 +4,7 @@ counts as sparse when its type comes from scipy.sparse and it has ``tocsr`` (sci
 imported already), so nothing here imports scipy."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -12,8 +12,9 @@ import numpy.typing as npt
 from ._dispatch import core
 from ._validation import as_matrix
 
-_NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32),
-            np.dtype(np.float64): np.empty((0, 0), np.float64)}  # X's stand-in for the core
+# the core's X when the rows are sparse (not read)
+_NO_ROWS: Dict[Any, np.ndarray] = {np.dtype(np.float32): np.empty((0, 0), np.float32),
+                                   np.dtype(np.float64): np.empty((0, 0), np.float64)}
 
 
 def is_sparse(X: Any) -> bool:
@@ -63,8 +64,9 @@ def as_csr_rows(X: Any, name: str, dtype: npt.DTypeLike, n_cols: Optional[int]) 
 
 
 def as_rows(X: Any, name: str, dtype: npt.DTypeLike, n_cols: Optional[int],
-            allow_1d: bool = False) -> Tuple[Any, bool]:
-    """as_matrix for dense X, as_csr_rows for sparse X: (rows, single sample given)."""
+            allow_1d: bool = False) -> Tuple[np.ndarray, bool]:
+    """as_matrix for dense X, as_csr_rows for sparse X: (rows, single sample given). CSR rows
+    are typed as an ndarray: callers take only len() of them and pass them to the core."""
     if is_sparse(X):
         return as_csr_rows(X, name, dtype, n_cols), False
     return as_matrix(X, name, dtype, n_cols, allow_1d=allow_1d)
@@ -72,7 +74,7 @@ def as_rows(X: Any, name: str, dtype: npt.DTypeLike, n_cols: Optional[int],
 
 def dense_x(X: Union[np.ndarray, Any]) -> np.ndarray:
     """The core's X for checked rows: X itself when dense, else a (0, 0) stand-in."""
-    return _NO_ROWS[X.data.dtype] if isinstance(X, core.CsrRows) else X
+    return _NO_ROWS[X.data.dtype] if isinstance(X, core.CsrRows) else cast(np.ndarray, X)
 
 
 def sparse_kw(X: Union[np.ndarray, Any]) -> Dict[str, Any]:

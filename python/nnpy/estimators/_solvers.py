@@ -76,9 +76,9 @@ class _MLPSolvers(_MLPState):
         sample_idx = np.arange(n_samples, dtype=np.intp)
         sparse = is_sparse(X_train)  # each epoch's rows then a new CSR matrix
         if sparse:
-            X_train = X_train.tocsr()
+            X_train = cast(Any, X_train).tocsr()
         if self.shuffle:  # buffers for each epoch's order of the samples
-            X_epoch = None if sparse else np.empty_like(X_train)
+            X_epoch: Any = None if sparse else np.empty_like(X_train)
             Y_epoch = np.empty_like(Y_train)
             sw_epoch = None if sw_train is None else np.empty_like(sw_train)
         else:
