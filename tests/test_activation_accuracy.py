@@ -12,12 +12,12 @@ import importlib
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import nnpy
-import nnpy.network
 import nnpy.post
 from nnpy import Network, _dispatch, _model
 from nnpy.export import to_c
@@ -36,7 +36,9 @@ def level(request, monkeypatch):
     """Runs the test with the core of one level behind the public API (as NNPY_CPU_LEVEL
     would, for this process only)."""
     core = importlib.import_module(f"nnpy._core_{request.param}")
-    for module in (_dispatch, nnpy.network, _model, nnpy.post):
+    default = _dispatch.core
+    for module in [m for name, m in sorted(sys.modules.items())
+                   if name.startswith("nnpy.") and getattr(m, "core", None) is default]:
         monkeypatch.setattr(module, "core", core)
     return request.param
 

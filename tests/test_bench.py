@@ -87,7 +87,9 @@ def test_only_accepts_workloads_and_cases_in_any_case():
     assert cases == ["W1", "W1-100k", "W3-64-2t"]
     assert run.selected_plugins(args) == ["W5"]
     assert run.selected_plugins(run.parse_args(["--only", "W1"])) == []
-    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5"]
+    assert run.selected_plugins(run.parse_args([])) == ["W3-load", "W5", "W6-cv", "W6-sweep"]
+    assert run.selected_plugins(run.parse_args(["--only", "w6-cv"])) == ["W6-cv"]
+    assert run.selected_plugins(run.parse_args(["--only", "W6"])) == ["W6-cv", "W6-sweep"]
     assert run.selected_plugins(run.parse_args(["--systems", "nnpy"])) == []
 
 
@@ -258,6 +260,21 @@ def _built(tmp_path, builds):
     return paths, log
 
 
+def test_c_lockstep_trains_16_xor_networks_and_counts_network_steps(tmp_path):
+    """The W6 C program: its work is network-steps (16 a step), its networks learn XOR as the
+    one-network program's do (mean loss well under the untrained 0.125 after 20,000 steps),
+    and the suite runs it as the c-lockstep system on W6 only."""
+    paths, log = _built(tmp_path, {"xor_lockstep": climit.BUILDS["xor_lockstep"]})
+    assert paths["xor_lockstep"] is not None, log
+    out = climit.run_binary([paths["xor_lockstep"], "20000", "2"], 60)
+    assert out["steps"] == 16 * 20000 and out["networks"] == 16
+    assert len(out["times_s"]) == 2 and 0 < out["final_loss"] < 0.06
+    case = {"repeats": 1, "timeout": 60, "case": "W6-xor"}
+    ran = climit.run("c-lockstep", "W6", {"steps": 1000}, case, paths)
+    assert ran["status"] == "ok" and ran["cases"]["W6-xor"]["work"] == 16 * 1000
+    assert climit.run("c-lockstep", "W2", {}, case, paths)["status"] == "skipped"
+
+
 def test_fann_trains_xor_as_the_c_yardstick_does(tmp_path):
     """With steepness 0.5 and the linear error function, fann_train is the C yardstick's SGD
     step: the same loss after 2,000 steps from the same start and draws (FANN's derivative
@@ -321,11 +338,11 @@ def test_w3_load_is_in_quick_runs_and_in_only_w3():
 FAKE_W3_LOAD = """
 import os
 def run(quick, repeats):
-    import nnpy.network
+    import nnpy._training as training
     from nnpy._dispatch import core
     return {"omp": os.environ.get("OMP_NUM_THREADS"),
             "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "max_threads": core.max_threads(), "most": nnpy.network._threads(None)}
+            "max_threads": core.max_threads(), "most": training.thread_limit(None)}
 def markdown(result):
     return "## W3-load fake\\n"
 """
@@ -398,12 +415,12 @@ def test_w6_xor_is_in_quick_and_full_runs_and_in_only_w6():
         w6 = {c.id: c for c in workloads.cases(quick=quick)}["W6-xor"]
         assert w6.workload == "W6" and w6.metric == "ns/network-step"
         assert w6.params == {"steps": 100_000, "networks": 16}
-        assert w6.systems == ("nnpy-stack", "nnpy", "c-limit")
+        assert w6.systems == ("nnpy-stack", "nnpy", "c-limit", "c-lockstep", "fann")
     assert "W6-xor" in [c.id for c in run.selected_cases(run.parse_args(["--quick"]))]
     for only in ("W6", "w6-xor", "W6-XOR"):
         args = run.parse_args(["--only", only, "--quick"])
         assert [c.id for c in run.selected_cases(args)] == ["W6-xor"]
-        assert run.selected_plugins(args) == []
+        assert run.selected_plugins(args) == (["W6-cv", "W6-sweep"] if only == "W6" else [])
     args = run.parse_args(["--only", "W1"])
     assert "W6-xor" not in [c.id for c in run.selected_cases(args)]
     assert "nnpy-stack" in run.parse_args(["--systems", "nnpy-stack"]).systems
@@ -453,7 +470,7 @@ def test_w6_stack_system_times_one_fit_of_all_networks_per_network_step():
 
 
 def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, tmp_path):
-    status, out, _ = bench(capsys, "--only", "W6", "--quick", "--repeats", "2", "--rounds",
+    status, out, _ = bench(capsys, "--only", "W6-xor", "--quick", "--repeats", "2", "--rounds",
                            "2", "--out", str(tmp_path))
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -475,3 +492,51 @@ def test_a_w6_run_reports_the_stack_the_lone_fit_and_c_with_its_targets(capsys, 
     lone_target = next(t for text, t in verdicts.items() if "lone Network.fit" in text)
     assert lone_target["status"] in ("met", "missed")
     assert f"| {lone_target['target']} | **{lone_target['status']}** |" in md
+
+
+# --- W6-cv: NNGridSearchCV against GridSearchCV(MLPClassifier) -------------------------------
+
+def _w6_cv_result(sklearn_seconds, nnpy_seconds, nnpy_best):
+    row = {"best_score": 0.93, "mean_test_score": [0.9]}
+    rows = {"sklearn": dict(row, label="GridSearchCV(MLPClassifier)", seconds=sklearn_seconds,
+                            best_params={"alpha": 0.0001, "learning_rate_init": 0.01}),
+            "nnpy-gridsearchcv": dict(row, label="GridSearchCV(NNClassifier)", seconds=3.0,
+                                      best_params=nnpy_best),
+            "nnpy": dict(row, label="NNGridSearchCV(NNClassifier)", seconds=nnpy_seconds,
+                         best_params=nnpy_best)}
+    return {"rows": rows, "speedup": sklearn_seconds / nnpy_seconds,
+            "speedup_over_nnpy_gridsearchcv": 3.0 / nnpy_seconds, "repeats": 1, "cv": 5,
+            "grid": {"alpha": [0.0001, 1.0]}, "estimator": {"hidden_layer_sizes": [32]}}
+
+
+def test_w6_cv_target_needs_the_speed_and_the_same_best_params():
+    from nnpy.benchmarks import w6_cv
+    same = {"alpha": 0.0001, "learning_rate_init": 0.01}
+    other = {"alpha": 1.0, "learning_rate_init": 0.01}
+    verdicts = [w6_cv.targets(_w6_cv_result(s, n, best))[0]["met"]
+                for s, n, best in [(20.0, 1.0, same), (20.0, 4.0, same), (20.0, 1.0, other)]]
+    assert verdicts == [True, False, False]
+    text = w6_cv.markdown(_w6_cv_result(20.0, 4.0, same))
+    assert "| NNGridSearchCV(NNClassifier) | 4 |" in text and "**missed** | 5.00x faster" in text
+    assert "W6-cv" in dict(plugins.PLUGINS) and "W6-cv" in workloads.PLUGIN_WORKLOADS
+
+
+def test_w6_sweep_table_and_targets():
+    from nnpy.benchmarks import w6_sweep
+    points = w6_sweep.settings()
+    assert len(points) == 16 and {p["lr"] for p in points} == set(w6_sweep.LRS)
+
+    def system(seconds, accuracy):
+        return {"seconds": seconds, "times": [seconds], "accuracy": [accuracy] * 16}
+
+    result = {"workload": "W6-sweep", "quick": True, "repeats": 1, "settings": points,
+              "systems": {"nnpy-stack": system(1.0, 0.97), "nnpy": system(2.0, 0.97),
+                          "sklearn": system(20.0, 0.96)}}
+    verdicts = [t["met"] for t in w6_sweep.targets(result)]
+    assert verdicts == [False, True]            # 0.5x the lone fits; 20x scikit-learn
+    text = w6_sweep.markdown(result)
+    assert "**missed** | 0.500x" in text and "**met** | 20.0x faster" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 0.001 | ")]
+    assert "PyTorch not installed" in text and len(rows) == 4     # lr 1e-3, each alpha
+    result["systems"]["nnpy-stack"] = system(0.3, 0.97)
+    assert [t["met"] for t in w6_sweep.targets(result)] == [True, True]

@@ -43,6 +43,15 @@ def check_estimators(out, tmp):
     assert float(lines[2]) > 0.95  # "about 0.97"
 
 
+def check_dropout(out, tmp):
+    same, accuracy = out.split()
+    assert same == "True" and float(accuracy) > 0.9   # "True 0.95"
+
+
+def check_dropout_estimator(out, tmp):
+    assert float(out) > 0.95  # "about 0.98"
+
+
 def check_sparse(out, tmp):
     assert out.split() == ["True", "True"]
 
@@ -54,6 +63,13 @@ def check_to_sklearn(out, tmp):
 def check_dask(out, tmp):
     best = eval(out.strip().splitlines()[-1], {})  # a dict literal of the best parameters
     assert set(best) == {"hidden_layer_sizes", "learning_rate_init"}
+
+
+def check_stacked_search(out, tmp):
+    best_line, ensemble_line = out.strip().splitlines()
+    assert "'alpha'" in best_line and "'learning_rate_init'" in best_line
+    assert float(best_line.rsplit(" ", 1)[1]) > 0.8   # the best mean accuracy over the folds
+    assert ensemble_line.count("[") == 2
 
 
 def check_exports(out, tmp):
@@ -75,13 +91,18 @@ BLOCKS = [
      check_library),
     ("guide/network.md", "# regression: tanh hidden layer, identity output, Adam", [],
      check_regression),
+    ("guide/network.md", "# dropout: each hidden unit dropped", [], check_dropout),
     ("guide/network.md", "# one-hot features: 1,000 rows, 500 columns", ["scipy"],
      check_sparse),
     ("guide/estimators.md", "from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"],
      check_estimators),
+    ("guide/estimators.md", "dropout=0.3, max_iter=300", ["sklearn"],
+     check_dropout_estimator),
     ("guide/estimators.md", "mlp = clf.to_sklearn()", ["sklearn"], check_to_sklearn),
     ("guide/estimators.md", "from dask.distributed import", ["sklearn", "dask.distributed"],
      check_dask),
+    ("guide/estimators.md", "from nnpy.estimators import NNClassifier, NNEnsembleRegressor",
+     ["sklearn"], check_stacked_search),
     ("guide/files.md", "from nnpy.export import to_c, to_onnx", ["onnx", "onnxruntime"],
      check_exports),
     ("guide/files.md", "from nnpy.plot import", ["matplotlib"], check_plots),

@@ -586,6 +586,7 @@ def test_defaults_are_sklearns():
     for ours, theirs in ((NNClassifier(), MLPClassifier()), (NNRegressor(), MLPRegressor())):
         mine = ours.get_params()
         assert mine.pop("dtype") is None  # follow X, as scikit-learn does
+        assert mine.pop("dropout") == 0.0   # nnpy's own, off
         if isinstance(ours, NNClassifier):
             assert mine.pop("class_weight") is None
         assert mine == theirs.get_params()

@@ -58,12 +58,12 @@ def test_a_write_failing_midway_leaves_the_old_file(tmp_path, monkeypatch, write
     before = path.read_bytes()
 
     if failure == "disk-full":
-        monkeypatch.setattr(nnpy_io.os, "fdopen", lambda fd, mode: FailingFile(fd, "w"))
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: FailingFile(fd, "w"))
         expected = OSError
     else:
         def interrupted(fd):
             raise KeyboardInterrupt  # Ctrl-C after everything was written, before the rename
-        monkeypatch.setattr(nnpy_io.os, "fsync", interrupted)
+        monkeypatch.setattr(os, "fsync", interrupted)
         expected = KeyboardInterrupt
     with pytest.raises(expected):
         write(small_net(1), path)

@@ -253,7 +253,6 @@ def test_predict_one_sample_and_batch():
     np.testing.assert_allclose(softmax.predict(X).sum(axis=1), 1, rtol=1e-12)
 
 
-
 def test_compiled_predictor_reads_its_own_networks_weights():
     net = nnpy.Network([4, 3, 2], seed=1)
     X = np.random.default_rng(0).random((5, 4))
@@ -274,6 +273,7 @@ def test_compiled_predictor_reads_its_own_networks_weights():
     assert isinstance(other.predict, core.Predictor)
     with pytest.raises(ValueError, match="X"):
         net.predict(np.ones(3))
+
 
 def test_loss_values():
     rng = np.random.default_rng(0)

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-import nnpy.network
+import nnpy._training as training
 from nnpy import Network
 from nnpy._dispatch import core
 
@@ -111,10 +111,10 @@ def test_n_threads_is_checked_before_anything_runs(bad, error):
 
 def test_n_threads_default_and_ints():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert nnpy.network._threads(None) == min(cores, core.max_threads())
-    assert nnpy.network._threads(1) == 1
-    assert nnpy.network._threads(np.int64(1)) == 1
-    assert nnpy.network._threads(10 ** 6) == core.max_threads()
+    assert training.thread_limit(None) == min(cores, core.max_threads())
+    assert training.thread_limit(1) == 1
+    assert training.thread_limit(np.int64(1)) == 1
+    assert training.thread_limit(10 ** 6) == core.max_threads()
     # any count trains, beyond the cores too (capped, never refused)
     X, Y = _data(40, 5, 2, np.float64)
     nets = []
@@ -134,19 +134,19 @@ def test_threadpoolctl_limits_the_core():
     assert libs, "threadpoolctl does not see the core's OpenMP runtime"
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert core.max_threads() == 1
-        assert nnpy.network._threads(None) == 1
-        assert nnpy.network._threads(8) == 1
+        assert training.thread_limit(None) == 1
+        assert training.thread_limit(8) == 1
         with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
-            assert nnpy.network._threads(8) == 2
+            assert training.thread_limit(8) == 2
     with threadpoolctl.threadpool_limits(limits=1):
-        assert nnpy.network._threads(None) == 1
+        assert training.thread_limit(None) == 1
 
 
 @needs_openmp
 def test_omp_num_threads_caps_the_default(tmp_path):
     # joblib's loky workers and Dask's set OMP_NUM_THREADS; the default follows it
-    code = ("import nnpy.network, nnpy._dispatch as d; "
-            "print(d.core.max_threads(), nnpy.network._threads(None), nnpy.network._threads(4))")
+    code = ("import nnpy._training as training, nnpy._dispatch as d; "
+            "print(d.core.max_threads(), training.thread_limit(None), training.thread_limit(4))")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=tmp_path).stdout.split()
@@ -154,8 +154,8 @@ def test_omp_num_threads_caps_the_default(tmp_path):
 
 
 def _worker_threads():
-    import nnpy.network
-    return nnpy.network._threads(None)
+    import nnpy._training as training
+    return training.thread_limit(None)
 
 
 @needs_openmp

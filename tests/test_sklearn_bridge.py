@@ -92,7 +92,7 @@ def assert_same_weights(a, b):
 
 def test_parameters_map_one_to_one():
     for ours, theirs in ((NNClassifier, MLPClassifier), (NNRegressor, MLPRegressor)):
-        assert set(ours().get_params()) - {"dtype", "class_weight"} == \
+        assert set(ours().get_params()) - {"dtype", "class_weight", "dropout"} == \
             set(theirs().get_params())
         params = dict(hidden_layer_sizes=(7, 2), activation="tanh", solver="sgd", alpha=0.3,
                       batch_size=5, learning_rate="invscaling", learning_rate_init=0.02,

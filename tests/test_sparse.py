@@ -247,3 +247,25 @@ def test_estimator_refuses_nan_in_sparse_x():
     X.data[0] = np.nan
     with pytest.raises(ValueError, match="X"):
         NNClassifier(max_iter=2).fit(X, Y.argmax(axis=1))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_and_ensembles_take_sparse_x():
+    from nnpy.estimators import NNClassifier, NNEnsembleRegressor, NNGridSearchCV
+    X, Y = sparse_problem(n=120)
+    y = Y.argmax(axis=1)
+    grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
+    searches = [NNGridSearchCV(NNClassifier(hidden_layer_sizes=(8,), max_iter=15,
+                                            random_state=0), grid, cv=3).fit(x, y)
+                for x in (X, X.toarray())]
+    for key in ("mean_test_score", "rank_test_score"):
+        np.testing.assert_allclose(searches[0].cv_results_[key], searches[1].cv_results_[key])
+    assert searches[0].best_params_ == searches[1].best_params_
+    target = Y @ np.array([1.0, -2.0, 0.5])
+    ensembles = [NNEnsembleRegressor((8,), n_estimators=3, max_iter=10,
+                                     random_state=0).fit(x, target)
+                 for x in (sp.csc_matrix(X), X.toarray())]
+    sparse_mean, sparse_std = ensembles[0].predict(X, return_std=True)
+    dense_mean, dense_std = ensembles[1].predict(X.toarray(), return_std=True)
+    np.testing.assert_allclose(sparse_mean, dense_mean, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(sparse_std, dense_std, rtol=1e-7, atol=1e-10)

@@ -1,6 +1,6 @@
 """NetworkStack: member k of a stack ends with the weights Network(sizes, ..., seed=seeds[k])
 reaches when fitted alone with member k's settings, bit for bit, on both of fit's paths (the
-members one by one through core.train, and plain per-sample SGD of small networks in lockstep
+members one by one through core.train, and per-sample SGD of small networks in lockstep
 across vector lanes); per-member settings, sample weights, validation and callbacks; members
 stopping apart; predict, loss and accuracy per member; copies, pickles, files and the thread
 guard."""
@@ -14,8 +14,6 @@ import pytest
 
 import nnpy
 from nnpy import Network, NetworkStack, TrainingDiverged, _model
-from nnpy import network as network_module
-from nnpy import stack as stack_module
 from nnpy._dispatch import core
 from test_model_family import problem
 
@@ -56,9 +54,16 @@ def _inside_stack_fit():
 @pytest.fixture
 def spy(monkeypatch):
     spy = _Spy()
-    monkeypatch.setattr(stack_module, "core", spy)
-    monkeypatch.setattr(network_module, "core", spy)
+    for module in _core_users():
+        monkeypatch.setattr(module, "core", spy)
     return spy
+
+
+def _core_users():
+    """Every nnpy module that reaches the core through a `core` name of its own (nnpy.stack,
+    nnpy.network and the modules fit's loop lives in)."""
+    return [module for name, module in sorted(sys.modules.items())
+            if name.startswith("nnpy.") and getattr(module, "core", None) is core]
 
 
 def _lone(sizes, seed, X, Y, fit_kwargs, **net_kwargs):
@@ -151,7 +156,10 @@ def test_members_equal_lone_fits_for_every_optimizer(spy, optimizer, extra, batc
     kwargs = dict(epochs=4, lr=0.05, batch_size=batch_size, optimizer=optimizer, **extra)
     check_members([5, 6, 3], 3, X, Y, kwargs, seeds=[7, 0, 3], output="softmax",
                   dtype=dtype)
-    assert spy.calls.get("train", 0) >= 3 and "lockstep_sgd" not in spy.calls
+    # batches of one row: each member through core.train; larger: core.stack_train, a group
+    # per seed
+    path = "train" if batch_size == 1 else "stack_train"
+    assert spy.calls.get(path, 0) >= 3 and "lockstep_sgd" not in spy.calls
 
 
 @pytest.mark.parametrize("activation", list(_model.HIDDEN))
@@ -231,19 +239,18 @@ def test_a_member_that_diverges_is_frozen_while_the_others_go_on():
         assert np.isfinite(stack.get_flat_params()).all()
 
 
-# ---- the lockstep path (plain per-sample SGD of small networks) ------------------------------
-
-LOCKSTEP_PAIRS = [("sigmoid", "mse"), ("identity", "mse")]
-
+# ---- the lockstep path (per-sample SGD of small networks) -------------------------------------
 
 @pytest.mark.parametrize("activation", list(_model.HIDDEN))
-@pytest.mark.parametrize("output, loss", LOCKSTEP_PAIRS)
+@pytest.mark.parametrize("output, loss", PAIRS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_lockstep_members_are_bit_identical_to_lone_fits(spy, activation, output, loss, dtype):
     rng = np.random.default_rng(6)
     # tanh's derivative 1 - a*a: see test_lockstep_tanh_is_within_rounding
     rtol = None if activation != "tanh" else 1e-12 if dtype == np.float64 else 1e-4
     for sizes, n in (([2, 2, 1], 16), ([3, 4, 2], 5), ([4, 1, 4], 20), ([1, 3, 3], 33)):
+        if sizes[-1] < _model.MIN_OUTPUTS[output]:
+            continue
         X, Y = problem(rng, sizes, output, 9, dtype)
         lrs = np.linspace(0.01, 0.3, n)
         l2s = np.where(np.arange(n) % 3 == 0, 0.01, 0.0)
@@ -255,7 +262,31 @@ def test_lockstep_members_are_bit_identical_to_lone_fits(spy, activation, output
                       seeds=list(range(100, 100 + n)), activation=activation, output=output,
                       loss=loss, dtype=dtype, rtol=rtol,
                       loss_rtol=1e-14 if sizes[-1] >= 3 else None)
-    assert spy.calls["lockstep_sgd"] >= 4 and "train" not in spy.calls
+    assert spy.calls["lockstep_sgd"] >= 3 and "train" not in spy.calls
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.9, False), ([0.0, 0.5, 0.9, 0.99] * 5, False),
+                                                (0.8, True), ([0.5, 0.0, 0.95, 0.7] * 5, True)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lockstep_momentum_l2_and_alpha_are_bit_identical_to_lone_fits(spy, momentum,
+                                                                        nesterov, dtype):
+    """Momentum (a member with momentum 0 is plain SGD), Nesterov, l2 and alpha per member,
+    with sample weights (alpha's decay is alpha / the sample's weight): weights, velocities,
+    step counts and epoch losses bit for bit."""
+    rng = np.random.default_rng(13)
+    n = 20
+    for sizes, output in (([2, 3, 1], "sigmoid"), ([3, 4, 3], "softmax"),
+                          ([4, 2, 2], "identity")):
+        X, Y = problem(rng, sizes, output, 11, dtype)
+        weights = rng.integers(1, 4, size=(n, 11)).astype(float)
+        weights[::3, 2] = 0     # some members skip a row
+        check_members(sizes, n, X, Y, dict(
+            epochs=60, lr=np.linspace(0.01, 0.2, n), momentum=momentum, nesterov=nesterov,
+            l2=np.where(np.arange(n) % 2 == 0, 0.01, 0.0),
+            alpha=np.where(np.arange(n) % 3 == 0, 0.0, 0.02), sample_weight=weights),
+            seeds=list(range(50, 50 + n)), output=output, dtype=dtype)
+    assert spy.calls["lockstep_sgd"] >= 3 and "train" not in spy.calls
 
 
 def test_lockstep_tanh_is_within_rounding(spy):
@@ -336,7 +367,8 @@ def test_lockstep_kernel_refuses_bad_arguments():
 
     def arrays(**changes):
         args = dict(params=np.zeros((model.n_params, lanes)), lr=np.ones(lanes),
-                    decay=np.zeros(lanes), X=XOR_X.copy(), Y=XOR_Y.copy(),
+                    momentum=np.zeros(lanes), velocity=np.zeros((0, lanes)),
+                    l2=np.zeros(lanes), alpha=np.zeros(lanes), X=XOR_X.copy(), Y=XOR_Y.copy(),
                     weights=np.ones((lanes, n)),
                     order=np.tile(np.arange(n, dtype=np.intp), (lanes, 1)),
                     rng=np.ones((lanes, 4), np.uint64), on=np.ones(lanes, np.uint8),
@@ -347,8 +379,9 @@ def test_lockstep_kernel_refuses_bad_arguments():
 
     def call(position=0, model=model, **changes):
         a = arrays(**changes)
-        return core.lockstep_sgd(model, a["params"], a["lr"], a["decay"], a["X"], a["Y"],
-                                 a["weights"], a["order"], a["rng"], a["on"], a["loss_sum"],
+        return core.lockstep_sgd(model, a["params"], a["velocity"], a["lr"], a["momentum"],
+                                 False, a["l2"], a["alpha"], a["X"], a["Y"], a["weights"],
+                                 a["order"], a["rng"], a["on"], a["loss_sum"],
                                  a["steps"], a["losses"], a["lane_epochs"], position, True,
                                  100, False)
 
@@ -360,6 +393,8 @@ def test_lockstep_kernel_refuses_bad_arguments():
                     {"order": bad_order}, {"on": np.full(lanes, 4, np.uint8)},
                     {"weights": np.ones((lanes, n + 1))}, {"Y": np.zeros((n, 2))},
                     {"rng": np.ones((lanes, 3), np.uint64)}, {"lr": np.ones(lanes - 1)},
+                    {"momentum": np.full(lanes, 0.5)}, {"l2": np.full(lanes, -1.0)},
+                    {"momentum": np.full(lanes, 1.5), "velocity": np.zeros((7, lanes))},
                     {"rng": np.zeros((lanes, 4), np.uint64)},
                     {"losses": np.zeros((lanes - 1, 2))}):
         with pytest.raises(ValueError):
@@ -367,7 +402,7 @@ def test_lockstep_kernel_refuses_bad_arguments():
     with pytest.raises(ValueError):
         call(position=n)
     for sizes, loss in (([2, 5, 1], core.LOSS_MSE), ([8, 2, 1], core.LOSS_MSE),
-                        ([2, 2, 2, 1], core.LOSS_MSE), ([2, 2, 1], core.LOSS_CROSS_ENTROPY)):
+                        ([2, 2, 2, 1], core.LOSS_MSE)):
         other = core.Model(sizes, core.ACT_SIGMOID, core.ACT_SIGMOID, loss)
         with pytest.raises(ValueError):
             call(model=other, params=np.zeros((other.n_params, lanes)))
@@ -516,7 +551,7 @@ def test_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.get_flat_params(), stack.get_flat_params())
     for k in range(3):
         np.testing.assert_array_equal(loaded[k]._optimizer.moments, stack[k]._optimizer.moments)
-        assert loaded[k]._optimizer.settings == stack[k]._optimizer.settings
+        assert loaded[k]._optimizer.optimizer == stack[k]._optimizer.optimizer
     # damaged, foreign and pickled files are refused with ValueError
     data = path.read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
@@ -607,7 +642,7 @@ def test_schedules_early_stopping_and_class_weights_per_member(spy, batch_size):
     if batch_size == 1:
         assert spy.calls["lockstep_sgd"] >= 3 and "train" not in spy.calls
     else:
-        assert "lockstep_sgd" not in spy.calls and spy.calls["train"] >= 10
+        assert "lockstep_sgd" not in spy.calls and spy.calls["stack_train"] >= 4
 
 
 def test_bad_new_fit_arguments_name_the_member():
@@ -657,7 +692,7 @@ def test_members_whose_pre_activations_overflow_end_as_their_lone_fits(spy, batc
         assert (member._optimizer is None) == (lone._optimizer is None)
         if lone._optimizer is not None:
             assert member._optimizer.step == lone._optimizer.step
-            assert member._optimizer.settings == lone._optimizer.settings
+            assert member._optimizer.optimizer == lone._optimizer.optimizer
     assert [None if h.stopped is None else (h.stopped, h.error) for h in histories] == expected
     assert [h.stopped for h in histories] == [None, "refused", "diverged", None, "diverged"]
     assert "overflow" in histories[1].error and "overflow" in histories[2].error
@@ -674,13 +709,14 @@ def test_lockstep_kernel_flags_overflow_before_divergence():
     params[:4, 1] = 1e308                     # lane 1: hidden pre-activations overflow
     X = np.array([[1.0, 1.0]])
     Y = np.array([[0.0]])
-    decay = np.zeros(lanes)
-    decay[2] = 1e300                          # lane 2: its step is infinite
+    l2 = np.zeros(lanes)
+    l2[2] = 1e300                             # lane 2: its step is infinite
     lr = np.full(lanes, 0.1)
     lr[2] = 1e10
     on = np.ones(lanes, np.uint8)
     before = params.copy()
-    core.lockstep_sgd(model, params, lr, decay, X, Y, np.ones((lanes, 1)),
+    core.lockstep_sgd(model, params, np.zeros((0, lanes)), lr, np.zeros(lanes), False, l2,
+                      np.zeros(lanes), X, Y, np.ones((lanes, 1)),
                       np.zeros((lanes, 1), np.intp), np.ones((lanes, 4), np.uint64), on,
                       np.zeros(lanes), np.zeros(lanes, np.int64), np.zeros((lanes, 1)),
                       np.zeros(lanes, np.int64), 0, False, 10, False)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-import nnpy.network
+import nnpy._training as training
 from nnpy import Network, _load
 from nnpy._dispatch import core
 
@@ -76,8 +76,8 @@ def test_others_are_scaled_to_the_cpus_this_process_may_use(tmp_path, monkeypatc
 def test_unreadable_counts_mean_every_core(tmp_path, monkeypatch):
     monkeypatch.setattr(_load, "_LOADAVG", str(tmp_path / "no-such-file"))
     assert _load.others_running() is None and _load.free_cores(4) is None
-    monkeypatch.setattr(nnpy.network._load, "free_cores", lambda cores: None)
-    assert nnpy.network._free_threads(2) == 2
+    monkeypatch.setattr(training._load, "free_cores", lambda cores: None)
+    assert training.free_threads(2) == 2
 
 
 def _w3_like(n=640, seed=0):
@@ -101,13 +101,13 @@ def calls(monkeypatch):
         return record["free"][(record["asked"] - 1) % len(record["free"])]
 
     monkeypatch.setattr(core, "train", counting_train)
-    monkeypatch.setattr(nnpy.network._load, "free_cores", free)
-    monkeypatch.setattr(nnpy.network, "_available_cores", lambda: 2)
+    monkeypatch.setattr(training._load, "free_cores", free)
+    monkeypatch.setattr(training, "available_cores", lambda: 2)
     return record
 
 
 def test_fit_counts_free_cores_before_every_core_call(calls):
-    most = nnpy.network._threads(None)
+    most = training.thread_limit(None)
     X, Y = _w3_like()
     calls["free"] = [1, 2, 2, 1]
     net = Network((784, 256, 10), seed=0)

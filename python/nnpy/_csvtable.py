@@ -20,7 +20,7 @@ from typing import IO, Optional, Sequence
 
 import numpy as np
 
-from .io import PathLike, open_regular
+from ._safefile import PathLike, open_regular
 
 __all__ = ["TableError", "Table", "Problems", "read_table", "is_missing", "STDIN"]
 

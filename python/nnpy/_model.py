@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import optimizers
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
@@ -57,12 +58,13 @@ MIN_OUTPUTS: dict[str, int] = {"sigmoid": 1, "softmax": 2, "identity": 1}
 
 DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse"}
 
-# Initialisations (see nnpy.reference.init_params for the formulas), and the default per hidden
+# Initialisations (see nnpy._init for the formulas), and the default per hidden
 # activation: Glorot ("xavier") for sigmoid, tanh and identity, He for ReLU.
 INITS: tuple[str, ...] = ("xavier", "he", "uniform01", "normal", "scaled_normal")
 DEFAULT_INIT: dict[str, str] = {"sigmoid": "xavier", "tanh": "xavier", "identity": "xavier", "relu": "he"}
 
-OPTIMIZERS: dict[str, int] = {"sgd": core.OPT_SGD, "adam": core.OPT_ADAM}
+# Optimisers: name -> core code, read from their table (nnpy.optimizers: a class each)
+OPTIMIZERS: dict[str, int] = {name: cls.code for name, cls in optimizers.OPTIMIZERS.items()}
 
 
 def check_pair(output: str, loss: str) -> None:

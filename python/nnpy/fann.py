@@ -361,9 +361,9 @@ def from_fann(path: PathOrFile, *, dtype: DTypeLike = np.float64,
     otherwise than the file reads or nnpy cannot compute (shortcut or sparse connections,
     scaling parameters; see the module docstring), saying what."""
     from ._validation import as_dtype
-    from .io import _read_text
+    from ._safefile import read_text
     target = as_dtype(dtype)
-    name, data = _read_text(path, "ascii", "a FANN network file")
+    name, data = read_text(path, "ascii", "a FANN network file")
     lines = data.splitlines()
     if not lines or lines[0].strip() != FANN_VERSION:
         raise ValueError(f"{name}, line 1: {_version_problem(lines[0] if lines else '')}; "

@@ -73,8 +73,10 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from . import io as nnio
-from .io import PathLike
+from . import _netfile
+from ._safefile import (PathLike, is_int, members, open_regular, read_array, read_json_header,
+                        read_npz, write_atomically)
+from ._version import __version__
 from .network import Network
 
 if TYPE_CHECKING:
@@ -364,11 +366,10 @@ class Model:
     def save(self, path: PathLike | IO[bytes]) -> None:
         """Writes the model to `path` (written as given; atomically: an interrupted save
         leaves the old file) or a writable binary file object. nnpy.load reads it back."""
-        from . import __version__
         net = self.network.copy()
         net.reset_optimizer()  # prediction needs no optimiser state
         network_file = io.BytesIO()
-        nnio.save_network(net, network_file)
+        _netfile.write(net, network_file)
         header = {"format": FORMAT, "version": 2 if self.categories or self.fill else 1,
                   "task": self.task,
                   "target": self.target, "features": list(self.feature_names),
@@ -389,7 +390,7 @@ class Model:
         if hasattr(path, "write"):
             np.savez(cast(IO[bytes], path), **arrays)
         else:
-            nnio.write_atomically(path, lambda f: np.savez(f, **arrays))
+            write_atomically(path, lambda f: np.savez(f, **arrays))
 
     def __repr__(self) -> str:
         what = ("regression" if self.classes is None
@@ -405,7 +406,7 @@ def load(path: PathLike | IO[bytes]) -> Model:
     does not exist. Nothing in the file is unpickled or run."""
     if hasattr(path, "read"):  # a file object (the cast: hasattr does not narrow)
         return _read(cast(IO[bytes], path), "<file object>")
-    f, name = nnio.open_regular(path, "model file")
+    f, name = open_regular(path, "model file")
     with f:
         return _read(f, name)
 
@@ -416,30 +417,30 @@ def _read(f: IO[bytes], name: str) -> Model:
         f.seek(0)
     except OSError as err:
         raise ValueError(f"{name}: cannot read: {err}") from None
-    return nnio.read_npz(f, name, "nnpy model file", lambda zf: _read_zip(zf, name, size))
+    return read_npz(f, name, "nnpy model file", lambda zf: _read_zip(zf, name, size))
 
 
 def _read_zip(zf: zipfile.ZipFile, name: str, size: int) -> Model:
-    members = nnio._members(zf, name)
-    header = nnio.read_json_header(zf, members, name, "nnpy model file")
+    archive = members(zf, name)
+    header = read_json_header(zf, archive, name, "nnpy model file")
     _check_header(header, name)
     expected = {"header", "network", "mean", "scale"}
-    missing, extra = sorted(expected - set(members)), sorted(set(members) - expected)
+    missing, extra = sorted(expected - set(archive)), sorted(set(archive) - expected)
     if missing or extra:
         raise ValueError(f"{name}: the archive must hold header, network, mean and scale; "
                          + (f"missing {', '.join(missing)}" if missing else "")
                          + ("; " if missing and extra else "")
                          + (f"unexpected {', '.join(extra)}" if extra else ""))
     # nnpy writes the members uncompressed: none can be larger than the file itself
-    raw = nnio._read_array(zf, members["network"], name, size)
+    raw = read_array(zf, archive["network"], name, size)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ValueError(f"{name}: network must be a 1-D uint8 array (a network file's bytes), "
                          f"got dtype {raw.dtype} and shape {raw.shape}")
-    net = nnio._load(io.BytesIO(raw.tobytes()), f"{name} (its network)", None)
+    net = _netfile.read_from(io.BytesIO(raw.tobytes()), f"{name} (its network)", Network, None)
     n = _declared_inputs(header, int(net.sizes[0]))
     vectors = {}
     for key in ("mean", "scale"):
-        array = nnio._read_array(zf, members[key], name, 8 * n + nnio._NPY_HEADER_ALLOWANCE)
+        array = read_array(zf, archive[key], name, 8 * n + _netfile.NPY_HEADER_ALLOWANCE)
         if array.dtype != np.float64 or array.shape != (n,):
             raise ValueError(f"{name}: {key} must be float64 of shape ({n},) for {n} inputs, "
                              f"got {array.dtype} of shape {array.shape}")
@@ -469,16 +470,15 @@ def _declared_inputs(header: dict, otherwise: int) -> int:
 def _check_header(header: Any, name: str) -> None:  # header: parsed JSON, checked here
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
-    if header.get("format") == nnio.FORMAT:
+    if header.get("format") == _netfile.FORMAT:
         raise ValueError(f"{name} is an nnpy network file, not a model file: read it with "
                          f"nnpy.Network.load")
     if header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy model file (format {header.get('format')!r})")
     version: Any = header.get("version")
-    if not nnio._is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise ValueError(f"{name}: the format version must be an integer >= 1, got {version!r}")
     if version > VERSION:
-        from . import __version__
         raise ValueError(f"{name} was written by a newer nnpy (model format version {version}; "
                          f"nnpy {__version__} reads version {VERSION}): upgrade nnpy to read it")
     missing = [key for key in _REQUIRED if key not in header]
@@ -522,7 +522,7 @@ def _check_classes(classes: Sequence[Any] | np.ndarray) -> np.ndarray:
         raise TypeError(f"classes must be a sequence of labels, got {classes!r}")
     labels = list(np.asarray(classes).tolist()) if isinstance(classes, np.ndarray) \
         else list(classes)
-    if all(nnio._is_int(c) for c in labels):
+    if all(is_int(c) for c in labels):
         if not all(_INT64.min <= c <= _INT64.max for c in labels):
             raise ValueError("integer classes must fit in int64")
         array = np.array(labels, dtype=np.int64)
@@ -555,7 +555,7 @@ def _is_json_param(value: object) -> bool:
         return True
     if isinstance(value, numbers.Real):
         return math.isfinite(value) if isinstance(value, float) else True
-    return isinstance(value, (tuple, list)) and all(nnio._is_int(v) for v in value)
+    return isinstance(value, (tuple, list)) and all(is_int(v) for v in value)
 
 
 def _check_params(params: object) -> dict[str, Any]:
@@ -589,7 +589,7 @@ def _check_training(training: object) -> Optional[dict[str, Any]]:
     for key, value in training.items():
         kind = _TRAINING[key]
         if kind is int:
-            ok = nnio._is_int(value) and value >= 0
+            ok = is_int(value) and value >= 0
         elif kind is float:
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
                 math.isfinite(value)
@@ -733,7 +733,7 @@ def _texts(value: Any, name: str) -> list[Optional[str]]:
             out.append(None)
         elif isinstance(v, str):
             out.append(v.strip())
-        elif nnio._is_int(v):
+        elif is_int(v):
             out.append(str(int(v)))
         else:
             raise TypeError(f"column {name!r} (row {row}) holds {_short(v)}; a text column "

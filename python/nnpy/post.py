@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +77,24 @@ def init_net(inputSize: int, layers: int, outputSize: int,
         theta[sys.intern("B_" + str(idx))] = np.array([draw(n_out)]).T
     params["theta"] = theta
     return params
+
+
+def network_params(sizes: Sequence[int], activation: str, output: str,
+                   weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> Params:
+    """A network's layers as the post's dict (init_net's layout, in float64): Network.to_params.
+    ValueError unless the post's format holds it: sigmoid layers, every hidden layer as wide as
+    the input."""
+    n_in = sizes[0]
+    if output != "sigmoid" or activation != "sigmoid" or any(s != n_in for s in sizes[1:-1]):
+        raise ValueError("the post's dict format holds sigmoid networks whose hidden layers "
+                         f"are all as wide as the input ({n_in}); this one is {tuple(sizes)} "
+                         f"with {activation} hidden and {output} output layers")
+    theta = {}
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        theta["W_%d" % l] = w.astype(np.float64)
+        theta["B_%d" % l] = b.astype(np.float64).reshape(-1, 1)
+    metadata = {"inputSize": n_in, "outputSize": sizes[-1], "n_layers": len(sizes) - 1}
+    return {"metadata": metadata, "theta": theta}
 
 
 def _network(params: Params,

@@ -191,14 +191,20 @@ def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
 
 
 def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
-            output: str = "sigmoid", *, activation: str = "sigmoid") -> Tuple[list, np.ndarray]:
+            output: str = "sigmoid", *, activation: str = "sigmoid",
+            masks: Optional[Sequence[np.ndarray]] = None) -> Tuple[list, np.ndarray]:
     """Activations of every layer for the rows of X: [A_0 = X, A_1, ..., A_L], and the
-    output layer's pre-activation Z_L."""
+    output layer's pre-activation Z_L. masks (dropout while training): for each hidden layer
+    l = 1 .. L-1, its keep factors (rows x n_l: 0, or 1/(1-rate) for a kept unit); A_l is then
+    f(Z_l) * masks[l-1], what the next layer reads."""
     activations = [X]
     for l, (w, b) in enumerate(zip(weights, biases)):
         z = activations[-1] @ w.T + b
         f = ACTIVATIONS[output if l == len(weights) - 1 else activation]
-        activations.append(f(z))
+        a = f(z)
+        if masks is not None and l < len(weights) - 1:
+            a = a * masks[l]
+        activations.append(a)
     return activations, z
 
 
@@ -257,9 +263,12 @@ def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndar
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
               Y: np.ndarray, output: str = "sigmoid", loss: str = "mse", *,
               activation: str = "sigmoid", sample_weight: Optional[np.ndarray] = None,
-              alpha: float = 0.0) -> Tuple[float, list, list]:
-    """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`."""
-    acts, z = forward(weights, biases, X, output, activation=activation)
+              alpha: float = 0.0, masks: Optional[Sequence[np.ndarray]] = None
+              ) -> Tuple[float, list, list]:
+    """Backprop over a batch, vectorised: (loss, [dW_l], [db_l]) of the loss defined in `loss`.
+    masks: dropout's keep factors of the hidden layers (see `forward`); a hidden layer's
+    deltas are then (D @ W) * mask * f'(Z), f' at its activations before the mask."""
+    acts, z = forward(weights, biases, X, output, activation=activation, masks=masks)
     a = acts[-1]
     losses = sample_losses(a, z, Y, output, loss)
     # output deltas, each sample's times its weight over the weights' sum (1/n without weights)
@@ -282,7 +291,13 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
         db[l] = delta.sum(axis=0)
         if l > 0:
             # hidden deltas, through the weights before any update
-            delta = (delta @ weights[l]) * DERIVATIVES[activation](acts[l])
+            if masks is None:
+                delta = (delta @ weights[l]) * DERIVATIVES[activation](acts[l])
+            else:  # f' from the activations as f gave them: acts[l] / mask where kept
+                kept = masks[l - 1] != 0
+                unmasked = np.divide(acts[l], masks[l - 1], out=np.zeros_like(acts[l]),
+                                     where=kept)
+                delta = (delta @ weights[l]) * masks[l - 1] * DERIVATIVES[activation](unmasked)
     return batch_loss, dW, db
 
 

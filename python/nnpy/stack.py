@@ -7,19 +7,23 @@ reaches when fitted alone with member k's settings (its own shuffle order includ
 per-member arithmetic is the lone network's, bit for bit.
 
 How fit runs the members:
-  lockstep    plain per-sample SGD (batch_size 1, no momentum, no alpha; any lr schedule,
-              early stopping, sample and class weights) on a small network
-              of one hidden layer (input, hidden and output widths at most 4;
-              hidden sigmoid, tanh, relu or identity; output sigmoid or identity with mse):
-              the members step together, each weight's copies side by side in vector lanes
-              (member index innermost), each member reading its own sample of its own shuffle
-              order every step (core.lockstep_sgd). Dense X only.
-  one by one  everything else: each member's epochs go through core.train, the compiled loop
-              a lone Network.fit uses (whole epochs per call, GIL released); sparse X
-              (scipy.sparse) is read sparse there, as by a lone fit, never densified.
+  lockstep    per-sample SGD (batch_size 1; plain, momentum or Nesterov, with l2 and alpha;
+              any lr schedule, early stopping, sample and class weights) on a small network
+              of one hidden layer (input, hidden and output widths at most 4; any
+              activation, output and loss): the members step together, each weight's copies
+              side by side in vector lanes (member index innermost), each member reading its
+              own sample of its own shuffle order every step (core.lockstep_sgd); no dropout;
+              dense X only.
+  batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
+              train together in core.stack_train, each batch's rows gathered once and their
+              first-layer weight gradients computed as one product, each member's arithmetic
+              train's (see nnpy._stack_batch); no dropout; dense X only.
+  one by one  everything else (dropout included): each member's epochs go through core.train,
+              the compiled loop a lone Network.fit uses (whole epochs per call, GIL released);
+              sparse X (scipy.sparse) is read sparse there, as by a lone fit, never densified.
 Either way each member's arguments are checked, and its epochs recorded, validated, called
-back, scheduled and early-stopped, by Network.fit's own helpers (Network._fit_plan,
-_run_fit, _epoch_done); a member that stops where its lone fit would stop or raise is frozen
+back, scheduled and early-stopped, by Network.fit's own helpers (nnpy._training's plan_fit,
+run_fit, epoch_done); a member that stops where its lone fit would stop or raise is frozen
 there while the others go on; each member has its own History (a StackHistory, which also
 says why it stopped).
 """
@@ -38,15 +42,23 @@ import numpy as np
 import numpy.typing as npt
 
 from ._dispatch import core
+from ._evaluation import accuracy
+from ._guard import Guard
+from ._netfile import read as read_network, write as write_network
+from ._safefile import (members as archive_members, open_regular, read_array, read_json_header,
+                        read_npz, write_atomically)
+from ._training import (FitPlan, StartOverflow, diverged, epoch_done, first_budget, fit_start,
+                        next_budget, overflow_stop, plan_fit, progress_bar, run_fit, state_for)
+from ._stack_batch import batched_fits, fit_batched
 from ._sparse import as_rows
 from ._validation import as_int, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
-                      Optimizer, Output, TrainingDiverged, _FitPlan, _Guard, _StartOverflow,
-                      _accuracy, _diverged, _first_budget, _next_budget, _progress_bar)
+                      Optimizer, Output, TrainingDiverged)
+from .optimizers import SGD
 from .schedules import Schedule
 
 if TYPE_CHECKING:
-    from .io import PathLike
+    from ._safefile import PathLike
 
 __all__ = ["NetworkStack", "StackHistory"]
 
@@ -104,7 +116,7 @@ class NetworkStack:
     def _setup(self, members: List[Network], seeds: Optional[Tuple[int, ...]]) -> None:
         self._members = members
         self._seeds = seeds
-        self._guard = _Guard()
+        self._guard = Guard()
 
     @classmethod
     def from_networks(cls, networks: Sequence[Network]) -> NetworkStack:
@@ -210,7 +222,6 @@ class NetworkStack:
     def save(self, path: PathLike) -> None:
         """Writes the stack to `path`: an .npz holding a JSON header and each member as the
         bytes of its Network.save file (weights and optimiser state)."""
-        from .io import save_network, write_atomically
         with self._guard.read():
             members = [m.copy() for m in self._members]
             seeds = self._seeds
@@ -219,7 +230,7 @@ class NetworkStack:
              "seeds": None if seeds is None else list(seeds)}))}
         for k, net in enumerate(members):
             buffer = _io.BytesIO()
-            save_network(net, buffer)
+            write_network(net, buffer)
             arrays[f"member_{k}"] = np.frombuffer(buffer.getvalue(), np.uint8)
         write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -228,7 +239,6 @@ class NetworkStack:
         """Reads a stack written by save; ValueError for a damaged or foreign file. Never runs
         code from the file (no pickle: every array is read with allow_pickle=False, and each
         member is checked as Network.load checks a network file)."""
-        from .io import open_regular, read_npz
         f, name = open_regular(path, "network stack file")
         with f:
             members, seeds = read_npz(f, name, "nnpy network stack file",
@@ -278,7 +288,7 @@ class NetworkStack:
         first = self._members[0]
         X, Y = first._xy(X, Y, first.loss_name)
         outputs = self.predict(X)
-        return np.array([_accuracy(out, Y) for out in outputs])
+        return np.array([accuracy(out, Y) for out in outputs])
 
     # ---- training -----------------------------------------------------------------------
 
@@ -291,7 +301,7 @@ class NetworkStack:
             callback: Union[None, Callback, Sequence[Optional[Callback]]] = None,
             progress: bool = False, n_threads: Optional[int] = None,
             patience: Any = None, min_delta: PerMember = 0.0, restore_best: Any = True,
-            class_weight: Any = None) -> List[StackHistory]:
+            class_weight: Any = None, dropout: PerMember = 0.0) -> List[StackHistory]:
         """Trains every member as Network.fit would train it alone; returns a StackHistory
         per member.
 
@@ -300,8 +310,9 @@ class NetworkStack:
         (member k trains with the k-th): lr (numbers, callables lr(epoch) or nnpy.schedules;
         a schedule given for all members is copied for each), momentum, l2, alpha, eps,
         patience, min_delta, restore_best, class_weight (a list; a dict or "balanced" is for
-        all members), and betas (n_networks pairs). sample_weight: (n_rows,) or a number for
-        all members, or (n_networks, n_rows), a row per member (weight 0 outside a member's
+        all members), dropout (members with dropout train one by one), and betas
+        (n_networks pairs). sample_weight: (n_rows,) or a number for all members, or
+        (n_networks, n_rows), a row per member (weight 0 outside a member's
         fold: cross-validation; bootstrap counts). validation: a pair (X_val, Y_val) as a tuple
         for all members, or a list of n_networks such pairs (or None). callback: one callable,
         called as callback(epoch, history) with each member's own history, or a list of
@@ -335,12 +346,13 @@ class NetworkStack:
             "min_delta": _per_member(min_delta, "min_delta", n_members),
             "restore_best": _per_member(restore_best, "restore_best", n_members),
             "class_weight": _per_member(class_weight, "class_weight", n_members),
+            "dropout": _per_member(dropout, "dropout", n_members),
         }
         plans = []
         for k, net in enumerate(self._members):
             try:
-                plans.append(net._fit_plan(
-                    X, Y, epochs=epochs, batch_size=batch_size, loss=loss, shuffle=shuffle,
+                plans.append(plan_fit(
+                    net, X, Y, epochs=epochs, batch_size=batch_size, loss=loss, shuffle=shuffle,
                     optimizer=optimizer, nesterov=nesterov, n_threads=n_threads,
                     **{name: values[k] for name, values in members.items()}))
             except (ValueError, TypeError) as err:
@@ -349,7 +361,7 @@ class NetworkStack:
                 raise type(err)(f"member {k}: {err}") from None
         if not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True or False, got {progress!r}")
-        bar = _progress_bar(plans[0].epochs * n_members) if progress else None
+        bar = progress_bar(plans[0].epochs * n_members) if progress else None
 
         histories = [StackHistory() for _ in range(n_members)]
         try:
@@ -358,6 +370,8 @@ class NetworkStack:
                     net._check_finite_parameters()
                 if _lockstep_fits(first, plans):
                     _fit_lockstep(self._members, plans, histories, bar)
+                elif batched_fits(plans):
+                    fit_batched(self._members, plans, histories, bar)
                 else:
                     for k, net in enumerate(self._members):
                         _fit_one(k, net, plans[k], histories[k], bar)
@@ -369,36 +383,35 @@ class NetworkStack:
 
 # ---- fit's helpers ----------------------------------------------------------------------------
 
-def _fit_one(k: int, net: Network, plan: _FitPlan, history: StackHistory, bar: Any) -> None:
+def _fit_one(k: int, net: Network, plan: FitPlan, history: StackHistory, bar: Any) -> None:
     """Member k's fit through Network.fit's own loop (core.train), its ending recorded in its
     history rather than raised."""
     try:
-        history.stopped = net._run_fit(plan, history, bar, {"member": k})
+        history.stopped = run_fit(net, plan, history, bar, {"member": k})
     except TrainingDiverged as error:
         history.stopped, history.error = "diverged", str(error)
-    except _StartOverflow as refusal:
+    except StartOverflow as refusal:
         history.stopped, history.error = "refused", str(refusal.error)
 
 
-def _lockstep_fits(net: Network, plans: List[_FitPlan]) -> bool:
+def _lockstep_fits(net: Network, plans: List[FitPlan]) -> bool:
     """Whether fit takes the lockstep kernel (see the module docstring)."""
     sizes = net.sizes
     plan = plans[0]
     return (len(plans) > 1 and hasattr(core, "lockstep_sgd") and plan.epochs > 0
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
-            and net.output in ("sigmoid", "identity") and plan.loss_name == "mse"
             and isinstance(plan.X, np.ndarray)
-            and all(p.settings[0] == "sgd" and p.settings[1] == 0 and p.alpha == 0
-                    for p in plans))
+            and all(isinstance(p.optimizer, SGD) and p.dropout == 0 for p in plans))
 
 
-def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
+def _fit_lockstep(members: List[Network], plans: List[FitPlan],
                   histories: List[StackHistory], bar: Any) -> None:
-    """Every member's plain per-sample SGD in core.lockstep_sgd: the members in vector lanes
+    """Every member's per-sample SGD in core.lockstep_sgd: the members in vector lanes
     (padded to a multiple of core.LOCKSTEP_LANES), each lane with its own order, generator,
-    lr, decay and sample weights; between calls, each member's epochs recorded, and its
-    validation, callback, schedule and early stopping run, by Network.fit's own helpers.
+    lr, momentum and velocity, l2, alpha and sample weights; between calls, each member's
+    epochs recorded, and its validation, callback, schedule and early stopping run, by
+    Network.fit's own helpers.
     Members that stop are frozen (lane off)."""
     X, Y, epochs = plans[0].X, plans[0].Y, plans[0].epochs
     n, n_members = len(X), len(members)
@@ -409,7 +422,12 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
     n_params = model.n_params
     params = np.zeros((n_params, lanes), dtype)
     lr = np.ones(lanes, dtype)
-    decay = np.zeros(lanes, dtype)
+    momentum = np.zeros(lanes, dtype)
+    l2 = np.zeros(lanes)
+    alpha = np.zeros(lanes)
+    nesterov = bool(plans[0].optimizer.nesterov)
+    with_momentum = [p.optimizer.momentum != 0 for p in plans]
+    velocity = np.zeros((n_params if any(with_momentum) else 0, lanes), dtype)
     weights = np.ones((lanes, n), dtype)
     order = np.tile(np.arange(n, dtype=np.intp), (lanes, 1))
     rng = np.zeros((lanes, 4), np.uint64)
@@ -418,14 +436,18 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
     starts, states, rates = [], [], []
     for k, (net, plan) in enumerate(zip(members, plans)):
         net._loss_name = plan.loss_name
-        starts.append(net._fit_start())
-        state = net._optimizer_state_for(plan.settings)   # plain SGD: the step count only
+        starts.append(fit_start(net))
+        state = state_for(net, plan.optimizer)   # the step count, the velocity
         states.append(state)
         rates.append(plan.control.rate(0, histories[k]))
         params[:, k] = net._flat
-        # the optimiser's <floating> casts of lr and of l2 + alpha / w (alpha is 0 here)
+        # the optimiser's <floating> casts of lr and momentum; l2 and alpha as it takes them
         lr[k] = dtype.type(rates[k])
-        decay[k] = dtype.type(plan.l2)
+        momentum[k] = dtype.type(plan.optimizer.momentum)
+        l2[k] = plan.l2
+        alpha[k] = plan.alpha
+        if with_momentum[k]:
+            velocity[:, k] = state.moments
         if len(plan.sample_weight):
             weights[k] = plan.sample_weight
         core.seed_rng(rng[k], int(net._rng.integers(2 ** 63)))
@@ -435,7 +457,7 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
         p.validation is not None or p.callback is not None or p.control.per_epoch
         for p in plans)
     interruptible = threading.current_thread() is threading.main_thread()
-    max_steps = _first_budget(1, n_params) * max(1, lanes // core.LOCKSTEP_LANES)
+    max_steps = first_budget(1, n_params) * max(1, lanes // core.LOCKSTEP_LANES)
     loss_sum = np.zeros(lanes)
     lane_epochs = np.zeros(lanes, np.int64)
     position = completed = 0
@@ -444,6 +466,8 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
         """Member k's network as its lane is now."""
         members[k]._flat[...] = params[:, k]
         states[k].steps[0] = steps[k]
+        if with_momentum[k]:
+            states[k].moments[...] = velocity[:, k]
 
     try:
         while completed < epochs and (on == 1).any():
@@ -451,9 +475,10 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
             losses = np.empty((lanes, room))
             started = time.perf_counter()
             status, ran, done, position = core.lockstep_sgd(
-                model, params, lr, decay, X, Y, weights, order, rng, on, loss_sum, steps,
-                losses, lane_epochs, position, plans[0].shuffle, max_steps, interruptible)
-            max_steps = _next_budget(max_steps, ran, time.perf_counter() - started)
+                model, params, velocity, lr, momentum, nesterov, l2, alpha, X, Y, weights,
+                order, rng, on, loss_sum, steps, losses, lane_epochs, position,
+                plans[0].shuffle, max_steps, interruptible)
+            max_steps = next_budget(max_steps, ran, time.perf_counter() - started)
             completed += done
             for k, (net, plan) in enumerate(zip(members, plans)):
                 if on[k] == 0:
@@ -465,9 +490,9 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
                     history.lr.extend([rates[k]] * len(recorded))
                     sync(k)
                     epoch = len(history.loss) + 1
-                    error = _diverged(epoch, rates[k]) if on[k] == 2 else \
-                        net._overflow_stop(model, starts[k], X, epoch, rates[k])
-                    if isinstance(error, _StartOverflow):
+                    error = diverged(epoch, rates[k]) if on[k] == 2 else \
+                        overflow_stop(net, model, starts[k], X, epoch, rates[k])
+                    if isinstance(error, StartOverflow):
                         history.stopped, history.error = "refused", str(error.error)
                         params[:, k] = net._flat   # put back as it started
                     else:
@@ -480,7 +505,7 @@ def _fit_lockstep(members: List[Network], plans: List[_FitPlan],
                     continue
                 for value in recorded:
                     sync(k)   # what validation, the callback and early stopping see
-                    stop = net._epoch_done(plan, history, value, rates[k], bar, {"member": k})
+                    stop = epoch_done(net, plan, history, value, rates[k], bar, {"member": k})
                     if stop is not None:
                         history.stopped = stop
                         params[:, k] = net._flat   # the best epoch's, if put back
@@ -589,8 +614,7 @@ def _per_member_rows(sample_weight: Optional[npt.ArrayLike], n: int, n_rows: int
 
 def _read_stack(zf: zipfile.ZipFile,
                 name: str) -> Tuple[List[Network], Optional[Tuple[int, ...]]]:
-    from .io import _members, _read_array, load_network, read_json_header
-    members = _members(zf, name)
+    members = archive_members(zf, name)
     header = read_json_header(zf, members, name, "nnpy network stack file")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{name}: not an nnpy network stack file (format is not {FORMAT!r})")
@@ -613,12 +637,12 @@ def _read_stack(zf: zipfile.ZipFile,
                          f"{missing}, unexpected {extra})")
     nets = []
     for k in range(n):
-        raw = _read_array(zf, members[f"member_{k}"], name, _MAX_MEMBER_BYTES)
+        raw = read_array(zf, members[f"member_{k}"], name, _MAX_MEMBER_BYTES)
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"{name}: member_{k} must be a 1-D uint8 array (a network file's "
                              f"bytes), got {raw.dtype} of shape {raw.shape}")
         try:
-            nets.append(load_network(_io.BytesIO(raw.tobytes())))
+            nets.append(read_network(_io.BytesIO(raw.tobytes()), Network, None))
         except ValueError as err:
             raise ValueError(f"{name}: member {k}: {err}") from None
     return nets, seeds

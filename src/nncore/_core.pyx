@@ -13,7 +13,8 @@ raise ValueError, so that no call, however wrong, reaches a loop compiled withou
 every array an entry point writes into must be writeable and may not reach an element twice.
 
 This file holds the module's imports and constants; its parts are the files included at the end
-(one extension module per CPU level) and the inline helpers of shapes.pxd and per_sample.pxd.
+(one extension module per CPU level) and the inline helpers of shapes.pxd, per_sample.pxd and
+dropout.pxd.
 """
 cimport numpy as cnp
 import numpy as np
@@ -32,9 +33,10 @@ from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, 
 from shapes cimport Net, Layout, ALIGN, round_up, min_, max_, aligned_base
 from per_sample cimport (Width1, Width2, Width3, Width4, UpTo4, AnyWidth, Outputs, SMALL_WIDTH,
                          SMALL_PARAMS, width, sized_forward, sized_backward, forward_sample,
-                         sample_gradients)
+                         sample_gradients, forward_layer, backward_layer)
 from gemm cimport gemm, gemm_work_size, gemm_shared_size
 from shuffle cimport seed_state, shuffle
+from dropout cimport Dropout, dropout_space, mask_row, mask_rows, row_key, times_keep
 
 cnp.import_array()
 
@@ -96,3 +98,7 @@ include "sgd_per_sample.pxi" # train's loop for batches of one sample and plain 
 
 # Many small networks in lockstep, one sample each per step (nnpy.NetworkStack)
 include "lockstep.pxi"
+
+
+# Mini-batch training of many networks that share a shuffle order (nnpy.NetworkStack)
+include "stack_batch.pxi"

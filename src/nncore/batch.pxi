@@ -128,15 +128,26 @@ cdef void hidden_deltas(int kind, floating* d, const floating* a, Py_ssize_t row
 cdef Py_ssize_t forward_rows(const Net* net, const floating* params, const floating* x,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
                              floating* work, Layout lay) noexcept nogil:
-    cdef Py_ssize_t i, j, l, n_in, n_out, overflowed = 0
+    return forward_dropped(net, params, x, rows, first, count, work, lay, NULL)
+
+
+# forward_rows with dropout (drop not NULL: see dropout.pxd): each hidden layer's activations
+# stay in acts as they are, and their masked copy (mask_rows) is what the next layer reads.
+cdef Py_ssize_t forward_dropped(const Net* net, const floating* params, const floating* x,
+                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                                floating* work, Layout lay,
+                                const Dropout* drop) noexcept nogil:
+    cdef Py_ssize_t i, j, l, n_in, n_out, overflowed = 0, unit = 0
     cdef unsigned int bad
     cdef floating* a = work + lay.acts
     cdef floating* a_next
+    cdef const floating* a_in   # what the product reads: a, or its masked copy
     cdef const floating* w = params
     cdef const floating* b
     # A_0: a contiguous copy of the block's inputs (sparse inputs are read where they are)
     if lay.sparse_x == NULL:
         gather_rows(x, rows, first, count, net.sizes[0], a, lay.threads)
+    a_in = a
     for l in range(net.n_layers):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
@@ -150,7 +161,7 @@ cdef Py_ssize_t forward_rows(const Net* net, const floating* params, const float
             for i in range(count):
                 for j in range(n_out):
                     a_next[i * n_out + j] = b[j]
-            gemm(count, n_out, n_in, <floating>1, a, n_in, 1, w, 1, n_in, <floating>1,
+            gemm(count, n_out, n_in, <floating>1, a_in, n_in, 1, w, 1, n_in, <floating>1,
                  a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
@@ -160,6 +171,10 @@ cdef Py_ssize_t forward_rows(const Net* net, const floating* params, const float
         if bad and not overflowed:
             overflowed = l + 1
         a = a_next
+        a_in = a
+        if drop != NULL and l < net.n_layers - 1:
+            a_in = mask_rows(drop, a, first, count, n_out, unit, work)
+            unit += n_out
         w = b + n_out
     return overflowed
 
@@ -175,7 +190,21 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
                                  floating scale, floating beta, floating* grads,
                                  floating* work, Layout lay,
                                  Py_ssize_t* overflowed) noexcept nogil:
+    return accumulate_dropped(net, params, x, y, weights, rows, first, count, scale, beta,
+                              grads, work, lay, overflowed, NULL)
+
+
+# accumulate_gradients with dropout (drop not NULL: forward_dropped's masks): the weight
+# gradients from the masked activations, the hidden deltas masked before f'(z).
+cdef double accumulate_dropped(const Net* net, const floating* params, const floating* x,
+                               const floating* y, const floating* weights,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t count,
+                               floating scale, floating beta, floating* grads,
+                               floating* work, Layout lay, Py_ssize_t* overflowed,
+                               const Dropout* drop) noexcept nogil:
     cdef Py_ssize_t i, l, row, n_in, n_out, offset, acts_offset
+    cdef Py_ssize_t unit = drop.hidden if drop != NULL else 0
+    cdef const floating* a_in   # the layer's input the weight gradient reads (masked or not)
     cdef Py_ssize_t n_last = net.sizes[net.n_layers]
     cdef double loss_sum = 0
     cdef floating weight = 1
@@ -186,7 +215,7 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
     cdef floating* grad_w
     cdef floating* grad_b
     cdef const floating* w
-    overflowed[0] = forward_rows(net, params, x, rows, first, count, work, lay)
+    overflowed[0] = forward_dropped(net, params, x, rows, first, count, work, lay, drop)
     if overflowed[0]:
         return 0
 
@@ -215,12 +244,16 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
         grad_b = grad_w + n_out * n_in
         acts_offset -= count * n_in
         a = work + acts_offset
+        a_in = a
+        if drop != NULL and l > 0:
+            unit -= n_in
+            a_in = work + drop.dropped + count * unit
         # dW = scale * D.T @ A + beta * dW
-        if l == 0 and lay.sparse_x != NULL:
+        if l == 0 and lay.sparse_x != NULL:  # the inputs are never masked
             csr_weight_gradient(<const Csr*>lay.sparse_x, rows, first, count, delta, n_out,
                                 scale, beta, grad_w, lay.threads)
         else:
-            gemm(n_out, n_in, count, scale, delta, 1, n_out, a, n_in, 1, beta,
+            gemm(n_out, n_in, count, scale, delta, 1, n_out, a_in, n_in, 1, beta,
                  grad_w, n_in, work + lay.pack, lay.pack_stride, lay.threads)
         # db = scale * column sums of D + beta * db (a hidden layer's: with its deltas, below)
         if l == net.n_layers - 1:
@@ -230,6 +263,8 @@ cdef double accumulate_gradients(const Net* net, const floating* params, const f
             # (the biases of layer l - 1 lie just before W)
             gemm(count, n_in, n_out, <floating>1, delta, n_out, 1, w, n_in, 1, <floating>0,
                  delta_below, n_in, work + lay.pack, lay.pack_stride, lay.threads)
+            if drop != NULL:
+                times_keep(delta_below, work + drop.keep + count * unit, count * n_in)
             hidden_deltas(net.hidden, delta_below, a, count, n_in, scale, beta, grad_w - n_in,
                           lay.threads)
             swap = delta

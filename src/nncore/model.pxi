@@ -56,13 +56,17 @@ cdef class Model:
         return layout(&self.net, block, 0, 1).total
 
     def train_work_size(self, Py_ssize_t batch_size, Py_ssize_t block, Optimizer optimizer,
-                        int threads=1):
+                        int threads=1, bint dropout=False):
         """Elements of workspace train needs for batches of `batch_size` rows computed `block`
-        rows at a time, with this optimizer, on `threads` threads."""
+        rows at a time, with this optimizer, on `threads` threads (with dropout: its masks)."""
+        cdef Layout lay
+        cdef Dropout drop
         if batch_size < 1 or block < 1 or threads < 1:
             raise ValueError("batch_size, block and threads must be at least 1")
-        return layout(&self.net, min_(batch_size, block),
-                      1 + optimizer.state_vectors, threads).total
+        lay = layout(&self.net, min_(batch_size, block), 1 + optimizer.state_vectors, threads)
+        if dropout and self.net.n_layers > 1:
+            dropout_space(&drop, &self.net, &lay, min_(batch_size, block), 0.5, 0)
+        return lay.total
 
 
 

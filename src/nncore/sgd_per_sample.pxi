@@ -59,12 +59,92 @@ cdef inline double small_step(Hidden* h, Outputs* o, const Net* net, const float
     return sample_loss
 
 
+# sample_gradients (per_sample.pxd) with dropout (dropout.pxd), the sample number `sample`:
+# the same arithmetic, the hidden layers' activations masked as they are computed (the next
+# layer and the weight gradients read the masked copy) and their deltas masked before f'(z),
+# which reads the activations as they were. The layers' sized copies as sample_gradients'.
+cdef double dropped_sample_gradients(const Net* net, const floating* params,
+                                     const floating* x, const floating* y, floating* grads,
+                                     floating* work, Layout lay, floating lr, floating decay,
+                                     unsigned int* bad, Py_ssize_t* overflowed,
+                                     const Dropout* drop, uint64_t sample) noexcept nogil:
+    cdef Py_ssize_t l, i, j, n_in, n_out, offset, unit = 0, last = net.n_layers - 1
+    cdef Py_ssize_t n_last = net.sizes[net.n_layers]
+    cdef uint64_t key = row_key(drop, sample)
+    cdef floating* acts = work + lay.acts
+    cdef floating* keep = work + drop.keep
+    cdef floating* dropped = work + drop.dropped
+    cdef floating* a = acts
+    cdef const floating* a_in = x
+    cdef const floating* w = params
+    cdef floating* delta = work + lay.delta
+    cdef floating* delta_below = delta + lay.delta_half
+    cdef floating* swap
+    cdef floating probe = 0, d
+    cdef unsigned int flags = 0
+    cdef double sample_loss
+
+    # Forward: A_1 .. A_L as they are in acts, the hidden ones masked into dropped
+    for l in range(net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        if l < last:
+            probe = probe + forward_layer(n_in, n_out, w, a_in, a, <floating*>NULL, net.hidden)
+            mask_row(drop, key, unit, a, keep + unit, dropped + unit, n_out)
+            a_in = dropped + unit
+            unit += n_out
+        else:
+            probe = probe + forward_layer(n_in, n_out, w, a_in, a, work + lay.z_out,
+                                          net.output)
+        a = a + n_out
+        w = w + n_out * (n_in + 1)
+    overflowed[0] = nonfinite(probe)
+    if overflowed[0]:
+        return 0
+    a = acts + drop.hidden   # A_L
+
+    # Output delta and loss
+    sample_loss = row_loss(net.output, net.loss, a, work + lay.z_out, y, n_last)
+    row_output_delta(net.output, net.loss, a, y, <floating>1, delta, n_last)
+
+    # Layers from the top: the updates from the masked inputs, then the deltas passed down
+    offset = net.n_params
+    for l in range(net.n_layers - 1, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        offset -= n_out * n_in + n_out
+        if l > 0:
+            unit -= n_in
+            a = acts + unit   # A_l as it is
+            a_in = dropped + unit
+        else:
+            a_in = x
+        flags |= backward_layer(n_in, n_out, params + offset, a_in, delta, grads + offset,
+                                <floating*>NULL, net.hidden, bad != NULL, lr, decay)
+        if l > 0:
+            w = params + offset
+            for i in range(n_in):
+                delta_below[i] = 0
+            for j in range(n_out):
+                d = delta[j]
+                for i in range(n_in):
+                    delta_below[i] = delta_below[i] + d * w[j * n_in + i]
+            times_keep(delta_below, keep + unit, n_in)
+            times_derivative(net.hidden, delta_below, a, n_in)
+            swap = delta
+            delta = delta_below
+            delta_below = swap
+    if bad != NULL:
+        bad[0] |= flags
+    return sample_loss
+
+
 # train's loop when every batch is one sample and the optimiser plain SGD: train's checks and
-# bookkeeping (begin_batch, end_batch), with each sample's step computed and checked in the
-# pass that computes its gradient (sample_gradients with `bad`; for a small_two_layer network
-# small_step, compiled for its widths: tags h, o), the run's counters in locals (registers),
-# written back as it returns. work: train's workspace, laid out by run.lay. Returns OK,
-# DIVERGED, OVERFLOWED or INTERRUPTED, as train does.
+# bookkeeping (end_batch), with each sample's step computed and checked in the pass that
+# computes its gradient (sample_gradients with `bad`; for a small_two_layer network small_step,
+# compiled for its widths: tags h, o), the run's counters in locals, written back as it
+# returns. work: train's workspace, laid out by run.lay. Returns OK, DIVERGED, OVERFLOWED or
+# INTERRUPTED, as train does.
 cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating* params,
                         const floating* X, const floating* Y, const floating* weights,
                         floating* grads, floating* work) noexcept nogil:
@@ -81,18 +161,26 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating
     cdef Py_ssize_t overflowed = 0
     cdef int status = OK
     while r.epochs_done < r.max_epochs and r.batches < r.max_batches:
-        if not begin_batch(&r, epochs, position):
+        if r.interruptible and nn_stop_requested():
             status = INTERRUPTED
             break
+        if position == 0 and epochs.shuffle:
+            shuffle(order, epochs.n_rows, epochs.rng)
         row = order[position]
         wsum = <double>weights[row] if weights != NULL else 1
         if wsum > 0:
             bad = 0
             decay = <floating>(s.l2 + s.alpha / wsum)
             if Hidden is AnyWidth:
-                sample_loss = sample_gradients(net, params, X + row * n_in, Y + row * n_out,
-                                               grads, work, r.lay, lr, decay, &bad,
-                                               &overflowed)
+                if r.dropout != NULL:
+                    sample_loss = dropped_sample_gradients(
+                        net, params, X + row * n_in, Y + row * n_out, grads, work, r.lay, lr,
+                        decay, &bad, &overflowed, r.dropout,
+                        <uint64_t>(epochs.completed * epochs.n_rows + position))
+                else:
+                    sample_loss = sample_gradients(net, params, X + row * n_in,
+                                                   Y + row * n_out, grads, work, r.lay, lr,
+                                                   decay, &bad, &overflowed)
                 bad |= (overflowed != 0) << 1
             else:
                 sample_loss = small_step(h, o, net, params, X + row * n_in, Y + row * n_out,
@@ -128,12 +216,12 @@ cdef int sgd_per_sample(Hidden* h, Outputs* o, Run* run, Epochs epochs, floating
 
 
 # sgd_per_sample in its copy for the network: compiled for its hidden and output widths when
-# small_two_layer (sgd_per_sample_to picks the output's), else the general one.
+# small_two_layer (sgd_per_sample_to picks the output's), else (or with dropout) the general one.
 cdef int sgd_per_sample_for(Run* run, Epochs epochs, floating* params, const floating* X,
                             const floating* Y, const floating* weights, floating* grads,
                             floating* work) noexcept nogil:
     cdef Py_ssize_t n_hid = run.net.sizes[1]
-    if not small_two_layer(run.net):
+    if not small_two_layer(run.net) or run.dropout != NULL:
         return sgd_per_sample(<AnyWidth*>NULL, <AnyWidth*>NULL, run, epochs, params, X, Y,
                               weights, grads, work)
     elif n_hid == 1:

@@ -38,16 +38,7 @@ cdef struct Run:
     bint interruptible        # poll for Ctrl-C (the caller is the main thread)
     Py_ssize_t batches        # batches run so far
     Py_ssize_t epochs_done    # epochs completed so far
-
-
-# Before the batch at `position`: 0 if Ctrl-C arrived (the run stops), else 1, the epoch's
-# rows shuffled first if it starts here.
-cdef inline bint begin_batch(const Run* run, Epochs epochs, Py_ssize_t position) noexcept nogil:
-    if run.interruptible and nn_stop_requested():
-        return 0
-    if position == 0 and epochs.shuffle:
-        shuffle(&epochs.order[0], epochs.n_rows, epochs.rng)
-    return 1
+    Dropout* dropout          # the fit's dropout, or NULL: none
 
 
 # After a batch that ended at `end`: counts it and, if it ended the epoch, records the epoch's
@@ -67,7 +58,8 @@ cdef inline Py_ssize_t end_batch(Run* run, Epochs epochs, Py_ssize_t end,
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
           object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible,
-          int threads=1, CsrRows sparse_x=None):
+          int threads=1, double dropout=0, uint64_t dropout_seed=0,
+          CsrRows sparse_x=None):
     """Mini-batch training over the rows of X, Y, epoch after epoch, all inside this call.
 
     Each batch: the gradient of its loss, sum_i w_i l_i / sum_i w_i over its rows (w_i from
@@ -82,6 +74,10 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     updated in place; work holds model.train_work_size(batch_size, block, optimizer, threads).
     threads: how many threads the large products and element loops of a batch may use (the
     result is the same for any number).
+    dropout: inverted dropout on the hidden layers at this rate (0 <= rate < 1; 0: none), the
+    masks drawn from dropout_seed and each row's sample number, epochs.completed * n_rows +
+    its position in the epoch (see dropout.pxd); work then holds
+    model.train_work_size(..., dropout=True).
     sparse_x: X as CSR rows (X then a (0, 0) array, not read); batches of one sample then take
     the general path.
     interruptible (the caller is the main thread): SIGINT abandons the batch under way, which
@@ -120,6 +116,13 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
         raise ValueError(f"threads must be at least 1, got {threads}")
     cdef Py_ssize_t block = min_(epochs.batch_size, epochs.block)
     cdef Layout lay = layout(net, block, 1 + optimizer.state_vectors, threads)
+    cdef Dropout drop
+    cdef Dropout* dropping = NULL
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if dropout != 0 and net.n_layers > 1:
+        dropout_space(&drop, net, &lay, block, dropout, dropout_seed)
+        dropping = &drop
     check_work(wv.shape[0], lay.total)
     cdef const floating* x = &X[0, 0] if sparse_x is None else NULL
     if sparse_x is not None:
@@ -132,6 +135,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     run.losses = &losses[0] if max_epochs else NULL
     run.max_epochs, run.max_batches, run.interruptible = max_epochs, max_batches, interruptible
     run.batches = run.epochs_done = 0
+    run.dropout = dropping
     cdef Py_ssize_t position, count, row, first, end
     cdef double batch_loss, wsum
     cdef int status = OK
@@ -153,16 +157,21 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                                             grads, base)
             else:
                 while run.epochs_done < max_epochs and run.batches < max_batches:
-                    position = epochs.position
-                    if not begin_batch(&run, epochs, position):
+                    if interruptible and nn_stop_requested():
                         status = INTERRUPTED
                         break
+                    position = epochs.position
+                    if position == 0 and epochs.shuffle:
+                        shuffle(order, n, epochs.rng)
                     count = min_(epochs.batch_size, n - position)
                     end = position + count
                     wsum = weight_sum(weights, order, position, count)
                     if wsum > 0:
+                        if dropping != NULL:
+                            drop.first_sample = <uint64_t>(epochs.completed * n)
                         # the batch's mean gradient into grads, its mean loss into batch_loss
-                        if count == 1 and sparse_x is None:  # one sample: its weight cancels
+                        if count == 1 and dropping == NULL and sparse_x is None:
+                            # one sample: its weight cancels
                             row = order[position]
                             batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
                                                           grads, base, lay, 0, 0, NULL,
@@ -172,11 +181,11 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                             first = position
                             while first < end:
                                 # the first block writes grads, the others add to it
-                                batch_loss += accumulate_gradients(
+                                batch_loss += accumulate_dropped(
                                     net, &p[0], x, &Y[0, 0], weights, order, first,
                                     min_(block, end - first), <floating>(1.0 / wsum),
                                     <floating>(first != position), grads, base, lay,
-                                    &overflowed)
+                                    &overflowed, dropping)
                                 first += block
                                 if overflowed:
                                     break
@@ -225,3 +234,38 @@ def permutation_step(object order, object rng):
     if o.shape[0] > 1:
         shuffle(&o[0], o.shape[0], &r[0])
 
+
+
+def dropout_keep(Model model, double rate, uint64_t seed, uint64_t first_sample, object out):
+    """The keep factors train's dropout at `rate` from `seed` gives the rows of samples
+    first_sample, first_sample + 1, ... (see dropout.pxd), into out (rows x hidden units,
+    float32 or float64): 0 or 1 / (1 - rate), the hidden layers' units side by side. For
+    references and tests."""
+    cdef Dropout drop
+    cdef Layout lay
+    cdef float[:, ::1] out32
+    cdef double[:, ::1] out64
+    if not 0 < rate < 1:
+        raise ValueError(f"rate must be in (0, 1), got {rate}")
+    lay.total = ALIGN
+    dropout_space(&drop, &model.net, &lay, 1, rate, seed)
+    if isinstance(out, np.ndarray) and out.dtype == np.float32:
+        out32 = writable(out, "out", np.float32)
+        keep_rows(&drop, &model.net, first_sample, out32)
+    else:
+        out64 = writable(out, "out", np.float64)
+        keep_rows(&drop, &model.net, first_sample, out64)
+
+
+cdef keep_rows(const Dropout* drop, const Net* net, uint64_t first_sample,
+               floating[:, ::1] out):
+    cdef Py_ssize_t i, l, unit, rows = out.shape[0]
+    check_rows("out", out.shape[0], out.shape[1], rows, drop.hidden)
+    cdef floating[::1] scratch = np.zeros(max(drop.hidden, 1), dtype_of(<floating>0))
+    with nogil:
+        for i in range(rows):
+            unit = 0
+            for l in range(1, net.n_layers):
+                mask_row(drop, row_key(drop, first_sample + i), unit, &scratch[0],
+                         &out[i, unit], &scratch[0], net.sizes[l])
+                unit += net.sizes[l]

@@ -1,6 +1,7 @@
 """Workloads that bring their own module (W5: scikit-learn's MLP against nnpy's estimators,
 in nnpy.benchmarks.w5; W3-load: fit's default thread count beside a busy process, in
-nnpy.benchmarks.w3_load). The interface such a module provides:
+nnpy.benchmarks.w3_load; W6-sweep: a 16-point sweep as one NetworkStack, in
+nnpy.benchmarks.w6_sweep). The interface such a module provides:
 
     run(quick: bool, repeats: int) -> dict
         Measures the workload and returns a JSON-serialisable dict: its rows (each with a name,
@@ -31,6 +32,9 @@ from typing import Any, Dict, List, Optional
 PLUGINS = {
     "W3-load": ("nnpy.benchmarks.w3_load", (), ""),
     "W5": ("nnpy.benchmarks.w5", ("sklearn", "threadpoolctl"), 'pip install "nnpy-net[bench]"'),
+    "W6-cv": ("nnpy.benchmarks.w6_cv", ("sklearn", "threadpoolctl"),
+              'pip install "nnpy-net[bench]"'),
+    "W6-sweep": ("nnpy.benchmarks.w6_sweep", ("sklearn",), 'pip install "nnpy-net[bench]"'),
 }
 # Plug-ins that measure nnpy's own choice of threads: their worker leaves OpenMP (the core's
 # threads) unlimited; the other thread pools (OpenBLAS, MKL) stay at one thread.

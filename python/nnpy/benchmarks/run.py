@@ -11,9 +11,10 @@ Systems: nnpy-post (the post's API on nnpy), nnpy (Network.fit/predict), nnpy-st
 (NetworkStack.fit, W6), reference
 (nnpy.reference: the post's numpy loop on W1, its sgd on W2/W3), numpy (the lean loop a numpy
 user writes), torch, sklearn, fann (FANN through a C harness), and the C yardstick (c-limit,
-c-limit-dyn, c-limit-O2). A system that is not installed is reported as skipped, with how to
-install it. Each Python measurement runs in its own process (worker.py); a system's repeats
-are spread over rounds (--rounds), the systems of a case taking turns in each.
+c-limit-dyn, c-limit-O2; c-lockstep: 16 W1 networks in lockstep, W6). A system that is not
+installed is reported as skipped, with how to install it. Each Python measurement runs in its
+own process (worker.py); a system's repeats are spread over rounds (--rounds), the systems of
+a case taking turns in each.
 """
 import argparse
 import json
@@ -88,7 +89,7 @@ def parse_args(argv: List[str], prog: str = NNPY_BENCH,
         unknown = [w for w in wanted if w not in known]
         if not wanted or unknown:
             parser.error(f"--only {args.only}: no such workload or case "
-                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W6, W3-load "
+                         f"{', '.join(unknown) or '(empty list)'}; choose from W1-W6, W3-load, W6-cv "
                          "or a case id (see --help)")
         args.only = wanted
     if args.systems is not None:
@@ -182,8 +183,11 @@ def notes_of(args: argparse.Namespace, removed_env: Dict[str, str]) -> List[str]
         "each network its own shuffled epochs), timed per network-step (the fit's time over "
         f"{workloads.W6_NETWORKS} x steps); nnpy is Network.fit of one of them (seed 0) and "
         "c-limit W1's C program (sizes fixed at compile time; uniform draws) for one network, "
-        "both with the same steps, per step. The targets: the stack at most 0.25x the lone "
-        "fit and 0.5x the C program per network-step.",
+        "and fann FANN's fann_train on one network, all with the same steps, per step; "
+        "c-lockstep is a C program (limit/xor_lockstep.c) that trains 16 such networks in "
+        "lockstep, each weight's 16 copies side by side in vector lanes (a vectorisable exp of "
+        "its own in the sigmoid), per network-step. The targets: the stack at most 0.25x the "
+        "lone fit and 0.5x the C program per network-step.",
         "W2: accuracy on the last 297 rows (by-writer split, a timing workload). numpy, "
         "reference, torch, C and FANN start from the same N(0,1) weights (seed 0) and visit the "
         "same epoch orders; nnpy starts from the same weights (Network(seed=0) draws them as "
@@ -221,7 +225,8 @@ def notes_of(args: argparse.Namespace, removed_env: Dict[str, str]) -> List[str]
         "nnpy's mse: 0.5 * squared error, mean over the batch); each epoch's rows gathered "
         "once; float64 except in W3's float32 rows.",
         "c-limit: -O3 -march=native (allowed for the yardstick only), sizes fixed at compile "
-        "time; c-limit-dyn: sizes read at run time (W1); c-limit-O2: plain -O2. The C programs "
+        "time; c-limit-dyn: sizes read at run time (W1); c-limit-O2: plain -O2; c-lockstep "
+        "(W6): 16 networks in lockstep, -O3 -march=native. The C programs "
         "(and the FANN harness) time their own loops with clock_gettime.",
     ]
     if removed_env:

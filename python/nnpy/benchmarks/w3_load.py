@@ -86,10 +86,10 @@ def _fit_seconds(Network: Any, X: Any, Y: Any, n_threads: Optional[int]) -> floa
 
 @contextlib.contextmanager
 def _counting_threads(counts: Dict[int, int]) -> Iterator[None]:
-    """Counts the threads fit's default picks for each core call (nnpy.network's hook), when
+    """Counts the threads fit's default picks for each core call (nnpy._training's hook), when
     the installed nnpy has that hook."""
-    import nnpy.network as network
-    pick = getattr(network, "_free_threads", None)
+    import nnpy._training as training
+    pick = getattr(training, "free_threads", None)
     if pick is None:
         yield
         return
@@ -99,11 +99,11 @@ def _counting_threads(counts: Dict[int, int]) -> Iterator[None]:
         counts[threads] = counts.get(threads, 0) + 1
         return threads
 
-    network._free_threads = counted
+    training.free_threads = counted
     try:
         yield
     finally:
-        network._free_threads = pick
+        training.free_threads = pick
 
 
 def measure(Network: Any, X: Any, Y: Any, nice: Optional[int], pairs: int) -> Dict[str, Any]:
@@ -136,7 +136,7 @@ def run(quick: bool = False, repeats: int = 3) -> Dict[str, Any]:
     """Measures every condition; returns the rows (JSON-serialisable)."""
     import numpy as np
     import nnpy
-    from nnpy.network import _threads
+    from nnpy._training import thread_limit
     X, Y = workloads.w3_data(np.float64)
     pairs = max(repeats, QUICK_PAIRS if quick else FULL_PAIRS)
     _fit_seconds(nnpy.Network, X, Y, 1)      # untimed warm-up: first-call costs, threads
@@ -148,7 +148,7 @@ def run(quick: bool = False, repeats: int = 3) -> Dict[str, Any]:
         rows.append(row)
     from nnpy.benchmarks import machine
     return {"workload": "W3-load", "quick": bool(quick), "pairs": pairs,
-            "default_most_threads": _threads(None), "cores": machine.describe()["cpus_usable"],
+            "default_most_threads": thread_limit(None), "cores": machine.describe()["cpus_usable"],
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "rows": rows}
 
 

@@ -69,9 +69,9 @@ class Case:
 
 
 PYTHON_SYSTEMS = ("nnpy-post", "nnpy", "nnpy-stack", "reference", "numpy", "torch", "sklearn")
-C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2")
+C_SYSTEMS = ("fann", "c-limit", "c-limit-dyn", "c-limit-O2", "c-lockstep")
 ALL_SYSTEMS = PYTHON_SYSTEMS + C_SYSTEMS
-PLUGIN_WORKLOADS = ("W3-load", "W5")  # bring their own module (plugins.py)
+PLUGIN_WORKLOADS = ("W3-load", "W5", "W6-cv", "W6-sweep")  # bring their own module (plugins.py)
 
 
 def cases(quick: bool) -> list[Case]:
@@ -108,7 +108,7 @@ def cases(quick: bool) -> list[Case]:
     out.append(Case("W6-xor", "W6", f"W6 xor-stack: {W6_NETWORKS} W1 networks, "
                     f"{W6_STEPS:,} steps each", "ns/network-step",
                     {"steps": W6_STEPS, "networks": W6_NETWORKS},
-                    ("nnpy-stack", "nnpy", "c-limit")))
+                    ("nnpy-stack", "nnpy", "c-limit", "c-lockstep", "fann")))
     return out
 
 

@@ -113,10 +113,15 @@ from ._regressor import NNRegressor
 from ._shared import (HiddenActivation, LearningRateSchedule, RandomState, Solver,
                       SolverDiverged, _Optimizer)
 
-__all__ = ["NNClassifier", "NNRegressor", "SolverDiverged"]
+from ._search import NNGridSearchCV
+from ._ensemble import NNEnsembleClassifier, NNEnsembleRegressor
+
+__all__ = ["NNClassifier", "NNRegressor", "SolverDiverged", "NNGridSearchCV",
+           "NNEnsembleClassifier", "NNEnsembleRegressor"]
 
 # A pickle names a class by its module: these keep this one, the public path (an estimator's
 # pickle holds its _Optimizer too), whichever module of the package defines them.
-for _public in (NNClassifier, NNRegressor, SolverDiverged, _Optimizer):
+for _public in (NNClassifier, NNRegressor, SolverDiverged, _Optimizer, NNGridSearchCV,
+                NNEnsembleClassifier, NNEnsembleRegressor):
     _public.__module__ = __name__
 del _public

@@ -45,6 +45,9 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
         if loss != "squared_error":
             raise ValueError(f"loss={loss!r} is not available in nnpy (it has no exponential "
                              "output layer); use loss='squared_error'")
+        if self.dropout and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(f"dropout={self.dropout} needs solver 'sgd' or 'adam' (lbfgs "
+                             "minimises the loss without dropout); use dropout=0.0")
         assigned = "network_" not in self.__dict__ and "_assigned_coefs" in self.__dict__ \
             and "_assigned_intercepts" in self.__dict__ and (self.warm_start or incremental)
         first_pass = not (hasattr(self, "network_") or assigned) or \
@@ -145,10 +148,11 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
         except ValueError as err:  # scikit-learn's checks name X, y and sample_weight
             raise ValueError(f"X_val, y_val, sample_weight_val: {err}") from None
 
-    def _new_network(self, layer_units: list[int], dtype: np.dtype[Any]) -> Network:
+    def _new_network(self, layer_units: list[int], dtype: np.dtype[Any],
+                     seed: int = 0) -> Network:
         output, loss = _OUTPUT[self.out_activation_]
         return Network(layer_units, activation=_HIDDEN[self.activation], output=output,
-                       loss=loss, dtype=dtype, seed=0)
+                       loss=loss, dtype=dtype, seed=seed)
 
     def _initialize(self, Y: np.ndarray, layer_units: list[int], rs: np.random.RandomState,
                     dtype: np.dtype[Any]) -> None:
@@ -159,13 +163,15 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        self.network_ = self._new_network(layer_units, dtype)
         factor = 2.0 if self.activation == "logistic" else 6.0
         weights, biases = [], []
         for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
             weights.append(rs.uniform(-bound, bound, (fan_in, fan_out)).T)
             biases.append(rs.uniform(-bound, bound, fan_out))
+        # the dropout masks from random_state too (drawn after scikit-learn's weights)
+        seed = int(rs.randint(2 ** 31 - 1)) if self.dropout else 0
+        self.network_ = self._new_network(layer_units, dtype, seed)
         self.network_.weights = weights
         self.network_.biases = biases
         for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",

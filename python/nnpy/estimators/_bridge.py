@@ -182,9 +182,9 @@ class _MLPBridge(_MLPState):
 
     def to_sklearn(self) -> BaseEstimator:
         """A fitted scikit-learn MLPClassifier (NNClassifier) or MLPRegressor (NNRegressor)
-        with the same parameters (all but nnpy's dtype), weights (copies, in the network's
-        dtype: scikit-learn keeps float32 weights after a fit on float32), predictions,
-        classes, feature names and training records (as they are, see from_sklearn), and what
+        with the same parameters (all but nnpy's dtype, class_weight and dropout), weights
+        (copies, in the network's dtype: scikit-learn keeps float32 weights after a fit on
+        float32), predictions, classes, feature names and training records (as they are, see from_sklearn), and what
         scikit-learn's partial_fit and warm_start read (early stopping's best weights, the
         epochs without improvement), so it continues training. The optimiser's state is not
         carried over: its next partial_fit starts a fresh optimiser. The way to skops,
@@ -199,6 +199,7 @@ class _MLPBridge(_MLPState):
         params = self.get_params()
         params.pop("dtype")
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
+        params.pop("dropout")  # nnpy's, training only: the weights are an MLP's as they are
         mlp = self._sklearn_class()(**params)
         net = self.network_
         mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]

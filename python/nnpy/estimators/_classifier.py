@@ -77,6 +77,10 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
         Function evaluations at most (lbfgs).
     dtype : np.float64 or np.float32
         nnpy's own: the precision of the network.
+    dropout : float
+        nnpy's own: inverted dropout on the hidden layers while training (sgd, adam), in
+        [0, 1); 0, the default, is off (see `nnpy.Network.fit`). The masks are drawn from
+        `random_state`.
 
     Attributes
     ----------
@@ -109,8 +113,8 @@ class NNClassifier(ClassifierMixin, _BaseMLP):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
                  max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
-                 class_weight: Union[None, Literal["balanced"], Mapping[Any, float]] = None
-                 ) -> None:
+                 class_weight: Union[None, Literal["balanced"], Mapping[Any, float]] = None,
+                 dropout: float = 0.0) -> None:
         self.class_weight = class_weight
         shared = dict(locals())  # every other parameter, passed on as it came
         for name in ("self", "class_weight", "__class__"):

@@ -36,7 +36,7 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         As in `NNClassifier`.
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2
         As in `NNClassifier`.
-    epsilon, n_iter_no_change, max_fun, dtype
+    epsilon, n_iter_no_change, max_fun, dtype, dropout
         As in `NNClassifier`.
 
     Attributes
@@ -66,7 +66,8 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
+                 dropout: float = 0.0) -> None:
         self.loss = loss
         shared = dict(locals())  # every other parameter, passed on as it came
         for name in ("self", "loss", "__class__"):

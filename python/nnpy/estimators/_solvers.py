@@ -88,7 +88,8 @@ class _MLPSolvers(_MLPState):
                             momentum=float(self.momentum) if sgd else 0.0,
                             nesterov=bool(self.nesterovs_momentum) and sgd,
                             betas=(float(self.beta_1), float(self.beta_2)),
-                            eps=float(self.epsilon), alpha=float(self.alpha))
+                            eps=float(self.epsilon), alpha=float(self.alpha),
+                            dropout=float(self.dropout))
         t_start = self.t_  # samples trained before this call (partial_fit, warm starts)
         try:
             self.n_iter_ = 0

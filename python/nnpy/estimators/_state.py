@@ -46,6 +46,7 @@ class _MLPState(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",  # checked by as_dtype in fit
+        "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
     # fitted attributes set by fit (declared for type checkers; see the module docstring)
@@ -94,7 +95,8 @@ class _MLPState(BaseEstimator):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10,  # an int, or np.inf (never stop for it)
-                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[npt.DTypeLike] = None,
+                 dropout: float = 0.0) -> None:
         # scikit-learn's MLP defaults; NNClassifier uses this signature as it is
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -120,6 +122,7 @@ class _MLPState(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.dropout = dropout
 
     # ---- the network's parameters in scikit-learn's layout ------------------------------
 

@@ -6,6 +6,8 @@ Variants, each a column of the results:
                allowed for the yardstick only: nnpy's wheel must run on other processors)
   c-limit-dyn  W1 only: sizes read at run time, cc -O3 -march=native
   c-limit-O2   sizes fixed at compile time, cc -O2 (no -march): a baseline build
+  c-lockstep   W6 only: limit/xor_lockstep.c, 16 networks in lockstep (each weight's 16 copies
+               side by side), cc -O3 -march=native; its work is network-steps
 The programs time their own loops with clock_gettime and print JSON."""
 import json
 import os
@@ -24,6 +26,7 @@ BUILDS = {
     "xor_fixed": ("xor.c", NATIVE + ["-DFIXED_SIZES"], ["-lm"]),
     "xor_dyn": ("xor.c", NATIVE, ["-lm"]),
     "xor_fixed_O2": ("xor.c", BASELINE + ["-DFIXED_SIZES"], ["-lm"]),
+    "xor_lockstep": ("xor_lockstep.c", NATIVE, ["-lm"]),
     "digits": ("digits.c", NATIVE, ["-lm"]),
     "digits_O2": ("digits.c", BASELINE, ["-lm"]),
 }
@@ -32,6 +35,7 @@ VARIANTS = {  # system -> (W1/W6 binary, W2/W4 binary or None)
     "c-limit": ("xor_fixed", "digits"),
     "c-limit-dyn": ("xor_dyn", None),
     "c-limit-O2": ("xor_fixed_O2", "digits_O2"),
+    "c-lockstep": ("xor_lockstep", None),   # W6: 16 networks in lockstep, per network-step
 }
 NO_COMPILER = "not installed (no C compiler: install gcc, or set CC)"
 

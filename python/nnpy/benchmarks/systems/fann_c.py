@@ -1,8 +1,9 @@
 """`fann`: FANN 2.2 (Debian's libfann-dev, double precision), through a small C harness
 (limit/fann.c) compiled on the spot against libdoublefann, as the C yardstick is: fann_train
-per sample for W1 and for digits at batch 1 (FANN's incremental training: it has no mini-batch
-SGD, so W2's batch of 10 has no FANN column), fann_run for W4. See limit/fann.c for the set-up
-that makes FANN's sigmoid and update nnpy's (steepness 0.5, linear error function)."""
+per sample for W1 (and W6-xor's one network) and for digits at batch 1 (FANN's incremental
+training: it has no mini-batch SGD, so W2's batch of 10 has no FANN column), fann_run for W4.
+See limit/fann.c for the set-up that makes FANN's sigmoid and update nnpy's (steepness 0.5,
+linear error function)."""
 import os
 from typing import Any, Dict, Optional, Tuple
 
@@ -35,7 +36,7 @@ def run(workload: str, params: Dict[str, Any], ctx: Dict[str, Any], path: Option
     # (a round of the suite may ask for a single repeat)
     reps, timeout = str(ctx["repeats"] + 1), ctx["timeout"]
     try:
-        if workload == "W1":
+        if workload in ("W1", "W6"):   # W6: one network, W6's steps
             out = climit.run_binary([path, "xor", str(params["steps"]), reps], timeout)
             cases = {ctx["case"]: {"times_s": out["times_s"][1:], "work": out["steps"],
                                    "final_loss": out["final_loss"]}}
