@@ -55,6 +55,14 @@ def test_sparse_fit_equals_dense_fit(dtype, optimizer, batch_size):
                                            dtype=dtype).get_flat_params())  # it trained
 
 
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_sparse_fit_with_dropout_equals_dense_fit(batch_size):
+    # the masks depend on the sample numbers, not on how X is stored
+    X, Y = sparse_problem()
+    same_fit(X, X.toarray(), Y, np.float64, epochs=3, lr=0.05, batch_size=batch_size,
+             dropout=0.3)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_trains_as_dense(fmt):
     X, Y = sparse_problem()
