@@ -63,6 +63,10 @@ def check_dropout_estimator(out, tmp):
     assert float(out) > 0.95  # "about 0.98"
 
 
+def check_sparse(out, tmp):
+    assert out.split() == ["True", "True"]
+
+
 def check_to_sklearn(out, tmp):
     assert out.splitlines() == ["MLPClassifier True", "NNClassifier True"]
 
@@ -100,6 +104,8 @@ BLOCKS = [
      check_regression),
     ("guide/network.md", "# dropout: each hidden unit dropped", [], check_dropout),
     ("guide/network.md", "# counts: an exp output", [], check_regression_losses),
+    ("guide/network.md", "# one-hot features: 1,000 rows, 500 columns", ["scipy"],
+     check_sparse),
     ("guide/estimators.md", "from nnpy.estimators import NNClassifier\n\ndigits", ["sklearn"],
      check_estimators),
     ("guide/estimators.md", "dropout=0.3, max_iter=300", ["sklearn"],

@@ -307,7 +307,8 @@ def test_estimators_with_dropout_pass_the_estimator_checks():
     from sklearn.utils.estimator_checks import check_estimator
     from nnpy.estimators import NNClassifier, NNRegressor
     # a repeated row draws a mask per copy, a weighted row one: the two fits differ by design
-    expected = {"check_sample_weight_equivalence_on_dense_data":
-                "dropout draws a mask per row, so repeating a row is not weighting it"}
+    why = "dropout draws a mask per row, so repeating a row is not weighting it"
+    expected = {"check_sample_weight_equivalence_on_dense_data": why,
+                "check_sample_weight_equivalence_on_sparse_data": why}
     for estimator in (NNClassifier(dropout=0.1), NNRegressor(dropout=0.1)):
         check_estimator(estimator, expected_failed_checks=expected)

@@ -30,6 +30,10 @@ def check_estimator(out, tmp):
     assert out.split() == ["True"]
 
 
+def check_stack(out, tmp):
+    assert out.split("\n")[0] == "(4, 1) (4, 1) (2, 2, 1)"
+
+
 def check_exports(out, tmp):
     assert out.split() == ["True"]
     for name in ("xor.h", "xor.net"):
@@ -41,6 +45,7 @@ def check_exports(out, tmp):
 BLOCKS = [
     ("from nnpy import sigmoid, sigmoid_prime, cost", [], check_post),
     ("net = nnpy.Network([2, 2, 1], init=\"xavier\", seed=0)            #", [], check_library),
+    ("stack = nnpy.NetworkStack([2, 2, 1], 16", [], check_stack),
     ("clf = NNClassifier(hidden_layer_sizes=(64,)", ["sklearn"], check_estimator),
     ("from nnpy.export import to_c\n", [], check_exports),
 ]

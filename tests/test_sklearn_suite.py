@@ -4,7 +4,6 @@ installed scikit-learn has no tests or a different import line.
 
 What fails there, and why (not counted against nnpy):
   test_gradient                      scikit-learn's private _loss_grad_lbfgs
-  test_sparse_matrices               sparse X (nnpy's core is dense)
 The fixture global_random_seed of scikit-learn's conftest (absent outside its tree) is given
 by a conftest of its own beside the copy: 42, scikit-learn's default.
 Tests that a later scikit-learn adds are run and reported but do not fail this test: only
@@ -19,7 +18,7 @@ import pytest
 
 IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 OURS = "from nnpy.estimators import NNClassifier as MLPClassifier, NNRegressor as MLPRegressor"
-EXPECTED_FAILURES = {"test_gradient", "test_sparse_matrices"}
+EXPECTED_FAILURES = {"test_gradient"}
 # scikit-learn's fixture, as its conftest gives it without SKLEARN_TESTS_GLOBAL_RANDOM_SEED
 CONFTEST = """import pytest
 

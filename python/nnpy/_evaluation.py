@@ -11,7 +11,8 @@ import numpy.typing as npt
 
 from ._dispatch import core
 from ._params import check_finite
-from ._validation import as_float, as_matrix, as_sample_weight, as_vector, scaled_alpha
+from ._sparse import as_rows, dense_x, largest_magnitude, sparse_kw
+from ._validation import as_float, as_sample_weight, as_vector, scaled_alpha
 
 if TYPE_CHECKING:
     from .network import FloatArray, Network
@@ -34,10 +35,10 @@ class RowPredictor:
 
     def __call__(self, X: npt.ArrayLike) -> FloatArray:
         dtype = self._flat.dtype
-        X, single = as_matrix(X, "X", dtype, self._n_in, allow_1d=True)
+        X, single = as_rows(X, "X", dtype, self._n_in, allow_1d=True)
         with self._guard.read():
             check_finite(self._flat, *self._views)
-            if len(X) == 1:
+            if len(X) == 1 and isinstance(X, np.ndarray):
                 # one sample converted, or one that waited for another thread: the same
                 # per-sample arithmetic as predict's latency path, so that a sample's output
                 # does not depend on its input's dtype or layout, or on the timing of other
@@ -49,7 +50,8 @@ class RowPredictor:
             out = np.empty((len(X), self._n_out), dtype)
             block = min(len(X), PREDICT_BLOCK)
             work = np.empty(self._model.work_size(block), dtype)
-            core.forward(self._model, self._flat, X, out, work, block)
+            core.forward(self._model, self._flat, dense_x(X), out, work, block,
+                         **sparse_kw(X))
         if core.count_nonfinite(out.reshape(-1)):
             raise overflowed(X, out)
         return out[0] if single else out
@@ -86,8 +88,8 @@ def evaluate(model: Any, params: FloatArray, X: FloatArray, Y: FloatArray,
     grads = np.empty_like(params)
     block = min(len(X), PREDICT_BLOCK)
     work = np.empty(model.work_size(block), params.dtype)
-    return core.loss_and_gradient(model, params, X, Y, sample_weight, alpha, grads, work,
-                                  block), grads
+    return core.loss_and_gradient(model, params, dense_x(X), Y, sample_weight, alpha, grads,
+                                  work, block, **sparse_kw(X)), grads
 
 
 def overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[ValueError]:
@@ -95,8 +97,10 @@ def overflow_error(model: Any, params: FloatArray, X: FloatArray) -> Optional[Va
     at params (naming the layer and the row), or None if none does."""
     block = min(len(X), PREDICT_BLOCK)
     try:
-        core.forward(model, params, X, np.empty((len(X), model.sizes[-1]), params.dtype),
-                     np.empty(model.work_size(block), params.dtype), block)
+        core.forward(model, params, dense_x(X),
+                     np.empty((len(X), model.sizes[-1]), params.dtype),
+                     np.empty(model.work_size(block), params.dtype), block,
+                     **sparse_kw(X))
     except ValueError as error:
         return error
     return None
@@ -111,7 +115,7 @@ def overflowed(X: FloatArray, out: FloatArray) -> ValueError:
     return ValueError(
         f"the network's outputs for row {row} of X are not finite ({out[row]}): its "
         f"arithmetic overflowed {dtype.name} (X's largest magnitude is "
-        f"{float(np.abs(X).max()):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
+        f"{largest_magnitude(X):.3g}, the dtype's limit {float(np.finfo(dtype).max):.3g}); "
         f"scale X down{hint}")
 
 

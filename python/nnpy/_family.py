@@ -101,7 +101,7 @@ _ERFC = np.frompyfunc(math.erfc, 1, 1)
 
 def _normal_cdf(z: Array) -> Array:
     # Phi(z) = erfc(-z/sqrt(2))/2 by Python's math.erfc (float64: numpy has no erf)
-    return (0.5 * _ERFC(-np.asarray(z, np.float64) / math.sqrt(2))).astype(
+    return np.asarray(0.5 * _ERFC(-np.asarray(z, np.float64) / math.sqrt(2))).astype(
         np.result_type(z.dtype, np.float32) if z.dtype != np.longdouble else np.float64)
 
 

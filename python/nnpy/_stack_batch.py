@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 
 def batched_fits(plans: List[FitPlan]) -> bool:
     """Whether fit takes core.stack_train: several members, mini-batches of 2 .. TRAIN_BLOCK
-    rows (one block each, as Network.fit computes them), no dropout."""
+    rows (one block each, as Network.fit computes them), no dropout, dense X (sparse X trains
+    one member at a time, read sparse by core.train)."""
     plan = plans[0]
     return (len(plans) > 1 and hasattr(core, "stack_train") and plan.epochs > 0
-            and 2 <= plan.batch_size <= TRAIN_BLOCK and all(p.dropout == 0 for p in plans))
+            and 2 <= plan.batch_size <= TRAIN_BLOCK and isinstance(plan.X, np.ndarray)
+            and all(p.dropout == 0 for p in plans))
 
 
 def fit_batched(members: List[Network], plans: List[FitPlan],

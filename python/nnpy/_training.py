@@ -17,7 +17,8 @@ from . import _load, _model
 from ._dispatch import core
 from ._epochs import EpochControl, labels_as_targets
 from ._evaluation import accuracy, overflow_error
-from ._validation import (as_float, as_int, as_matrix, as_sample_weight, as_targets,
+from ._sparse import as_rows, dense_x, sparse_kw
+from ._validation import (as_float, as_int, as_sample_weight, as_targets,
                           scaled_alpha)
 from .history import History, TrainingDiverged
 from .labels import ClassWeight, classes_of, weighted_samples
@@ -119,7 +120,7 @@ def plan_fit(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, *, epochs: int,
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a pair (X_val, Y_val)")
         n_out = net.sizes[-1]
-        Xv, _ = as_matrix(validation[0], "validation X", net.dtype, net.sizes[0])
+        Xv, _ = as_rows(validation[0], "validation X", net.dtype, net.sizes[0])
         Yv = as_targets(labels_as_targets(validation[1], "validation Y", len(Xv), net.output,
                                           n_out, net.dtype),
                         "validation Y", len(Xv), n_out, net.dtype)
@@ -182,8 +183,9 @@ def run_fit(net: Network, plan: FitPlan, history: History, bar: Optional[_Tqdm],
         threads = free_threads(most) if adapt else most
         started = time.perf_counter()
         status, ran, completed = core.train(model, opt, run, net._flat, state.moments,
-                                            X, Y, sw, losses, max_batches, work,
-                                            interruptible, threads, **dropout)
+                                            dense_x(X), Y, sw, losses, max_batches, work,
+                                            interruptible, threads, **dropout,
+                                            **sparse_kw(X))
         max_batches = next_budget(max_batches, ran, time.perf_counter() - started)
         if not per_epoch:  # a call's epochs at once (W1: an epoch is 4 steps)
             history.loss.extend(losses[:completed].tolist())

@@ -52,9 +52,10 @@ from ._guard import Guard
 from ._netfile import read as read_file, write as write_file
 from ._params import (ParamList, ParamView, check_finite, checked_layer, layer_views,
                       split_layers)
+from ._sparse import as_rows
 from ._summary import summary
 from ._training import plan_fit, progress_bar, run_fit, StartOverflow
-from ._validation import as_dtype, as_int, as_matrix, as_sample_weight, as_sizes, as_targets, \
+from ._validation import as_dtype, as_int, as_sample_weight, as_sizes, as_targets, \
     as_vector, choice
 from .history import History, TrainingDiverged
 from .labels import ClassWeight
@@ -379,7 +380,8 @@ class Network:
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Outputs for the rows of X (n_samples, n_inputs) -> (n_samples, n_outputs); a single
-        1-D sample gives a 1-D output. Outputs are finite: where a layer's pre-activations
+        1-D sample gives a 1-D output; X may be a scipy.sparse matrix or array (see `loss`).
+        Outputs are finite: where a layer's pre-activations
         overflow the dtype (X too large for the weights) a ValueError names the layer and row.
 
         (An instance calls its compiled predict, core.Predictor, which gives the same outputs;
@@ -390,7 +392,7 @@ class Network:
             loss: str) -> Tuple[FloatArray, FloatArray]:
         """X and Y checked and converted, Y against this network's output and `loss` (a
         checked loss name)."""
-        X, single = as_matrix(X, "X", self.dtype, self._sizes[0], allow_1d=True)
+        X, single = as_rows(X, "X", self.dtype, self._sizes[0], allow_1d=True)
         Y = as_targets(labels_as_targets(Y, "Y", len(X), self._output, self._n_out, self.dtype),
                        "Y", len(X), self._n_out, self.dtype)
         _model.check_targets(Y, "Y", self._output, loss)
@@ -415,8 +417,9 @@ class Network:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_inputs)
-            Inputs.
+        X : array_like or scipy.sparse matrix/array, shape (n_samples, n_inputs)
+            Inputs. Sparse X (any format; read as CSR, never densified) gives the result of
+            X.toarray() to rounding: the first layer's products sum its stored values only.
         Y : array_like, shape (n_samples, n_outputs)
             Targets (see the class docstring's Notes for what they must be).
         sample_weight : array_like, shape (n_samples,), float or None
@@ -574,8 +577,8 @@ class Network:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_inputs)
-            Inputs.
+        X : array_like or scipy.sparse matrix/array, shape (n_samples, n_inputs)
+            Inputs; sparse X is trained on without densifying it (see `loss`).
         Y : array_like, shape (n_samples, n_outputs) or (n_samples,)
             Targets, or 1-D class labels (see the class docstring, Labels).
         epochs : int

@@ -12,13 +12,15 @@ How fit runs the members:
               of one hidden layer (input, hidden and output widths at most 4; any
               activation, output and loss): the members step together, each weight's copies
               side by side in vector lanes (member index innermost), each member reading its
-              own sample of its own shuffle order every step (core.lockstep_sgd); no dropout.
+              own sample of its own shuffle order every step (core.lockstep_sgd); no dropout;
+              dense X only.
   batched     mini-batches (2 .. 256 rows): the members that share a shuffle order (one seed)
               train together in core.stack_train, each batch's rows gathered once and their
               first-layer weight gradients computed as one product, each member's arithmetic
-              train's (see nnpy._stack_batch); no dropout.
+              train's (see nnpy._stack_batch); no dropout; dense X only.
   one by one  everything else (dropout included): each member's epochs go through core.train,
-              the compiled loop a lone Network.fit uses (whole epochs per call, GIL released).
+              the compiled loop a lone Network.fit uses (whole epochs per call, GIL released);
+              sparse X (scipy.sparse) is read sparse there, as by a lone fit, never densified.
 Either way each member's arguments are checked, and its epochs recorded, validated, called
 back, scheduled and early-stopped, by Network.fit's own helpers (nnpy._training's plan_fit,
 run_fit, epoch_done); a member that stops where its lone fit would stop or raise is frozen
@@ -34,7 +36,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +50,8 @@ from ._safefile import (members as archive_members, open_regular, read_array, re
 from ._training import (FitPlan, StartOverflow, diverged, epoch_done, first_budget, fit_start,
                         next_budget, overflow_stop, plan_fit, progress_bar, run_fit, state_for)
 from ._stack_batch import batched_fits, fit_batched
-from ._validation import as_int, as_matrix, choice
+from ._sparse import as_rows
+from ._validation import as_int, choice
 from .network import (Activation, Callback, FloatArray, History, Init, Loss, Network,
                       Optimizer, Output, TrainingDiverged)
 from .optimizers import SGD
@@ -266,7 +269,7 @@ class NetworkStack:
         standard deviation (the ensemble's prediction and spread), without the first axis."""
         if reduce is not None:
             reduce = choice(reduce, "reduce", ("mean", "std"))
-        X, single = as_matrix(X, "X", self.dtype, self.sizes[0], allow_1d=True)
+        X, single = as_rows(X, "X", self.dtype, self.sizes[0], allow_1d=True)
         with self._guard.read():
             out = np.stack([m._predict_rows(X) for m in self._members])
         if single:
@@ -407,6 +410,7 @@ def _lockstep_fits(net: Network, plans: List[FitPlan]) -> bool:
     return (len(plans) > 1 and hasattr(core, "lockstep_sgd") and plan.epochs > 0
             and plan.batch_size == 1 and len(sizes) == 3 and sizes[0] <= _SMALL_WIDTH
             and sizes[1] <= _SMALL_WIDTH and sizes[2] <= _SMALL_WIDTH
+            and isinstance(plan.X, np.ndarray)
             and all(isinstance(p.optimizer, SGD) and p.dropout == 0 for p in plans))
 
 
@@ -430,8 +434,9 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
     momentum = np.zeros(lanes, dtype)
     l2 = np.zeros(lanes)
     alpha = np.zeros(lanes)
-    nesterov = bool(plans[0].optimizer.nesterov)
-    with_momentum = [p.optimizer.momentum != 0 for p in plans]
+    sgds = [cast(SGD, p.optimizer) for p in plans]   # _lockstep_fits takes SGD only
+    nesterov = bool(sgds[0].nesterov)
+    with_momentum = [sgd.momentum != 0 for sgd in sgds]
     velocity = np.zeros((n_params if any(with_momentum) else 0, lanes), dtype)
     weights = np.ones((lanes, n), dtype)
     order = np.tile(np.arange(n, dtype=np.intp), (lanes, 1))
@@ -448,7 +453,7 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
         params[:, k] = net._flat
         # the optimiser's <floating> casts of lr and momentum; l2 and alpha as it takes them
         lr[k] = dtype.type(rates[k])
-        momentum[k] = dtype.type(plan.optimizer.momentum)
+        momentum[k] = dtype.type(sgds[k].momentum)
         l2[k] = plan.l2
         alpha[k] = plan.alpha
         if with_momentum[k]:

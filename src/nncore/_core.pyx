@@ -94,6 +94,7 @@ MAX_PARAMS = 1 << 40  # weights + biases: far beyond memory, far below Py_ssize_
 
 include "model.pxi"          # Model, the workspace layout, the checks of every entry point
 include "post_kernels.pxi"   # the post's elementwise and matrix kernels
+include "sparse.pxi"         # CSR inputs: the first layer's products over stored values
 include "batch.pxi"          # forward and backprop over blocks of rows; loss_and_gradient
 include "optimizers.pxi"     # Optimizer and its steps
 include "predict.pxi"        # forward, predict_one

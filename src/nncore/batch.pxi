@@ -144,8 +144,9 @@ cdef Py_ssize_t forward_dropped(const Net* net, const floating* params, const fl
     cdef const floating* a_in   # what the product reads: a, or its masked copy
     cdef const floating* w = params
     cdef const floating* b
-    # A_0: a contiguous copy of the block's inputs
-    gather_rows(x, rows, first, count, net.sizes[0], a, lay.threads)
+    # A_0: a contiguous copy of the block's inputs (sparse inputs are read where they are)
+    if lay.sparse_x == NULL:
+        gather_rows(x, rows, first, count, net.sizes[0], a, lay.threads)
     a_in = a
     for l in range(net.n_layers):
         n_in = net.sizes[l]
@@ -153,11 +154,15 @@ cdef Py_ssize_t forward_dropped(const Net* net, const floating* params, const fl
         b = w + n_out * n_in
         a_next = a + count * n_in
         # Z = A @ W.T + b: start every row at b, then add the product
-        for i in range(count):
-            for j in range(n_out):
-                a_next[i * n_out + j] = b[j]
-        gemm(count, n_out, n_in, <floating>1, a_in, n_in, 1, w, 1, n_in, <floating>1,
-             a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
+        if l == 0 and lay.sparse_x != NULL:
+            csr_forward(<const Csr*>lay.sparse_x, rows, first, count, w, b, n_out, a_next,
+                        lay.threads)
+        else:
+            for i in range(count):
+                for j in range(n_out):
+                    a_next[i * n_out + j] = b[j]
+            gemm(count, n_out, n_in, <floating>1, a_in, n_in, 1, w, 1, n_in, <floating>1,
+                 a_next, n_out, work + lay.pack, lay.pack_stride, lay.threads)
         if l == net.n_layers - 1:
             memcpy(work + lay.z_out, a_next, count * n_out * sizeof(floating))
             bad = activate_rows(net.output, a_next, count, n_out, lay.threads)
@@ -247,8 +252,12 @@ cdef double accumulate_dropped(const Net* net, const floating* params, const flo
             unit -= n_in
             a_in = work + drop.dropped + count * unit
         # dW = scale * D.T @ A + beta * dW
-        gemm(n_out, n_in, count, scale, delta, 1, n_out, a_in, n_in, 1, beta,
-             grad_w, n_in, work + lay.pack, lay.pack_stride, lay.threads)
+        if l == 0 and lay.sparse_x != NULL:  # the inputs are never masked
+            csr_weight_gradient(<const Csr*>lay.sparse_x, rows, first, count, delta, n_out,
+                                scale, beta, grad_w, lay.threads)
+        else:
+            gemm(n_out, n_in, count, scale, delta, 1, n_out, a_in, n_in, 1, beta,
+                 grad_w, n_in, work + lay.pack, lay.pack_stride, lay.threads)
         # db = scale * column sums of D + beta * db (a hidden layer's: with its deltas, below)
         if l == net.n_layers - 1:
             bias_gradient(delta, count, n_out, scale, beta, grad_b, 0, n_out)
@@ -287,20 +296,22 @@ cdef object overflow_error(Model model, Py_ssize_t layer, Py_ssize_t row, Py_ssi
     dtype, from finite inputs and parameters, in row `row` of X (-1: one of rows first ..
     first + count - 1, which overflow together but not one by one)."""
     cdef Py_ssize_t l = layer - 1
-    x = np.asarray(X)
-    dtype = x.dtype
+    x = X if isinstance(X, CsrRows) else np.asarray(X)
+    dtype = x.data.dtype if isinstance(X, CsrRows) else x.dtype
     where = "the output layer" if l == model.net.n_layers - 1 else "a hidden layer"
     if row < 0:
-        rows, largest = f"one of rows {first} to {first + count - 1}", x[first:first + count]
+        rows, largest = f"one of rows {first} to {first + count - 1}", (
+            x.row_values(first, count) if isinstance(X, CsrRows) else x[first:first + count])
     else:
-        rows, largest = f"row {row}", x[row]
+        rows, largest = f"row {row}", (
+            x.row_values(row, 1) if isinstance(X, CsrRows) else x[row])
     hint = "; or use dtype=np.float64" if dtype == np.float32 else ""
     return ValueError(
         f"the pre-activations of layer {l} ({where}: weights[{l}] @ inputs + biases[{l}]) "
         f"overflowed {dtype.name} for {rows} of X: they leave the dtype's range "
         f"(+-{float(np.finfo(dtype).max):.4g}; X's largest magnitude there is "
-        f"{float(np.abs(largest).max()):.4g}), so the outputs cannot be computed; scale X or "
-        f"the weights down{hint}")
+        f"{float(np.abs(largest).max(initial=0)):.4g}), so the outputs cannot be computed; "
+        f"scale X or the weights down{hint}")
 
 
 # Sum of the weights of rows rows[first .. first + count - 1] (first .. when rows is NULL);
@@ -318,23 +329,27 @@ cdef double weight_sum(const floating* weights, const Py_ssize_t* rows, Py_ssize
 
 def loss_and_gradient(Model model, const floating[::1] params, const floating[:, ::1] X,
                       const floating[:, ::1] Y, const floating[::1] sample_weight, double alpha,
-                      object grads, object work, Py_ssize_t block):
+                      object grads, object work, Py_ssize_t block, CsrRows sparse_x=None):
     """The network's loss over the rows of X, Y at params, and its gradient into grads (laid
     out like params), computed `block` rows at a time (work: model.work_size(block)):
         loss = (sum_i w_i * l_i + 0.5 * alpha * sum(W**2)) / sum_i w_i
     l_i the loss of row i, w_i its weight (sample_weight, or 1 for all when it is empty), W
     the weights (not the biases): the mean loss, or with alpha scikit-learn's MLP objective.
-    Returns the loss. Raises ValueError, naming the layer and the row, if a pre-activation
-    overflows the dtype (grads is then not valid)."""
+    sparse_x: X as CSR rows (X then a (0, 0) array, not read). Returns the loss. Raises
+    ValueError, naming the layer and the row, if a pre-activation overflows the dtype (grads
+    is then not valid)."""
     cdef floating[::1] g = writable(grads, "grads", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef const Net* net = &model.net
-    cdef Py_ssize_t n = X.shape[0], first, count, t, i
+    cdef Py_ssize_t n = X.shape[0] if sparse_x is None else sparse_x.n_rows, first, count, t, i
+    cdef Csr csr
+    cdef list hold = []
     cdef const floating* weights = NULL
     cdef double total = 0, wsum
     check_length("params", params.shape[0], net.n_params)
     check_length("grads", g.shape[0], net.n_params)
-    check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
+    if sparse_x is None:
+        check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
     check_rows("Y", Y.shape[0], Y.shape[1], n, net.sizes[net.n_layers])
     if n < 1 or block < 1:
         raise ValueError("X needs at least one row and block must be at least 1")
@@ -348,6 +363,10 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
                 raise ValueError("sample_weight must be >= 0")
     check_work(wv.shape[0], layout(net, block, 0, 1).total)
     cdef Layout lay = layout(net, block, 0, 1)
+    cdef const floating* x = &X[0, 0] if sparse_x is None else NULL
+    if sparse_x is not None and n:
+        csr_for_call(sparse_x, dtype_of(<floating>0), net, n, hold, &csr)
+        lay.sparse_x = &csr
     with nogil:
         wsum = weight_sum(weights, NULL, 0, n)
     if not wsum > 0:
@@ -357,19 +376,20 @@ def loss_and_gradient(Model model, const floating[::1] params, const floating[:,
         for t in range((n + block - 1) // block):
             first = t * block
             count = min_(block, n - first)
-            total += accumulate_gradients(net, &params[0], &X[0, 0], &Y[0, 0], weights, NULL,
+            total += accumulate_gradients(net, &params[0], x, &Y[0, 0], weights, NULL,
                                           first, count, <floating>(1.0 / wsum),
                                           <floating>(first != 0), &g[0],
                                           aligned_base(&wv[0]), lay, &overflowed)
             if overflowed:
-                row = overflowed_row(net, &params[0], &X[0, 0], NULL, first, count,
+                row = overflowed_row(net, &params[0], x, NULL, first, count,
                                      aligned_base(&wv[0]), lay, &layer)
                 break
         if alpha != 0 and not overflowed:
             total += 0.5 * alpha * squared_weights(net, &params[0])
             add_decay(net, &params[0], <floating>(alpha / wsum), &g[0])
     if overflowed:
-        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count, X)
+        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count,
+                             X if sparse_x is None else sparse_x)
     return total / wsum
 
 

@@ -100,6 +100,7 @@ cdef Layout layout(const Net* net, Py_ssize_t block, Py_ssize_t vectors,
     out.pack = round_up(out.pres + (block * widths if needs_z(net.hidden) else 0), ALIGN)
     out.pack_stride = round_up(gemm_work_size(biggest, biggest, biggest), ALIGN)
     out.threads = threads
+    out.sparse_x = NULL
     out.shared = 0
     if threads > 1:
         for l in range(net.n_layers):

@@ -2,18 +2,23 @@
 # Predictor) that takes numpy arrays as they are and keeps the GIL. Included in _core.pyx.
 
 def forward(Model model, const floating[::1] params, const floating[:, ::1] X, object out,
-            object work, Py_ssize_t block):
+            object work, Py_ssize_t block, CsrRows sparse_x=None):
     """out = the network's output for every row of X, computed `block` rows at a time
     (work holds model.work_size(block) elements). Returns the number of inf/NaN values in X:
     when it is not 0, nothing was computed (the caller raises). Raises ValueError, naming the
-    layer and the row, if a pre-activation overflows the dtype (out is then not valid)."""
+    layer and the row, if a pre-activation overflows the dtype (out is then not valid).
+    sparse_x: X as CSR rows (X then a (0, 0) array, not read)."""
     cdef floating[:, ::1] o = writable(out, "out", dtype_of(<floating>0))
     cdef floating[::1] wv = writable(work, "work", dtype_of(<floating>0))
     cdef const Net* net = &model.net
-    cdef Py_ssize_t n = X.shape[0], n_last = net.sizes[net.n_layers], first, count, i, t
+    cdef Py_ssize_t n = X.shape[0] if sparse_x is None else sparse_x.n_rows
+    cdef Py_ssize_t n_last = net.sizes[net.n_layers], first, count, i, t
     cdef Py_ssize_t acts_last = 0, n_bad = 0, overflowed = 0, layer = 0, row = -1
     check_length("params", params.shape[0], net.n_params)
-    check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
+    cdef Csr csr
+    cdef list hold = []
+    if sparse_x is None:
+        check_rows("X", X.shape[0], X.shape[1], n, net.sizes[0])
     check_rows("out", o.shape[0], o.shape[1], n, n_last)
     if block < 1:
         raise ValueError("block must be at least 1")
@@ -21,12 +26,16 @@ def forward(Model model, const floating[::1] params, const floating[:, ::1] X, o
     if n == 0:
         return 0
     cdef Layout lay = layout(net, block, 0, 1)
-    cdef const floating* x = &X[0, 0]
+    cdef const floating* x = &X[0, 0] if sparse_x is None else NULL
     cdef floating* base = aligned_base(&wv[0])
     for i in range(net.n_layers):
         acts_last += net.sizes[i]
+    if sparse_x is not None:
+        csr_for_call(sparse_x, dtype_of(<floating>0), net, n, hold, &csr)
+        lay.sparse_x = &csr
+        n_bad = csr_nonfinite(&csr, len(sparse_x.data), floating is float)
     with nogil:
-        for i in range(n * net.sizes[0]):
+        for i in range(n * net.sizes[0] if sparse_x is None else 0):
             n_bad += nonfinite(x[i])
     if n_bad:
         return n_bad
@@ -41,7 +50,8 @@ def forward(Model model, const floating[::1] params, const floating[:, ::1] X, o
             memcpy(&o[first, 0], base + lay.acts + count * acts_last,
                    count * n_last * sizeof(floating))
     if overflowed:
-        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count, X)
+        raise overflow_error(model, layer if row >= 0 else overflowed, row, first, count,
+                             X if sparse_x is None else sparse_x)
     return 0
 
 

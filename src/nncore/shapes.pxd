@@ -27,6 +27,7 @@ cdef struct Layout:
     Py_ssize_t total      # elements in all
     Py_ssize_t widest     # max(n_0 .. n_L): the row length of a delta buffer
     int threads           # threads the products of a block may use
+    const void* sparse_x  # the inputs as CSR rows (a Csr, sparse.pxi), or NULL: x is dense
 
 
 cdef inline Py_ssize_t round_up(Py_ssize_t x, Py_ssize_t to) noexcept nogil:

@@ -58,7 +58,8 @@ cdef inline Py_ssize_t end_batch(Run* run, Epochs epochs, Py_ssize_t end,
 def train(Model model, Optimizer optimizer, Epochs epochs, object params, object state,
           const floating[:, ::1] X, const floating[:, ::1] Y, const floating[::1] sample_weight,
           object epoch_losses, Py_ssize_t max_batches, object work, bint interruptible,
-          int threads=1, double dropout=0, uint64_t dropout_seed=0):
+          int threads=1, double dropout=0, uint64_t dropout_seed=0,
+          CsrRows sparse_x=None):
     """Mini-batch training over the rows of X, Y, epoch after epoch, all inside this call.
 
     Each batch: the gradient of its loss, sum_i w_i l_i / sum_i w_i over its rows (w_i from
@@ -77,6 +78,8 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     masks drawn from dropout_seed and each row's sample number, epochs.completed * n_rows +
     its position in the epoch (see dropout.pxd); work then holds
     model.train_work_size(..., dropout=True).
+    sparse_x: X as CSR rows (X then a (0, 0) array, not read); batches of one sample then take
+    the general path.
     interruptible (the caller is the main thread): SIGINT abandons the batch under way, which
     changes nothing, and returns (see nn_interrupt.h); Python then raises KeyboardInterrupt.
     Returns (status, batches run, epochs completed): status is STATUS_OK; STATUS_DIVERGED when a
@@ -92,11 +95,15 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef floating[::1] wv = writable(work, "work", dtype)
     cdef const Net* net = &model.net
     cdef Settings* s = &optimizer.settings
-    cdef Py_ssize_t n = X.shape[0], n_params = net.n_params, i
+    cdef Py_ssize_t n = X.shape[0] if sparse_x is None else sparse_x.n_rows
+    cdef Py_ssize_t n_params = net.n_params, i
+    cdef Csr csr
+    cdef list hold = []
     cdef Py_ssize_t state_length = optimizer.state_vectors * n_params
     check_length("params", p.shape[0], n_params)
     check_length("state", st.shape[0], state_length)
-    check_rows("X", X.shape[0], X.shape[1], epochs.n_rows, net.sizes[0])
+    if sparse_x is None:
+        check_rows("X", X.shape[0], X.shape[1], epochs.n_rows, net.sizes[0])
     check_rows("Y", Y.shape[0], Y.shape[1], epochs.n_rows, net.sizes[net.n_layers])
     if sample_weight.shape[0]:
         check_length("sample_weight", sample_weight.shape[0], n)
@@ -117,6 +124,10 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
         dropout_space(&drop, net, &lay, block, dropout, dropout_seed)
         dropping = &drop
     check_work(wv.shape[0], lay.total)
+    cdef const floating* x = &X[0, 0] if sparse_x is None else NULL
+    if sparse_x is not None:
+        csr_for_call(sparse_x, dtype, net, epochs.n_rows, hold, &csr)
+        lay.sparse_x = &csr
 
     cdef Py_ssize_t max_epochs = losses.shape[0]
     cdef Run run
@@ -136,12 +147,13 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
     cdef floating* state_ptr = &st[0] if state_length else NULL
     cdef Py_ssize_t* order = &epochs.order[0]
     # batches of one sample and plain SGD (no state): sgd_per_sample, the step folded in
-    cdef bint per_sample = epochs.batch_size == 1 and s.kind == SGD and s.momentum == 0
+    cdef bint per_sample = (epochs.batch_size == 1 and s.kind == SGD and s.momentum == 0
+                            and sparse_x is None)
     cdef bint caught = nn_catch_sigint() if interruptible else 0
     try:
         with nogil:
             if per_sample:
-                status = sgd_per_sample_for(&run, epochs, &p[0], &X[0, 0], &Y[0, 0], weights,
+                status = sgd_per_sample_for(&run, epochs, &p[0], x, &Y[0, 0], weights,
                                             grads, base)
             else:
                 while run.epochs_done < max_epochs and run.batches < max_batches:
@@ -158,7 +170,8 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                         if dropping != NULL:
                             drop.first_sample = <uint64_t>(epochs.completed * n)
                         # the batch's mean gradient into grads, its mean loss into batch_loss
-                        if count == 1 and dropping == NULL:  # one sample: its weight cancels
+                        if count == 1 and dropping == NULL and sparse_x is None:
+                            # one sample: its weight cancels
                             row = order[position]
                             batch_loss = sample_gradients(net, &p[0], &X[row, 0], &Y[row, 0],
                                                           grads, base, lay, 0, 0, NULL,
@@ -169,7 +182,7 @@ def train(Model model, Optimizer optimizer, Epochs epochs, object params, object
                             while first < end:
                                 # the first block writes grads, the others add to it
                                 batch_loss += accumulate_dropped(
-                                    net, &p[0], &X[0, 0], &Y[0, 0], weights, order, first,
+                                    net, &p[0], x, &Y[0, 0], weights, order, first,
                                     min_(block, end - first), <floating>(1.0 / wsum),
                                     <floating>(first != position), grads, base, lay,
                                     &overflowed, dropping)

@@ -60,7 +60,7 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
             dtype = self.network_.dtype
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
         dtype = X.dtype
-        sample_weight = _check_sample_weight(sample_weight, len(X))
+        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
         sample_weight = self._class_weighted(Y, sample_weight, incremental)
         validation = self._own_validation(X_val, y_val, sample_weight_val, dtype, Y.shape[1])
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
@@ -140,7 +140,7 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
                                           dtype=dtype, validation=True)
             if Yv.shape[1] != n_outputs:
                 raise ValueError(f"y_val has {Yv.shape[1]} output column(s); y has {n_outputs}")
-            return Xv, Yv, _check_sample_weight(sample_weight_val, len(Xv))
+            return Xv, Yv, _check_sample_weight(sample_weight_val, Xv.shape[0])
         except ValueError as err:  # scikit-learn's checks name X, y and sample_weight
             raise ValueError(f"X_val, y_val, sample_weight_val: {err}") from None
 
@@ -211,5 +211,5 @@ class _BaseMLP(_MLPBridge, _MLPSolvers):
     def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

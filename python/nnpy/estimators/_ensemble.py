@@ -94,7 +94,8 @@ class _NNEnsemble(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Sparse X (CSR or CSC kept, other formats read as CSR) is never densified.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default None
             Each sample's weight, for every member (times its bootstrap count with
@@ -145,13 +146,14 @@ class _NNEnsemble(BaseEstimator):
         """Every member's network outputs: (n_estimators, n_samples, n_outputs)."""
         check_is_fitted(self, "estimators_")
         dtype = self.estimators_[0].network_.dtype
-        X = validate_data(self, X, reset=False, dtype=dtype)
+        X = validate_data(self, X, reset=False, dtype=dtype,
+                          accept_sparse=["csr", "csc"])
         return np.stack([member.network_.predict(X) for member in self.estimators_])
 
     def __sklearn_tags__(self) -> Any:  # sklearn.utils.Tags
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 

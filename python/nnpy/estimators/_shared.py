@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # the estimators' name of a hidden activation (scikit-learn's, or nnpy's where scikit-learn has
 # none) -> nnpy.Network's, from the table of activations
-_HIDDEN = cast("dict[str, Activation]", _family.ESTIMATOR_NAMES)
+_HIDDEN: dict[str, Activation] = _family.ESTIMATOR_NAMES
 # scikit-learn's out_activation_ -> nnpy.Network's (output, loss)
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
@@ -88,7 +88,9 @@ def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: npt.ArrayLike,
 def _validate(estimator: _BaseMLP, X: npt.ArrayLike, y: Union[npt.ArrayLike, str] = "no_validation",
               **kwargs: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """validate_data, plus what it lets through: datetime/timedelta arrays (which it would
-    turn into numbers) are a TypeError, integers too large for a float a ValueError."""
+    turn into numbers) are a TypeError, integers too large for a float a ValueError. Sparse X
+    is kept sparse as scikit-learn's MLP keeps it (CSR or CSC; other formats become CSR)."""
+    kwargs.setdefault("accept_sparse", ["csr", "csc"])
     for name, value in (("X", X), ("y", y)):
         dtype = getattr(value, "dtype", None)
         kind = getattr(dtype, "kind", None)

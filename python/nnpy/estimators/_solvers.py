@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ..network import History, TrainingDiverged, _overflow_error
+from .._sparse import as_rows, is_sparse
 from ._shared import _Optimizer, _scale_free
 from ._state import _MLPState
 
@@ -73,8 +74,12 @@ class _MLPSolvers(_MLPState):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         sample_idx = np.arange(n_samples, dtype=np.intp)
+        sparse = is_sparse(X_train)  # each epoch's rows then a new CSR matrix
+        if sparse:
+            X_train = cast(Any, X_train).tocsr()
         if self.shuffle:  # buffers for each epoch's order of the samples
-            X_epoch, Y_epoch = np.empty_like(X_train), np.empty_like(Y_train)
+            X_epoch: Any = None if sparse else np.empty_like(X_train)
+            Y_epoch = np.empty_like(Y_train)
             sw_epoch = None if sw_train is None else np.empty_like(sw_train)
         else:
             X_epoch, Y_epoch, sw_epoch = X_train, Y_train, sw_train
@@ -95,7 +100,10 @@ class _MLPSolvers(_MLPState):
                     permutation = np.arange(n_samples)
                     rs.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
-                    np.take(X_train, sample_idx, axis=0, out=X_epoch)
+                    if sparse:
+                        X_epoch = X_train[sample_idx]
+                    else:
+                        np.take(X_train, sample_idx, axis=0, out=X_epoch)
                     np.take(Y_train, sample_idx, axis=0, out=Y_epoch)
                     if sw_train is not None:
                         np.take(sw_train, sample_idx, out=sw_epoch)
@@ -110,7 +118,7 @@ class _MLPSolvers(_MLPState):
                         # X itself overflows at the initial weights: net.fit named the row of
                         # its shuffled copy; name it in X
                         raise _overflow_error(net._model(), net.get_flat_params(),
-                                              np.ascontiguousarray(X, net.dtype)) or error
+                                              as_rows(X, "X", net.dtype, None)[0]) or error
                     err = error if isinstance(error, TrainingDiverged) else TrainingDiverged(
                         f"the weights training reached overflow on X: {error}")
                     if not early_stopping:

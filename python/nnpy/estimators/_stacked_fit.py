@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._sparse import is_sparse
 from ..stack import NetworkStack
 
 # the estimator parameters a stacked fit handles per member (everything else is shared)
@@ -95,7 +96,7 @@ def fit_members(estimators: Sequence[Any], X: Any, y: Any,
     X_train, Y_train, sw = first["X"], first["Y"], first["sample_weight"]
     rows = None
     if member_weights is not None:
-        base = np.ones(len(X_train)) if sw is None else np.asarray(sw, np.float64)
+        base = np.ones(X_train.shape[0]) if sw is None else np.asarray(sw, np.float64)
         rows = np.asarray(member_weights, np.float64)[live] * base
     trained = _train([estimators[k] for k in live], X_train, Y_train, sw, rows, first["rs"])
     for k, outcome in zip(live, trained):
@@ -103,7 +104,7 @@ def fit_members(estimators: Sequence[Any], X: Any, y: Any,
     return errors
 
 
-def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.ndarray],
+def _train(members: List[Any], X: Any, Y: np.ndarray, sw: Optional[np.ndarray],
            rows: Optional[np.ndarray], rs: np.random.RandomState
            ) -> List[Optional[BaseException]]:
     """_fit_stochastic's epochs (no early stopping, no validation set, not incremental) for
@@ -142,8 +143,12 @@ def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.nda
     stack = NetworkStack.from_networks([est.network_ for est in members])
     sample_idx = np.arange(n_samples, dtype=np.intp)
     shuffle = bool(first.shuffle)
+    sparse = is_sparse(X)  # each epoch's rows then a new CSR matrix
+    if sparse:
+        X = X.tocsr()
     if shuffle:
-        X_epoch, Y_epoch = np.empty_like(X), np.empty_like(Y)
+        X_epoch: Any = None if sparse else np.empty_like(X)
+        Y_epoch = np.empty_like(Y)
         sw_epoch = None if sw is None else np.empty_like(sw)
     else:
         X_epoch, Y_epoch, sw_epoch = X, Y, sw
@@ -152,7 +157,10 @@ def _train(members: List[Any], X: np.ndarray, Y: np.ndarray, sw: Optional[np.nda
             permutation = np.arange(n_samples)
             rs.shuffle(permutation)
             sample_idx = sample_idx[permutation]
-            np.take(X, sample_idx, axis=0, out=X_epoch)
+            if sparse:
+                X_epoch = X[sample_idx]
+            else:
+                np.take(X, sample_idx, axis=0, out=X_epoch)
             np.take(Y, sample_idx, axis=0, out=Y_epoch)
             if sw is not None:
                 np.take(sw, sample_idx, out=sw_epoch)
