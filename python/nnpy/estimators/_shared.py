@@ -9,6 +9,7 @@ import numpy.typing as npt
 from sklearn.utils.validation import validate_data
 
 from .. import _family
+from .._sparse import is_sparse
 from .._validation import as_sample_weight, check_sample_weight
 from ..network import TrainingDiverged
 
@@ -123,3 +124,36 @@ def _scale_free(sample_weight: Optional[npt.ArrayLike]) -> Optional[npt.ArrayLik
         return as_sample_weight(sample_weight, len(sample_weight))[0]  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return sample_weight
+
+
+class _EpochRows:
+    """Each epoch's rows, in the order the estimators train them: with shuffling, scikit-learn's
+    (sklearn.utils.shuffle(order, random_state=rs): the previous epoch's order permuted by rs's
+    draws), gathered into buffers kept across epochs (sparse X: a new CSR matrix each epoch);
+    without, the rows as given. Shared by the estimators' loop and the stacked fits."""
+
+    def __init__(self, X: Any, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                 shuffle: bool) -> None:
+        self._sparse = is_sparse(X)
+        self._X = X.tocsr() if self._sparse else X
+        self._Y, self._sw = Y, sample_weight
+        self.order = np.arange(Y.shape[0], dtype=np.intp)   # the rows of the current epoch
+        if shuffle:
+            self.X: Any = None if self._sparse else np.empty_like(self._X)
+            self.Y = np.empty_like(Y)
+            self.sample_weight = None if sample_weight is None else np.empty_like(sample_weight)
+        else:
+            self.X, self.Y, self.sample_weight = self._X, Y, sample_weight
+
+    def shuffle(self, rs: np.random.RandomState) -> None:
+        """The next epoch's order, and its rows in X, Y and sample_weight."""
+        permutation = np.arange(len(self.order))
+        rs.shuffle(permutation)
+        self.order = self.order[permutation]
+        if self._sparse:
+            self.X = self._X[self.order]
+        else:
+            np.take(self._X, self.order, axis=0, out=self.X)
+        np.take(self._Y, self.order, axis=0, out=self.Y)
+        if self._sw is not None:
+            np.take(self._sw, self.order, out=self.sample_weight)

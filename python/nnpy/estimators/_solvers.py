@@ -11,8 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ..network import History, TrainingDiverged, _overflow_error
-from .._sparse import as_rows, is_sparse
-from ._shared import _Optimizer, _scale_free
+from .._sparse import as_rows
+from ._shared import _EpochRows, _Optimizer, _scale_free
 from ._state import _MLPState
 
 _MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
@@ -73,16 +73,7 @@ class _MLPSolvers(_MLPState):
                               "going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        sample_idx = np.arange(n_samples, dtype=np.intp)
-        sparse = is_sparse(X_train)  # each epoch's rows then a new CSR matrix
-        if sparse:
-            X_train = cast(Any, X_train).tocsr()
-        if self.shuffle:  # buffers for each epoch's order of the samples
-            X_epoch: Any = None if sparse else np.empty_like(X_train)
-            Y_epoch = np.empty_like(Y_train)
-            sw_epoch = None if sw_train is None else np.empty_like(sw_train)
-        else:
-            X_epoch, Y_epoch, sw_epoch = X_train, Y_train, sw_train
+        rows = _EpochRows(X_train, Y_train, sw_train, bool(self.shuffle))
         sgd = self.solver == "sgd"
         fit_settings = dict(batch_size=batch_size, shuffle=False, optimizer=self.solver,
                             momentum=float(self.momentum) if sgd else 0.0,
@@ -95,20 +86,9 @@ class _MLPSolvers(_MLPState):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    # scikit-learn's order: sklearn.utils.shuffle(sample_idx, random_state=rs),
-                    # the previous epoch's order permuted by the same draws
-                    permutation = np.arange(n_samples)
-                    rs.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
-                    if sparse:
-                        X_epoch = X_train[sample_idx]
-                    else:
-                        np.take(X_train, sample_idx, axis=0, out=X_epoch)
-                    np.take(Y_train, sample_idx, axis=0, out=Y_epoch)
-                    if sw_train is not None:
-                        np.take(sw_train, sample_idx, out=sw_epoch)
+                    rows.shuffle(rs)
                 try:
-                    history = net.fit(X_epoch, Y_epoch, epochs=1, sample_weight=sw_epoch,
+                    history = net.fit(rows.X, rows.Y, epochs=1, sample_weight=rows.sample_weight,
                                       lr=self._optimizer.learning_rate, **fit_settings)
                 except (TrainingDiverged, ValueError) as error:
                     # net.fit refuses weights whose pre-activations overflow on X with a

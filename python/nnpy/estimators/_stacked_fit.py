@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._sparse import is_sparse
 from ..stack import NetworkStack
+from ._shared import _EpochRows
 
 # the estimator parameters a stacked fit handles per member (everything else is shared)
 PER_MEMBER = frozenset({"learning_rate_init", "alpha", "momentum", "beta_1", "beta_2",
@@ -141,34 +141,16 @@ def _train(members: List[Any], X: Any, Y: np.ndarray, sw: Optional[np.ndarray],
 
     active = list(range(len(members)))
     stack = NetworkStack.from_networks([est.network_ for est in members])
-    sample_idx = np.arange(n_samples, dtype=np.intp)
     shuffle = bool(first.shuffle)
-    sparse = is_sparse(X)  # each epoch's rows then a new CSR matrix
-    if sparse:
-        X = X.tocsr()
-    if shuffle:
-        X_epoch: Any = None if sparse else np.empty_like(X)
-        Y_epoch = np.empty_like(Y)
-        sw_epoch = None if sw is None else np.empty_like(sw)
-    else:
-        X_epoch, Y_epoch, sw_epoch = X, Y, sw
+    epoch = _EpochRows(X, Y, sw, shuffle)
     while active:
-        if shuffle:   # the estimator's order: the previous epoch's permuted by rs's draws
-            permutation = np.arange(n_samples)
-            rs.shuffle(permutation)
-            sample_idx = sample_idx[permutation]
-            if sparse:
-                X_epoch = X[sample_idx]
-            else:
-                np.take(X, sample_idx, axis=0, out=X_epoch)
-            np.take(Y, sample_idx, axis=0, out=Y_epoch)
-            if sw is not None:
-                np.take(sw, sample_idx, out=sw_epoch)
-        weights: Any = sw_epoch
+        if shuffle:
+            epoch.shuffle(rs)
+        weights: Any = epoch.sample_weight
         if rows is not None:
-            weights = rows[active][:, sample_idx] if shuffle else rows[active]
+            weights = rows[active][:, epoch.order] if shuffle else rows[active]
         histories = stack.fit(
-            X_epoch, Y_epoch, epochs=1, sample_weight=weights,
+            epoch.X, epoch.Y, epochs=1, sample_weight=weights,
             lr=[lrs[k] for k in active], momentum=[momentum[k] for k in active],
             betas=[betas[k] for k in active], eps=[eps[k] for k in active],
             alpha=[alpha[k] for k in active], **shared)
