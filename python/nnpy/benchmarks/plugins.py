@@ -26,7 +26,7 @@ import importlib.util
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 # workload id -> (module, modules it needs, what to install when they are missing)
 PLUGINS = {
@@ -91,6 +91,39 @@ def section(workload: str, outcome: Dict[str, Any]) -> str:
         except Exception as exc:  # a broken table must not cost the rest of the report
             return f"## {workload}\n\n{workload}.markdown failed: {type(exc).__name__}: {exc}\n"
     return f"## {workload}\n\n{workload} {outcome.get('status')}: {outcome.get('reason')}\n"
+
+
+def standalone(argv: Optional[List[str]], module: str, doc: str,
+               run: Callable[..., Dict[str, Any]], markdown: Callable[[Dict[str, Any]], str],
+               *, quick_help: str, repeats: int, quick_repeats: Optional[int] = None,
+               repeats_help: Optional[str] = None) -> int:
+    """A plug-in module run as a script (python -m nnpy.benchmarks.<module> [--quick]
+    [--repeats N] [--json PATH]): its table printed, its result also written as JSON on
+    request. `repeats` is the default, `quick_repeats` the default with --quick (None: the
+    same); the plug-in's run(quick=, repeats=) measures."""
+    parser = argparse.ArgumentParser(prog=f"python -m nnpy.benchmarks.{module}",
+                                     description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=repeats_help or f"timed repeats (default {repeats})")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
+    args = parser.parse_args(argv)
+    count = args.repeats
+    if count is None:
+        count = quick_repeats if args.quick and quick_repeats is not None else repeats
+    if count < 1:
+        parser.error("--repeats must be at least 1")
+    try:
+        result = run(quick=args.quick, repeats=count)
+    except ImportError as err:
+        print(f"{module} needs what it compares with: pip install \"nnpy-net[bench]\" ({err})",
+              file=sys.stderr)
+        return 2
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    print(markdown(result), end="")
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:

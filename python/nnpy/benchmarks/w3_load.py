@@ -17,9 +17,7 @@ plug-in, see plugins.py); the suite runs it in a process whose OpenMP threads ar
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -190,22 +188,10 @@ def markdown(result: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.w3_load",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_PAIRS} pairs of fits per condition ({FULL_PAIRS} without)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="pairs of fits per condition, if more than the default")
-    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    result = run(quick=args.quick, repeats=args.repeats)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    print(markdown(result), end="")
-    return 0
+    return plugins.standalone(
+        argv, "w3_load", __doc__, run, markdown, repeats=1,
+        quick_help=f"{QUICK_PAIRS} pairs of fits per condition ({FULL_PAIRS} without)",
+        repeats_help="pairs of fits per condition, if more than the default")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ of scikit-learn's (R^2 within 0.03), per-iteration time at least 5x lower (lbfgs
 run(quick, repeats) -> dict (JSON-serialisable) and markdown(result) -> str are what the
 benchmark suite (bench/run.py) calls.
 """
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -249,28 +247,10 @@ def _params_text(row: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.w5",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"max_iter={QUICK_MAX_ITER} per fit, one repeat unless --repeats")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="fits per case and system (default 3, --quick 1)")
-    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
-    args = parser.parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
-    if repeats < 1:
-        parser.error("--repeats must be at least 1")
-    try:
-        result = run(quick=args.quick, repeats=repeats)
-    except ImportError as err:
-        print(f"W5 needs scikit-learn and threadpoolctl: pip install \"nnpy-net[bench]\" ({err})",
-              file=sys.stderr)
-        return 2
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    print(markdown(result), end="")
-    return 0
+    return plugins.standalone(
+        argv, "w5", __doc__, run, markdown, repeats=3, quick_repeats=1,
+        quick_help=f"max_iter={QUICK_MAX_ITER} per fit, one repeat unless --repeats",
+        repeats_help="fits per case and system (default 3, --quick 1)")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ the same best_params_.
 
 run(quick, repeats) -> dict and markdown(result) -> str are what the suite calls.
 """
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -122,20 +120,8 @@ def markdown(result: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.w6_cv",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="at most 2 repeats")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    result = run(quick=args.quick, repeats=args.repeats)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    print(markdown(result), end="")
-    return 0
+    return plugins.standalone(argv, "w6_cv", __doc__, run, markdown, repeats=3,
+                              quick_help="at most 2 repeats")
 
 
 if __name__ == "__main__":

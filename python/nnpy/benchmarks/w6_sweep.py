@@ -16,7 +16,6 @@ scikit-learn's 16 fits.
 
 run(quick, repeats) -> dict and markdown(result) -> str are what the benchmark suite calls.
 """
-import argparse
 import itertools
 import statistics
 import sys
@@ -257,13 +256,8 @@ def markdown(result: Dict[str, Any]) -> str:
 
 
 def main(argv: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnpy.benchmarks.w6_sweep")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(quick=args.quick, repeats=args.repeats)
-    print(markdown(result))
-    return 0
+    return plugins.standalone(argv, "w6_sweep", __doc__ or "", run, markdown, repeats=3,
+                              quick_help="fewer repeats")
 
 
 if __name__ == "__main__":
