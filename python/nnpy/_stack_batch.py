@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any, Dict, List
 import numpy as np
 
 from ._dispatch import core
-from ._training import (_PARALLEL_WORK, TRAIN_BLOCK, FitPlan, StartOverflow, diverged,
-                        epoch_done, first_budget, fit_start, free_threads, next_budget,
-                        overflow_stop, state_for)
+from ._training import (_PARALLEL_WORK, TRAIN_BLOCK, FitPlan, epoch_done, first_budget,
+                        fit_start, free_threads, member_stopped, next_budget, state_for)
 from .network import Network
 
 if TYPE_CHECKING:
@@ -101,15 +100,8 @@ def _fit_group(members: List[Network], plans: List[FitPlan], histories: List[Sta
                 continue   # stopped earlier: frozen
             recorded = losses[k, :member_epochs[k]].tolist()
             if on[k] != core.STACK_RUNNING:   # diverged or overflowed in this call
-                history.loss.extend(recorded)
-                history.lr.extend([rates[k]] * len(recorded))
-                epoch = len(history.loss) + 1
-                error = diverged(epoch, rates[k]) if on[k] == core.STACK_DIVERGED else \
-                    overflow_stop(net, model, starts[k], X, epoch, rates[k])
-                if isinstance(error, StartOverflow):
-                    history.stopped, history.error = "refused", str(error.error)
-                else:
-                    history.stopped, history.error = "diverged", str(error)
+                member_stopped(net, model, starts[k], X, history, recorded, rates[k],
+                               on[k] != core.STACK_DIVERGED)
                 on[k] = 0
                 continue
             if not per_epoch:

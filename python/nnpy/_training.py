@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .network import Callback, FloatArray, LearningRate, Loss, Network
 
 __all__ = ["FitPlan", "StartOverflow", "plan_fit", "run_fit", "epoch_done", "fit_start",
-           "overflow_stop", "state_for", "diverged", "thread_limit", "free_threads",
+           "overflow_stop", "member_stopped", "state_for", "diverged", "thread_limit", "free_threads",
            "available_cores", "first_budget", "next_budget", "progress_bar", "TRAIN_BLOCK"]
 
 _CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency
@@ -228,6 +228,23 @@ def overflow_stop(net: Network, model: Any, start: Start, X: FloatArray, epoch: 
         f"training diverged in epoch {epoch}: the weights it reached make a layer's "
         f"pre-activations overflow {net.dtype.name} (lr={lr}); the weights before that "
         f"step are kept. Try a smaller lr.")
+
+
+def member_stopped(net: Network, model: Any, start: Start, X: FloatArray, history: Any,
+                   recorded: List[float], lr: float, overflowed: bool) -> bool:
+    """A NetworkStack member whose step diverged (or whose pre-activations overflowed) in a
+    core call: its epochs of that call recorded in history, and why it stopped
+    (history.stopped "diverged", or "refused" where X overflows already at the start, with
+    the weights it started from put back: then True)."""
+    history.loss.extend(recorded)
+    history.lr.extend([lr] * len(recorded))
+    epoch = len(history.loss) + 1
+    error = overflow_stop(net, model, start, X, epoch, lr) if overflowed else diverged(epoch, lr)
+    if isinstance(error, StartOverflow):
+        history.stopped, history.error = "refused", str(error.error)
+        return True
+    history.stopped, history.error = "diverged", str(error)
+    return False
 
 
 def epoch_done(net: Network, plan: FitPlan, history: History, value: float, lr: float,

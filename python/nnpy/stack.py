@@ -47,8 +47,9 @@ from ._guard import Guard
 from ._netfile import read as read_network, write as write_network
 from ._safefile import (members as archive_members, open_regular, read_array, read_json_header,
                         read_npz, write_atomically)
-from ._training import (FitPlan, StartOverflow, diverged, epoch_done, first_budget, fit_start,
-                        next_budget, overflow_stop, plan_fit, progress_bar, run_fit, state_for)
+from ._training import (FitPlan, StartOverflow, epoch_done, first_budget, fit_start,
+                        member_stopped, next_budget, plan_fit, progress_bar, run_fit,
+                        state_for)
 from ._stack_batch import batched_fits, fit_batched
 from ._sparse import as_rows
 from ._validation import as_int, choice
@@ -496,17 +497,10 @@ def _fit_lockstep(members: List[Network], plans: List[FitPlan],
                 history = histories[k]
                 recorded = losses[k, :lane_epochs[k]].tolist()
                 if on[k] >= 2:   # diverged or overflowed in this call
-                    history.loss.extend(recorded)
-                    history.lr.extend([rates[k]] * len(recorded))
                     sync(k)
-                    epoch = len(history.loss) + 1
-                    error = diverged(epoch, rates[k]) if on[k] == 2 else \
-                        overflow_stop(net, model, starts[k], X, epoch, rates[k])
-                    if isinstance(error, StartOverflow):
-                        history.stopped, history.error = "refused", str(error.error)
+                    if member_stopped(net, model, starts[k], X, history, recorded, rates[k],
+                                      on[k] != 2):
                         params[:, k] = net._flat   # put back as it started
-                    else:
-                        history.stopped, history.error = "diverged", str(error)
                     on[k] = 0
                     continue
                 if not per_epoch:
