@@ -1,7 +1,9 @@
 """What the estimators' modules share: the names of scikit-learn's and nnpy's choices, the
-optimiser's record, SolverDiverged and the checks of the input."""
+optimiser's record, SolverDiverged, the checks of the input, and what the estimators' epoch
+loop and the stacked fits both use (the batch size, each epoch's shuffled rows)."""
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, TypeVar, Union, cast, overload
 
 import numpy as np
@@ -124,6 +126,17 @@ def _scale_free(sample_weight: Optional[npt.ArrayLike]) -> Optional[npt.ArrayLik
         return as_sample_weight(sample_weight, len(sample_weight))[0]  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return sample_weight
+
+
+def _batch_size(batch_size: Any, n_samples: int) -> int:
+    """scikit-learn's MLP batch size: "auto" is min(200, n_samples); a number is clipped to
+    [1, n_samples], with its warning when it is larger."""
+    if batch_size == "auto":
+        return min(200, n_samples)
+    if batch_size > n_samples:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                      "going to be clipped")
+    return int(np.clip(batch_size, 1, n_samples))
 
 
 class _EpochRows:

@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from ..network import History, TrainingDiverged, _overflow_error
 from .._sparse import as_rows
-from ._shared import _EpochRows, _Optimizer, _scale_free
+from ._shared import _batch_size, _EpochRows, _Optimizer, _scale_free
 from ._state import _MLPState
 
 _MIN_ADAPTIVE_LR = 1e-6  # "adaptive" stops instead of dividing a learning rate at or below this
@@ -65,17 +65,11 @@ class _MLPSolvers(_MLPState):
             X_val = y_val = Y_val = sw_val = None
 
         n_samples = X_train.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped")
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        batch_size = _batch_size(self.batch_size, n_samples)
 
         rows = _EpochRows(X_train, Y_train, sw_train, bool(self.shuffle))
         sgd = self.solver == "sgd"
-        fit_settings = dict(batch_size=batch_size, shuffle=False, optimizer=self.solver,
+        fit_settings: dict[str, Any] = dict(batch_size=batch_size, shuffle=False, optimizer=self.solver,
                             momentum=float(self.momentum) if sgd else 0.0,
                             nesterov=bool(self.nesterovs_momentum) and sgd,
                             betas=(float(self.beta_1), float(self.beta_2)),

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..stack import NetworkStack
-from ._shared import _EpochRows
+from ._shared import _batch_size, _EpochRows
 
 # the estimator parameters a stacked fit handles per member (everything else is shared)
 PER_MEMBER = frozenset({"learning_rate_init", "alpha", "momentum", "beta_1", "beta_2",
@@ -115,13 +115,7 @@ def _train(members: List[Any], X: Any, Y: np.ndarray, sw: Optional[np.ndarray],
     errors: List[Optional[BaseException]] = [None] * len(members)
     first = members[0]
     n_samples = X.shape[0]
-    if first.batch_size == "auto":
-        batch_size = min(200, n_samples)
-    else:
-        if first.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                          "going to be clipped")
-        batch_size = int(np.clip(first.batch_size, 1, n_samples))
+    batch_size = _batch_size(first.batch_size, n_samples)
     solver = first.solver
     sgd = solver == "sgd"
     lrs: List[float] = []
