@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .network import Callback, FloatArray, LearningRate, Loss, Network
 
 __all__ = ["FitPlan", "StartOverflow", "plan_fit", "run_fit", "epoch_done", "fit_start",
-           "overflow_stop", "member_stopped", "state_for", "diverged", "thread_limit", "free_threads",
+           "overflow_stop", "member_stopped", "state_for", "diverged", "thread_limit",
+           "free_threads",
            "available_cores", "first_budget", "next_budget", "progress_bar", "TRAIN_BLOCK"]
 
 _CALL_SECONDS = 0.05   # target length of one call into the core: overhead against latency

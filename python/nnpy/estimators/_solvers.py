@@ -69,12 +69,12 @@ class _MLPSolvers(_MLPState):
 
         rows = _EpochRows(X_train, Y_train, sw_train, bool(self.shuffle))
         sgd = self.solver == "sgd"
-        fit_settings: dict[str, Any] = dict(batch_size=batch_size, shuffle=False, optimizer=self.solver,
-                            momentum=float(self.momentum) if sgd else 0.0,
-                            nesterov=bool(self.nesterovs_momentum) and sgd,
-                            betas=(float(self.beta_1), float(self.beta_2)),
-                            eps=float(self.epsilon), alpha=float(self.alpha),
-                            dropout=float(self.dropout))
+        fit_settings: dict[str, Any] = dict(
+            batch_size=batch_size, shuffle=False, optimizer=self.solver,
+            momentum=float(self.momentum) if sgd else 0.0,
+            nesterov=bool(self.nesterovs_momentum) and sgd,
+            betas=(float(self.beta_1), float(self.beta_2)), eps=float(self.epsilon),
+            alpha=float(self.alpha), dropout=float(self.dropout))
         t_start = self.t_  # samples trained before this call (partial_fit, warm starts)
         try:
             self.n_iter_ = 0
