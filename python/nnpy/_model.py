@@ -21,9 +21,7 @@ __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEF
 
 # Hidden-layer activations and output activations: name -> core code, in the table's order.
 HIDDEN: dict[str, int] = {name: core.ACTIVATION_CODES[name] for name in _family.HIDDEN}
-# the exp output (poisson's link) has its code in the core's losses (src/nncore/losses.pxd)
-_CODES = {**core.ACTIVATION_CODES, "exp": core.ACT_EXP}
-OUTPUTS: dict[str, int] = {name: _CODES[name] for name in _family.OUTPUTS}
+OUTPUTS: dict[str, int] = {name: core.ACTIVATION_CODES[name] for name in _family.OUTPUTS}
 
 # Losses: name -> core code. Per sample (the mean, or weighted mean, over samples is taken):
 #   mse            0.5 * sum_k (a_k - y_k)^2

@@ -27,12 +27,12 @@ from cython.parallel cimport prange, parallel, threadid
 
 from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activate,
                           any_nonfinite, softmax_rows, nonfinite, times_derivative)
-from losses cimport (row_loss, row_output_delta, activate_or_exp, activation_or_exp, MSE,
-                     CROSS_ENTROPY, ABSOLUTE_ERROR, HUBER, POISSON, N_LOSSES, EXP)
+from losses cimport (row_loss, row_output_delta, MSE, CROSS_ENTROPY, ABSOLUTE_ERROR, HUBER,
+                     POISSON, N_LOSSES)
 # the activation codes and switches, generated from activation_kinds.tp (see there)
 from activation_kinds cimport (activation, derivative_at, activate_values, times_derivative_at,
                                needs_z, SIGMOID,
-                               TANH, RELU, IDENTITY, SOFTMAX, N_ACTIVATIONS)
+                               TANH, RELU, IDENTITY, SOFTMAX, EXP, N_ACTIVATIONS)
 from shapes cimport Net, Layout, ALIGN, round_up, min_, max_, aligned_base
 from per_sample cimport (Width1, Width2, Width3, Width4, UpTo4, AnyWidth, Outputs, SMALL_WIDTH,
                          SMALL_PARAMS, width, sized_forward, sized_backward, forward_sample,
@@ -81,7 +81,6 @@ cdef enum:
     ADAM = 1          # Adam, as torch.optim.Adam
 
 include "activation_codes.pxi"   # ACTIVATION_CODES, ACTIVATIONS_FROM_Z, ACT_*: generated
-ACT_EXP = EXP
 LOSS_MSE, LOSS_CROSS_ENTROPY = MSE, CROSS_ENTROPY
 LOSS_ABSOLUTE_ERROR, LOSS_HUBER, LOSS_POISSON = ABSOLUTE_ERROR, HUBER, POISSON
 OPT_SGD, OPT_ADAM = SGD, ADAM

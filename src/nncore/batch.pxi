@@ -29,7 +29,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
     cdef unsigned int bad = 0
     for i in range(rows):
         bad |= any_nonfinite(z + i * n + lo, hi - lo)
-        activate_or_exp(kind, z + i * n + lo, 1, hi - lo)
+        activate(kind, z + i * n + lo, 1, hi - lo)
     return bad
 
 
@@ -39,7 +39,7 @@ cdef inline unsigned int activate_columns(int kind, floating* z, Py_ssize_t rows
 cdef unsigned int activate_serial(int kind, floating* z, Py_ssize_t rows,
                                   Py_ssize_t n) noexcept nogil:
     cdef unsigned int bad = any_nonfinite(z, rows * n)
-    activate_or_exp(kind, z, rows, n)
+    activate(kind, z, rows, n)
     return bad
 
 

@@ -22,8 +22,7 @@
 # memory there, as it is in train, so no multiply-add fuses across it).
 
 from activations cimport exp_diff
-from losses cimport (binary_cross_entropy, categorical_cross_entropy, row_loss, row_output_delta,
-                     activation_or_exp)
+from losses cimport binary_cross_entropy, categorical_cross_entropy, row_loss, row_output_delta
 
 cdef extern from *:
     """
@@ -231,7 +230,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
                 lanes_sigmoid(a_out + j * LANES)
             else:
                 for k in range(LANES):
-                    a_out[j * LANES + k] = activation_or_exp(output, a_out[j * LANES + k])
+                    a_out[j * LANES + k] = activation(output, a_out[j * LANES + k])
 
     # Loss (row_loss) and output deltas (row_output_delta, weight 1)
     for k in range(LANES):

@@ -1,6 +1,6 @@
 # Losses: the value of one sample's loss and its output delta dLoss/dz, inline and nogil, for
 # the batched path (accumulate_gradients) and the per-sample ones (sample_gradients, small_step)
-# alike; and the exp output activation that the poisson loss pairs with (its log link).
+# alike (the exp output the poisson loss pairs with is an activation of activation_kinds.tp).
 #
 # Per sample, summed over the n outputs (the mean, or weighted mean, over samples is the
 # caller's). A new loss: a code, a branch in row_loss and row_output_delta, the pairs it trains
@@ -21,42 +21,6 @@ cdef enum:
     HUBER = 3           # sum of 0.5*d^2 (|d| <= delta), else delta*(|d| - 0.5*delta); d = a - y
     POISSON = 4         # half the Poisson deviance of an exp output: sum a - y*z + y*log(y) - y
     N_LOSSES = 5
-
-# The exp output activation: a = exp(z), the mean of a Poisson target (poisson's log link).
-# Outputs only, and only with POISSON; numbered apart from activations.pxd's codes, which are
-# dense from 0 and grow.
-cdef enum:
-    EXP = 64
-
-
-# ---- the exp output ---------------------------------------------------------------------------
-
-# exp(z) in the precision of z (libm's: an output layer has few units, and its values are
-# the predictions, so they get the correctly rounded exp rather than a vectorised one).
-cdef inline floating exp_(floating z) noexcept nogil:
-    if floating is float:
-        return expf(z)
-    else:
-        return exp(z)
-
-
-# activations.pxd's activate (in place over rows x n values), with EXP besides its kinds.
-cdef inline void activate_or_exp(int kind, floating* z, Py_ssize_t rows,
-                                 Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if kind == EXP:
-        for i in range(rows * n):
-            z[i] = exp_(z[i])
-    else:
-        activate(kind, z, rows, n)
-
-
-# activations.pxd's activation (one value), with EXP besides its kinds.
-cdef inline floating activation_or_exp(int kind, floating z) noexcept nogil:
-    if kind == EXP:
-        return exp_(z)
-    return activation(kind, z)
-
 
 # ---- cross-entropy ----------------------------------------------------------------------------
 

@@ -25,9 +25,9 @@ cdef class Model:
         if total > MAX_PARAMS or int(array.max()) > MAX_PARAMS:
             raise ValueError(f"sizes {array.tolist()} need {total} parameters; at most "
                              f"{MAX_PARAMS} are supported")
-        if hidden < 0 or hidden >= N_ACTIVATIONS or hidden == SOFTMAX:
+        if hidden < 0 or hidden >= N_ACTIVATIONS or hidden == SOFTMAX or hidden == EXP:
             raise ValueError(f"unknown hidden activation code {hidden}")
-        if (output < 0 or output >= N_ACTIVATIONS) and output != EXP:
+        if output < 0 or output >= N_ACTIVATIONS:
             raise ValueError(f"unknown output activation code {output}")
         if loss < 0 or loss >= N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")

@@ -380,4 +380,12 @@ NN_INLINE double nn_gelu_derivative(double z)
 }
 
 NN_INLINE float nn_gelu_derivativef(float z) { return (float)nn_gelu_derivative((double)z); }
+
+/* exp, the output of the poisson loss (its log link): libm's, correctly rounded (an output
+ * layer has few units, and its values are the predictions); its derivative from a = exp(z) is
+ * a. */
+NN_INLINE double nn_exp(double x) { return exp(x); }
+NN_INLINE float nn_expf(float x) { return expf(x); }
+NN_INLINE double nn_exp_derivative(double a) { return a; }
+NN_INLINE float nn_exp_derivativef(float a) { return a; }
 #endif

@@ -5,7 +5,7 @@ from cython cimport floating
 
 from activations cimport (nn_sigmoid, nn_sigmoidf, activate, softmax_rows, nonfinite,
                           times_derivative)
-from losses cimport row_loss, row_output_delta, activate_or_exp, activation_or_exp
+from losses cimport row_loss, row_output_delta
 from activation_kinds cimport (activation, derivative_at, times_derivative_at, needs_z, SIGMOID,
                                SOFTMAX)
 from shapes cimport Net, Layout
@@ -128,10 +128,10 @@ cdef inline floating sized_forward(Inputs* ins, Outputs* outs, Py_ssize_t n_in,
     elif kind == SOFTMAX:
         softmax_rows(a, 1, n_out)
     elif Outputs is AnyWidth:
-        activate_or_exp(kind, a, 1, n_out)
+        activate(kind, a, 1, n_out)
     else:
         for j in range(n_out):
-            a[j] = activation_or_exp(kind, a[j])
+            a[j] = activation(kind, a[j])
     return probe
 
 
