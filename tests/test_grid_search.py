@@ -75,6 +75,22 @@ def test_classifier_adam_grid_one_stack_per_split(digits):
     assert ours.score(X, y) == theirs.score(X, y)
 
 
+def test_dropout_and_regression_losses_reach_the_stacked_members(digits, regression):
+    """Settings the stacked fit passes to each member's training (dropout) or its network
+    (the regressor's loss and huber_delta) give GridSearchCV's results."""
+    X, y = digits
+    grid = {"learning_rate_init": [1e-3, 1e-2]}
+    ours, theirs = both(NNClassifier((8,), max_iter=5, random_state=0, dropout=0.3), grid,
+                        X, y, cv=3)
+    assert_same_results(ours, theirs)
+    X, y = regression
+    grid = {"alpha": [1e-4, 1e-2]}
+    regressor = NNRegressor("huber", hidden_layer_sizes=(6,), max_iter=5, random_state=0,
+                            huber_delta=0.05)
+    ours, theirs = both(regressor, grid, X, y, cv=3)
+    assert_same_results(ours, theirs)
+
+
 def test_classifier_default_settings(digits):
     """The estimator's defaults (adam, tol/n_iter_no_change convergence, no early stopping)
     with a small network and max_iter: members that converge at different epochs."""

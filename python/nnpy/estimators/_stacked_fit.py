@@ -132,6 +132,7 @@ def _train(members: List[Any], X: Any, Y: np.ndarray, sw: Optional[np.ndarray],
     betas = [(float(est.beta_1), float(est.beta_2)) for est in members]
     eps = [float(est.epsilon) for est in members]
     alpha = [float(est.alpha) for est in members]
+    dropout = [float(est.dropout) for est in members]
 
     active = list(range(len(members)))
     stack = NetworkStack.from_networks([est.network_ for est in members])
@@ -147,7 +148,7 @@ def _train(members: List[Any], X: Any, Y: np.ndarray, sw: Optional[np.ndarray],
             epoch.X, epoch.Y, epochs=1, sample_weight=weights,
             lr=[lrs[k] for k in active], momentum=[momentum[k] for k in active],
             betas=[betas[k] for k in active], eps=[eps[k] for k in active],
-            alpha=[alpha[k] for k in active], **shared)
+            alpha=[alpha[k] for k in active], dropout=[dropout[k] for k in active], **shared)
         done = []
         for j, k in enumerate(active):
             est, history = members[k], histories[j]
