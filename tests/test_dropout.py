@@ -301,7 +301,7 @@ def test_estimators_take_dropout(name):
         cls(dropout=0.5, solver="lbfgs").fit(X, y)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 def test_estimators_with_dropout_pass_the_estimator_checks():
     pytest.importorskip("sklearn")
     from sklearn.utils.estimator_checks import check_estimator

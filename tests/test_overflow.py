@@ -128,7 +128,7 @@ def test_overflow_reached_by_training_is_divergence():
     assert np.all(np.isfinite(net.get_flat_params()))
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_estimators_refuse_alike(dtype):
     from nnpy.estimators import NNClassifier, NNRegressor

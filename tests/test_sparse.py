@@ -209,7 +209,7 @@ def test_core_refuses_inconsistent_csr():
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is needed for the estimators")
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 @pytest.mark.parametrize("fmt", ["csr_matrix", "csr_array", "csc_matrix", "coo_array"])
 def test_classifier_sparse_equals_dense(solver, fmt):
@@ -229,7 +229,7 @@ def test_classifier_sparse_equals_dense(solver, fmt):
     assert sparse.score(Xs, y) == dense.score(X.toarray(), y)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 def test_regressor_partial_fit_and_early_stopping_take_sparse_x():
     from nnpy.estimators import NNRegressor
     X, Y = sparse_problem(n=200)
@@ -257,7 +257,7 @@ def test_estimator_refuses_nan_in_sparse_x():
         NNClassifier(max_iter=2).fit(X, Y.argmax(axis=1))
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 def test_grid_search_and_ensembles_take_sparse_x():
     from nnpy.estimators import NNClassifier, NNEnsembleRegressor, NNGridSearchCV
     X, Y = sparse_problem(n=120)
