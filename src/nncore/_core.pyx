@@ -28,7 +28,7 @@ from cython.parallel cimport prange, parallel, threadid
 from activations cimport (sigmoid, nn_sigmoid, nn_sigmoidf, sigmoid_derivative, activate,
                           any_nonfinite, softmax_rows, nonfinite, times_derivative)
 from losses cimport (row_loss, row_output_delta, MSE, CROSS_ENTROPY, ABSOLUTE_ERROR, HUBER,
-                     POISSON, N_LOSSES)
+                     POISSON, N_LOSSES, nn_muladd)
 # the activation codes and switches, generated from activation_kinds.tp (see there)
 from activation_kinds cimport (activation, derivative_at, activate_values, times_derivative_at,
                                needs_z, SIGMOID,

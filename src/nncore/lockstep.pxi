@@ -22,7 +22,8 @@
 # memory there, as it is in train, so no multiply-add fuses across it).
 
 from activations cimport exp_diff
-from losses cimport binary_cross_entropy, categorical_cross_entropy, row_loss, row_output_delta
+from losses cimport (binary_cross_entropy, categorical_cross_entropy, row_loss, row_output_delta,
+                    nn_muladd)
 
 cdef extern from *:
     """
@@ -254,7 +255,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
         for j in range(n_out):
             for k in range(LANES):
                 diff = <double>a_out[j * LANES + k] - <double>ys[j * LANES + k]
-                sq[k] += diff * diff
+                sq[k] = nn_muladd(diff, diff, sq[k])   # row_loss's rounding
         for k in range(LANES):
             loss[k] = 0.5 * sq[k]
     elif output == SOFTMAX:
@@ -364,8 +365,7 @@ cdef inline void lanes_step(LaneHidden* h, LaneOutputs* o, const Net* net, const
             lanes_plain_steps(h, o, job, q, xs, a_hid, d_out, d_hid, lr, decay, mom, g, bad)
 
     # alpha's penalty in the loss: 0.5 * alpha * sum(W**2) / wsum, before the step, its sum
-    # by train's own squared_weights on the member's parameters (gcc compiles that sum partly
-    # vectorised and partly fused, by the count: the same function gives the same sum)
+    # by train's own squared_weights on the member's parameters
     if job.any_alpha:
         for k in range(LANES):
             if alpha[k] != 0:

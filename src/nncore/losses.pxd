@@ -9,6 +9,9 @@
 from cython cimport floating
 from libc.math cimport log, log1p, exp, expf
 
+cdef extern from "nn_math.h" nogil:
+    double nn_muladd(double a, double b, double c)
+
 from activations cimport nn_exp_neg, times_derivative, activate
 from activation_kinds cimport activation, SOFTMAX
 
@@ -101,7 +104,7 @@ cdef inline double row_loss(int output, int loss, double huber_delta, const floa
     if loss == MSE:
         for j in range(n):
             d = <double>a[j] - <double>y[j]
-            total += d * d
+            total = nn_muladd(d, d, total)   # as lockstep.pxi's lanes add it
         return 0.5 * total
     if loss == ABSOLUTE_ERROR:
         for j in range(n):

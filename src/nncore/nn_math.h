@@ -31,6 +31,28 @@
 #define NN_INLINE static inline
 #endif
 
+/* Kept out of line: for the rarely taken branches of a switch that must itself stay small. */
+#if defined(__GNUC__)
+#define NN_OUT_OF_LINE static __attribute__((noinline, unused))
+#elif defined(_MSC_VER)
+#define NN_OUT_OF_LINE static __declspec(noinline)
+#else
+#define NN_OUT_OF_LINE static
+#endif
+
+/* a * b + c, rounded once where the processor has a fused multiply-add (fma() is then one
+ * instruction: x86-64-v3 and up, aarch64), else rounded twice: in each case the same in every
+ * compiled context, where gcc's own contraction (-ffp-contract=fast) decides context by
+ * context. For the sums a stack's lanes and a lone fit must round alike. */
+NN_INLINE double nn_muladd(double a, double b, double c)
+{
+#if defined(__FP_FAST_FMA)
+    return fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
 /* exp(r) - 1 for the reduced |r| <= ln2/2: r + r^2 * P(r), P(r) = sum r^i / (i+2)!, i = 0..11
  * (degree 13: truncation below 2e-17 relative), in Estrin's scheme: the same work as Horner's
  * but a dependency chain of 4 multiply-adds instead of 12, which is what a sample-by-sample

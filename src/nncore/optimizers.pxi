@@ -180,6 +180,6 @@ cdef double squared_weights(const Net* net, const floating* params) noexcept nog
     for l in range(net.n_layers):
         n_weights = net.sizes[l + 1] * net.sizes[l]
         for i in range(start, start + n_weights):
-            total += <double>params[i] * <double>params[i]
+            total = nn_muladd(params[i], params[i], total)   # rounded alike in every caller
         start += n_weights + net.sizes[l + 1]
     return total

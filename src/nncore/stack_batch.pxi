@@ -153,7 +153,7 @@ cdef void squared_weights_of(const Net* net, const floating* like, void** params
         for i in range(start, start + n_weights):
             for c in range(SQUARES_AT_ONCE):
                 value = <double>p[c][i]
-                total[c] += value * value
+                total[c] = nn_muladd(value, value, total[c])
         start += n_weights + net.sizes[l + 1]
     for c in range(count):
         out[c] = total[c]
