@@ -2,15 +2,21 @@
 against nnpy.reference on the batched and per-sample paths in both dtypes, finite differences,
 PyTorch's L1Loss, HuberLoss and PoissonNLLLoss where torch is installed, scikit-learn's
 MLPRegressor(loss="poisson"), and in NNRegressor, the files and the checks."""
+from typing import get_args
+
 import numpy as np
 import pytest
 
 import nnpy
-from nnpy import Network, reference
+from nnpy import Network, _model, reference
+from nnpy._losses import LOSSES as ROWS
 
-LOSSES = [("identity", "absolute_error", 1.0), ("identity", "huber", 1.0),
-          ("identity", "huber", 0.3), ("exp", "poisson", 1.0)]
-IDS = ["absolute_error", "huber", "huber-0.3", "poisson"]
+# from the table: the losses with a torch counterpart (its row's `torch`), with each output they
+# train with, a loss reading huber_delta also with a delta other than the default
+LOSSES = [(output, row.name, delta) for row in ROWS.values() if row.torch is not None
+          for output in row.outputs
+          for delta in ((1.0, 0.3) if row.reads_huber_delta else (1.0,))]
+IDS = [loss if delta == 1.0 else f"{loss}-{delta}" for _, loss, delta in LOSSES]
 DTYPES = [np.float64, np.float32]
 
 
@@ -175,13 +181,11 @@ def test_against_pytorch(output, loss, delta):
     net = Network(sizes, activation="tanh", output=output, loss=loss, huber_delta=delta,
                   seed=9)
     X, Y = problem(rng, sizes, output, n)
-    # nnpy: per sample the sum over outputs, the mean over samples = torch's sum / n
-    if loss == "absolute_error":
-        criterion = torch.nn.L1Loss(reduction="sum")
-    elif loss == "huber":
-        criterion = torch.nn.HuberLoss(reduction="sum", delta=delta)
-    else:
-        criterion = torch.nn.PoissonNLLLoss(log_input=True, full=False, reduction="sum")
+    # nnpy: per sample the sum over outputs, the mean over samples = torch's sum / n; the
+    # row's torch loss with torch's defaults (PoissonNLLLoss: log_input=True, full=False)
+    row = ROWS[loss]
+    criterion = getattr(torch.nn, row.torch)(
+        reduction="sum", **({"delta": delta} if row.reads_huber_delta else {}))
     value, grads = torch_loss_and_grads(net, X, Y, criterion)
     value, grads = value / n, grads / n
     ours = net.loss(X, Y)
@@ -291,7 +295,42 @@ def test_estimator_checks():
         NNRegressor().from_network(reg.network_, loss="poisson")
 
 
-# ---- Network's checks, files ------------------------------------------------------------
+def test_regression_losses_are_the_tables():
+    """NNRegressor's loss names, its type checkers' Literal and to_sklearn's choices are the
+    rows' scikit-learn names."""
+    NNRegressor()
+    from nnpy.estimators import _shared
+    names = tuple(row.sklearn for row in ROWS.values() if row.sklearn is not None)
+    assert names == ("squared_error", "absolute_error", "huber", "poisson")
+    assert get_args(_shared.RegressionLoss) == names
+    assert NNRegressor()._parameter_constraints["loss"][0].options == set(names)
+    assert _shared._MLP_LOSSES == ("squared_error", "poisson")
+
+
+# ---- the table, Network's checks, files ------------------------------------------------------
+
+def test_the_table_of_losses():
+    """Every loss the core exports has a row (and the core's code), the Literal type checkers
+    read lists the rows, and each output activation has one default loss among its pairs."""
+    from nnpy._dispatch import core
+    assert {name for name in dir(core) if name.startswith("LOSS_")} == \
+        {row.core for row in ROWS.values()}
+    assert _model.LOSSES == {row.name: getattr(core, row.core) for row in ROWS.values()}
+    assert len(set(_model.LOSSES.values())) == len(ROWS)
+    assert get_args(nnpy.network.Loss) == tuple(ROWS) == nnpy.network.LOSSES
+    assert _model.PAIRS == {(o, row.name) for row in ROWS.values() for o in row.outputs}
+    for output in _model.OUTPUTS:
+        defaults = [row.name for row in ROWS.values() if output in row.default_for]
+        assert defaults == [_model.DEFAULT_LOSS[output]]
+        assert Network([2, 2], output=output).loss_name == defaults[0]
+    for row in ROWS.values():
+        assert set(row.default_for) <= set(row.outputs) <= set(_model.OUTPUTS), row.name
+        assert (row.sklearn is None) == (row.regressor_output is None), row.name
+        assert row.regressor_output in row.outputs + (None,), row.name
+        assert row.sklearn is not None or not row.sklearn_mlp, row.name
+        assert row.value is reference.LOSSES[row.name]
+        assert row.output_delta is reference.OUTPUT_DELTAS[row.name]
+
 
 def test_network_checks():
     with pytest.raises(ValueError, match="output='identity' trains with loss"):

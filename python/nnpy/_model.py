@@ -7,12 +7,14 @@ The activations are the rows of nnpy._family.ACTIVATIONS (see there for what a n
 its scalar function and derivative in src/nncore/nn_math.h, a line in
 src/nncore/activation_kinds.tp, its row in _family.py); HIDDEN and OUTPUTS map their names onto
 the core's codes, which the core generates from the same list (core.ACTIVATION_CODES).
+The losses are the rows of nnpy._losses.LOSSES (see there for what a new one takes); LOSSES,
+PAIRS and DEFAULT_LOSS are read from them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import _family, optimizers
+from . import _family, _losses, optimizers
 from ._dispatch import core
 
 __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEFAULT_INIT",
@@ -23,40 +25,20 @@ __all__ = ["HIDDEN", "OUTPUTS", "LOSSES", "PAIRS", "DEFAULT_LOSS", "INITS", "DEF
 HIDDEN: dict[str, int] = {name: core.ACTIVATION_CODES[name] for name in _family.HIDDEN}
 OUTPUTS: dict[str, int] = {name: core.ACTIVATION_CODES[name] for name in _family.OUTPUTS}
 
-# Losses: name -> core code. Per sample (the mean, or weighted mean, over samples is taken):
-#   mse            0.5 * sum_k (a_k - y_k)^2
-#   cross_entropy  sigmoid output: -sum_k y_k log(a_k) + (1 - y_k) log(1 - a_k)
-#                  softmax output: -sum_k y_k log(a_k)
-#   absolute_error sum_k |a_k - y_k|
-#   huber          sum_k 0.5 d_k^2 if |d_k| <= delta else delta (|d_k| - 0.5 delta), d = a - y
-#                  (delta: huber_delta, 1 by default as torch's HuberLoss; mse's 0.5 d^2 inside)
-#   poisson        exp output a = exp(z): sum_k a_k - y_k z_k + y_k log(y_k) - y_k, half the
-#                  Poisson deviance (scikit-learn's MLPRegressor(loss="poisson"); 0 at a = y)
-LOSSES: dict[str, int] = {
-    "mse": core.LOSS_MSE,
-    "cross_entropy": core.LOSS_CROSS_ENTROPY,
-    "absolute_error": core.LOSS_ABSOLUTE_ERROR,
-    "huber": core.LOSS_HUBER,
-    "poisson": core.LOSS_POISSON,
-}
+# Losses: name -> core code, in the table's order (nnpy._losses.LOSSES: a row per loss, its
+# formula, pairs and numpy reference; the core exports each code as the row's `core` name).
+LOSSES: dict[str, int] = {name: int(getattr(core, row.core))
+                          for name, row in _losses.LOSSES.items()}
 
-# The (output, loss) pairs a network may train with.
-PAIRS: set[tuple[str, str]] = {
-    ("sigmoid", "mse"),            # the post's
-    ("sigmoid", "cross_entropy"),  # binary or multi-label classification
-    ("softmax", "cross_entropy"),  # classes
-    ("identity", "mse"),           # regression
-    ("identity", "absolute_error"),  # regression, robust to outliers (the median's loss)
-    ("identity", "huber"),         # regression: mse near the target, absolute error far off
-    ("exp", "poisson"),            # counts (non-negative targets)
-}
+# The (output, loss) pairs a network may train with, from the losses' rows.
+PAIRS: set[tuple[str, str]] = _losses.PAIRS
 
 # The fewest output units each output activation is meaningful with: a softmax over one unit
 # is 1 whatever its input (nothing to learn, a cross-entropy of 0).
 MIN_OUTPUTS: dict[str, int] = {"sigmoid": 1, "softmax": 2, "identity": 1, "exp": 1}
 
-DEFAULT_LOSS: dict[str, str] = {"sigmoid": "mse", "softmax": "cross_entropy", "identity": "mse",
-                                "exp": "poisson"}
+# Each output activation's loss when none is given, from the losses' rows.
+DEFAULT_LOSS: dict[str, str] = _losses.DEFAULT_LOSS
 
 # Huber's delta when none is given (torch's HuberLoss's; scikit-learn's SGDRegressor calls it
 # epsilon, a name its MLP gives Adam's).

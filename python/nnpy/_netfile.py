@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import _model
+from . import _losses, _model
 from ._safefile import (PathLike, is_int, members, open_regular, read_array, read_json_header,
                         read_npz, write_atomically)
 from ._validation import as_sizes
@@ -47,7 +47,8 @@ def write(net: Network, path: PathLike | IO[bytes]) -> None:
               "dtype": net.dtype.name, "activation": net.activation, "output": net.output,
               "loss": net.loss_name, "init": net.init, "nnpy_version": __version__,
               "optimizer": _optimizer_header(optimizer)}
-    if net.loss_name == "huber" or net.huber_delta != 1.0:  # 1.0: the default
+    # the delta of a loss that reads it, or one that is not the default (1.0)
+    if _losses.LOSSES[net.loss_name].reads_huber_delta or net.huber_delta != 1.0:
         header["huber_delta"] = net.huber_delta
     arrays = {"header": np.array(json.dumps(header))}
     start = 0

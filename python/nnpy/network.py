@@ -44,7 +44,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional,
 import numpy as np
 import numpy.typing as npt
 
-from . import _init, _model, optimizers
+from . import _init, _losses, _model, optimizers
 from ._dispatch import core
 from ._epochs import labels_as_targets
 from ._evaluation import Objective, RowPredictor, accuracy, evaluate, overflow_error
@@ -77,6 +77,7 @@ OPTIMIZERS = tuple(optimizers.OPTIMIZERS)
 # the names the model family takes (nnpy._model's table)
 Activation = str  # one of ACTIVATIONS (the hidden rows of nnpy._family's table)
 Output = Literal["sigmoid", "softmax", "identity", "exp"]
+# the rows of nnpy._losses.LOSSES, spelled out for type checkers (tests/test_losses.py checks)
 Loss = Literal["mse", "cross_entropy", "absolute_error", "huber", "poisson"]
 Init = Literal["xavier", "he", "uniform01", "normal", "scaled_normal"]
 Optimizer = Literal["sgd", "adam"]     # or an nnpy.optimizers.Optimizer object
@@ -312,7 +313,8 @@ class Network:
         return loss
 
     def __repr__(self) -> str:
-        delta = f", huber_delta={self._huber_delta!r}" if self._loss_name == "huber" else ""
+        delta = (f", huber_delta={self._huber_delta!r}"
+                 if _losses.LOSSES[self._loss_name].reads_huber_delta else "")
         return (f"Network({list(self.sizes)}, activation={self._activation!r}, "
                 f"output={self._output!r}, loss={self._loss_name!r}{delta}, "
                 f"dtype={self.dtype.name})")

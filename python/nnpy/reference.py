@@ -12,7 +12,8 @@ Two parts, both importing nothing compiled:
    rows of X. Hidden layers apply `activation` (ACTIVATIONS), the output layer `output`.
    Standard backprop: every delta is computed from the weights before the step, with f'(z) of
    the pre-activations z kept by the forward pass (DERIVATIVES), as Nielsen's network.py does.
-   The formulas are the rows of nnpy._family.ACTIVATIONS (plain numpy). Losses per sample:
+   The formulas are the rows of nnpy._family.ACTIVATIONS and of nnpy._losses.LOSSES (plain
+   numpy: LOSSES, OUTPUT_DELTAS). Losses per sample:
        "mse":            0.5 * sum((a - y)**2)
        "cross_entropy":  -sum(y*log(a) + (1-y)*log(1-a))      (sigmoid output)
                          -sum(y*log(softmax(z)))              (softmax output)
@@ -32,11 +33,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._family import ACTIVATIONS as _ROWS
+from ._losses import LOSSES as _LOSS_ROWS
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "cost", "init_net", "forwardPass", "backPropogation",
-    "ACTIVATIONS", "DERIVATIVES", "init_params", "forward", "predict", "sample_losses", "loss",
-    "gradients", "gradients_per_sample", "sgd_step", "adam_step", "train", "sgd",
+    "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OUTPUT_DELTAS", "init_params", "forward",
+    "predict", "sample_losses", "loss", "gradients", "gradients_per_sample", "sgd_step",
+    "adam_step", "train", "sgd",
 ]
 
 
@@ -138,6 +141,15 @@ ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
 DERIVATIVES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     name: row.derivative for name, row in _ROWS.items() if row.derivative is not None}
 
+# Losses of the rows, (a, z, Y, output, huber_delta) -> one value per row, from the outputs a
+# and the output layer's pre-activations z ...
+LOSSES: Dict[str, Callable[..., np.ndarray]] = {
+    name: row.value for name, row in _LOSS_ROWS.items()}
+
+# ... and their output deltas dLoss/dz, same arguments, one row per sample.
+OUTPUT_DELTAS: Dict[str, Callable[..., np.ndarray]] = {
+    name: row.output_delta for name, row in _LOSS_ROWS.items()}
+
 
 def init_params(sizes: Sequence[int], init: str = "xavier", rng: Any = None,
                 dtype: Any = np.float64, activation: str = "sigmoid") -> Tuple[list, list]:
@@ -208,44 +220,15 @@ def predict(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.n
 
 def sample_losses(a: Optional[np.ndarray], z: np.ndarray, Y: np.ndarray, output: str = "sigmoid",
                   loss: str = "mse", huber_delta: float = 1.0) -> np.ndarray:
-    """The loss of each row: from the outputs a and, for cross-entropy, the pre-activations z
-    (so that confident outputs keep their precision)."""
-    if loss == "mse":
-        return 0.5 * np.sum((a - Y) ** 2, axis=1)
-    if loss == "absolute_error":
-        return np.sum(np.abs(a - Y), axis=1)
-    if loss == "huber":
-        d = np.abs(a - Y)
-        return np.sum(np.where(d <= huber_delta, 0.5 * d ** 2,
-                               huber_delta * (d - 0.5 * huber_delta)), axis=1)
-    if loss == "poisson":
-        # scikit-learn's poisson_loss per row: xlogy(y, y/a) - y + a, with log(a) = z
-        ylogy = Y * np.log(np.where(Y > 0, Y, 1))
-        return np.sum(ylogy - Y * z - Y + a, axis=1)
-    if output == "softmax":
-        # y_k * (logsumexp(z) - z_k) with logsumexp(z) - z_k = (m - z_k) + log1p(sum of
-        # exp(z_j - m) over j other than the largest): exact for a confidently right class
-        m = z.max(axis=1, keepdims=True)
-        e = np.exp(z - m)
-        e[np.arange(len(z)), z.argmax(axis=1)] = 0
-        return np.sum(Y * ((m - z) + np.log1p(e.sum(axis=1, keepdims=True))), axis=1)
-    # sigmoid cross-entropy from z, softplus(z) - y*z arranged without cancellation:
-    # (1-y)*z + log1p(exp(-z)) for z > 0, -y*z + log1p(exp(z)) otherwise
-    return np.sum(np.where(z > 0, (1 - Y) * z, -Y * z) + np.log1p(np.exp(-np.abs(z))), axis=1)
+    """The loss of each row (LOSSES): from the outputs a and, for cross-entropy, the
+    pre-activations z (so that confident outputs keep their precision)."""
+    return LOSSES[loss](a, z, Y, output, huber_delta)
 
 
 def _output_delta(a: np.ndarray, z: np.ndarray, Y: np.ndarray, output: str,
                   loss: str, huber_delta: float = 1.0) -> np.ndarray:
-    """dLoss/dz of the output layer, one row per sample."""
-    if loss == "mse":
-        return (a - Y) * DERIVATIVES[output](z)
-    if loss == "absolute_error":
-        return np.sign(a - Y) * DERIVATIVES[output](z)
-    if loss == "huber":
-        return np.clip(a - Y, -huber_delta, huber_delta) * DERIVATIVES[output](z)
-    if output == "softmax":
-        return a * Y.sum(axis=1, keepdims=True) - Y
-    return a - Y
+    """dLoss/dz of the output layer, one row per sample (OUTPUT_DELTAS)."""
+    return OUTPUT_DELTAS[loss](a, z, Y, output, huber_delta)
 
 
 def _penalty(weights: Sequence[np.ndarray], alpha: float, weight_sum: float) -> float:

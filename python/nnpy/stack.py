@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 import numpy as np
 import numpy.typing as npt
 
+from . import _losses
 from ._dispatch import core
 from ._evaluation import accuracy
 from ._guard import Guard
@@ -203,7 +204,8 @@ class NetworkStack:
             return np.stack([m._flat for m in self._members])
 
     def __repr__(self) -> str:
-        delta = f", huber_delta={self.huber_delta!r}" if self.loss_name == "huber" else ""
+        delta = (f", huber_delta={self.huber_delta!r}"
+                 if _losses.LOSSES[self.loss_name].reads_huber_delta else "")
         return (f"NetworkStack({list(self.sizes)}, {len(self)}, activation={self.activation!r}, "
                 f"output={self.output!r}, loss={self.loss_name!r}{delta}, "
                 f"dtype={self.dtype.name})")

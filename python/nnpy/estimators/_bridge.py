@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import as_dtype
 from ..network import Network
-from ._shared import (_ESTIMATOR_HIDDEN, _HIDDEN, _OUTPUT, _STOCHASTIC_SOLVERS, _TRAINING_RECORDS,
-                      _check_sklearn_activation)
+from ._shared import (_ESTIMATOR_HIDDEN, _HIDDEN, _MLP_LOSSES, _OUTPUT, _STOCHASTIC_SOLVERS,
+                      _TRAINING_RECORDS, _check_sklearn_activation)
 from ._state import _MLPState
 
 _Estimator = TypeVar("_Estimator", bound="_MLPBridge")  # NNClassifier or NNRegressor
@@ -205,9 +205,9 @@ class _MLPBridge(_MLPState):
         params.pop("class_weight", None)  # nnpy's: scikit-learn's MLP has none
         params.pop("dropout")  # nnpy's, training only: the weights are an MLP's as they are
         params.pop("huber_delta", None)   # nnpy's
-        if params.get("loss", "squared_error") not in ("squared_error", "poisson"):
+        if params.get("loss", "squared_error") not in _MLP_LOSSES:
             raise ValueError(f"scikit-learn's MLPRegressor has no loss={params['loss']!r} "
-                             "(only 'squared_error' and 'poisson')")
+                             f"(only {' and '.join(map(repr, _MLP_LOSSES))})")
         mlp = self._sklearn_class()(**params)
         net = self.network_
         mlp.coefs_ = [np.array(w.T, order="C") for w in net.weights]

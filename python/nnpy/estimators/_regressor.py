@@ -12,13 +12,31 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
+from .. import _family
 from .._validation import as_array
 from ..network import Network
 from ._base import _BaseMLP
-from ._shared import (_SKLEARN_LOSS, HiddenActivation, LearningRateSchedule, RandomState,
-                      RegressionLoss, Solver, _scale_free, _typed, _validate)
+from ._shared import (_REGRESSION_LOSS, _REGRESSION_OUTPUT, _REGRESSION_PAIRS, _SKLEARN_LOSS,
+                      HiddenActivation, LearningRateSchedule, RandomState, RegressionLoss,
+                      Solver, _scale_free, _typed, _validate)
 
 _Regressor = TypeVar("_Regressor", bound="NNRegressor")
+
+
+def _pairs_text() -> str:
+    """The regressors' (output, loss) pairs in words, from the table: "an identity output with
+    loss 'mse', 'absolute_error' or 'huber', or an exp output with loss 'poisson'"."""
+    by_output: dict[str, list[str]] = {}
+    for output, loss in _REGRESSION_PAIRS:
+        by_output.setdefault(output, []).append(repr(loss))
+    parts = []
+    for output, losses in by_output.items():
+        names = losses[0] if len(losses) == 1 else f"{', '.join(losses[:-1])} or {losses[-1]}"
+        parts.append(f"{'an' if output[0] in 'aeiou' else 'a'} {output} output with loss {names}")
+    return ", or ".join(parts)
+
+
+_REGRESSION_PAIRS_TEXT = _pairs_text()  # for _binarizer_for's message
 
 
 class NNRegressor(RegressorMixin, _BaseMLP):
@@ -63,7 +81,7 @@ class NNRegressor(RegressorMixin, _BaseMLP):
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson"})],
+        "loss": [StrOptions(set(_REGRESSION_LOSS))],
         "huber_delta": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, loss: RegressionLoss = "squared_error",
@@ -178,8 +196,10 @@ class NNRegressor(RegressorMixin, _BaseMLP):
                              "TransformedTargetRegressor(transformer=StandardScaler()).")
         return X, Y
 
-    def _out_activation(self) -> Literal["identity", "exp"]:
-        return "exp" if self.loss == "poisson" else "identity"
+    def _out_activation(self) -> str:
+        # scikit-learn's name of the loss's output (MLPRegressor's "identity", or "exp")
+        output = _REGRESSION_OUTPUT[self.loss]
+        return _family.ACTIVATIONS[output].sklearn or output
 
     @staticmethod
     def _defaults_for(network: Network) -> dict[str, Any]:
@@ -198,13 +218,9 @@ class NNRegressor(RegressorMixin, _BaseMLP):
         """None (a regressor has no labels), once `network` is known to be a regression's."""
         if classes is not None:
             raise ValueError(f"a regressor has no classes, got classes={classes!r}")
-        if (network.output, network.loss_name) not in (
-                ("identity", "mse"), ("identity", "absolute_error"), ("identity", "huber"),
-                ("exp", "poisson")):
-            raise ValueError(f"a regressor's network has an identity output with loss 'mse', "
-                             f"'absolute_error' or 'huber', or an exp output with 'poisson'; "
-                             f"this one has a {network.output} output with loss "
-                             f"{network.loss_name!r}")
+        if (network.output, network.loss_name) not in _REGRESSION_PAIRS:
+            raise ValueError(f"a regressor's network has {_REGRESSION_PAIRS_TEXT}; this one has "
+                             f"a {network.output} output with loss {network.loss_name!r}")
         return None
 
     def _decode(self, out: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.utils.validation import validate_data
 
-from .. import _family
+from .. import _family, _losses
 from .._sparse import is_sparse
 from .._validation import as_sample_weight, check_sample_weight
 from ..network import TrainingDiverged
@@ -26,11 +26,22 @@ _HIDDEN: dict[str, Activation] = _family.ESTIMATOR_NAMES
 _OUTPUT: dict[str, tuple[Output, Loss]] = {
     "identity": ("identity", "mse"), "logistic": ("sigmoid", "cross_entropy"),
     "softmax": ("softmax", "cross_entropy"), "exp": ("exp", "poisson")}
-# NNRegressor's loss (scikit-learn's names) -> nnpy.Network's; scikit-learn's MLPRegressor has
-# the first and the last, its SGDRegressor and HistGradientBoostingRegressor the others
-_REGRESSION_LOSS: dict[str, Loss] = {"squared_error": "mse", "absolute_error": "absolute_error",
-                                     "huber": "huber", "poisson": "poisson"}
+# NNRegressor's loss (scikit-learn's names) -> nnpy.Network's, from the table of losses;
+# scikit-learn's MLPRegressor has "squared_error" and "poisson" (_MLP_LOSSES), its SGDRegressor
+# and HistGradientBoostingRegressor the others
+_REGRESSION_LOSS: dict[str, Loss] = {
+    row.sklearn: cast("Loss", row.name) for row in _losses.LOSSES.values()
+    if row.sklearn is not None}
 _SKLEARN_LOSS: dict[str, str] = {nnpy: sklearn for sklearn, nnpy in _REGRESSION_LOSS.items()}
+_MLP_LOSSES: tuple[str, ...] = tuple(
+    row.sklearn for row in _losses.LOSSES.values() if row.sklearn is not None and row.sklearn_mlp)
+# NNRegressor's loss -> its output activation (nnpy's name), and the (output, loss) pairs of a
+# regressor's network, in the table's order
+_REGRESSION_OUTPUT: dict[str, Output] = {
+    row.sklearn: cast("Output", row.regressor_output) for row in _losses.LOSSES.values()
+    if row.sklearn is not None}
+_REGRESSION_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (output, _REGRESSION_LOSS[loss]) for loss, output in _REGRESSION_OUTPUT.items())
 # nnpy.Network's name of a hidden activation -> the estimators'
 _ESTIMATOR_HIDDEN: dict[str, str] = {nnpy: ours for ours, nnpy in _HIDDEN.items()}
 
@@ -51,6 +62,7 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 # The constructors' closed sets of string options (scikit-learn's MLP's), for type checkers.
 HiddenActivation = str  # a key of _HIDDEN: scikit-learn's name, or nnpy's
 Solver = Literal["lbfgs", "sgd", "adam"]
+# the rows' scikit-learn names (_REGRESSION_LOSS), spelled out (tests/test_losses.py checks)
 RegressionLoss = Literal["squared_error", "absolute_error", "huber", "poisson"]
 LearningRateSchedule = Literal["constant", "invscaling", "adaptive"]
 # what check_random_state takes: a seed, a RandomState, or None for numpy's global one
