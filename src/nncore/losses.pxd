@@ -3,9 +3,9 @@
 # alike (the exp output the poisson loss pairs with is an activation of activation_kinds.tp).
 #
 # Per sample, summed over the n outputs (the mean, or weighted mean, over samples is the
-# caller's). A new loss: a code, a branch in row_loss and row_output_delta, the pairs it trains
-# with in _core.pyx's Model, its LOSS_ name in _core.pyx's exports, a row in nnpy/_model.py and
-# its formulas in nnpy/reference.py.
+# caller's). A new loss: a code here, a branch in row_loss and row_output_delta, the pairs it
+# trains with in model.pxi's Model, its LOSS_ name in _core.pyx's exports, and its row in
+# python/nnpy/_losses.py (the recipe in full is there).
 from cython cimport floating
 from libc.math cimport log, log1p, exp, expf
 
