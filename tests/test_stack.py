@@ -105,10 +105,6 @@ def check_members(sizes, n, X, Y, fit_kwargs, seeds=None, rtol=None, **net_kwarg
     or with `rtol` its weights and losses to rtol (relative, and absolute for values near 0).
     Returns the stack and its histories."""
     seeds = list(range(n)) if seeds is None else seeds
-    if rtol is None and getattr(core, "DEBUG_BUILD", False):
-        # bounds checks change gcc's code (its contraction into fused multiply-adds) in one
-        # path and not the other: a debug build is held to rounding, a release build to bits
-        rtol = 1e-9
     stack = NetworkStack(sizes, n, seeds=seeds, **net_kwargs)
     histories = stack.fit(X, Y, **fit_kwargs)
     assert len(histories) == n
