@@ -131,6 +131,39 @@ def test_bootstrap_members_weight_their_draws(regression):
     assert not np.array_equal(plain.predict(X), ens.predict(X))
 
 
+@pytest.mark.parametrize("extra", [dict(loss="huber", huber_delta=0.5, dropout=0.2),
+                                   dict(loss="absolute_error"), dict(loss="poisson")],
+                         ids=["huber-dropout", "absolute_error", "poisson"])
+def test_regressor_members_take_the_losses_and_dropout(regression, extra):
+    """loss, huber_delta and dropout reach every member: member 0 is the lone fit with them,
+    bit for bit."""
+    X, y = regression
+    if extra["loss"] == "poisson":
+        y = np.exp(y / 4)   # counts' scale: positive targets
+    ens = NNEnsembleRegressor(**PARAMS, **extra, n_estimators=3).fit(X, y)
+    for name, value in extra.items():
+        assert all(getattr(m, name) == value for m in ens.estimators_), name
+    lone = NNRegressor(**PARAMS, **extra).fit(X, y)
+    np.testing.assert_array_equal(ens.estimators_[0].network_.get_flat_params(),
+                                  lone.network_.get_flat_params())
+    assert ens.estimators_[0].loss_curve_ == lone.loss_curve_
+    mean = ens.predict(X)
+    if extra["loss"] == "poisson":
+        assert np.all(mean > 0)   # the exp output
+    plain = NNEnsembleRegressor(**PARAMS, n_estimators=3).fit(X, y)
+    assert not np.array_equal(plain.predict(X), mean)
+
+
+def test_classifier_members_take_dropout(iris):
+    X, y = iris
+    ens = NNEnsembleClassifier(**PARAMS, dropout=0.3, n_estimators=2).fit(X, y)
+    assert [m.dropout for m in ens.estimators_] == [0.3, 0.3]
+    lone = NNClassifier(**PARAMS, dropout=0.3).fit(X, y)
+    np.testing.assert_array_equal(ens.estimators_[0].predict_proba(X), lone.predict_proba(X))
+    plain = NNClassifier(**PARAMS).fit(X, y)
+    assert not np.array_equal(lone.predict_proba(X), plain.predict_proba(X))
+
+
 def test_lbfgs_members_one_by_one(regression):
     X, y = regression
     params = dict(PARAMS, solver="lbfgs")
@@ -148,3 +181,7 @@ def test_bad_arguments(regression):
         NNEnsembleRegressor(bootstrap="yes").fit(X, y)
     with pytest.raises(ValueError, match="learning_rate_init"):
         NNEnsembleRegressor(learning_rate_init=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="loss"):
+        NNEnsembleRegressor(loss="hinge").fit(X, y)
+    with pytest.raises(ValueError, match="dropout"):
+        NNEnsembleClassifier(dropout=1.0).fit(X, y > 0)

@@ -44,8 +44,8 @@ class _NNEnsemble(BaseEstimator):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10, max_fun: int = 15000,
-                 dtype: Optional[npt.DTypeLike] = None, n_estimators: int = 5,
-                 bootstrap: bool = False) -> None:
+                 dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
+                 n_estimators: int = 5, bootstrap: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -69,6 +69,7 @@ class _NNEnsemble(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.dropout = dropout
         self.n_estimators = n_estimators
         self.bootstrap = bootstrap
 
@@ -177,7 +178,7 @@ class NNEnsembleRegressor(RegressorMixin, _NNEnsemble):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, momentum,
     nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun, dtype :
+    n_iter_no_change, max_fun, dtype, loss, huber_delta, dropout :
         The members' parameters, as NNRegressor's (no ``warm_start``).
     n_estimators : int, default 5
         How many networks.
@@ -201,6 +202,31 @@ class NNEnsembleRegressor(RegressorMixin, _NNEnsemble):
     """
 
     _member_class = NNRegressor
+
+    def __init__(self, hidden_layer_sizes: Any = (100,), activation: str = "relu", *,
+                 loss: str = "squared_error", solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: Any = "auto", learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: Any = None, tol: float = 1e-4,
+                 verbose: Any = False, momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: float = 10, max_fun: int = 15000,
+                 dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
+                 huber_delta: float = 1.0, n_estimators: int = 5,
+                 bootstrap: bool = False) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha,
+            batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun, dtype=dtype, dropout=dropout, n_estimators=n_estimators,
+            bootstrap=bootstrap)
+        self.loss = loss
+        self.huber_delta = huber_delta
 
     def predict(self, X: npt.ArrayLike, return_std: bool = False
                 ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
@@ -243,7 +269,7 @@ class NNEnsembleClassifier(ClassifierMixin, _NNEnsemble):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, momentum,
     nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun, dtype, class_weight :
+    n_iter_no_change, max_fun, dtype, dropout, class_weight :
         The members' parameters, as NNClassifier's (no ``warm_start``).
     n_estimators : int, default 5
         How many networks.
@@ -282,8 +308,9 @@ class NNEnsembleClassifier(ClassifierMixin, _NNEnsemble):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: float = 10, max_fun: int = 15000,
-                 dtype: Optional[npt.DTypeLike] = None, class_weight: Any = None,
-                 n_estimators: int = 5, bootstrap: bool = False) -> None:
+                 dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
+                 class_weight: Any = None, n_estimators: int = 5,
+                 bootstrap: bool = False) -> None:
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha,
             batch_size=batch_size, learning_rate=learning_rate,
@@ -292,7 +319,8 @@ class NNEnsembleClassifier(ClassifierMixin, _NNEnsemble):
             momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dtype=dtype, n_estimators=n_estimators, bootstrap=bootstrap)
+            max_fun=max_fun, dtype=dtype, dropout=dropout, n_estimators=n_estimators,
+            bootstrap=bootstrap)
         self.class_weight = class_weight
 
     def _after_fit(self, first: Any) -> None:
