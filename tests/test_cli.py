@@ -305,6 +305,10 @@ def test_the_memory_check_counts_the_activations():
     n_params = 785 * 256 + 257 * 10
     assert adam > 8 * (3 * n_params + 200 * (784 + 256 + 10))
     assert _training_bytes([784, 256, 10], "lbfgs", 60_000, 200) > 8 * 25 * n_params
+    # silu and gelu keep each layer's pre-activations beside its activations
+    for activation in ("silu", "gelu"):
+        kept = _training_bytes([784, 256, 10], "adam", 60_000, 200, activation)
+        assert kept == adam + 8 * 200 * (256 + 10)
 
 
 @pytest.mark.parametrize("seed", [2 ** 32 - 1, 2 ** 32, 2 ** 70])

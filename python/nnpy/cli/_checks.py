@@ -60,13 +60,18 @@ _PACKING_BYTES = 8 * 2 * (96 * 256 + 256 * 1024)  # gemm's packing space, per th
 _PARAMETER_COPIES = {"adam": 12, "sgd": 9, "lbfgs": 40}
 
 
-def _training_bytes(sizes: Sequence[int], solver: str, n_rows: int, batch: int) -> int:
+def _training_bytes(sizes: Sequence[int], solver: str, n_rows: int, batch: int,
+                    activation: str = "relu") -> int:
     """An estimate from above of the memory a training run allocates: the copies of the
-    parameters (_PARAMETER_COPIES), the activations and deltas of a block of rows, gemm's
-    packing space, and the standardised, shuffled and encoded copies of the training rows."""
+    parameters (_PARAMETER_COPIES), the activations and deltas of a block of rows (and its
+    pre-activations, for a hidden activation whose derivative the core takes from them),
+    gemm's packing space, and the standardised, shuffled and encoded copies of the rows."""
+    from .._dispatch import core
     n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     block = min(batch if solver != "lbfgs" else n_rows, _BLOCK_ROWS)
     activations = block * (sum(sizes) + 2 * max(sizes) + sizes[-1])
+    if activation in core.ACTIVATIONS_FROM_Z:
+        activations += block * sum(sizes[1:])
     rows = 4 * n_rows * (sizes[0] + sizes[-1])
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
         (os.cpu_count() or 1)
@@ -131,10 +136,10 @@ def _cgroup_room() -> list[int]:
 
 
 def _memory_problem(sizes: Sequence[int], option: str, solver: str, n_rows: int,
-                    batch: int) -> Optional[str]:
+                    batch: int, activation: str = "relu") -> Optional[str]:
     """What is wrong with training a network of these layer sizes on n_rows rows, or None:
     one whose training (_training_bytes) would not fit in the memory this process has."""
-    need = _training_bytes(sizes, solver, n_rows, batch)
+    need = _training_bytes(sizes, solver, n_rows, batch, activation)
     have = _available_memory()
     if need > have:
         n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))

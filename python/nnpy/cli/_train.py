@@ -73,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
     batch = args.batch_size or min(n_train, 200)  # the estimators' batch_size "auto"
     problem = _memory_problem([n_inputs, *args.hidden, n_out],
                               "--hidden " + ",".join(map(str, args.hidden)), args.solver,
-                              n_train, batch)
+                              n_train, batch, args.activation)
     if problem:
         raise UsageError(problem)
     n_validation = math.ceil(args.validation_fraction * n_train)
