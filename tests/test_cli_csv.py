@@ -283,11 +283,45 @@ def test_tuning_options_reach_the_estimator(capsys, tmp_path, shop_csv):
     ("--validation-fraction", "1", ["--validation-fraction", "between 0 and 1"]),
     ("--patience", "x", ["--patience", "whole number"]),
     ("--missing", "zero", ["--missing", "invalid choice"]),
+    ("--dropout", "1", ["--dropout", "below 1"]),
+    ("--loss", "poisson", ["--loss", "invalid choice"]),
 ])
 def test_bad_tuning_options(capsys, tmp_path, shop_csv, option, value, words):
     status, _, err = run(capsys, "train", shop_csv, "--target", "label", "--save",
                          tmp_path / "m", option, value)
     assert_usage_error(status, err, *words)
+
+
+def test_loss_and_dropout_reach_the_estimator(capsys, tmp_path):
+    rng = np.random.default_rng(5)
+    X = rng.normal(0, 1, (120, 2))
+    y = 2 * X[:, 0] - X[:, 1] + rng.standard_t(2, 120)   # heavy tails: what huber is for
+    data = write_csv(tmp_path / "r.csv", ["a", "b", "y"],
+                     [[repr(p), repr(q), repr(t)] for (p, q), t in zip(X.tolist(), y.tolist())])
+    for loss in ("huber", "absolute_error"):
+        model_path = tmp_path / loss
+        status, out, err = run(capsys, "train", data, "--target", "y", "--loss", loss,
+                               "--dropout", "0.1", "--epochs", "40", "--save", model_path)
+        assert status == 0, err
+        assert f"alpha 0.0001, loss {loss}, dropout 0.1, at most 40 epochs" in out
+        model = nnpy.load(model_path)
+        assert model.estimator_params["loss"] == loss
+        assert model.estimator_params["dropout"] == 0.1
+        assert model.network.loss_name == loss
+        status, out, err = run(capsys, "score", model_path, data)
+        assert status == 0 and "R^2: " in out, err
+
+
+def test_loss_is_a_regressions_and_dropout_a_stochastic_solvers(capsys, tmp_path, shop_csv):
+    status, _, err = run(capsys, "train", shop_csv, "--target", "label", "--ignore", "id",
+                         "--missing", "mean", "--loss", "huber", "--save", tmp_path / "m")
+    assert_usage_error(status, err, "--loss", "classes", "--task regress")
+    status, _, err = run(capsys, "train", shop_csv, "--target", "label", "--task", "classify",
+                         "--loss", "huber", "--save", tmp_path / "m")
+    assert_usage_error(status, err, "--loss", "log-loss")
+    status, _, err = run(capsys, "train", shop_csv, "--target", "label", "--solver", "lbfgs",
+                         "--dropout", "0.2", "--save", tmp_path / "m")
+    assert_usage_error(status, err, "--dropout", "adam or sgd")
 
 
 def test_early_stopping_needs_epochs(capsys, tmp_path, shop_csv):

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import _family
+from .. import _family, _losses
 
 XOR_DEFAULTS = dict(epochs=2500, lr=1.0, hidden=2)
 DIGITS_DEFAULTS = dict(epochs=30, lr=3.0, hidden=32, batch_size=10)
@@ -48,6 +48,23 @@ def _non_negative_float(text: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
+
+
+def _dropout_rate(text: str) -> float:
+    """An argparse type: a dropout rate, 0 <= rate < 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
+# --loss: NNRegressor's losses on an identity output (poisson's exp output needs counts, not
+# the standardised target train fits)
+REGRESSION_LOSSES = tuple(row.sklearn for row in _losses.LOSSES.values()
+                          if row.sklearn is not None and row.regressor_output == "identity")
 
 
 def _fraction(text: str) -> float:
@@ -169,6 +186,13 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
                         "(hidden_layer_sizes; default 100)")
     tuning.add_argument("--activation", choices=tuple(_family.ESTIMATOR_NAMES),
                         default="relu", help="hidden layers' activation (default relu)")
+    tuning.add_argument("--loss", choices=REGRESSION_LOSSES, default=None,
+                        help="a regression's loss (loss; default squared_error): huber is "
+                        "squared within one standard deviation of the target, absolute "
+                        "beyond; classifiers train with log-loss")
+    tuning.add_argument("--dropout", type=_dropout_rate, default=0.0, metavar="RATE",
+                        help="inverted dropout on the hidden layers while training (nnpy's "
+                        "dropout; adam and sgd; default 0)")
     tuning.add_argument("--solver", choices=("adam", "sgd", "lbfgs"), default="adam",
                         help="the optimiser (default adam)")
     tuning.add_argument("--lr", type=_positive_float, default=0.001,

@@ -60,8 +60,17 @@ def run_train(args: argparse.Namespace) -> int:
     if args.early_stopping and args.solver == "lbfgs":
         raise UsageError("--early-stopping works with --solver adam or sgd (lbfgs has no "
                          "epochs to stop between)")
+    if args.dropout and args.solver == "lbfgs":
+        raise UsageError("--dropout works with --solver adam or sgd (lbfgs minimises one "
+                         "fixed objective)")
+    if args.loss is not None and args.task == "classify":
+        raise UsageError("--loss is a regression's (--task regress): a classifier trains with "
+                         "log-loss")
     data = _training_data(args)
     table, features, y, task = data.table, data.features, data.y, data.task
+    if args.loss is not None and task == "classify":
+        raise UsageError(f"--loss is a regression's, and {args.target!r} was read as classes: "
+                         f"--task regress if it is a quantity")
     classes = np.unique(y) if task == "classify" else None
     n_test, n_train = _split_sizes(table, args, y, classes, data.label_type)
     n_out = len(classes) if classes is not None and len(classes) > 2 else 1
@@ -99,12 +108,13 @@ def run_train(args: argparse.Namespace) -> int:
         target_scaling = (y_mean, y_scale)
         fit_y = (y - y_mean) / y_scale
     kind = NNClassifier if task == "classify" else NNRegressor
+    loss: dict[str, Any] = {} if task == "classify" else {"loss": args.loss or "squared_error"}
     estimator = kind(hidden_layer_sizes=args.hidden, activation=args.activation,
                      solver=args.solver, max_iter=epochs, random_state=_seed32(args.seed),
                      learning_rate_init=args.lr, alpha=args.alpha,
                      batch_size=args.batch_size or "auto", early_stopping=early,
                      validation_fraction=args.validation_fraction,
-                     n_iter_no_change=args.patience)
+                     n_iter_no_change=args.patience, dropout=args.dropout, **loss)
     unit = "iterations" if args.solver == "lbfgs" else "epochs"
 
     what = ("regress" if classes is None
@@ -131,9 +141,11 @@ def run_train(args: argparse.Namespace) -> int:
           + (" and the target" if task == "regress" else ""))
     settings = "" if args.solver == "lbfgs" else \
         f" (lr {args.lr:g}, batch {args.batch_size or 'auto'})"
+    extras = "".join([f", loss {args.loss}" if args.loss else "",
+                      f", dropout {args.dropout:g}" if args.dropout else ""])
     print(f"{kind.__name__}: hidden layers {','.join(map(str, args.hidden))}, "
-          f"{args.activation}, {args.solver}{settings}, alpha {args.alpha:g}, at most {epochs} "
-          f"{unit}"
+          f"{args.activation}, {args.solver}{settings}, alpha {args.alpha:g}{extras}, at most "
+          f"{epochs} {unit}"
           + (f", early stopping on {n_validation} of the training rows (patience "
              f"{args.patience})" if early else ""))
     sys.stdout.flush()
