@@ -846,6 +846,26 @@ def test_an_object_array_member_is_refused(tmp_path, species_model):
         nnpy.load(species_model)
 
 
+def test_a_poisson_regressor_saves_as_a_model(tmp_path):
+    """An exp output (loss="poisson") is a regression a model file holds: predictions, the
+    estimator and its loss survive save and load."""
+    from nnpy.estimators import NNRegressor
+    rng = np.random.default_rng(2)
+    X = rng.normal(0, 1, (150, 2))
+    counts = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = NNRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=30,
+                          random_state=0).fit(X, counts)
+    model = nnpy.Model.from_estimator(est, ["a", "b"], "count")
+    path = tmp_path / "p.model"
+    model.save(path)
+    loaded = nnpy.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert np.all(loaded.predict(X) > 0)
+    assert loaded.estimator.loss == "poisson" and loaded.network.output == "exp"
+
+
 def test_model_in_python(tmp_path, species_csv):
     """Model.from_estimator, save and load without the command line; predict's input forms."""
     from nnpy.estimators import NNClassifier

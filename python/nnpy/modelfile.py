@@ -60,7 +60,7 @@ existed: older nnpy reads it), else 2; both are read.
 
 Consistency is checked too: the network's inputs match the input names, its outputs the task
 (classify: a softmax over the classes, or one sigmoid unit for two; regress: one identity
-output). A file from a newer nnpy (a larger version) is refused with a message saying so.
+output, or one exp output for the poisson loss). A file from a newer nnpy (a larger version) is refused with a message saying so.
 """
 from __future__ import annotations
 
@@ -179,9 +179,9 @@ class Model:
                                 if self.categories else "feature_names"))
         n_out = net.sizes[-1]
         if self.task == "regress":
-            if net.output != "identity" or n_out != 1:
-                raise ValueError(f"a regression needs one identity output; the network has "
-                                 f"{n_out} {net.output} output(s)")
+            if net.output not in ("identity", "exp") or n_out != 1:
+                raise ValueError(f"a regression needs one identity output (or one exp output: "
+                                 f"poisson); the network has {n_out} {net.output} output(s)")
             return
         k = len(cast(np.ndarray, self.classes))  # a classifier's: not None
         if not ((net.output == "softmax" and n_out == k >= 3) or
