@@ -30,52 +30,29 @@ _positive_int = _int_at_least(1, "at least 1")
 _seed = _int_at_least(0, "0 or more")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+def _float_where(ok: Callable[[float], bool], wording: str) -> Callable[[str], float]:
+    """An argparse type: a number for which ok(value) holds (NaN never does)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
+        return value
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _dropout_rate(text: str) -> float:
-    """An argparse type: a dropout rate, 0 <= rate < 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
-
+_positive_float = _float_where(lambda v: bool(np.isfinite(v)) and v > 0, "a finite number > 0")
+_non_negative_float = _float_where(lambda v: bool(np.isfinite(v)) and v >= 0,
+                                   "a finite number >= 0")
+_dropout_rate = _float_where(lambda v: 0 <= v < 1, "at least 0 and below 1")
+_fraction = _float_where(lambda v: 0 < v < 1, "between 0 and 1 (both excluded)")
 
 # --loss: NNRegressor's losses on an identity output (poisson's exp output needs counts, not
 # the standardised target train fits)
 REGRESSION_LOSSES = tuple(row.sklearn for row in _losses.LOSSES.values()
                           if row.sklearn is not None and row.regressor_output == "identity")
-
-
-def _fraction(text: str) -> float:
-    """An argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (both excluded), got {text}")
-    return value
 
 
 def _widths(text: str) -> tuple[int, ...]:

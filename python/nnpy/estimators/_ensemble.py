@@ -23,6 +23,14 @@ __all__ = ["NNEnsembleClassifier", "NNEnsembleRegressor"]
 _ENSEMBLE_ONLY = ("n_estimators", "bootstrap")
 
 
+def _keep(estimator: Any, parameters: dict) -> None:
+    """scikit-learn's rule for __init__: every parameter (an __init__'s locals()) kept as
+    given, nothing else done."""
+    for name, value in parameters.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class _NNEnsemble(BaseEstimator):
     """What the two ensembles share: the members' parameters, fit and the spread."""
 
@@ -46,32 +54,7 @@ class _NNEnsemble(BaseEstimator):
                  n_iter_no_change: float = 10, max_fun: int = 15000,
                  dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
                  n_estimators: int = 5, bootstrap: bool = False) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.dropout = dropout
-        self.n_estimators = n_estimators
-        self.bootstrap = bootstrap
+        _keep(self, locals())
 
     def _members(self) -> Tuple[List[Any], int]:
         """Unfitted members (member k with random_state seed + k) and the seed."""
@@ -215,18 +198,7 @@ class NNEnsembleRegressor(RegressorMixin, _NNEnsemble):
                  dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
                  huber_delta: float = 1.0, n_estimators: int = 5,
                  bootstrap: bool = False) -> None:
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha,
-            batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dtype=dtype, dropout=dropout, n_estimators=n_estimators,
-            bootstrap=bootstrap)
-        self.loss = loss
-        self.huber_delta = huber_delta
+        _keep(self, locals())
 
     def predict(self, X: npt.ArrayLike, return_std: bool = False
                 ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
@@ -311,17 +283,7 @@ class NNEnsembleClassifier(ClassifierMixin, _NNEnsemble):
                  dtype: Optional[npt.DTypeLike] = None, dropout: float = 0.0,
                  class_weight: Any = None, n_estimators: int = 5,
                  bootstrap: bool = False) -> None:
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha,
-            batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dtype=dtype, dropout=dropout, n_estimators=n_estimators,
-            bootstrap=bootstrap)
-        self.class_weight = class_weight
+        _keep(self, locals())
 
     def _after_fit(self, first: Any) -> None:
         self.classes_ = first.classes_
